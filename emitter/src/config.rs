@@ -1,0 +1,90 @@
+//! Typed configuration of the emitter. Names of the environment variables follow the original demo
+//! (MESSAGES_PER_SECOND, PRODUCER_ACKS, PRODUCER_BATCH_SIZE, PRODUCER_LINGER_MS).
+
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Writes fake user_clicks / page_views / orders events to Kafka at a set rate.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about)]
+pub struct Config {
+    /// Kafka bootstrap brokers, comma-separated host:port.
+    #[arg(
+        long,
+        env = "KAFKA_BROKERS",
+        default_value = "127.0.0.1:9092",
+        value_delimiter = ','
+    )]
+    pub brokers: Vec<String>,
+    /// Target rate in events per second; 0 sends as fast as the broker takes them.
+    #[arg(long, env = "MESSAGES_PER_SECOND", default_value_t = 100)]
+    pub messages_per_second: u64,
+    /// Stop after this many events in total (0: run until stopped).
+    #[arg(long, env = "TOTAL_MESSAGES", default_value_t = 0)]
+    pub total: u64,
+    /// Seed of the event stream; the same seed (with --start-time) gives the same records. Random when absent
+    /// (the chosen seed is logged).
+    #[arg(long, env = "SEED")]
+    pub seed: Option<u64>,
+    /// Stamp event i with START_TIME + i / rate instead of the current time (RFC 3339), making the stream, and so
+    /// its event ids, fully reproducible.
+    #[arg(long, env = "START_TIME")]
+    pub start_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Continue the sequence after the events already in the raw topics (their summed high watermarks), so a
+    /// restarted emitter with the same seed neither repeats nor skips an event. Assumes it is the topics' only writer.
+    #[arg(long, env = "RESUME", default_value_t = false, action = clap::ArgAction::Set)]
+    pub resume: bool,
+    /// all / -1 / 1: wait for the broker's acknowledgement of each batch (rskafka always asks for acks=all,
+    /// which on one broker is the same as 1); 0: do not wait.
+    #[arg(long, env = "PRODUCER_ACKS", default_value = "all", value_parser = ["all", "-1", "1", "0"])]
+    pub acks: String,
+    /// Most events per produce batch.
+    #[arg(long, env = "PRODUCER_BATCH_SIZE", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+    /// How long events may wait to be batched, in milliseconds.
+    #[arg(long, env = "PRODUCER_LINGER_MS", default_value_t = 5)]
+    pub linger_ms: u64,
+    /// Share of records (0.0..=1.0) made malformed on purpose, to exercise the dead-letter path.
+    #[arg(long, env = "MALFORMED_RATIO", default_value_t = 0.0)]
+    pub malformed_ratio: f64,
+    /// Partitions of raw topics created by the emitter.
+    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..))]
+    pub topic_partitions: i32,
+    /// Prefix of the raw topic names (for tests that need topics of their own); empty in production.
+    #[arg(long, env = "TOPIC_PREFIX", default_value = "")]
+    pub topic_prefix: String,
+    /// Give up starting when the broker has not answered for this many seconds (0: retry forever).
+    #[arg(long, env = "CONNECT_TIMEOUT_SECS", default_value_t = 0)]
+    pub connect_timeout_secs: u64,
+    /// A single produce request gives up after this many seconds (then the batch is retried).
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Print the actual rate every this many seconds.
+    #[arg(long, env = "STATS_INTERVAL_SECS", default_value_t = 5)]
+    pub stats_interval_secs: u64,
+}
+
+impl Config {
+    /// Whether to wait for acknowledgements.
+    pub fn wait_for_acks(&self) -> bool {
+        self.acks != "0"
+    }
+    /// Linger as a duration (at least 1 ms).
+    pub fn linger(&self) -> Duration {
+        Duration::from_millis(self.linger_ms.max(1))
+    }
+    /// The raw topic names with the prefix applied, in [`schema::topics::RAW`] order.
+    pub fn topics(&self) -> [String; 3] {
+        schema::topics::RAW.map(|t| format!("{}{t}", self.topic_prefix))
+    }
+    /// Checks what clap cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.malformed_ratio),
+            "--malformed-ratio must be between 0.0 and 1.0, got {}",
+            self.malformed_ratio
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,205 @@
+//! The emitter: fake events into the three raw topics at a set rate.
+//!
+//! # Layout
+//! - [`config`]: flags and environment variables (the original demo's names where it had them).
+//! - [`generate`]: seeded, index-addressable fake events (and deliberately malformed ones).
+//! - [`run`]: the send loop — rate control, batching per partition, acknowledgements, progress, shutdown.
+
+pub mod config;
+pub mod generate;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::try_join_all;
+use rskafka::client::partition::{Compression, OffsetAt, PartitionClient};
+use rskafka::record::Record;
+use tracing::{info, warn};
+
+pub use config::Config;
+use generate::Generator;
+
+/// What a run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// Seed of the stream (the given one, or the random one chosen).
+    pub seed: u64,
+    /// Index of the first event sent.
+    pub first_index: u64,
+    /// Events sent (and acknowledged, unless acks=0).
+    pub sent: u64,
+    /// Of those, malformed on purpose.
+    pub malformed: u64,
+}
+
+/// Sends events until `stop` completes or `--total` is reached. The batch in flight is finished first.
+pub async fn run(
+    cfg: Config,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Summary> {
+    cfg.validate()?;
+    let seed = cfg
+        .seed
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64);
+    let request_timeout = Duration::from_secs(cfg.request_timeout_secs.max(1));
+    let client = schema::kafka::connect(
+        &cfg.brokers,
+        Duration::from_secs(cfg.connect_timeout_secs),
+        request_timeout,
+    )
+    .await?;
+    let topics = cfg.topics();
+    let wanted: Vec<(&str, i32)> = topics
+        .iter()
+        .map(|t| (t.as_str(), cfg.topic_partitions))
+        .collect();
+    schema::kafka::ensure_topics(&client, &wanted).await?;
+    let mut parts: Vec<Vec<Arc<PartitionClient>>> = Vec::new();
+    for topic in &topics {
+        let mut clients = Vec::new();
+        for p in schema::kafka::partitions(&client, topic).await? {
+            clients.push(Arc::new(
+                schema::kafka::partition_client(&client, topic, p).await?,
+            ));
+        }
+        parts.push(clients);
+    }
+    let first_index = if cfg.resume {
+        emitted_so_far(&parts).await?
+    } else {
+        0
+    };
+    info!(
+        seed,
+        first_index,
+        rate = cfg.messages_per_second,
+        total = cfg.total,
+        "emitting"
+    );
+
+    let generator = Generator::new(
+        seed,
+        cfg.start_time,
+        cfg.messages_per_second,
+        cfg.malformed_ratio,
+    );
+    let stop = schema::shutdown::flag(stop);
+    let started = Instant::now();
+    let mut next = first_index;
+    let (mut sent, mut malformed) = (0u64, 0u64);
+    let mut last_stats = (Instant::now(), 0u64);
+    loop {
+        if *stop.borrow() || (cfg.total > 0 && next >= cfg.total) {
+            break;
+        }
+        let due = if cfg.messages_per_second == 0 {
+            cfg.batch_size
+        } else {
+            let target = (started.elapsed().as_secs_f64() * cfg.messages_per_second as f64) as u64;
+            target.saturating_sub(sent).min(cfg.batch_size)
+        };
+        let due = if cfg.total > 0 {
+            due.min(cfg.total - next)
+        } else {
+            due
+        };
+        if due == 0 {
+            tokio::time::sleep(cfg.linger()).await;
+            continue;
+        }
+
+        let mut batches: BTreeMap<(usize, usize), Vec<Record>> = BTreeMap::new();
+        let now = chrono::Utc::now();
+        for i in next..next + due {
+            let e = generator.event(i);
+            malformed += u64::from(e.malformed);
+            let p = (e.partition % parts[e.topic].len() as u64) as usize;
+            batches.entry((e.topic, p)).or_default().push(Record {
+                key: None,
+                value: Some(e.value),
+                headers: BTreeMap::new(),
+                timestamp: now,
+            });
+        }
+        send(&parts, batches, cfg.wait_for_acks()).await;
+        next += due;
+        sent += due;
+
+        let every = Duration::from_secs(cfg.stats_interval_secs.max(1));
+        if last_stats.0.elapsed() >= every {
+            let rate = (sent - last_stats.1) as f64 / last_stats.0.elapsed().as_secs_f64();
+            info!(
+                sent,
+                next_index = next,
+                actual_rate_per_s = rate.round(),
+                target_rate_per_s = cfg.messages_per_second,
+                "progress"
+            );
+            last_stats = (Instant::now(), sent);
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    info!(
+        sent,
+        malformed,
+        next_index = next,
+        actual_rate_per_s = (sent as f64 / secs.max(1e-9)).round(),
+        "done"
+    );
+    Ok(Summary {
+        seed,
+        first_index,
+        sent,
+        malformed,
+    })
+}
+
+/// Produces every batch concurrently. With `wait`, retries (once a second, logging each attempt) until all are
+/// acknowledged; a retried batch may land twice in the raw topic, which the stable event ids absorb downstream.
+async fn send(
+    parts: &[Vec<Arc<PartitionClient>>],
+    batches: BTreeMap<(usize, usize), Vec<Record>>,
+    wait: bool,
+) {
+    let jobs = batches
+        .into_iter()
+        .map(|((t, p), records)| (Arc::clone(&parts[t][p]), records))
+        .collect::<Vec<_>>();
+    if !wait {
+        for (client, records) in jobs {
+            tokio::spawn(async move {
+                if let Err(e) = client.produce(records, Compression::NoCompression).await {
+                    warn!(topic = client.topic(), partition = client.partition(), error = %e, "produce failed (acks=0: not retried)");
+                }
+            });
+        }
+        return;
+    }
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let result =
+            try_join_all(jobs.iter().map(|(client, records)| {
+                client.produce(records.clone(), Compression::NoCompression)
+            }))
+            .await;
+        match result {
+            Ok(_) => return,
+            Err(e) => {
+                warn!(attempt, error = %e, "produce failed (is the broker up?), retrying the batch in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Events already in the raw topics: the sum of their high watermarks.
+async fn emitted_so_far(parts: &[Vec<Arc<PartitionClient>>]) -> anyhow::Result<u64> {
+    let mut n = 0i64;
+    for client in parts.iter().flatten() {
+        n += client.get_offset(OffsetAt::Latest).await?;
+    }
+    Ok(n as u64)
+}

@@ -1,0 +1,135 @@
+//! Event timestamps: what the transformer accepts and how it writes them.
+//!
+//! Accepted (all UTC): the original demo's `"YYYY-MM-DD HH:MM:SS"` (optionally with a fraction), RFC 3339 strings
+//! (any offset, converted to UTC) and epoch milliseconds as a JSON integer. Internally a timestamp is epoch
+//! milliseconds; it is written the way Flink's JSON format writes a `TIMESTAMP(3)`: `"YYYY-MM-DD HH:MM:SS.mmm"`.
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+
+/// Earliest accepted timestamp: 1970-01-01 00:00:00 UTC (ClickHouse `DateTime` starts there).
+pub const MIN_MS: i64 = 0;
+/// Latest accepted timestamp: 2105-12-31 23:59:59.999 UTC (ClickHouse `DateTime` ends in 2106).
+pub const MAX_MS: i64 = 4_291_747_199_999;
+
+/// Why a timestamp was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    /// The text matches none of the accepted formats.
+    #[error(
+        "unparsable timestamp {0:?} (expected \"YYYY-MM-DD HH:MM:SS\", RFC 3339 or epoch millis)"
+    )]
+    Unparsable(String),
+    /// It parsed, but lies outside what ClickHouse can store.
+    #[error("timestamp {0} ms is outside 1970-01-01..2105-12-31")]
+    OutOfRange(i64),
+}
+
+/// Parses the original format or RFC 3339 into epoch milliseconds.
+pub fn parse_text(s: &str) -> Result<i64, TimeError> {
+    let ms = if let Some(ms) = parse_plain(s) {
+        ms
+    } else if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        dt.timestamp_millis()
+    } else if let Ok(naive) = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f") {
+        naive.and_utc().timestamp_millis()
+    } else {
+        return Err(TimeError::Unparsable(s.chars().take(64).collect()));
+    };
+    check_range(ms)
+}
+
+/// Checks that epoch milliseconds lie in the storable range.
+pub fn check_range(ms: i64) -> Result<i64, TimeError> {
+    if (MIN_MS..=MAX_MS).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(TimeError::OutOfRange(ms))
+    }
+}
+
+/// Formats epoch milliseconds as `"YYYY-MM-DD HH:MM:SS.mmm"` (UTC).
+pub fn format_ms(ms: i64) -> String {
+    match Utc.timestamp_millis_opt(ms).single() {
+        Some(dt) => dt.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+        None => String::from("1970-01-01 00:00:00.000"),
+    }
+}
+
+/// Formats a time as the original emitter does: `"YYYY-MM-DD HH:MM:SS"` (UTC, whole seconds).
+pub fn format_original(dt: DateTime<Utc>) -> String {
+    dt.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// Fast path for exactly `YYYY-MM-DD HH:MM:SS`, the format the emitter writes (most records).
+fn parse_plain(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let t = date.and_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)?;
+    Some(t.and_utc().timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_formats() {
+        assert_eq!(parse_text("1970-01-01 00:00:01"), Ok(1000));
+        assert_eq!(parse_text("2024-02-29 12:34:56"), Ok(1_709_210_096_000));
+        assert_eq!(parse_text("2024-02-29 12:34:56.789"), Ok(1_709_210_096_789));
+        assert_eq!(
+            parse_text("2024-02-29T12:34:56.789Z"),
+            Ok(1_709_210_096_789)
+        );
+        assert_eq!(
+            parse_text("2024-02-29T14:34:56.789+02:00"),
+            Ok(1_709_210_096_789)
+        );
+    }
+
+    #[test]
+    fn rejected() {
+        for bad in [
+            "",
+            "yesterday",
+            "2023-02-29 00:00:00",
+            "2024-13-01 00:00:00",
+            "2024-01-01 25:00:00",
+            "2024-01-01",
+        ] {
+            assert!(
+                matches!(parse_text(bad), Err(TimeError::Unparsable(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            parse_text("1969-12-31 23:59:59"),
+            Err(TimeError::OutOfRange(-1000))
+        );
+        assert!(matches!(
+            parse_text("2200-01-01 00:00:00"),
+            Err(TimeError::OutOfRange(_))
+        ));
+    }
+
+    #[test]
+    fn format_round_trips() {
+        assert_eq!(format_ms(1_709_210_096_789), "2024-02-29 12:34:56.789");
+        assert_eq!(parse_text(&format_ms(MAX_MS)), Ok(MAX_MS));
+        assert_eq!(format_ms(0), "1970-01-01 00:00:00.000");
+    }
+}

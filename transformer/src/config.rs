@@ -1,0 +1,140 @@
+//! Typed configuration: every flag has an environment variable and a documented default.
+
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// Compression of produced batches (pure-Rust codecs only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressionArg {
+    /// No compression (default; fastest on a local broker).
+    None,
+    /// gzip (flate2's pure-Rust backend).
+    Gzip,
+}
+
+impl From<CompressionArg> for rskafka::client::partition::Compression {
+    fn from(c: CompressionArg) -> Self {
+        match c {
+            CompressionArg::None => Self::NoCompression,
+            CompressionArg::Gzip => Self::Gzip,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Reads the raw topics, maps every record to the unified event, writes `processed_events` (and dead letters),
+/// and commits its input offsets only after the output is acknowledged.
+#[derive(Debug, Clone, Parser)]
+#[command(version, about)]
+pub struct Config {
+    /// Kafka bootstrap brokers, comma-separated host:port.
+    #[arg(
+        long,
+        env = "KAFKA_BROKERS",
+        default_value = "127.0.0.1:9092",
+        value_delimiter = ','
+    )]
+    pub brokers: Vec<String>,
+    /// Raw topics to read, comma-separated.
+    #[arg(
+        long,
+        env = "INPUT_TOPICS",
+        default_value = "user_clicks,page_views,orders",
+        value_delimiter = ','
+    )]
+    pub input_topics: Vec<String>,
+    /// Topic for unified records.
+    #[arg(long, env = "OUTPUT_TOPIC", default_value = schema::topics::PROCESSED)]
+    pub output_topic: String,
+    /// Topic for records that cannot be mapped.
+    #[arg(long, env = "DEAD_LETTER_TOPIC", default_value = schema::topics::DEAD_LETTERS)]
+    pub dead_letter_topic: String,
+    /// Topic holding the offset checkpoints.
+    #[arg(long, env = "CHECKPOINT_TOPIC", default_value = schema::topics::CHECKPOINTS)]
+    pub checkpoint_topic: String,
+    /// Name of this transformer group; checkpoints are kept per group and instance.
+    #[arg(long, env = "TRANSFORMER_GROUP", default_value = "transformer")]
+    pub group: String,
+    /// This instance's index, 0-based. Input partitions are split statically: instance i takes every n-th.
+    #[arg(long, env = "TRANSFORMER_INSTANCE", default_value_t = 0)]
+    pub instance: u32,
+    /// Number of instances in the group.
+    #[arg(long, env = "TRANSFORMER_INSTANCES", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub instances: u32,
+    /// Most bytes fetched from one partition per round (a larger first record is still returned whole).
+    #[arg(long, env = "FETCH_MAX_BYTES", default_value_t = 1_048_576)]
+    pub fetch_max_bytes: i32,
+    /// How long a fetch waits for new records, in milliseconds (at least 1).
+    #[arg(long, env = "FETCH_MAX_WAIT_MS", default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..))]
+    pub fetch_max_wait_ms: i32,
+    /// Records larger than this many bytes are dead-lettered (reason too_large) without parsing.
+    #[arg(long, env = "MAX_RECORD_BYTES", default_value_t = 1_048_576)]
+    pub max_record_bytes: usize,
+    /// How many bytes of the raw value a dead letter keeps.
+    #[arg(long, env = "DEAD_LETTER_MAX_RAW", default_value_t = 65_536)]
+    pub dead_letter_max_raw: usize,
+    /// Compression of produced batches.
+    #[arg(long, env = "COMPRESSION", value_enum, default_value_t = CompressionArg::None)]
+    pub compression: CompressionArg,
+    /// Create missing topics at start (raw, output, dead-letter, checkpoint).
+    #[arg(long, env = "CREATE_TOPICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub create_topics: bool,
+    /// Partitions of topics this process creates (the checkpoint topic always gets 1).
+    #[arg(long, env = "TOPIC_PARTITIONS", default_value_t = 3)]
+    pub topic_partitions: i32,
+    /// Give up starting when the broker has not answered for this many seconds (0: wait forever).
+    #[arg(long, env = "CONNECT_TIMEOUT_SECS", default_value_t = 60)]
+    pub connect_timeout_secs: u64,
+    /// A single Kafka request gives up after this many seconds; the round is then retried from the last commit.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Log a throughput line every this many seconds (0: never).
+    #[arg(long, env = "STATS_INTERVAL_SECS", default_value_t = 10)]
+    pub stats_interval_secs: u64,
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Connect deadline; zero means forever.
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs)
+    }
+    /// Per-request deadline.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs.max(1))
+    }
+    /// The checkpoint key of this instance.
+    pub fn checkpoint_key(&self) -> String {
+        format!("{}/{}-of-{}", self.group, self.instance, self.instances)
+    }
+    /// Checks what clap cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.instance < self.instances,
+            "--instance {} must be below --instances {}",
+            self.instance,
+            self.instances
+        );
+        anyhow::ensure!(!self.input_topics.is_empty(), "--input-topics is empty");
+        anyhow::ensure!(
+            self.fetch_max_bytes > 0,
+            "--fetch-max-bytes must be positive"
+        );
+        anyhow::ensure!(
+            self.topic_partitions > 0,
+            "--topic-partitions must be positive"
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,35 @@
+//! The transformer: raw topics in, `processed_events` and `dead_letters` out, offsets committed after acks.
+//!
+//! # Layout
+//! - [`config`]: flags and environment variables.
+//! - [`map`]: the pure mapping, raw bytes → unified record or [`map::MapError`].
+//! - [`dead_letter`]: the pure dead-letter record for a rejected input.
+//! - [`source`]: input partitions, static assignment, bounded reads.
+//! - [`sink`]: producing batches to an output topic's partitions and collecting the acknowledged ends.
+//! - [`checkpoint`]: the offset store (a Kafka topic of JSON checkpoints).
+//! - [`pipeline`]: the loop, and recovery after a crash.
+//! - [`metrics`]: counters, the throughput log line and Prometheus text.
+
+pub mod checkpoint;
+pub mod config;
+pub mod dead_letter;
+pub mod map;
+pub mod metrics;
+pub mod pipeline;
+pub mod sink;
+pub mod source;
+
+use std::sync::Arc;
+
+pub use config::Config;
+
+/// Starts a pipeline with `cfg` and runs it until `stop` completes.
+pub async fn run(
+    cfg: Config,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    cfg.validate()?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    let pipeline = pipeline::Pipeline::start(cfg, metrics).await?;
+    pipeline.run(schema::shutdown::flag(stop)).await
+}

@@ -1,0 +1,330 @@
+//! The loop: fetch from every owned input partition → map → produce outputs and dead letters → wait for acks →
+//! commit a checkpoint → advance. Offsets move only after the commit, so a crash anywhere replays at most the
+//! round in flight; [`Pipeline::recover`] then scans what that round already wrote and skips it.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use rskafka::client::partition::OffsetAt;
+use rskafka::client::Client;
+use rskafka::record::Record;
+use serde::Deserialize;
+use tokio::sync::watch;
+use tracing::{debug, error, info, warn};
+
+use crate::checkpoint::{Checkpoint, CheckpointStore};
+use crate::config::Config;
+use crate::dead_letter::dead_letter;
+use crate::map::{map_record, Source};
+use crate::metrics::{Metrics, PartitionGauges};
+use crate::sink::Sink;
+use crate::source::{self, assign, bounds, read_range, tp_key, Input};
+
+/// The source coordinates every output record carries (both unified records and dead letters).
+#[derive(Deserialize)]
+struct Coordinates {
+    source_topic: String,
+    source_partition: i32,
+    source_offset: i64,
+}
+
+/// A running transformer instance.
+pub struct Pipeline {
+    cfg: Config,
+    inputs: Vec<Input>,
+    output: Sink,
+    dead: Sink,
+    store: CheckpointStore,
+    /// The last committed checkpoint (what a restart would resume from).
+    checkpoint: Checkpoint,
+    /// `(input index, offset)` already written before the last crash: not written again.
+    skip: HashSet<(usize, i64)>,
+    metrics: Arc<Metrics>,
+}
+
+impl Pipeline {
+    /// Connects, creates topics if asked, opens the owned partitions and recovers from the last checkpoint.
+    pub async fn start(cfg: Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        let client =
+            schema::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout())
+                .await?;
+        if cfg.create_topics {
+            let mut topics: Vec<(&str, i32)> = cfg
+                .input_topics
+                .iter()
+                .map(|t| (t.as_str(), cfg.topic_partitions))
+                .collect();
+            topics.push((&cfg.output_topic, cfg.topic_partitions));
+            topics.push((&cfg.dead_letter_topic, cfg.topic_partitions));
+            topics.push((&cfg.checkpoint_topic, 1));
+            schema::kafka::ensure_topics(&client, &topics).await?;
+        }
+        let inputs = open_inputs(&client, &cfg).await?;
+        let compression = cfg.compression.into();
+        let output = Sink::open(&client, &cfg.output_topic, compression).await?;
+        let dead = Sink::open(&client, &cfg.dead_letter_topic, compression).await?;
+        let store = CheckpointStore::new(
+            schema::kafka::partition_client(&client, &cfg.checkpoint_topic, 0).await?,
+            cfg.checkpoint_key(),
+        );
+        let mut p = Self {
+            cfg,
+            inputs,
+            output,
+            dead,
+            store,
+            checkpoint: Checkpoint::default(),
+            skip: HashSet::new(),
+            metrics,
+        };
+        p.recover().await?;
+        Ok(p)
+    }
+
+    /// Runs rounds until `stop` turns true; the round in flight finishes and commits first.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let stats_every = Duration::from_secs(self.cfg.stats_interval_secs);
+        let mut last_stats = (Instant::now(), 0u64);
+        while !*stop.borrow() {
+            if let Err(e) = self.round().await {
+                self.metrics.round_errors.fetch_add(1, Relaxed);
+                error!(error = %format!("{e:#}"), "round failed; retrying from the last commit");
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = stop.changed() => return Ok(()),
+                    }
+                    match self.recover().await {
+                        Ok(()) => break,
+                        Err(e) => {
+                            warn!(error = %format!("{e:#}"), "recovery failed; retrying in 1 s")
+                        }
+                    }
+                }
+            }
+            if !stats_every.is_zero() && last_stats.0.elapsed() >= stats_every {
+                let n = self.metrics.records_in.load(Relaxed);
+                let rate = (n - last_stats.1) as f64 / last_stats.0.elapsed().as_secs_f64();
+                info!(
+                    records_in = n,
+                    records_out = self.metrics.records_out.load(Relaxed),
+                    dead_letters = self.metrics.dead_letters_total(),
+                    lag = self.metrics.total_lag(),
+                    rate_per_s = rate.round(),
+                    "throughput"
+                );
+                last_stats = (Instant::now(), n);
+            }
+        }
+        info!("stopped after committing the last round");
+        Ok(())
+    }
+
+    /// Loads the newest checkpoint, sets every input to its committed offset (a partition the checkpoint does not
+    /// know starts at its earliest record), and scans both outputs past the checkpoint's marks for records this
+    /// instance wrote after its last commit, so they are skipped rather than written twice.
+    pub async fn recover(&mut self) -> anyhow::Result<()> {
+        self.metrics.recoveries.fetch_add(1, Relaxed);
+        let cp = self.store.load().await?.unwrap_or_default();
+        for input in &mut self.inputs {
+            input.next_offset = match cp.next_offsets.get(&input.key()) {
+                Some(&o) => o,
+                None => input.client.get_offset(OffsetAt::Earliest).await?,
+            };
+        }
+        self.skip.clear();
+        let mut marks = BTreeMap::new();
+        for client in self.output.partitions.iter().chain(&self.dead.partitions) {
+            let key = tp_key(client.topic(), client.partition());
+            let (low, high) = bounds(client).await?;
+            let from = cp.output_marks.get(&key).copied().unwrap_or(low).max(low);
+            for r in read_range(client, from, high).await? {
+                let Some(value) = r.record.value.as_deref() else {
+                    continue;
+                };
+                let Ok(c) = serde_json::from_slice::<Coordinates>(value) else {
+                    continue;
+                };
+                let owned = self.inputs.iter().position(|i| {
+                    i.client.partition() == c.source_partition && i.client.topic() == c.source_topic
+                });
+                if let Some(idx) = owned {
+                    if c.source_offset >= self.inputs[idx].next_offset {
+                        self.skip.insert((idx, c.source_offset));
+                    }
+                }
+            }
+            marks.insert(key, high);
+        }
+        self.checkpoint = Checkpoint {
+            next_offsets: self
+                .inputs
+                .iter()
+                .map(|i| (i.key(), i.next_offset))
+                .collect(),
+            output_marks: marks,
+        };
+        self.publish_gauges();
+        info!(
+            inputs = self.inputs.len(),
+            already_written = self.skip.len(),
+            positions = ?self.checkpoint.next_offsets,
+            "recovered from the last checkpoint"
+        );
+        Ok(())
+    }
+
+    /// One round. Nothing fetched: nothing to commit.
+    async fn round(&mut self) -> anyhow::Result<()> {
+        let (max_bytes, max_wait) = (self.cfg.fetch_max_bytes, self.cfg.fetch_max_wait_ms);
+        let fetched = join_all(
+            self.inputs
+                .iter_mut()
+                .map(|i| source::fetch(i, max_bytes, max_wait)),
+        )
+        .await;
+
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let now = chrono::Utc::now();
+        let mut out = self.output.empty_batches();
+        let mut dead = self.dead.empty_batches();
+        let mut next: Vec<Option<i64>> = vec![None; self.inputs.len()];
+        let (mut n_in, mut n_out, mut n_skip, mut bytes) = (0u64, 0u64, 0u64, 0u64);
+        let mut reasons = Vec::new();
+        for (idx, result) in fetched.into_iter().enumerate() {
+            let records = result?;
+            let input = &self.inputs[idx];
+            for r in records {
+                next[idx] = Some(r.offset + 1);
+                n_in += 1;
+                if self.skip.remove(&(idx, r.offset)) {
+                    n_skip += 1;
+                    continue;
+                }
+                let value = r.record.value.as_deref();
+                bytes += value.map_or(0, |v| v.len() as u64);
+                let src = Source {
+                    topic: input.client.topic(),
+                    partition: input.client.partition(),
+                    offset: r.offset,
+                };
+                match map_record(src, value, self.cfg.max_record_bytes) {
+                    Ok(event) => {
+                        out[self.output.route(src.partition)].push(Record {
+                            key: Some(event.event_id.clone().into_bytes()),
+                            value: Some(serde_json::to_vec(&event)?),
+                            headers: BTreeMap::new(),
+                            timestamp: now,
+                        });
+                        n_out += 1;
+                    }
+                    Err(err) => {
+                        warn!(topic = src.topic, partition = src.partition, offset = src.offset, reason = err.reason(),
+                              error = %err, "dead-lettered");
+                        let letter =
+                            dead_letter(src, value, &err, self.cfg.dead_letter_max_raw, now_ms);
+                        dead[self.dead.route(src.partition)].push(Record {
+                            key: Some(
+                                format!("{}/{}/{}", src.topic, src.partition, src.offset)
+                                    .into_bytes(),
+                            ),
+                            value: Some(serde_json::to_vec(&letter)?),
+                            headers: BTreeMap::new(),
+                            timestamp: now,
+                        });
+                        reasons.push(err.reason());
+                    }
+                }
+            }
+        }
+        self.publish_gauges();
+        if next.iter().all(Option::is_none) {
+            return Ok(());
+        }
+
+        let (out_marks, dead_marks) =
+            tokio::try_join!(self.output.produce(out), self.dead.produce(dead))?;
+        let mut cp = self.checkpoint.clone();
+        cp.output_marks.extend(out_marks);
+        cp.output_marks.extend(dead_marks);
+        for (input, n) in self.inputs.iter().zip(&next) {
+            if let Some(n) = n {
+                cp.next_offsets.insert(input.key(), *n);
+            }
+        }
+        self.store.commit(&cp).await?;
+
+        // Committed: only now do the offsets move.
+        for (input, n) in self.inputs.iter_mut().zip(next) {
+            if let Some(n) = n {
+                input.next_offset = n;
+            }
+        }
+        self.checkpoint = cp;
+        let m = &self.metrics;
+        m.records_in.fetch_add(n_in, Relaxed);
+        m.records_out.fetch_add(n_out, Relaxed);
+        m.records_skipped.fetch_add(n_skip, Relaxed);
+        m.bytes_in.fetch_add(bytes, Relaxed);
+        m.commits.fetch_add(1, Relaxed);
+        for r in reasons {
+            m.dead_letter(r);
+        }
+        self.publish_gauges();
+        debug!(
+            records = n_in,
+            written = n_out,
+            skipped = n_skip,
+            "committed"
+        );
+        Ok(())
+    }
+
+    fn publish_gauges(&self) {
+        let mut parts = self
+            .metrics
+            .partitions
+            .lock()
+            .expect("metrics lock poisoned");
+        for i in &self.inputs {
+            parts.insert(
+                i.key(),
+                PartitionGauges {
+                    next_offset: i.next_offset,
+                    high_watermark: i.high_watermark.max(i.next_offset),
+                },
+            );
+        }
+    }
+}
+
+/// Opens the input partitions this instance owns.
+async fn open_inputs(client: &Client, cfg: &Config) -> anyhow::Result<Vec<Input>> {
+    let mut all = Vec::new();
+    for topic in &cfg.input_topics {
+        for p in schema::kafka::partitions(client, topic).await? {
+            all.push((topic.clone(), p));
+        }
+    }
+    let mine = assign(&all, cfg.instance, cfg.instances);
+    let mut inputs = Vec::with_capacity(mine.len());
+    for (topic, p) in mine {
+        let client = Arc::new(schema::kafka::partition_client(client, &topic, p).await?);
+        inputs.push(Input {
+            client,
+            next_offset: 0,
+            high_watermark: 0,
+        });
+    }
+    info!(
+        instance = cfg.instance,
+        instances = cfg.instances,
+        partitions = inputs.len(),
+        of = all.len(),
+        "assigned input partitions"
+    );
+    Ok(inputs)
+}
