@@ -103,6 +103,12 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Create the missing topics, then exit (for setup scripts).
+    #[arg(long, conflicts_with = "status")]
+    pub init: bool,
+    /// Print every topic's high watermarks and this group's committed offsets and lag, then exit.
+    #[arg(long)]
+    pub status: bool,
 }
 
 impl Config {

@@ -8,6 +8,7 @@
 //! - [`sink`]: producing batches to an output topic's partitions and collecting the acknowledged ends.
 //! - [`checkpoint`]: the offset store (a Kafka topic of JSON checkpoints).
 //! - [`pipeline`]: the loop, and recovery after a crash.
+//! - [`status`]: the `--status` report (offsets and lag as Kafka sees them).
 //! - [`metrics`]: counters, the throughput log line and Prometheus text.
 
 pub mod checkpoint;
@@ -18,6 +19,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod sink;
 pub mod source;
+pub mod status;
 
 use std::sync::Arc;
 
@@ -29,7 +31,16 @@ pub async fn run(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     cfg.validate()?;
+    if cfg.status {
+        let client =
+            schema::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout())
+                .await?;
+        print!("{}", status::report(&client, &cfg).await?);
+        return Ok(());
+    }
     let metrics = Arc::new(metrics::Metrics::default());
-    let pipeline = pipeline::Pipeline::start(cfg, metrics).await?;
-    pipeline.run(schema::shutdown::flag(stop)).await
+    match pipeline::Pipeline::start(cfg, metrics).await? {
+        Some(pipeline) => pipeline.run(schema::shutdown::flag(stop)).await,
+        None => Ok(()),
+    }
 }

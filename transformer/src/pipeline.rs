@@ -47,7 +47,8 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Connects, creates topics if asked, opens the owned partitions and recovers from the last checkpoint.
-    pub async fn start(cfg: Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+    /// Returns `None` with `--init`, once the topics exist.
+    pub async fn start(cfg: Config, metrics: Arc<Metrics>) -> anyhow::Result<Option<Self>> {
         let client =
             schema::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout())
                 .await?;
@@ -61,6 +62,10 @@ impl Pipeline {
             topics.push((&cfg.dead_letter_topic, cfg.topic_partitions));
             topics.push((&cfg.checkpoint_topic, 1));
             schema::kafka::ensure_topics(&client, &topics).await?;
+        }
+        if cfg.init {
+            info!("topics ready (--init): exiting");
+            return Ok(None);
         }
         let inputs = open_inputs(&client, &cfg).await?;
         let compression = cfg.compression.into();
@@ -81,7 +86,7 @@ impl Pipeline {
             metrics,
         };
         p.recover().await?;
-        Ok(p)
+        Ok(Some(p))
     }
 
     /// Runs rounds until `stop` turns true; the round in flight finishes and commits first.

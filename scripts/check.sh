@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Is data flowing? Prints, per stage, what each holds, takes a second sample a few seconds later, and exits 0 when
+# the rows in ClickHouse grew; otherwise exits 1 and names the first stage that stalls.
+#   scripts/check.sh [SECONDS between samples, default 5]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+gap=${1:-5}
+
+transformer_bin=$BIN_DIR/transformer
+[ -x "$transformer_bin" ] || die "no $transformer_bin: run scripts/up.sh first"
+
+report_file=$(mktemp); trap 'rm -f "$report_file"' EXIT
+sample() { # prints "emitted processed dead lag rows distinct dead_rows"; the full report goes to $report_file
+  local report; report=$("$transformer_bin" --status --connect-timeout-secs 5 2>/dev/null) \
+    || die "cannot read Kafka at $KAFKA_BROKERS: is the broker running? (scripts/up.sh starts it)"
+  echo "$report" >"$report_file"
+  local total; total=$(grep '^total ' <<<"$report")
+  local kv; kv() { sed -n "s/.* $1=\([0-9-]*\).*/\1/p" <<<"$total"; }
+  local ch_rows
+  ch_rows=$(ch "SELECT count(), uniqExact(event_id) FROM $CLICKHOUSE_DATABASE.events_processed FORMAT TSV" 2>/dev/null) \
+    || die "cannot query ClickHouse at $CLICKHOUSE_URL: is it running? (scripts/up.sh starts it)"
+  local dead_rows; dead_rows=$(ch "SELECT count() FROM $CLICKHOUSE_DATABASE.dead_letters FORMAT TSV")
+  echo "$(kv emitted) $(kv processed) $(kv dead_letters) $(kv lag) $ch_rows $dead_rows"
+}
+
+read -r e1 p1 d1 l1 r1 u1 x1 < <(sample)
+sleep "$gap"
+read -r e2 p2 d2 l2 r2 u2 x2 < <(sample)
+
+echo "Per partition (second sample):"
+grep '^partition ' "$report_file" | sed 's/^partition /  /'
+printf '\n%-44s %12s %12s %10s\n' "stage" "before" "after" "per s"
+row() { printf '%-44s %12s %12s %10s\n' "$1" "$2" "$3" "$(( ($3 - $2) / gap ))"; }
+row "1 emitted (raw topics, sum of high watermarks)" "$e1" "$e2"
+row "2 processed_events (records)" "$p1" "$p2"
+row "2 dead_letters (records)" "$d1" "$d2"
+row "2 transformer lag (records not committed)" "$l1" "$l2"
+row "3 ClickHouse events_processed (rows)" "$r1" "$r2"
+row "3 ClickHouse events_processed (distinct ids)" "$u1" "$u2"
+row "3 ClickHouse dead_letters (rows)" "$x1" "$x2"
+
+if [ "$r2" -gt "$r1" ]; then
+  echo; echo "OK: rows in ClickHouse grow ($(( (r2 - r1) / gap ))/s)"; exit 0
+fi
+echo
+if [ "$e2" -le "$e1" ]; then echo "STALLED at stage 1: the emitter adds nothing (log: $STATE_DIR/logs/emitter.log)"
+elif [ "$p2" -le "$p1" ] && [ "$d2" -le "$d1" ]; then echo "STALLED at stage 2: the transformer writes nothing (log: $STATE_DIR/logs/transformer.log)"
+else echo "STALLED at stage 3: ClickHouse does not ingest processed_events (log: $STATE_DIR/logs/clickhouse.err.log)"
+fi
+exit 1

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Shared by up.sh, down.sh, check.sh, test.sh and .ci/run: where things live, how to install and start the servers.
+# Source it; it defines variables and functions and does nothing else.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STATE_DIR=${STATE_DIR:-$ROOT/.state}
+KAFKA_PORT=${KAFKA_PORT:-9092}
+CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-8123}
+CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-9000}
+export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}
+CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:$CLICKHOUSE_HTTP_PORT}
+CLICKHOUSE_DATABASE=${CLICKHOUSE_DATABASE:-default}
+# Downloads and builds that survive a wipe of the state folder.
+CACHE_DIR=${ETL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/etl-rs}
+NISSHI_VERSION=0.8.1
+NISSHI_TOOLCHAIN=1.96.0
+CONFLUENT_KAFKA_VERSION=2.16.1
+MUSL_TARGET=x86_64-unknown-linux-musl
+BIN_DIR=$ROOT/target/$MUSL_TARGET/release
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# --- installing what is missing -------------------------------------------------------------------------------
+
+apt_updated=0
+apt_install() { # apt_install PACKAGE... : installs the Debian packages that are not installed yet
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get: install them by hand"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  if [ $apt_updated -eq 0 ]; then log "apt-get update"; $sudo apt-get update -qq; apt_updated=1; fi
+  log "installing ${missing[*]} (apt)"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+nisshi_bin() { # prints the path of the nisshi broker binary, if installed
+  if [ -n "${NISSHI_BIN:-}" ] && [ -x "$NISSHI_BIN" ]; then echo "$NISSHI_BIN"; return; fi
+  local b
+  for b in "$(command -v nisshi 2>/dev/null)" "$HOME/.cargo/bin/nisshi"; do
+    if [ -n "$b" ] && [ -x "$b" ] && "$b" --version 2>/dev/null | grep -q "$NISSHI_VERSION"; then echo "$b"; return; fi
+  done
+}
+
+ensure_nisshi() { # builds the nisshi broker from crates.io once (about 11 minutes on 2 cores)
+  [ -n "$(nisshi_bin)" ] && return 0
+  log "installing the nisshi $NISSHI_VERSION broker from crates.io: about 11 minutes, once (log: $CACHE_DIR/nisshi-build.log)"
+  mkdir -p "$CACHE_DIR"
+  rustup toolchain install "$NISSHI_TOOLCHAIN" --profile minimal >"$CACHE_DIR/nisshi-build.log" 2>&1 \
+    || die "rustup could not install toolchain $NISSHI_TOOLCHAIN (see $CACHE_DIR/nisshi-build.log)"
+  ( cargo "+$NISSHI_TOOLCHAIN" install nisshi --version "$NISSHI_VERSION" --locked >>"$CACHE_DIR/nisshi-build.log" 2>&1 ) &
+  local pid=$! t=0
+  while kill -0 $pid 2>/dev/null; do
+    sleep 30; t=$((t + 30))
+    log "  still building nisshi (${t}s): $(grep -c Compiling "$CACHE_DIR/nisshi-build.log") crates compiled"
+  done
+  wait $pid || die "building nisshi failed (see $CACHE_DIR/nisshi-build.log)"
+  [ -n "$(nisshi_bin)" ] || die "nisshi was built but is not on PATH nor in ~/.cargo/bin"
+}
+
+ensure_clickhouse() { # Debian's clickhouse-server and client (18.16)
+  command -v clickhouse-server >/dev/null && command -v clickhouse-client >/dev/null && return 0
+  apt_install clickhouse-server clickhouse-client
+}
+
+ensure_rdkafka() { # a librdkafka that can talk to nisshi, for ClickHouse's Kafka engine (Debian's 2.0.2 cannot)
+  local dir=$CACHE_DIR/rdkafka
+  [ -f "$dir/librdkafka.so.1" ] && return 0
+  log "fetching librdkafka $CONFLUENT_KAFKA_VERSION (bundled in the confluent-kafka wheel) for ClickHouse's Kafka engine"
+  local tmp; tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" "confluent-kafka==$CONFLUENT_KAFKA_VERSION" \
+    || die "pip could not download confluent-kafka $CONFLUENT_KAFKA_VERSION"
+  (cd "$tmp" && python3 -m zipfile -e confluent_kafka-*.whl x) || die "cannot unpack the confluent-kafka wheel"
+  mkdir -p "$dir"
+  cp "$tmp"/x/confluent_kafka.libs/librdkafka-*.so.1 "$dir/librdkafka.so.1" || die "no librdkafka in the wheel"
+  rm -rf "$tmp"
+}
+
+ensure_musl() {
+  rustup target list --installed 2>/dev/null | grep -qx "$MUSL_TARGET" && return 0
+  log "adding the Rust target $MUSL_TARGET"
+  rustup target add "$MUSL_TARGET" >/dev/null || die "rustup target add $MUSL_TARGET failed"
+}
+
+build_binaries() { # static release binaries of emitter and transformer
+  ensure_musl
+  log "building emitter and transformer (release, $MUSL_TARGET)"
+  (cd "$ROOT" && cargo build --release --locked --target "$MUSL_TARGET" -p emitter -p transformer 2>&1 | grep -E '^(error|warning: unused)' -A5 >&2 || true)
+  [ -x "$BIN_DIR/emitter" ] && [ -x "$BIN_DIR/transformer" ] || die "cargo build failed: run it by hand to see why"
+}
+
+# --- processes ----------------------------------------------------------------------------------------------
+
+pid_of() { local f="$STATE_DIR/pids/$1.pid"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"; }
+
+start_bg() { # start_bg NAME DIR CMD... : runs CMD in DIR in the background, log in logs/NAME.log, pid in pids/NAME.pid
+  local name=$1 dir=$2; shift 2
+  if [ -n "$(pid_of "$name")" ]; then log "$name already running (pid $(pid_of "$name"))"; return 0; fi
+  mkdir -p "$STATE_DIR/logs" "$STATE_DIR/pids" "$dir"
+  (cd "$dir" && exec nohup "$@" >>"$STATE_DIR/logs/$name.log" 2>&1 </dev/null) &
+  echo $! >"$STATE_DIR/pids/$name.pid"
+  log "started $name (pid $!, log $STATE_DIR/logs/$name.log)"
+}
+
+stop_bg() { # stop_bg NAME : SIGTERM, then SIGKILL after 15 s
+  local pid; pid=$(pid_of "$1") || true
+  [ -z "$pid" ] && { rm -f "$STATE_DIR/pids/$1.pid"; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && { log "$1 ignored SIGTERM for 15 s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; }
+  rm -f "$STATE_DIR/pids/$1.pid"
+  log "stopped $1"
+}
+
+wait_tcp() { # wait_tcp PORT SECONDS NAME
+  local end=$((SECONDS + $2))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+    [ $SECONDS -ge $end ] && die "$3 did not open port $1 within $2 s (log: $STATE_DIR/logs/)"
+    sleep 0.1
+  done
+}
+
+start_broker() { # the nisshi broker, durable sqlite storage in $STATE_DIR/broker
+  ensure_nisshi
+  start_bg broker "$STATE_DIR/broker" "$(nisshi_bin)" broker \
+    --listener-url "tcp://127.0.0.1:$KAFKA_PORT" --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+    --storage-engine "sqlite://broker.db"
+  wait_tcp "$KAFKA_PORT" 30 "the nisshi broker"
+}
+
+start_clickhouse() { # clickhouse-server with our config, data in $STATE_DIR/clickhouse
+  ensure_clickhouse; ensure_rdkafka
+  local conf=$STATE_DIR/clickhouse-conf
+  mkdir -p "$conf" "$STATE_DIR/clickhouse" "$STATE_DIR/logs"
+  sed -e "s|@STATE@|$STATE_DIR|g" -e "s|@HTTP_PORT@|$CLICKHOUSE_HTTP_PORT|" -e "s|@TCP_PORT@|$CLICKHOUSE_TCP_PORT|" \
+    "$ROOT/scripts/clickhouse/config.xml" >"$conf/config.xml"
+  cp "$ROOT/scripts/clickhouse/users.xml" "$conf/users.xml"
+  start_bg clickhouse "$STATE_DIR/clickhouse" env LD_LIBRARY_PATH="$CACHE_DIR/rdkafka" \
+    clickhouse-server --config-file="$conf/config.xml"
+  local end=$((SECONDS + 60))
+  until curl -fsS "$CLICKHOUSE_URL/ping" >/dev/null 2>&1; do
+    [ -n "$(pid_of clickhouse)" ] || die "clickhouse-server exited at start (log: $STATE_DIR/logs/clickhouse.log, clickhouse.err.log)"
+    [ $SECONDS -ge $end ] && die "clickhouse-server did not answer on $CLICKHOUSE_URL within 60 s"
+    sleep 0.2
+  done
+}
+
+ch() { # ch SQL : runs one statement over HTTP, prints the result
+  curl -fsS "$CLICKHOUSE_URL/" --data-binary "$1"
+}
+
+render_schema() { # the DDL of schema/sql with the placeholders filled (same names as schema::sql::render)
+  local extra=${CLICKHOUSE_KAFKA_EXTRA_SETTINGS:-}
+  cat "$ROOT"/schema/sql/*.sql | sed -e "s|{database}|$CLICKHOUSE_DATABASE|g" -e "s|{kafka_broker}|$KAFKA_BROKERS|g" \
+    -e "s|{processed_topic}|${OUTPUT_TOPIC:-processed_events}|g" -e "s|{dead_letter_topic}|${DEAD_LETTER_TOPIC:-dead_letters}|g" \
+    -e "s|{group}|${CLICKHOUSE_GROUP:-clickhouse}|g" -e "s|{kafka_extra_settings}|$extra|g"
+}
+
+apply_schema() {
+  render_schema | clickhouse-client --port "$CLICKHOUSE_TCP_PORT" --multiquery || die "applying schema/sql to ClickHouse failed"
+  log "schema applied (database $CLICKHOUSE_DATABASE)"
+}

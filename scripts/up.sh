@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Starts the whole pipeline on this machine, no Docker needed: the nisshi broker (durable, sqlite), ClickHouse,
+# the schema, the transformer and the emitter. Installs what is missing. Running it again is harmless.
+#   scripts/up.sh            native run (state, logs and pids in .state/, or $STATE_DIR)
+#   scripts/up.sh --compose  the same with Docker (compose/docker-compose.yml)
+# Every knob of emitter and transformer can be set as an environment variable (see README), e.g.
+#   MESSAGES_PER_SECOND=1000 scripts/up.sh
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+if [ "${1:-}" = "--compose" ]; then
+  command -v docker >/dev/null || die "docker is not installed; run scripts/up.sh without --compose for the native run"
+  exec docker compose -f "$ROOT/compose/docker-compose.yml" up -d --build
+fi
+[ $# -eq 0 ] || die "unknown argument $1 (usage: scripts/up.sh [--compose])"
+
+started=$SECONDS
+mkdir -p "$STATE_DIR"
+start_broker
+start_clickhouse
+build_binaries
+# Topics first, so ClickHouse's Kafka tables find them when they are created.
+"$BIN_DIR/transformer" --init >>"$STATE_DIR/logs/transformer.log" 2>&1 || die "transformer --init failed (log: $STATE_DIR/logs/transformer.log)"
+apply_schema
+start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer"
+start_bg emitter "$STATE_DIR" "$BIN_DIR/emitter"
+
+cat <<MSG
+
+Pipeline is up ($((SECONDS - started)) s): emitter -> Kafka 127.0.0.1:$KAFKA_PORT -> transformer -> ClickHouse $CLICKHOUSE_URL
+  logs:     $STATE_DIR/logs/{broker,clickhouse,transformer,emitter}.log
+  see it:   scripts/check.sh           (counts per stage, lag; exit 0 when rows grow)
+  query:    clickhouse-client --port $CLICKHOUSE_TCP_PORT -q 'SELECT count() FROM events_processed FINAL'
+  stop:     scripts/down.sh            (data stays; scripts/down.sh --wipe deletes it)
+MSG
