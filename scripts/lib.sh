@@ -59,9 +59,9 @@ ensure_nisshi() { # builds the nisshi broker from crates.io once (about 11 minut
   [ -n "$(nisshi_bin)" ] || die "nisshi was built but is not on PATH nor in ~/.cargo/bin"
 }
 
-ensure_clickhouse() { # Debian's clickhouse-server and client (18.16)
-  command -v clickhouse-server >/dev/null && command -v clickhouse-client >/dev/null && return 0
-  apt_install clickhouse-server clickhouse-client
+ensure_clickhouse() { # Debian's clickhouse-server and client (18.16), and curl to talk to it
+  command -v clickhouse-server >/dev/null && command -v clickhouse-client >/dev/null && command -v curl >/dev/null && return 0
+  apt_install clickhouse-server clickhouse-client curl
 }
 
 ensure_rdkafka() { # a librdkafka that can talk to nisshi, for ClickHouse's Kafka engine (Debian's 2.0.2 cannot)

@@ -10,12 +10,7 @@ use clap::Parser;
 #[command(version, about)]
 pub struct Config {
     /// Kafka bootstrap brokers, comma-separated host:port.
-    #[arg(
-        long,
-        env = "KAFKA_BROKERS",
-        default_value = "127.0.0.1:9092",
-        value_delimiter = ','
-    )]
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092", value_delimiter = ',')]
     pub brokers: Vec<String>,
     /// Target rate in events per second; 0 sends as fast as the broker takes them.
     #[arg(long, env = "MESSAGES_PER_SECOND", default_value_t = 100)]

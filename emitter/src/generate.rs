@@ -35,17 +35,8 @@ impl Generator {
     /// A stream with `seed`. With `start`, event i is stamped `start + i * 1000 / rate` ms (rate 0: 1 ms apart);
     /// without, it is stamped with the current time. `malformed_ratio` of the records are broken on purpose.
     pub fn new(seed: u64, start: Option<DateTime<Utc>>, rate: u64, malformed_ratio: f64) -> Self {
-        let step_ms = if rate == 0 {
-            1
-        } else {
-            (1000 / rate as i64).max(1)
-        };
-        Self {
-            seed,
-            start,
-            step_ms,
-            malformed_ratio,
-        }
+        let step_ms = if rate == 0 { 1 } else { (1000 / rate as i64).max(1) };
+        Self { seed, start, step_ms, malformed_ratio }
     }
 
     /// Event number `i`.
@@ -84,17 +75,8 @@ impl Generator {
             }),
         };
         let malformed = self.malformed_ratio > 0.0 && rng.random::<f64>() < self.malformed_ratio;
-        let value = if malformed {
-            break_record(event.to_json(), &mut rng)
-        } else {
-            event.to_json()
-        };
-        Emitted {
-            topic,
-            partition: i,
-            value,
-            malformed,
-        }
+        let value = if malformed { break_record(event.to_json(), &mut rng) } else { event.to_json() };
+        Emitted { topic, partition: i, value, malformed }
     }
 }
 
@@ -121,13 +103,8 @@ fn break_record(valid: Vec<u8>, rng: &mut ChaCha8Rng) -> Vec<u8> {
     match rng.random_range(0..6u8) {
         0 => text.as_bytes()[..text.len() / 2].to_vec(), // cut JSON
         1 => text.replacen("\"user_id\"", "\"user\"", 1).into_bytes(), // no user_id
-        2 => text
-            .replacen("\"timestamp\":\"", "\"timestamp\":\"not a time ", 1)
-            .into_bytes(),
-        3 => text
-            .replacen("\"user_id\":\"", "\"user_id\":[\"", 1)
-            .replacen("\",\"", "\"],\"", 1)
-            .into_bytes(),
+        2 => text.replacen("\"timestamp\":\"", "\"timestamp\":\"not a time ", 1).into_bytes(),
+        3 => text.replacen("\"user_id\":\"", "\"user_id\":[\"", 1).replacen("\",\"", "\"],\"", 1).into_bytes(),
         4 => Vec::new(), // empty record
         _ => {
             let mut b = text.into_bytes(); // invalid UTF-8 inside a string

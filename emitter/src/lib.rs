@@ -35,56 +35,27 @@ pub struct Summary {
 }
 
 /// Sends events until `stop` completes or `--total` is reached. The batch in flight is finished first.
-pub async fn run(
-    cfg: Config,
-    stop: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<Summary> {
+pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<Summary> {
     cfg.validate()?;
-    let seed = cfg
-        .seed
-        .unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64);
+    let seed = cfg.seed.unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64);
     let request_timeout = Duration::from_secs(cfg.request_timeout_secs.max(1));
-    let client = schema::kafka::connect(
-        &cfg.brokers,
-        Duration::from_secs(cfg.connect_timeout_secs),
-        request_timeout,
-    )
-    .await?;
+    let client =
+        schema::kafka::connect(&cfg.brokers, Duration::from_secs(cfg.connect_timeout_secs), request_timeout).await?;
     let topics = cfg.topics();
-    let wanted: Vec<(&str, i32)> = topics
-        .iter()
-        .map(|t| (t.as_str(), cfg.topic_partitions))
-        .collect();
+    let wanted: Vec<(&str, i32)> = topics.iter().map(|t| (t.as_str(), cfg.topic_partitions)).collect();
     schema::kafka::ensure_topics(&client, &wanted).await?;
     let mut parts: Vec<Vec<Arc<PartitionClient>>> = Vec::new();
     for topic in &topics {
         let mut clients = Vec::new();
         for p in schema::kafka::partitions(&client, topic).await? {
-            clients.push(Arc::new(
-                schema::kafka::partition_client(&client, topic, p).await?,
-            ));
+            clients.push(Arc::new(schema::kafka::partition_client(&client, topic, p).await?));
         }
         parts.push(clients);
     }
-    let first_index = if cfg.resume {
-        emitted_so_far(&parts).await?
-    } else {
-        0
-    };
-    info!(
-        seed,
-        first_index,
-        rate = cfg.messages_per_second,
-        total = cfg.total,
-        "emitting"
-    );
+    let first_index = if cfg.resume { emitted_so_far(&parts).await? } else { 0 };
+    info!(seed, first_index, rate = cfg.messages_per_second, total = cfg.total, "emitting");
 
-    let generator = Generator::new(
-        seed,
-        cfg.start_time,
-        cfg.messages_per_second,
-        cfg.malformed_ratio,
-    );
+    let generator = Generator::new(seed, cfg.start_time, cfg.messages_per_second, cfg.malformed_ratio);
     let stop = schema::shutdown::flag(stop);
     let started = Instant::now();
     let mut next = first_index;
@@ -100,11 +71,7 @@ pub async fn run(
             let target = (started.elapsed().as_secs_f64() * cfg.messages_per_second as f64) as u64;
             target.saturating_sub(sent).min(cfg.batch_size)
         };
-        let due = if cfg.total > 0 {
-            due.min(cfg.total - next)
-        } else {
-            due
-        };
+        let due = if cfg.total > 0 { due.min(cfg.total - next) } else { due };
         if due == 0 {
             tokio::time::sleep(cfg.linger()).await;
             continue;
@@ -141,32 +108,14 @@ pub async fn run(
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    info!(
-        sent,
-        malformed,
-        next_index = next,
-        actual_rate_per_s = (sent as f64 / secs.max(1e-9)).round(),
-        "done"
-    );
-    Ok(Summary {
-        seed,
-        first_index,
-        sent,
-        malformed,
-    })
+    info!(sent, malformed, next_index = next, actual_rate_per_s = (sent as f64 / secs.max(1e-9)).round(), "done");
+    Ok(Summary { seed, first_index, sent, malformed })
 }
 
 /// Produces every batch concurrently. With `wait`, retries (once a second, logging each attempt) until all are
 /// acknowledged; a retried batch may land twice in the raw topic, which the stable event ids absorb downstream.
-async fn send(
-    parts: &[Vec<Arc<PartitionClient>>],
-    batches: BTreeMap<(usize, usize), Vec<Record>>,
-    wait: bool,
-) {
-    let jobs = batches
-        .into_iter()
-        .map(|((t, p), records)| (Arc::clone(&parts[t][p]), records))
-        .collect::<Vec<_>>();
+async fn send(parts: &[Vec<Arc<PartitionClient>>], batches: BTreeMap<(usize, usize), Vec<Record>>, wait: bool) {
+    let jobs = batches.into_iter().map(|((t, p), records)| (Arc::clone(&parts[t][p]), records)).collect::<Vec<_>>();
     if !wait {
         for (client, records) in jobs {
             tokio::spawn(async move {
@@ -180,11 +129,10 @@ async fn send(
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        let result =
-            try_join_all(jobs.iter().map(|(client, records)| {
-                client.produce(records.clone(), Compression::NoCompression)
-            }))
-            .await;
+        let result = try_join_all(
+            jobs.iter().map(|(client, records)| client.produce(records.clone(), Compression::NoCompression)),
+        )
+        .await;
         match result {
             Ok(_) => return,
             Err(e) => {

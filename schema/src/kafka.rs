@@ -53,11 +53,7 @@ pub fn backoff(deadline: Duration) -> BackoffConfig {
 
 /// Connects to the broker, retrying every second and logging each failed attempt, for at most `wait`
 /// (`Duration::ZERO`: try forever). Each request of the returned client gives up after `request_deadline`.
-pub async fn connect(
-    brokers: &[String],
-    wait: Duration,
-    request_deadline: Duration,
-) -> Result<Client, KafkaError> {
+pub async fn connect(brokers: &[String], wait: Duration, request_deadline: Duration) -> Result<Client, KafkaError> {
     let started = Instant::now();
     let mut attempt = 0u32;
     loop {
@@ -72,11 +68,7 @@ pub async fn connect(
             Err(source) => {
                 let waited = started.elapsed();
                 if !wait.is_zero() && waited >= wait {
-                    return Err(KafkaError::Unreachable {
-                        brokers: brokers.join(","),
-                        waited,
-                        source,
-                    });
+                    return Err(KafkaError::Unreachable { brokers: brokers.join(","), waited, source });
                 }
                 warn!(attempt, brokers = %brokers.join(","), error = %source, "Kafka broker not reachable, retrying in 1 s");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -89,46 +81,23 @@ pub async fn connect(
         .backoff_config(backoff(request_deadline))
         .build()
         .await
-        .map_err(|source| KafkaError::Unreachable {
-            brokers: brokers.join(","),
-            waited: started.elapsed(),
-            source,
-        })?;
+        .map_err(|source| KafkaError::Unreachable { brokers: brokers.join(","), waited: started.elapsed(), source })?;
     info!(brokers = %brokers.join(","), "connected to Kafka");
     Ok(client)
 }
 
 /// Creates each `(topic, partitions)` that does not exist yet. Existing topics are left as they are.
 pub async fn ensure_topics(client: &Client, topics: &[(&str, i32)]) -> Result<(), KafkaError> {
-    let existing = client
-        .list_topics()
-        .await
-        .map_err(|source| KafkaError::Topic {
-            topic: "*".into(),
-            source,
-        })?;
-    let controller = client
-        .controller_client()
-        .map_err(|source| KafkaError::Topic {
-            topic: "*".into(),
-            source,
-        })?;
+    let existing = client.list_topics().await.map_err(|source| KafkaError::Topic { topic: "*".into(), source })?;
+    let controller = client.controller_client().map_err(|source| KafkaError::Topic { topic: "*".into(), source })?;
     for &(topic, partitions) in topics {
         if existing.iter().any(|t| t.name == topic) {
             continue;
         }
         match controller.create_topic(topic, partitions, 1, 10_000).await {
             Ok(()) => info!(topic, partitions, "created topic"),
-            Err(RsError::ServerError {
-                protocol_error: ProtocolError::TopicAlreadyExists,
-                ..
-            }) => {}
-            Err(source) => {
-                return Err(KafkaError::Topic {
-                    topic: topic.into(),
-                    source,
-                })
-            }
+            Err(RsError::ServerError { protocol_error: ProtocolError::TopicAlreadyExists, .. }) => {}
+            Err(source) => return Err(KafkaError::Topic { topic: topic.into(), source }),
         }
     }
     Ok(())
@@ -136,13 +105,7 @@ pub async fn ensure_topics(client: &Client, topics: &[(&str, i32)]) -> Result<()
 
 /// The partition ids of `topic`, sorted.
 pub async fn partitions(client: &Client, topic: &str) -> Result<Vec<i32>, KafkaError> {
-    let topics = client
-        .list_topics()
-        .await
-        .map_err(|source| KafkaError::Topic {
-            topic: topic.into(),
-            source,
-        })?;
+    let topics = client.list_topics().await.map_err(|source| KafkaError::Topic { topic: topic.into(), source })?;
     let mut ids = topics
         .into_iter()
         .find(|t| t.name == topic)
@@ -153,16 +116,9 @@ pub async fn partitions(client: &Client, topic: &str) -> Result<Vec<i32>, KafkaE
 }
 
 /// A client for one partition (fails if the topic does not exist).
-pub async fn partition_client(
-    client: &Client,
-    topic: &str,
-    partition: i32,
-) -> Result<PartitionClient, KafkaError> {
+pub async fn partition_client(client: &Client, topic: &str, partition: i32) -> Result<PartitionClient, KafkaError> {
     client
         .partition_client(topic, partition, UnknownTopicHandling::Error)
         .await
-        .map_err(|source| KafkaError::Topic {
-            topic: topic.into(),
-            source,
-        })
+        .map_err(|source| KafkaError::Topic { topic: topic.into(), source })
 }

@@ -20,9 +20,7 @@ pub async fn signal() {
 }
 
 /// A flag that turns true once `trigger` completes.
-pub fn flag(
-    trigger: impl std::future::Future<Output = ()> + Send + 'static,
-) -> watch::Receiver<bool> {
+pub fn flag(trigger: impl std::future::Future<Output = ()> + Send + 'static) -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         trigger.await;

@@ -7,10 +7,7 @@
 /// The DDL files in the order they must be applied.
 pub const FILES: [(&str, &str); 2] = [
     ("01_events.sql", include_str!("../sql/01_events.sql")),
-    (
-        "02_dead_letters.sql",
-        include_str!("../sql/02_dead_letters.sql"),
-    ),
+    ("02_dead_letters.sql", include_str!("../sql/02_dead_letters.sql")),
 ];
 
 /// Values for the placeholders of the DDL.
@@ -62,16 +59,8 @@ pub fn render(p: &SqlParams) -> Vec<String> {
 
 /// Splits a file into statements: drops `--` comment lines, splits on `;`.
 fn split_statements(text: &str) -> Vec<String> {
-    let code: String = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    code.split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
+    let code: String = text.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
+    code.split(';').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
 }
 
 #[cfg(test)]
@@ -83,13 +72,8 @@ mod tests {
         let stmts = render(&SqlParams::default());
         assert_eq!(stmts.len(), 7, "{stmts:#?}");
         for s in &stmts {
-            assert!(
-                !s.contains('{') && !s.contains('}'),
-                "unfilled placeholder in {s}"
-            );
+            assert!(!s.contains('{') && !s.contains('}'), "unfilled placeholder in {s}");
         }
-        assert!(stmts
-            .iter()
-            .any(|s| s.contains("kafka_topic_list = 'processed_events'")));
+        assert!(stmts.iter().any(|s| s.contains("kafka_topic_list = 'processed_events'")));
     }
 }

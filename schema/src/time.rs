@@ -15,9 +15,7 @@ pub const MAX_MS: i64 = 4_291_747_199_999;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimeError {
     /// The text matches none of the accepted formats.
-    #[error(
-        "unparsable timestamp {0:?} (expected \"YYYY-MM-DD HH:MM:SS\", RFC 3339 or epoch millis)"
-    )]
+    #[error("unparsable timestamp {0:?} (expected \"YYYY-MM-DD HH:MM:SS\", RFC 3339 or epoch millis)")]
     Unparsable(String),
     /// It parsed, but lies outside what ClickHouse can store.
     #[error("timestamp {0} ms is outside 1970-01-01..2105-12-31")]
@@ -63,19 +61,11 @@ pub fn format_original(dt: DateTime<Utc>) -> String {
 /// Fast path for exactly `YYYY-MM-DD HH:MM:SS`, the format the emitter writes (most records).
 fn parse_plain(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() != 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b' '
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |acc, &c| {
-            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-        })
+        b[r].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
     };
     let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
     let t = date.and_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)?;
@@ -91,39 +81,18 @@ mod tests {
         assert_eq!(parse_text("1970-01-01 00:00:01"), Ok(1000));
         assert_eq!(parse_text("2024-02-29 12:34:56"), Ok(1_709_210_096_000));
         assert_eq!(parse_text("2024-02-29 12:34:56.789"), Ok(1_709_210_096_789));
-        assert_eq!(
-            parse_text("2024-02-29T12:34:56.789Z"),
-            Ok(1_709_210_096_789)
-        );
-        assert_eq!(
-            parse_text("2024-02-29T14:34:56.789+02:00"),
-            Ok(1_709_210_096_789)
-        );
+        assert_eq!(parse_text("2024-02-29T12:34:56.789Z"), Ok(1_709_210_096_789));
+        assert_eq!(parse_text("2024-02-29T14:34:56.789+02:00"), Ok(1_709_210_096_789));
     }
 
     #[test]
     fn rejected() {
-        for bad in [
-            "",
-            "yesterday",
-            "2023-02-29 00:00:00",
-            "2024-13-01 00:00:00",
-            "2024-01-01 25:00:00",
-            "2024-01-01",
-        ] {
-            assert!(
-                matches!(parse_text(bad), Err(TimeError::Unparsable(_))),
-                "{bad}"
-            );
+        for bad in ["", "yesterday", "2023-02-29 00:00:00", "2024-13-01 00:00:00", "2024-01-01 25:00:00", "2024-01-01"]
+        {
+            assert!(matches!(parse_text(bad), Err(TimeError::Unparsable(_))), "{bad}");
         }
-        assert_eq!(
-            parse_text("1969-12-31 23:59:59"),
-            Err(TimeError::OutOfRange(-1000))
-        );
-        assert!(matches!(
-            parse_text("2200-01-01 00:00:00"),
-            Err(TimeError::OutOfRange(_))
-        ));
+        assert_eq!(parse_text("1969-12-31 23:59:59"), Err(TimeError::OutOfRange(-1000)));
+        assert!(matches!(parse_text("2200-01-01 00:00:00"), Err(TimeError::OutOfRange(_))));
     }
 
     #[test]

@@ -42,10 +42,7 @@ impl CheckpointStore {
         while end > low {
             let start = (end - window).max(low);
             let records = read_range(&self.client, start, end).await?;
-            let newest = records
-                .iter()
-                .rev()
-                .find(|r| r.record.key.as_deref() == Some(self.key.as_bytes()));
+            let newest = records.iter().rev().find(|r| r.record.key.as_deref() == Some(self.key.as_bytes()));
             if let Some(r) = newest {
                 let value = r.record.value.as_deref().unwrap_or_default();
                 let cp = serde_json::from_slice(value).map_err(|e| {
@@ -71,9 +68,7 @@ impl CheckpointStore {
             headers: BTreeMap::new(),
             timestamp: chrono::Utc::now(),
         };
-        self.client
-            .produce(vec![record], Compression::NoCompression)
-            .await?;
+        self.client.produce(vec![record], Compression::NoCompression).await?;
         Ok(())
     }
 }

@@ -37,20 +37,10 @@ pub enum LogFormat {
 #[command(version, about)]
 pub struct Config {
     /// Kafka bootstrap brokers, comma-separated host:port.
-    #[arg(
-        long,
-        env = "KAFKA_BROKERS",
-        default_value = "127.0.0.1:9092",
-        value_delimiter = ','
-    )]
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092", value_delimiter = ',')]
     pub brokers: Vec<String>,
     /// Raw topics to read, comma-separated.
-    #[arg(
-        long,
-        env = "INPUT_TOPICS",
-        default_value = "user_clicks,page_views,orders",
-        value_delimiter = ','
-    )]
+    #[arg(long, env = "INPUT_TOPICS", default_value = "user_clicks,page_views,orders", value_delimiter = ',')]
     pub input_topics: Vec<String>,
     /// Topic for unified records.
     #[arg(long, env = "OUTPUT_TOPIC", default_value = schema::topics::PROCESSED)]
@@ -133,14 +123,8 @@ impl Config {
             self.instances
         );
         anyhow::ensure!(!self.input_topics.is_empty(), "--input-topics is empty");
-        anyhow::ensure!(
-            self.fetch_max_bytes > 0,
-            "--fetch-max-bytes must be positive"
-        );
-        anyhow::ensure!(
-            self.topic_partitions > 0,
-            "--topic-partitions must be positive"
-        );
+        anyhow::ensure!(self.fetch_max_bytes > 0, "--fetch-max-bytes must be positive");
+        anyhow::ensure!(self.topic_partitions > 0, "--topic-partitions must be positive");
         Ok(())
     }
 }

@@ -25,20 +25,24 @@ use std::sync::Arc;
 
 pub use config::Config;
 
-/// Starts a pipeline with `cfg` and runs it until `stop` completes.
-pub async fn run(
+/// Starts a pipeline with `cfg` and runs it until `stop` completes (or, with `--init` / `--status`, does that and
+/// returns).
+pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    run_with_metrics(cfg, Arc::new(metrics::Metrics::default()), stop).await
+}
+
+/// [`run`], updating `metrics` (which the caller may read or serve meanwhile).
+pub async fn run_with_metrics(
     cfg: Config,
+    metrics: Arc<metrics::Metrics>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     cfg.validate()?;
     if cfg.status {
-        let client =
-            schema::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout())
-                .await?;
+        let client = schema::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout()).await?;
         print!("{}", status::report(&client, &cfg).await?);
         return Ok(());
     }
-    let metrics = Arc::new(metrics::Metrics::default());
     match pipeline::Pipeline::start(cfg, metrics).await? {
         Some(pipeline) => pipeline.run(schema::shutdown::flag(stop)).await,
         None => Ok(()),

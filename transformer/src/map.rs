@@ -102,20 +102,13 @@ impl MapError {
 }
 
 /// Maps one raw record. `max_bytes` bounds the value size (larger values are dead-lettered unread).
-pub fn map_record(
-    src: Source<'_>,
-    value: Option<&[u8]>,
-    max_bytes: usize,
-) -> Result<ProcessedEvent, MapError> {
+pub fn map_record(src: Source<'_>, value: Option<&[u8]>, max_bytes: usize) -> Result<ProcessedEvent, MapError> {
     let bytes = match value {
         None | Some([]) => return Err(MapError::Empty),
         Some(b) => b,
     };
     if bytes.len() > max_bytes {
-        return Err(MapError::TooLarge {
-            size: bytes.len(),
-            max: max_bytes,
-        });
+        return Err(MapError::TooLarge { size: bytes.len(), max: max_bytes });
     }
     let text = std::str::from_utf8(bytes).map_err(|e| MapError::InvalidUtf8(e.valid_up_to()))?;
     if text.trim().is_empty() {
@@ -155,12 +148,7 @@ pub fn map_record(
         Some(other) => return Err(wrong("amount", "a number", &other)),
     };
 
-    let details = details(
-        url.as_deref(),
-        element_id.as_deref(),
-        order_id.as_deref(),
-        amount,
-    );
+    let details = details(url.as_deref(), element_id.as_deref(), order_id.as_deref(), amount);
     Ok(ProcessedEvent {
         event_id: schema::id::event_id(src.topic, bytes),
         event_type: event_type(src.topic),
@@ -186,12 +174,7 @@ pub fn event_type(topic: &str) -> String {
 }
 
 /// `CONCAT_WS(' | ', url, element_id, order_id, CAST(amount AS STRING))`: NULLs are skipped, empty strings kept.
-pub fn details(
-    url: Option<&str>,
-    element_id: Option<&str>,
-    order_id: Option<&str>,
-    amount: Option<f64>,
-) -> String {
+pub fn details(url: Option<&str>, element_id: Option<&str>, order_id: Option<&str>, amount: Option<f64>) -> String {
     let amount = amount.map(java_double_to_string);
     let parts = [url, element_id, order_id, amount.as_deref()];
     let mut out = String::with_capacity(96);
@@ -211,11 +194,7 @@ pub fn java_double_to_string(x: f64) -> String {
         return "NaN".into();
     }
     if x.is_infinite() {
-        return if x > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
+        return if x > 0.0 { "Infinity".into() } else { "-Infinity".into() };
     }
     let a = x.abs();
     if a == 0.0 || (1e-3..1e7).contains(&a) {
@@ -229,11 +208,7 @@ pub fn java_double_to_string(x: f64) -> String {
         // Rust prints 1.5e-5 / 1e7; Java prints 1.5E-5 / 1.0E7.
         let s = format!("{x:e}");
         let (mantissa, exp) = s.split_once('e').expect("{:e} always has an exponent");
-        let mantissa = if mantissa.contains('.') {
-            mantissa.to_string()
-        } else {
-            format!("{mantissa}.0")
-        };
+        let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
         format!("{mantissa}E{exp}")
     }
 }
@@ -247,11 +222,7 @@ fn opt_string(field: &'static str, v: Option<Scalar<'_>>) -> Result<Option<Strin
 }
 
 fn wrong(field: &'static str, expected: &'static str, got: &Scalar<'_>) -> MapError {
-    MapError::WrongType {
-        field,
-        expected,
-        got: got.kind(),
-    }
+    MapError::WrongType { field, expected, got: got.kind() }
 }
 
 /// The fields of the original Flink source table; any other field is ignored, as Flink does.
@@ -325,9 +296,7 @@ impl<'de> Visitor<'de> for ScalarVisitor {
     }
     fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
         // Beyond i64 an "integer" cannot be a duration or epoch millis we accept; keep it as a float for amount.
-        Ok(i64::try_from(v)
-            .map(Scalar::Int)
-            .unwrap_or(Scalar::Float(v as f64)))
+        Ok(i64::try_from(v).map(Scalar::Int).unwrap_or(Scalar::Float(v as f64)))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
         Ok(Scalar::Float(v))

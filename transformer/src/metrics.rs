@@ -56,10 +56,7 @@ impl Metrics {
     /// Sum of lag over the input partitions.
     pub fn total_lag(&self) -> i64 {
         let parts = self.partitions.lock().expect("metrics lock poisoned");
-        parts
-            .values()
-            .map(|g| (g.high_watermark - g.next_offset).max(0))
-            .sum()
+        parts.values().map(|g| (g.high_watermark - g.next_offset).max(0)).sum()
     }
 
     /// Prometheus text exposition format.
@@ -68,16 +65,8 @@ impl Metrics {
         let mut counter = |name: &str, help: &str, v: u64| {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
         };
-        counter(
-            "transformer_records_in_total",
-            "Raw records read and handled.",
-            self.records_in.load(Relaxed),
-        );
-        counter(
-            "transformer_bytes_in_total",
-            "Bytes of raw record values read.",
-            self.bytes_in.load(Relaxed),
-        );
+        counter("transformer_records_in_total", "Raw records read and handled.", self.records_in.load(Relaxed));
+        counter("transformer_bytes_in_total", "Bytes of raw record values read.", self.bytes_in.load(Relaxed));
         counter(
             "transformer_records_out_total",
             "Unified records written and acknowledged.",
@@ -88,11 +77,7 @@ impl Metrics {
             "Records not written again at recovery because they were already in the output.",
             self.records_skipped.load(Relaxed),
         );
-        counter(
-            "transformer_commits_total",
-            "Offset checkpoints committed.",
-            self.commits.load(Relaxed),
-        );
+        counter("transformer_commits_total", "Offset checkpoints committed.", self.commits.load(Relaxed));
         counter(
             "transformer_round_errors_total",
             "Rounds that failed and were retried from the last commit.",
@@ -103,17 +88,10 @@ impl Metrics {
             "Recoveries from the last checkpoint, the first start included.",
             self.recoveries.load(Relaxed),
         );
-        let _ = writeln!(
-            s,
-            "# HELP transformer_dead_letters_total Records sent to the dead-letter topic."
-        );
+        let _ = writeln!(s, "# HELP transformer_dead_letters_total Records sent to the dead-letter topic.");
         let _ = writeln!(s, "# TYPE transformer_dead_letters_total counter");
         for (reason, c) in MapError::REASONS.iter().zip(&self.dead_letters) {
-            let _ = writeln!(
-                s,
-                "transformer_dead_letters_total{{reason=\"{reason}\"}} {}",
-                c.load(Relaxed)
-            );
+            let _ = writeln!(s, "transformer_dead_letters_total{{reason=\"{reason}\"}} {}", c.load(Relaxed));
         }
         let parts = self.partitions.lock().expect("metrics lock poisoned");
         for (name, help, f) in [
@@ -122,25 +100,17 @@ impl Metrics {
                 "Next offset to read, as committed.",
                 (|g: &PartitionGauges| g.next_offset) as fn(&PartitionGauges) -> i64,
             ),
-            (
-                "transformer_high_watermark",
-                "High watermark of the input partition at the last fetch.",
-                |g| g.high_watermark,
-            ),
-            (
-                "transformer_lag",
-                "Records in the input partition not yet committed.",
-                |g| (g.high_watermark - g.next_offset).max(0),
-            ),
+            ("transformer_high_watermark", "High watermark of the input partition at the last fetch.", |g| {
+                g.high_watermark
+            }),
+            ("transformer_lag", "Records in the input partition not yet committed.", |g| {
+                (g.high_watermark - g.next_offset).max(0)
+            }),
         ] {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge");
             for (key, g) in parts.iter() {
                 let (topic, partition) = key.rsplit_once('/').unwrap_or((key, ""));
-                let _ = writeln!(
-                    s,
-                    "{name}{{topic=\"{topic}\",partition=\"{partition}\"}} {}",
-                    f(g)
-                );
+                let _ = writeln!(s, "{name}{{topic=\"{topic}\",partition=\"{partition}\"}} {}", f(g));
             }
         }
         s

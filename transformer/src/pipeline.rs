@@ -49,15 +49,10 @@ impl Pipeline {
     /// Connects, creates topics if asked, opens the owned partitions and recovers from the last checkpoint.
     /// Returns `None` with `--init`, once the topics exist.
     pub async fn start(cfg: Config, metrics: Arc<Metrics>) -> anyhow::Result<Option<Self>> {
-        let client =
-            schema::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout())
-                .await?;
+        let client = schema::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout()).await?;
         if cfg.create_topics {
-            let mut topics: Vec<(&str, i32)> = cfg
-                .input_topics
-                .iter()
-                .map(|t| (t.as_str(), cfg.topic_partitions))
-                .collect();
+            let mut topics: Vec<(&str, i32)> =
+                cfg.input_topics.iter().map(|t| (t.as_str(), cfg.topic_partitions)).collect();
             topics.push((&cfg.output_topic, cfg.topic_partitions));
             topics.push((&cfg.dead_letter_topic, cfg.topic_partitions));
             topics.push((&cfg.checkpoint_topic, 1));
@@ -75,16 +70,8 @@ impl Pipeline {
             schema::kafka::partition_client(&client, &cfg.checkpoint_topic, 0).await?,
             cfg.checkpoint_key(),
         );
-        let mut p = Self {
-            cfg,
-            inputs,
-            output,
-            dead,
-            store,
-            checkpoint: Checkpoint::default(),
-            skip: HashSet::new(),
-            metrics,
-        };
+        let mut p =
+            Self { cfg, inputs, output, dead, store, checkpoint: Checkpoint::default(), skip: HashSet::new(), metrics };
         p.recover().await?;
         Ok(Some(p))
     }
@@ -153,9 +140,10 @@ impl Pipeline {
                 let Ok(c) = serde_json::from_slice::<Coordinates>(value) else {
                     continue;
                 };
-                let owned = self.inputs.iter().position(|i| {
-                    i.client.partition() == c.source_partition && i.client.topic() == c.source_topic
-                });
+                let owned = self
+                    .inputs
+                    .iter()
+                    .position(|i| i.client.partition() == c.source_partition && i.client.topic() == c.source_topic);
                 if let Some(idx) = owned {
                     if c.source_offset >= self.inputs[idx].next_offset {
                         self.skip.insert((idx, c.source_offset));
@@ -165,11 +153,7 @@ impl Pipeline {
             marks.insert(key, high);
         }
         self.checkpoint = Checkpoint {
-            next_offsets: self
-                .inputs
-                .iter()
-                .map(|i| (i.key(), i.next_offset))
-                .collect(),
+            next_offsets: self.inputs.iter().map(|i| (i.key(), i.next_offset)).collect(),
             output_marks: marks,
         };
         self.publish_gauges();
@@ -185,12 +169,7 @@ impl Pipeline {
     /// One round. Nothing fetched: nothing to commit.
     async fn round(&mut self) -> anyhow::Result<()> {
         let (max_bytes, max_wait) = (self.cfg.fetch_max_bytes, self.cfg.fetch_max_wait_ms);
-        let fetched = join_all(
-            self.inputs
-                .iter_mut()
-                .map(|i| source::fetch(i, max_bytes, max_wait)),
-        )
-        .await;
+        let fetched = join_all(self.inputs.iter_mut().map(|i| source::fetch(i, max_bytes, max_wait))).await;
 
         let now_ms = chrono::Utc::now().timestamp_millis();
         let now = chrono::Utc::now();
@@ -211,11 +190,7 @@ impl Pipeline {
                 }
                 let value = r.record.value.as_deref();
                 bytes += value.map_or(0, |v| v.len() as u64);
-                let src = Source {
-                    topic: input.client.topic(),
-                    partition: input.client.partition(),
-                    offset: r.offset,
-                };
+                let src = Source { topic: input.client.topic(), partition: input.client.partition(), offset: r.offset };
                 match map_record(src, value, self.cfg.max_record_bytes) {
                     Ok(event) => {
                         out[self.output.route(src.partition)].push(Record {
@@ -229,13 +204,9 @@ impl Pipeline {
                     Err(err) => {
                         warn!(topic = src.topic, partition = src.partition, offset = src.offset, reason = err.reason(),
                               error = %err, "dead-lettered");
-                        let letter =
-                            dead_letter(src, value, &err, self.cfg.dead_letter_max_raw, now_ms);
+                        let letter = dead_letter(src, value, &err, self.cfg.dead_letter_max_raw, now_ms);
                         dead[self.dead.route(src.partition)].push(Record {
-                            key: Some(
-                                format!("{}/{}/{}", src.topic, src.partition, src.offset)
-                                    .into_bytes(),
-                            ),
+                            key: Some(format!("{}/{}/{}", src.topic, src.partition, src.offset).into_bytes()),
                             value: Some(serde_json::to_vec(&letter)?),
                             headers: BTreeMap::new(),
                             timestamp: now,
@@ -250,8 +221,7 @@ impl Pipeline {
             return Ok(());
         }
 
-        let (out_marks, dead_marks) =
-            tokio::try_join!(self.output.produce(out), self.dead.produce(dead))?;
+        let (out_marks, dead_marks) = tokio::try_join!(self.output.produce(out), self.dead.produce(dead))?;
         let mut cp = self.checkpoint.clone();
         cp.output_marks.extend(out_marks);
         cp.output_marks.extend(dead_marks);
@@ -279,28 +249,16 @@ impl Pipeline {
             m.dead_letter(r);
         }
         self.publish_gauges();
-        debug!(
-            records = n_in,
-            written = n_out,
-            skipped = n_skip,
-            "committed"
-        );
+        debug!(records = n_in, written = n_out, skipped = n_skip, "committed");
         Ok(())
     }
 
     fn publish_gauges(&self) {
-        let mut parts = self
-            .metrics
-            .partitions
-            .lock()
-            .expect("metrics lock poisoned");
+        let mut parts = self.metrics.partitions.lock().expect("metrics lock poisoned");
         for i in &self.inputs {
             parts.insert(
                 i.key(),
-                PartitionGauges {
-                    next_offset: i.next_offset,
-                    high_watermark: i.high_watermark.max(i.next_offset),
-                },
+                PartitionGauges { next_offset: i.next_offset, high_watermark: i.high_watermark.max(i.next_offset) },
             );
         }
     }
@@ -318,11 +276,7 @@ async fn open_inputs(client: &Client, cfg: &Config) -> anyhow::Result<Vec<Input>
     let mut inputs = Vec::with_capacity(mine.len());
     for (topic, p) in mine {
         let client = Arc::new(schema::kafka::partition_client(client, &topic, p).await?);
-        inputs.push(Input {
-            client,
-            next_offset: 0,
-            high_watermark: 0,
-        });
+        inputs.push(Input { client, next_offset: 0, high_watermark: 0 });
     }
     info!(
         instance = cfg.instance,

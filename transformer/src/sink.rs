@@ -24,27 +24,15 @@ pub struct Sink {
 
 impl Sink {
     /// Opens every partition of `topic`.
-    pub async fn open(
-        client: &Client,
-        topic: &str,
-        compression: Compression,
-    ) -> anyhow::Result<Self> {
+    pub async fn open(client: &Client, topic: &str, compression: Compression) -> anyhow::Result<Self> {
         let ids = schema::kafka::partitions(client, topic).await?;
         let mut partitions = Vec::with_capacity(ids.len());
         for (i, id) in ids.into_iter().enumerate() {
-            anyhow::ensure!(
-                id == i as i32,
-                "topic {topic} has a gap in its partition ids at {i}"
-            );
-            partitions.push(Arc::new(
-                schema::kafka::partition_client(client, topic, id).await?,
-            ));
+            anyhow::ensure!(id == i as i32, "topic {topic} has a gap in its partition ids at {i}");
+            partitions.push(Arc::new(schema::kafka::partition_client(client, topic, id).await?));
         }
         anyhow::ensure!(!partitions.is_empty(), "topic {topic} has no partitions");
-        Ok(Self {
-            partitions,
-            compression,
-        })
+        Ok(Self { partitions, compression })
     }
 
     /// Which output partition records from source partition `source_partition` go to. Fixed, so the records of one
@@ -64,28 +52,21 @@ impl Sink {
         &self,
         batches: Vec<Vec<Record>>,
     ) -> Result<BTreeMap<String, i64>, rskafka::client::error::Error> {
-        let jobs = batches
-            .into_iter()
-            .enumerate()
-            .filter(|(_, b)| !b.is_empty())
-            .map(|(i, batch)| {
-                let client = Arc::clone(&self.partitions[i]);
-                let compression = self.compression;
-                async move {
-                    let mut end = 0;
-                    let mut batch = batch;
-                    while !batch.is_empty() {
-                        let rest = batch.split_off(batch.len().min(MAX_RECORDS_PER_REQUEST));
-                        let offsets = client.produce(batch, compression).await?;
-                        end = offsets.last().map_or(end, |o| o + 1);
-                        batch = rest;
-                    }
-                    Ok::<_, rskafka::client::error::Error>((
-                        tp_key(client.topic(), client.partition()),
-                        end,
-                    ))
+        let jobs = batches.into_iter().enumerate().filter(|(_, b)| !b.is_empty()).map(|(i, batch)| {
+            let client = Arc::clone(&self.partitions[i]);
+            let compression = self.compression;
+            async move {
+                let mut end = 0;
+                let mut batch = batch;
+                while !batch.is_empty() {
+                    let rest = batch.split_off(batch.len().min(MAX_RECORDS_PER_REQUEST));
+                    let offsets = client.produce(batch, compression).await?;
+                    end = offsets.last().map_or(end, |o| o + 1);
+                    batch = rest;
                 }
-            });
+                Ok::<_, rskafka::client::error::Error>((tp_key(client.topic(), client.partition()), end))
+            }
+        });
         Ok(try_join_all(jobs).await?.into_iter().collect())
     }
 }

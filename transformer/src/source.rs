@@ -34,37 +34,19 @@ pub fn tp_key(topic: &str, partition: i32) -> String {
 
 /// Which of `all` (sorted `(topic, partition)` pairs) instance `instance` of `instances` owns: every n-th.
 pub fn assign(all: &[(String, i32)], instance: u32, instances: u32) -> Vec<(String, i32)> {
-    all.iter()
-        .enumerate()
-        .filter(|(i, _)| *i as u32 % instances == instance)
-        .map(|(_, tp)| tp.clone())
-        .collect()
+    all.iter().enumerate().filter(|(i, _)| *i as u32 % instances == instance).map(|(_, tp)| tp.clone()).collect()
 }
 
 /// Fetches the next records of `input` (those at or after `next_offset`), waiting at most `max_wait_ms`.
 /// Returns the records and the high watermark. An offset that fell out of the log (retention) is moved to the
 /// earliest kept offset with a warning.
-pub async fn fetch(
-    input: &mut Input,
-    max_bytes: i32,
-    max_wait_ms: i32,
-) -> Result<Vec<RecordAndOffset>, RsError> {
-    let result = input
-        .client
-        .fetch_records(input.next_offset, 1..max_bytes, max_wait_ms)
-        .await;
+pub async fn fetch(input: &mut Input, max_bytes: i32, max_wait_ms: i32) -> Result<Vec<RecordAndOffset>, RsError> {
+    let result = input.client.fetch_records(input.next_offset, 1..max_bytes, max_wait_ms).await;
     let (mut records, hw) = match result {
-        Err(RsError::ServerError {
-            protocol_error: ProtocolError::OffsetOutOfRange,
-            ..
-        }) => {
+        Err(RsError::ServerError { protocol_error: ProtocolError::OffsetOutOfRange, .. }) => {
             let earliest = input.client.get_offset(OffsetAt::Earliest).await?;
             let latest = input.client.get_offset(OffsetAt::Latest).await?;
-            let to = if input.next_offset < earliest {
-                earliest
-            } else {
-                latest.min(input.next_offset)
-            };
+            let to = if input.next_offset < earliest { earliest } else { latest.min(input.next_offset) };
             warn!(partition = %input.key(), next_offset = input.next_offset, earliest, latest, moved_to = to,
                   "offset out of range (retention or a recreated topic): moving");
             input.next_offset = to;
@@ -78,11 +60,7 @@ pub async fn fetch(
 }
 
 /// All records of `client` with offsets in `[start, end)`.
-pub async fn read_range(
-    client: &PartitionClient,
-    start: i64,
-    end: i64,
-) -> Result<Vec<RecordAndOffset>, RsError> {
+pub async fn read_range(client: &PartitionClient, start: i64, end: i64) -> Result<Vec<RecordAndOffset>, RsError> {
     let mut out = Vec::new();
     let mut next = start;
     while next < end {
@@ -90,11 +68,7 @@ pub async fn read_range(
         let Some(last) = records.last().map(|r| r.offset) else {
             break;
         };
-        out.extend(
-            records
-                .into_iter()
-                .filter(|r| r.offset >= next && r.offset < end),
-        );
+        out.extend(records.into_iter().filter(|r| r.offset >= next && r.offset < end));
         next = last + 1;
     }
     Ok(out)
@@ -102,10 +76,7 @@ pub async fn read_range(
 
 /// Earliest and latest (high watermark) offsets of a partition.
 pub async fn bounds(client: &PartitionClient) -> Result<(i64, i64), KafkaError> {
-    let err = |source| KafkaError::Topic {
-        topic: client.topic().into(),
-        source,
-    };
+    let err = |source| KafkaError::Topic { topic: client.topic().into(), source };
     let low = client.get_offset(OffsetAt::Earliest).await.map_err(err)?;
     let high = client.get_offset(OffsetAt::Latest).await.map_err(err)?;
     Ok((low, high))
@@ -117,10 +88,8 @@ mod tests {
 
     #[test]
     fn assignment_splits_every_partition_exactly_once() {
-        let all: Vec<(String, i32)> = ["a", "b", "c"]
-            .iter()
-            .flat_map(|t| (0..3).map(move |p| (t.to_string(), p)))
-            .collect();
+        let all: Vec<(String, i32)> =
+            ["a", "b", "c"].iter().flat_map(|t| (0..3).map(move |p| (t.to_string(), p))).collect();
         for n in 1..5u32 {
             let mut seen: Vec<_> = (0..n).flat_map(|i| assign(&all, i, n)).collect();
             seen.sort();

@@ -20,13 +20,8 @@ pub async fn report(client: &Client, cfg: &Config) -> anyhow::Result<String> {
     // Each instance keeps its own checkpoint; together they cover every input partition. No checkpoint topic yet:
     // nothing committed.
     for i in 0..cfg.instances {
-        let key = Config {
-            instance: i,
-            ..cfg.clone()
-        }
-        .checkpoint_key();
-        let Ok(cp_client) = schema::kafka::partition_client(client, &cfg.checkpoint_topic, 0).await
-        else {
+        let key = Config { instance: i, ..cfg.clone() }.checkpoint_key();
+        let Ok(cp_client) = schema::kafka::partition_client(client, &cfg.checkpoint_topic, 0).await else {
             break;
         };
         if let Some(cp) = CheckpointStore::new(cp_client, key).load().await? {
@@ -37,13 +32,8 @@ pub async fn report(client: &Client, cfg: &Config) -> anyhow::Result<String> {
     let (mut emitted, mut lag) = (0i64, 0i64);
     for topic in &cfg.input_topics {
         for p in schema::kafka::partitions(client, topic).await? {
-            let (_, high) =
-                bounds(&schema::kafka::partition_client(client, topic, p).await?).await?;
-            let done = committed
-                .next_offsets
-                .get(&tp_key(topic, p))
-                .copied()
-                .unwrap_or(0);
+            let (_, high) = bounds(&schema::kafka::partition_client(client, topic, p).await?).await?;
+            let done = committed.next_offsets.get(&tp_key(topic, p)).copied().unwrap_or(0);
             let l = (high - done).max(0);
             emitted += high;
             lag += l;
@@ -53,24 +43,13 @@ pub async fn report(client: &Client, cfg: &Config) -> anyhow::Result<String> {
     let mut totals = Vec::new();
     for topic in [&cfg.output_topic, &cfg.dead_letter_topic] {
         let mut n = 0;
-        for p in schema::kafka::partitions(client, topic)
-            .await
-            .unwrap_or_default()
-        {
-            let (_, high) =
-                bounds(&schema::kafka::partition_client(client, topic, p).await?).await?;
-            writeln!(
-                out,
-                "partition topic={topic} partition={p} high_watermark={high}"
-            )?;
+        for p in schema::kafka::partitions(client, topic).await.unwrap_or_default() {
+            let (_, high) = bounds(&schema::kafka::partition_client(client, topic, p).await?).await?;
+            writeln!(out, "partition topic={topic} partition={p} high_watermark={high}")?;
             n += high;
         }
         totals.push(n);
     }
-    writeln!(
-        out,
-        "total emitted={emitted} processed={} dead_letters={} lag={lag}",
-        totals[0], totals[1]
-    )?;
+    writeln!(out, "total emitted={emitted} processed={} dead_letters={} lag={lag}", totals[0], totals[1])?;
     Ok(out)
 }

@@ -9,11 +9,7 @@ use transformer::map::{java_double_to_string, map_record, MapError, Source};
 const MAX: usize = 1 << 20;
 
 fn src(topic: &str) -> Source<'_> {
-    Source {
-        topic,
-        partition: 1,
-        offset: 42,
-    }
+    Source { topic, partition: 1, offset: 42 }
 }
 
 fn map_json(topic: &str, v: &Value) -> Result<schema::processed::ProcessedEvent, MapError> {
@@ -25,13 +21,10 @@ fn map_json(topic: &str, v: &Value) -> Result<schema::processed::ProcessedEvent,
 /// CONCAT_WS(' | ', url, element_id, order_id, CAST(amount AS STRING)).
 fn reference(topic: &str, v: &Value) -> (String, i64, String, String) {
     let event_type = topic.replace("user_", "").to_ascii_uppercase();
-    let ts = chrono::NaiveDateTime::parse_from_str(
-        v["timestamp"].as_str().unwrap(),
-        "%Y-%m-%d %H:%M:%S",
-    )
-    .unwrap()
-    .and_utc()
-    .timestamp_millis();
+    let ts = chrono::NaiveDateTime::parse_from_str(v["timestamp"].as_str().unwrap(), "%Y-%m-%d %H:%M:%S")
+        .unwrap()
+        .and_utc()
+        .timestamp_millis();
     let mut parts: Vec<String> = ["url", "element_id", "order_id"]
         .iter()
         .filter_map(|f| v.get(*f).and_then(Value::as_str).map(String::from))
@@ -44,12 +37,7 @@ fn reference(topic: &str, v: &Value) -> (String, i64, String, String) {
         }
         parts.push(s);
     }
-    (
-        event_type,
-        ts,
-        v["user_id"].as_str().unwrap().to_string(),
-        parts.join(" | "),
-    )
+    (event_type, ts, v["user_id"].as_str().unwrap().to_string(), parts.join(" | "))
 }
 
 #[test]
@@ -60,10 +48,7 @@ fn the_three_raw_types_map_like_the_flink_job() {
     assert_eq!(e.event_timestamp, "2024-05-01 10:00:00.000");
     assert_eq!(e.user_id, "u1");
     assert_eq!(e.details, "https://a.example/x | btn-7");
-    assert_eq!(
-        (e.source_topic.as_str(), e.source_partition, e.source_offset),
-        ("user_clicks", 1, 42)
-    );
+    assert_eq!((e.source_topic.as_str(), e.source_partition, e.source_offset), ("user_clicks", 1, 42));
     assert_eq!(e.ip_address.as_deref(), Some("10.0.0.1"));
 
     let view = json!({"user_id":"u2","url":"https://b.example/","duration_seconds":42,"timestamp":"2024-05-01 10:00:01","ip_address":"10.0.0.2"});
@@ -90,15 +75,9 @@ fn concat_ws_keeps_empty_strings_and_skips_nulls() {
 #[test]
 fn other_timestamp_forms_are_accepted() {
     let v = json!({"user_id":"u","timestamp":"2024-05-01T10:00:00.250Z"});
-    assert_eq!(
-        map_json("orders", &v).unwrap().event_timestamp,
-        "2024-05-01 10:00:00.250"
-    );
+    assert_eq!(map_json("orders", &v).unwrap().event_timestamp, "2024-05-01 10:00:00.250");
     let v = json!({"user_id":"u","timestamp":1714557600250i64});
-    assert_eq!(
-        map_json("orders", &v).unwrap().event_time_ms,
-        1_714_557_600_250
-    );
+    assert_eq!(map_json("orders", &v).unwrap().event_time_ms, 1_714_557_600_250);
 }
 
 #[test]
@@ -126,10 +105,7 @@ fn every_kind_of_bad_input_has_its_reason() {
         "[".repeat(10_000),
         "]".repeat(10_000)
     );
-    let huge = format!(
-        r#"{{"user_id":"u","timestamp":"2024-05-01 10:00:00","pad":"{}"}}"#,
-        "x".repeat(10 << 20)
-    );
+    let huge = format!(r#"{{"user_id":"u","timestamp":"2024-05-01 10:00:00","pad":"{}"}}"#, "x".repeat(10 << 20));
     let cases: Vec<(Option<Vec<u8>>, &str)> = vec![
         (None, "empty_record"),
         (Some(vec![]), "empty_record"),
@@ -138,60 +114,21 @@ fn every_kind_of_bad_input_has_its_reason() {
         (Some(vec![b'{', 0xff, b'}']), "invalid_utf8"),
         (Some(b"{\"user_id\":".to_vec()), "invalid_json"),
         (Some(deep.into_bytes()), "not_an_object"),
-        (
-            Some(br#"{"user_id":"u","user_id":"v","timestamp":"2024-05-01 10:00:00"}"#.to_vec()),
-            "invalid_json",
-        ),
+        (Some(br#"{"user_id":"u","user_id":"v","timestamp":"2024-05-01 10:00:00"}"#.to_vec()), "invalid_json"),
         (Some(b"[1,2]".to_vec()), "not_an_object"),
         (Some(b"\"text\"".to_vec()), "not_an_object"),
-        (
-            Some(br#"{"timestamp":"2024-05-01 10:00:00"}"#.to_vec()),
-            "missing_field",
-        ),
-        (
-            Some(br#"{"user_id":"","timestamp":"2024-05-01 10:00:00"}"#.to_vec()),
-            "missing_field",
-        ),
+        (Some(br#"{"timestamp":"2024-05-01 10:00:00"}"#.to_vec()), "missing_field"),
+        (Some(br#"{"user_id":"","timestamp":"2024-05-01 10:00:00"}"#.to_vec()), "missing_field"),
         (Some(br#"{"user_id":"u"}"#.to_vec()), "missing_field"),
-        (
-            Some(br#"{"user_id":7,"timestamp":"2024-05-01 10:00:00"}"#.to_vec()),
-            "wrong_type",
-        ),
-        (
-            Some(br#"{"user_id":"u","timestamp":"2024-05-01 10:00:00","amount":"12.5"}"#.to_vec()),
-            "wrong_type",
-        ),
-        (
-            Some(
-                br#"{"user_id":"u","timestamp":"2024-05-01 10:00:00","duration_seconds":1.5}"#
-                    .to_vec(),
-            ),
-            "wrong_type",
-        ),
-        (
-            Some(br#"{"user_id":"u","timestamp":"2024-05-01 10:00:00","url":{"a":1}}"#.to_vec()),
-            "wrong_type",
-        ),
-        (
-            Some(br#"{"user_id":"u","timestamp":true}"#.to_vec()),
-            "wrong_type",
-        ),
-        (
-            Some(br#"{"user_id":"u","timestamp":"soon"}"#.to_vec()),
-            "bad_timestamp",
-        ),
-        (
-            Some(br#"{"user_id":"u","timestamp":"1969-12-31 23:59:59"}"#.to_vec()),
-            "timestamp_out_of_range",
-        ),
-        (
-            Some(br#"{"user_id":"u","timestamp":-1}"#.to_vec()),
-            "timestamp_out_of_range",
-        ),
-        (
-            Some(br#"{"user_id":"u","timestamp":"9999-12-31 23:59:59"}"#.to_vec()),
-            "timestamp_out_of_range",
-        ),
+        (Some(br#"{"user_id":7,"timestamp":"2024-05-01 10:00:00"}"#.to_vec()), "wrong_type"),
+        (Some(br#"{"user_id":"u","timestamp":"2024-05-01 10:00:00","amount":"12.5"}"#.to_vec()), "wrong_type"),
+        (Some(br#"{"user_id":"u","timestamp":"2024-05-01 10:00:00","duration_seconds":1.5}"#.to_vec()), "wrong_type"),
+        (Some(br#"{"user_id":"u","timestamp":"2024-05-01 10:00:00","url":{"a":1}}"#.to_vec()), "wrong_type"),
+        (Some(br#"{"user_id":"u","timestamp":true}"#.to_vec()), "wrong_type"),
+        (Some(br#"{"user_id":"u","timestamp":"soon"}"#.to_vec()), "bad_timestamp"),
+        (Some(br#"{"user_id":"u","timestamp":"1969-12-31 23:59:59"}"#.to_vec()), "timestamp_out_of_range"),
+        (Some(br#"{"user_id":"u","timestamp":-1}"#.to_vec()), "timestamp_out_of_range"),
+        (Some(br#"{"user_id":"u","timestamp":"9999-12-31 23:59:59"}"#.to_vec()), "timestamp_out_of_range"),
     ];
     assert!(map_record(src("orders"), Some(ok.as_bytes()), MAX).is_ok());
     // Deep nesting inside a field the contract does not have is skipped like any unknown field (iteratively:
@@ -209,32 +146,34 @@ fn every_kind_of_bad_input_has_its_reason() {
 }
 
 fn timestamp() -> impl Strategy<Value = String> {
-    (0i64..=4_291_747_199).prop_map(|s| {
-        chrono::DateTime::from_timestamp(s, 0)
-            .unwrap()
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string()
-    })
+    (0i64..=4_291_747_199)
+        .prop_map(|s| chrono::DateTime::from_timestamp(s, 0).unwrap().format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
 fn raw_event() -> impl Strategy<Value = (&'static str, Value)> {
-    let click = (any::<String>().prop_filter("non-empty", |s| !s.is_empty()), 1u32..=20, any::<String>(), timestamp(), any::<String>())
-        .prop_map(|(u, b, url, ts, ip)| ("user_clicks", json!({"user_id":u,"element_id":format!("btn-{b}"),"url":url,"timestamp":ts,"ip_address":ip})));
-    let view = (
-        "[a-f0-9-]{1,36}",
+    let click = (
+        any::<String>().prop_filter("non-empty", |s| !s.is_empty()),
+        1u32..=20,
         any::<String>(),
-        5i64..=300,
         timestamp(),
-        "[0-9.]{7,15}",
+        any::<String>(),
     )
-        .prop_map(|(u, url, d, ts, ip)| {
+        .prop_map(|(u, b, url, ts, ip)| {
             (
-                "page_views",
-                json!({"user_id":u,"url":url,"duration_seconds":d,"timestamp":ts,"ip_address":ip}),
+                "user_clicks",
+                json!({"user_id":u,"element_id":format!("btn-{b}"),"url":url,"timestamp":ts,"ip_address":ip}),
             )
         });
-    let order = ("[a-f0-9-]{36}", "[a-f0-9-]{1,36}", 999u32..=99_999, timestamp(), "[0-9.]{7,15}")
-        .prop_map(|(o, u, cents, ts, ip)| ("orders", json!({"order_id":o,"user_id":u,"amount":f64::from(cents)/100.0,"timestamp":ts,"ip_address":ip})));
+    let view = ("[a-f0-9-]{1,36}", any::<String>(), 5i64..=300, timestamp(), "[0-9.]{7,15}").prop_map(
+        |(u, url, d, ts, ip)| {
+            ("page_views", json!({"user_id":u,"url":url,"duration_seconds":d,"timestamp":ts,"ip_address":ip}))
+        },
+    );
+    let order = ("[a-f0-9-]{36}", "[a-f0-9-]{1,36}", 999u32..=99_999, timestamp(), "[0-9.]{7,15}").prop_map(
+        |(o, u, cents, ts, ip)| {
+            ("orders", json!({"order_id":o,"user_id":u,"amount":f64::from(cents)/100.0,"timestamp":ts,"ip_address":ip}))
+        },
+    );
     prop_oneof![click, view, order]
 }
 

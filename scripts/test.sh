@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test: unit and property tests, and the integration tests against a real nisshi broker and a real
+# ClickHouse, which this script installs if missing and starts on ports of their own (19092, 18123/19000) with a
+# fresh state folder, so a pipeline started by scripts/up.sh is not disturbed. A server that fails to start fails
+# the run; nothing is skipped.
+#   scripts/test.sh [extra arguments for cargo nextest / cargo test, e.g. a test name filter]
+set -euo pipefail
+export STATE_DIR=${TEST_STATE_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.state/test}
+export KAFKA_PORT=${TEST_KAFKA_PORT:-19092}
+export CLICKHOUSE_HTTP_PORT=${TEST_CLICKHOUSE_HTTP_PORT:-18123}
+export CLICKHOUSE_TCP_PORT=${TEST_CLICKHOUSE_TCP_PORT:-19000}
+unset KAFKA_BROKERS CLICKHOUSE_URL
+source "$(dirname "$0")/lib.sh"
+
+cleanup() { for name in clickhouse broker; do stop_bg "$name" || true; done; }
+trap cleanup EXIT
+
+log "test servers: state in $STATE_DIR (wiped first)"
+cleanup
+rm -rf "$STATE_DIR"
+start_broker
+start_clickhouse
+export TEST_KAFKA_BROKERS=$KAFKA_BROKERS TEST_CLICKHOUSE_URL=$CLICKHOUSE_URL
+
+cd "$ROOT"
+if cargo nextest --version >/dev/null 2>&1; then
+  log "cargo nextest run --workspace"
+  cargo nextest run --workspace --no-fail-fast "$@"
+else
+  log "cargo test --workspace (cargo-nextest not installed)"
+  cargo test --workspace --no-fail-fast "$@"
+fi

@@ -1,0 +1,210 @@
+//! Helpers for the integration tests: the real broker and ClickHouse named by scripts/test.sh, fresh topic and
+//! database names per test, seeded emitter runs whose event ids can be recomputed, and polling with a deadline.
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde::de::DeserializeOwned;
+
+/// The servers under test. Missing variables fail the test: these tests never skip.
+pub struct Servers {
+    pub brokers: String,
+    pub clickhouse: clickhouse::Client,
+}
+
+pub fn servers() -> Servers {
+    let need = |k: &str| {
+        std::env::var(k).unwrap_or_else(|_| {
+            panic!("{k} is not set: integration tests need the real broker and ClickHouse; run scripts/test.sh")
+        })
+    };
+    let brokers = need("TEST_KAFKA_BROKERS");
+    let url = need("TEST_CLICKHOUSE_URL");
+    Servers { brokers, clickhouse: clickhouse::Client::default().with_url(url).with_validation(false) }
+}
+
+/// Topic, database and group names no other test uses.
+#[derive(Clone, Debug)]
+pub struct Names {
+    pub prefix: String,
+    pub db: String,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl Names {
+    pub fn new(test: &str) -> Self {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+        let prefix = format!("t{}x{}_{}_{test}_", std::process::id(), nanos, COUNTER.fetch_add(1, Ordering::Relaxed));
+        Self { db: prefix.trim_end_matches('_').to_string(), prefix }
+    }
+    pub fn raw(&self) -> [String; 3] {
+        schema::topics::RAW.map(|t| format!("{}{t}", self.prefix))
+    }
+    pub fn output(&self) -> String {
+        format!("{}processed_events", self.prefix)
+    }
+    pub fn dead(&self) -> String {
+        format!("{}dead_letters", self.prefix)
+    }
+    pub fn checkpoints(&self) -> String {
+        format!("{}checkpoints", self.prefix)
+    }
+
+    /// Transformer config for these names; `extra` flags are appended.
+    pub fn transformer(&self, s: &Servers, extra: &[&str]) -> transformer::Config {
+        let args = std::iter::once("transformer".to_string()).chain(self.transformer_args(s, extra));
+        transformer::Config::parse_from(args)
+    }
+
+    /// The flags of a transformer for these names, for running the binary; `extra` flags are appended.
+    pub fn transformer_args(&self, s: &Servers, extra: &[&str]) -> Vec<String> {
+        let mut args = vec![
+            format!("--brokers={}", s.brokers),
+            format!("--input-topics={}", self.raw().join(",")),
+            format!("--output-topic={}", self.output()),
+            format!("--dead-letter-topic={}", self.dead()),
+            format!("--checkpoint-topic={}", self.checkpoints()),
+            "--connect-timeout-secs=20".into(),
+            "--stats-interval-secs=0".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+
+    /// A reproducible emitter run: `total` events of stream `seed` (fixed clock), `malformed` share broken.
+    pub fn emitter(&self, s: &Servers, seed: u64, total: u64, malformed: f64, resume: bool) -> emitter::Config {
+        emitter::Config::parse_from([
+            "emitter".to_string(),
+            format!("--brokers={}", s.brokers),
+            format!("--topic-prefix={}", self.prefix),
+            format!("--seed={seed}"),
+            "--start-time=2026-01-01T00:00:00Z".into(),
+            "--messages-per-second=0".into(),
+            format!("--total={total}"),
+            format!("--malformed-ratio={malformed}"),
+            "--batch-size=1000".into(),
+            format!("--resume={resume}"),
+            "--connect-timeout-secs=20".into(),
+        ])
+    }
+
+    /// Creates the ClickHouse database and tables for these topics (the same DDL the scripts apply).
+    pub async fn create_clickhouse_tables(&self, s: &Servers) {
+        let kafka_broker = s.brokers.split(',').next().unwrap().to_string();
+        let params = schema::sql::SqlParams {
+            database: self.db.clone(),
+            kafka_broker,
+            processed_topic: self.output(),
+            dead_letter_topic: self.dead(),
+            group: self.db.clone(),
+            kafka_extra_settings: String::new(),
+        };
+        for stmt in schema::sql::render(&params) {
+            s.clickhouse.query(&stmt).execute().await.unwrap_or_else(|e| panic!("{stmt}\n-> {e}"));
+        }
+    }
+
+    /// Drops the test database (its Kafka tables stop consuming).
+    pub async fn drop_clickhouse_tables(&self, s: &Servers) {
+        let _ = s.clickhouse.query(&format!("DROP DATABASE IF EXISTS {}", self.db)).execute().await;
+    }
+}
+
+/// The ids of the valid events and the number of malformed ones among events `range` of stream `seed`, exactly
+/// as [`Names::emitter`] sends them.
+pub fn expected(names: &Names, seed: u64, range: std::ops::Range<u64>, malformed: f64) -> (HashSet<String>, u64) {
+    let generator =
+        emitter::generate::Generator::new(seed, Some("2026-01-01T00:00:00Z".parse().unwrap()), 0, malformed);
+    let topics = names.raw();
+    let (mut ids, mut bad) = (HashSet::new(), 0);
+    for i in range {
+        let e = generator.event(i);
+        if e.malformed {
+            bad += 1;
+        } else {
+            assert!(ids.insert(schema::id::event_id(&topics[e.topic], &e.value)), "event {i} repeats an id");
+        }
+    }
+    (ids, bad)
+}
+
+/// Polls `probe` every 200 ms until it returns `Some`, or panics after `limit` naming `what` and the last value.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let start = Instant::now();
+    loop {
+        match probe().await {
+            Ok(v) => return v,
+            Err(state) if start.elapsed() > limit => {
+                panic!("timed out after {limit:?} waiting for {what}; last: {state}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// Every record of every partition of `topic`, decoded.
+pub async fn read_topic<T: DeserializeOwned>(s: &Servers, topic: &str) -> Vec<T> {
+    let client = rskafka::client::ClientBuilder::new(vec![s.brokers.clone()]).build().await.unwrap();
+    let mut out = Vec::new();
+    for p in schema::kafka::partitions(&client, topic).await.unwrap() {
+        let pc = schema::kafka::partition_client(&client, topic, p).await.unwrap();
+        let (low, high) = transformer::source::bounds(&pc).await.unwrap();
+        for r in transformer::source::read_range(&pc, low, high).await.unwrap() {
+            out.push(serde_json::from_slice(r.record.value.as_deref().unwrap()).unwrap());
+        }
+    }
+    out
+}
+
+/// Sum of the high watermarks of `topic`.
+pub async fn topic_len(s: &Servers, topic: &str) -> i64 {
+    let client = rskafka::client::ClientBuilder::new(vec![s.brokers.clone()]).build().await.unwrap();
+    let mut n = 0;
+    for p in schema::kafka::partitions(&client, topic).await.unwrap_or_default() {
+        let pc = schema::kafka::partition_client(&client, topic, p).await.unwrap();
+        n += transformer::source::bounds(&pc).await.unwrap().1;
+    }
+    n
+}
+
+/// One number from ClickHouse.
+pub async fn ch_count(s: &Servers, sql: &str) -> u64 {
+    s.clickhouse.query(sql).fetch_one::<u64>().await.unwrap_or_else(|e| panic!("{sql}\n-> {e}"))
+}
+
+/// Strings from ClickHouse.
+pub async fn ch_strings(s: &Servers, sql: &str) -> Vec<String> {
+    s.clickhouse.query(sql).fetch_all::<String>().await.unwrap_or_else(|e| panic!("{sql}\n-> {e}"))
+}
+
+/// A transformer running in this process, stopped by [`InProcess::stop`].
+pub struct InProcess {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    pub metrics: std::sync::Arc<transformer::metrics::Metrics>,
+}
+
+impl InProcess {
+    pub fn start(cfg: transformer::Config) -> Self {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let metrics = std::sync::Arc::new(transformer::metrics::Metrics::default());
+        let task = tokio::spawn(transformer::run_with_metrics(cfg, metrics.clone(), async {
+            let _ = rx.await;
+        }));
+        Self { stop: Some(tx), task, metrics }
+    }
+    /// Asks it to stop (it finishes and commits its round) and waits.
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap().expect("transformer ended with an error");
+    }
+}

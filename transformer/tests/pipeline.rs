@@ -1,0 +1,190 @@
+//! End to end against the real servers: emitter → nisshi → transformer → nisshi → ClickHouse 18.16.
+//! Every test uses topics and a database of its own and compares exact sets of event ids.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use common::*;
+use schema::processed::{DeadLetter, ProcessedEvent};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emitted_events_arrive_exactly_once_in_clickhouse() {
+    let s = servers();
+    let names = Names::new("e2e");
+    let n = 3_000;
+    let transformer = InProcess::start(names.transformer(&s, &[]));
+    // The transformer creates the topics; ClickHouse's Kafka tables want them to exist.
+    eventually(LIMIT, "topics", || async {
+        (topic_len(&s, &names.checkpoints()).await >= 0 && transformer.metrics.recoveries.load(Relaxed) > 0)
+            .then_some(())
+            .ok_or_else(|| "no recovery yet".to_string())
+    })
+    .await;
+    names.create_clickhouse_tables(&s).await;
+
+    let sent = emitter::run(names.emitter(&s, 11, n, 0.0, false), std::future::pending()).await.unwrap();
+    assert_eq!(sent.sent, n);
+    let (want, _) = expected(&names, 11, 0..n, 0.0);
+
+    let db = &names.db;
+    eventually(LIMIT, "all rows in ClickHouse", || async {
+        let c = ch_count(&s, &format!("SELECT count() FROM {db}.events_processed FINAL")).await;
+        (c >= n).then_some(()).ok_or(format!("{c} of {n} rows"))
+    })
+    .await;
+    let got: HashSet<String> = ch_strings(&s, &format!("SELECT toString(event_id) FROM {db}.events_processed FINAL"))
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(got.len() as u64, n);
+    assert_eq!(got, want, "ClickHouse holds exactly the emitted ids");
+    assert_eq!(
+        ch_count(&s, &format!("SELECT count() FROM {db}.events_processed")).await,
+        n,
+        "no duplicate rows even before merges"
+    );
+
+    let topic: Vec<ProcessedEvent> = read_topic(&s, &names.output()).await;
+    assert_eq!(topic.len() as u64, n);
+    assert_eq!(topic.iter().map(|e| e.event_id.clone()).collect::<HashSet<_>>(), want);
+    transformer.stop().await;
+    names.drop_clickhouse_tables(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_records_land_in_dead_letters_with_their_reason() {
+    let s = servers();
+    let names = Names::new("dlq");
+    let n = 1_500;
+    let transformer = InProcess::start(names.transformer(&s, &[]));
+    eventually(LIMIT, "start", || async {
+        (transformer.metrics.recoveries.load(Relaxed) > 0).then_some(()).ok_or_else(|| "starting".to_string())
+    })
+    .await;
+    names.create_clickhouse_tables(&s).await;
+
+    let sent = emitter::run(names.emitter(&s, 5, n, 0.2, false), std::future::pending()).await.unwrap();
+    let (want, bad) = expected(&names, 5, 0..n, 0.2);
+    assert_eq!(sent.malformed, bad);
+    assert!(bad > 150, "the stream has malformed records ({bad})");
+
+    let db = &names.db;
+    eventually(LIMIT, "dead letters and rows in ClickHouse", || async {
+        let d = ch_count(&s, &format!("SELECT count() FROM {db}.dead_letters FINAL")).await;
+        let r = ch_count(&s, &format!("SELECT count() FROM {db}.events_processed FINAL")).await;
+        (d == bad && r == n - bad).then_some(()).ok_or(format!("{d}/{bad} dead letters, {r}/{} rows", n - bad))
+    })
+    .await;
+    let got: HashSet<String> = ch_strings(&s, &format!("SELECT toString(event_id) FROM {db}.events_processed FINAL"))
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(got, want);
+    let empty_reasons =
+        ch_count(&s, &format!("SELECT count() FROM {db}.dead_letters WHERE reason = '' OR error = ''")).await;
+    assert_eq!(empty_reasons, 0);
+
+    // In the topic: every dead letter names a distinct source record, and in + out add up exactly.
+    let letters: Vec<DeadLetter> = read_topic(&s, &names.dead()).await;
+    let coords: HashSet<_> =
+        letters.iter().map(|d| (d.source_topic.clone(), d.source_partition, d.source_offset)).collect();
+    assert_eq!(coords.len() as u64, bad);
+    assert!(letters.iter().all(|d| transformer::map::MapError::REASONS.contains(&d.reason.as_str())));
+    assert_eq!(transformer.metrics.records_in.load(Relaxed), n);
+    assert_eq!(transformer.metrics.records_out.load(Relaxed) + transformer.metrics.dead_letters_total(), n);
+    transformer.stop().await;
+    names.drop_clickhouse_tables(&s).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_transformer_resumes_from_its_commit() {
+    let s = servers();
+    let names = Names::new("restart");
+    let (n1, n2) = (1_200, 800);
+    emitter::run(names.emitter(&s, 9, n1, 0.0, false), std::future::pending()).await.unwrap();
+
+    let first = InProcess::start(names.transformer(&s, &[]));
+    eventually(LIMIT, "first batch processed", || async {
+        let out = topic_len(&s, &names.output()).await;
+        (out == n1 as i64).then_some(()).ok_or(format!("{out}/{n1}"))
+    })
+    .await;
+    first.stop().await;
+
+    // More events while it is down, continuing the same stream.
+    let more = emitter::run(names.emitter(&s, 9, n1 + n2, 0.0, true), std::future::pending()).await.unwrap();
+    assert_eq!((more.first_index, more.sent), (n1, n2));
+
+    let second = InProcess::start(names.transformer(&s, &[]));
+    eventually(LIMIT, "second batch processed", || async {
+        let out = topic_len(&s, &names.output()).await;
+        (out >= (n1 + n2) as i64).then_some(()).ok_or(format!("{out}/{}", n1 + n2))
+    })
+    .await;
+    // Resumed from the commit: it read only the new records, and skipped none as already written.
+    eventually(LIMIT, "second run committed", || async {
+        let m = &second.metrics;
+        let v = (m.records_in.load(Relaxed), m.records_skipped.load(Relaxed));
+        (v == (n2, 0)).then_some(()).ok_or(format!("(in, skipped) = {v:?}"))
+    })
+    .await;
+    second.stop().await;
+
+    let topic: Vec<ProcessedEvent> = read_topic(&s, &names.output()).await;
+    let ids: HashSet<String> = topic.iter().map(|e| e.event_id.clone()).collect();
+    assert_eq!(topic.len(), ids.len(), "no duplicates in processed_events");
+    assert_eq!(ids, expected(&names, 9, 0..n1 + n2, 0.0).0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_stream_loses_nothing_and_writes_nothing_twice() {
+    let s = servers();
+    let names = Names::new("kill");
+    let n: u64 = 20_000;
+    emitter::run(names.emitter(&s, 21, n, 0.01, false), std::future::pending()).await.unwrap();
+    let (want, bad) = expected(&names, 21, 0..n, 0.01);
+
+    // Small fetches make many rounds, so the kills land between produce and commit now and then.
+    let args = names.transformer_args(&s, &["--fetch-max-bytes=8192", "--fetch-max-wait-ms=5"]);
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_transformer"))
+            .args(&args)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let written = || async { topic_len(&s, &names.output()).await + topic_len(&s, &names.dead()).await };
+    for k in 1..=3u64 {
+        let mut child = spawn();
+        let goal = (n * k / 4) as i64;
+        eventually(LIMIT, "progress before the kill", || async {
+            let w = written().await;
+            (w >= goal).then_some(()).ok_or(format!("{w}/{goal}"))
+        })
+        .await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    let mut child = spawn();
+    eventually(LIMIT, "everything written", || async {
+        let w = written().await;
+        (w >= n as i64).then_some(()).ok_or(format!("{w}/{n}"))
+    })
+    .await;
+    // Let it run a little longer: nothing more may appear.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let topic: Vec<ProcessedEvent> = read_topic(&s, &names.output()).await;
+    let ids: HashSet<String> = topic.iter().map(|e| e.event_id.clone()).collect();
+    assert_eq!(ids, want, "nothing lost");
+    assert_eq!(topic.len(), ids.len(), "nothing written twice to processed_events");
+    let letters: Vec<DeadLetter> = read_topic(&s, &names.dead()).await;
+    assert_eq!(letters.len() as u64, bad, "every malformed record dead-lettered once");
+}
