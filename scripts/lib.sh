@@ -90,6 +90,14 @@ build_binaries() { # static release binaries of emitter and transformer
   [ -x "$BIN_DIR/emitter" ] && [ -x "$BIN_DIR/transformer" ] || die "cargo build failed: run it by hand to see why"
 }
 
+load_pipeline_env() { # exports each default of compose/pipeline.env that the environment does not set already
+  local k v
+  while IFS='=' read -r k v; do
+    [[ $k =~ ^[A-Z_][A-Z0-9_]*$ ]] || continue
+    [ -n "${!k+x}" ] || export "$k=$v"
+  done <"$ROOT/compose/pipeline.env"
+}
+
 # --- processes ----------------------------------------------------------------------------------------------
 
 pid_of() { local f="$STATE_DIR/pids/$1.pid"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"; }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: unit and property tests, and the integration tests against a real nisshi broker and a real
+# Runs every test: the release checks (scripts/release-checks.sh), unit and property tests, and the integration tests against a real nisshi broker and a real
 # ClickHouse, which this script installs if missing and starts on ports of their own (19092, 18123/19000) with a
 # fresh state folder, so a pipeline started by scripts/up.sh is not disturbed. A server that fails to start fails
 # the run; nothing is skipped.
@@ -23,6 +23,9 @@ start_clickhouse
 export TEST_KAFKA_BROKERS=$KAFKA_BROKERS TEST_CLICKHOUSE_URL=$CLICKHOUSE_URL
 
 cd "$ROOT"
+log "release checks: no C, static musl binaries, empty root, compose, the pipeline with the musl binaries"
+"$ROOT/scripts/release-checks.sh"
+
 if cargo nextest --version >/dev/null 2>&1; then
   log "cargo nextest run --workspace"
   cargo nextest run --workspace --no-fail-fast "$@"

@@ -16,6 +16,7 @@ fi
 
 started=$SECONDS
 mkdir -p "$STATE_DIR"
+load_pipeline_env
 start_broker
 start_clickhouse
 build_binaries

@@ -15,7 +15,6 @@ async fn main() -> std::process::ExitCode {
         Ok(_) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "emitter stopped");
-            eprintln!("emitter: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -11,7 +11,6 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "transformer stopped");
-            eprintln!("transformer: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }

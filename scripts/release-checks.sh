@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The promises of the release build, checked (called by scripts/test.sh while its test servers run):
+#  1. no crate in the dependency tree compiles C (normal and build dependencies, musl target);
+#  2. the musl release binaries are statically linked;
+#  3. each runs in an empty root holding only itself: prints its version, and fails with a clear message and a
+#     non-zero exit when the broker is unreachable;
+#  4. compose/docker-compose.yml is valid (docker-compose config);
+#  5. the whole pipeline runs with those binaries, each in its own empty root, and every event reaches ClickHouse;
+#     SIGTERM stops the transformer with exit 0.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+fail() { log "FAIL: $*"; exit 1; }
+pass() { log "ok: $*"; }
+
+# 1
+sys=$(cargo tree --workspace --target "$MUSL_TARGET" -e normal,build --prefix none | grep -E '^[a-z0-9_-]+-sys v|^cc v|^cmake v|^bindgen v' | sort -u || true)
+[ -z "$sys" ] || fail "crates that compile C are in the tree: $sys"
+pass "no -sys/cc/cmake/bindgen crate among normal and build dependencies ($MUSL_TARGET)"
+
+# 2
+build_binaries
+apt_install file
+for b in emitter transformer; do
+  file "$BIN_DIR/$b" | grep -Eq 'static(-pie)? linked|statically linked' || fail "$b is not statically linked: $(file "$BIN_DIR/$b")"
+  pass "$b is static: $(stat -c %s "$BIN_DIR/$b") bytes"
+done
+
+# 3
+in_empty_root() { # in_empty_root BINARY ARGS... : runs BINARY in a fresh root that holds nothing else
+  local root; root=$(mktemp -d); cp "$BIN_DIR/$1" "$root/$1"; local b=$1; shift
+  local rc=0
+  if [ "$(id -u)" -eq 0 ]; then chroot "$root" "/$b" "$@" || rc=$?; else unshare --map-root-user chroot "$root" "/$b" "$@" || rc=$?; fi
+  rm -rf "$root"; return $rc
+}
+for b in emitter transformer; do
+  v=$(in_empty_root "$b" --version) || fail "$b --version failed in an empty root"
+  grep -q "^$b " <<<"$v" || fail "$b --version printed: $v"
+  rc=0; out=$(in_empty_root "$b" --brokers 127.0.0.1:1 --connect-timeout-secs 2 2>&1) || rc=$?
+  [ $rc -ne 0 ] || fail "$b exited 0 with no broker"
+  grep -q "cannot reach the Kafka broker at 127.0.0.1:1" <<<"$out" || fail "$b did not say the broker is unreachable: $out"
+  pass "$b in an empty root: '$v'; with no broker: exit $rc, '$(grep -m1 'cannot reach' <<<"$out" | cut -c1-100)...'"
+done
+
+# 4
+apt_install docker-compose
+(cd compose && docker-compose -f docker-compose.yml config -q) || fail "compose/docker-compose.yml is not valid"
+pass "docker-compose config accepts compose/docker-compose.yml"
+
+# 5
+[ -n "${KAFKA_BROKERS:-}" ] && curl -fsS "$CLICKHOUSE_URL/ping" >/dev/null || fail "the test servers are not running"
+prefix="musl$$_"
+export CLICKHOUSE_DATABASE="${prefix}db" OUTPUT_TOPIC="${prefix}processed_events" DEAD_LETTER_TOPIC="${prefix}dead_letters" CLICKHOUSE_GROUP="${prefix}ch"
+topics=(--input-topics "${prefix}user_clicks,${prefix}page_views,${prefix}orders" --output-topic "$OUTPUT_TOPIC"
+        --dead-letter-topic "$DEAD_LETTER_TOPIC" --checkpoint-topic "${prefix}checkpoints" --brokers "$KAFKA_BROKERS")
+in_empty_root transformer "${topics[@]}" --init 2>/dev/null || fail "transformer --init"
+apply_schema
+root=$(mktemp -d); cp "$BIN_DIR/transformer" "$root/"
+chroot "$root" /transformer "${topics[@]}" --stats-interval-secs 0 >"$STATE_DIR/logs/musl-transformer.log" 2>&1 &
+tpid=$!
+n=2000
+in_empty_root emitter --brokers "$KAFKA_BROKERS" --topic-prefix "$prefix" --total $n --messages-per-second 0 --seed 3 \
+  --malformed-ratio 0.05 2>"$STATE_DIR/logs/musl-emitter.log" || fail "emitter (log: $STATE_DIR/logs/musl-emitter.log)"
+end=$((SECONDS + 120)); rows=0; dead=0
+while [ $SECONDS -lt $end ]; do
+  rows=$(ch "SELECT count() FROM $CLICKHOUSE_DATABASE.events_processed FINAL")
+  dead=$(ch "SELECT count() FROM $CLICKHOUSE_DATABASE.dead_letters FINAL")
+  [ $((rows + dead)) -ge $n ] && break
+  sleep 0.5
+done
+kill -TERM $tpid; rc=0; wait $tpid || rc=$?
+rm -rf "$root"
+ch "DROP DATABASE $CLICKHOUSE_DATABASE" >/dev/null
+[ $((rows + dead)) -eq $n ] || fail "musl pipeline: $rows rows + $dead dead letters in ClickHouse, want $n (logs: $STATE_DIR/logs/musl-*.log)"
+[ $rc -eq 0 ] || fail "the transformer exited $rc on SIGTERM, want 0"
+pass "musl pipeline in empty roots: $n emitted = $rows rows + $dead dead letters in ClickHouse; SIGTERM -> exit 0"
