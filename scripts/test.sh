@@ -20,7 +20,7 @@ cleanup
 rm -rf "$STATE_DIR"
 start_broker
 start_clickhouse
-export TEST_KAFKA_BROKERS=$KAFKA_BROKERS TEST_CLICKHOUSE_URL=$CLICKHOUSE_URL
+export TEST_KAFKA_BROKERS=$KAFKA_BROKERS TEST_CLICKHOUSE_URL=$CLICKHOUSE_URL TEST_NISSHI_BIN=$(nisshi_bin)
 
 cd "$ROOT"
 log "release checks: no C, static musl binaries, empty root, compose, the pipeline with the musl binaries"

@@ -72,6 +72,13 @@ pub struct Config {
     /// How many bytes of the raw value a dead letter keeps.
     #[arg(long, env = "DEAD_LETTER_MAX_RAW", default_value_t = 65_536)]
     pub dead_letter_max_raw: usize,
+    /// Stop (exit non-zero, after committing) when dead letters exceed this share of the last
+    /// `--dead-letter-window` records: the input is probably not what the contract says. 0 turns the cap off.
+    #[arg(long, env = "MAX_DEAD_LETTER_RATIO", default_value_t = 0.0)]
+    pub max_dead_letter_ratio: f64,
+    /// Number of recent records the dead-letter cap looks at.
+    #[arg(long, env = "DEAD_LETTER_WINDOW", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub dead_letter_window: u64,
     /// Compression of produced batches.
     #[arg(long, env = "COMPRESSION", value_enum, default_value_t = CompressionArg::None)]
     pub compression: CompressionArg,
@@ -125,6 +132,10 @@ impl Config {
         anyhow::ensure!(!self.input_topics.is_empty(), "--input-topics is empty");
         anyhow::ensure!(self.fetch_max_bytes > 0, "--fetch-max-bytes must be positive");
         anyhow::ensure!(self.topic_partitions > 0, "--topic-partitions must be positive");
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.max_dead_letter_ratio),
+            "--max-dead-letter-ratio must be between 0.0 (off) and 1.0"
+        );
         Ok(())
     }
 }

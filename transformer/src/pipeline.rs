@@ -2,7 +2,7 @@
 //! commit a checkpoint → advance. Offsets move only after the commit, so a crash anywhere replays at most the
 //! round in flight; [`Pipeline::recover`] then scans what that round already wrote and skips it.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,6 +43,8 @@ pub struct Pipeline {
     /// `(input index, offset)` already written before the last crash: not written again.
     skip: HashSet<(usize, i64)>,
     metrics: Arc<Metrics>,
+    /// Recent rounds as (records in, dead letters), oldest first, covering about `--dead-letter-window` records.
+    recent: VecDeque<(u64, u64)>,
 }
 
 impl Pipeline {
@@ -70,8 +72,17 @@ impl Pipeline {
             schema::kafka::partition_client(&client, &cfg.checkpoint_topic, 0).await?,
             cfg.checkpoint_key(),
         );
-        let mut p =
-            Self { cfg, inputs, output, dead, store, checkpoint: Checkpoint::default(), skip: HashSet::new(), metrics };
+        let mut p = Self {
+            cfg,
+            inputs,
+            output,
+            dead,
+            store,
+            checkpoint: Checkpoint::default(),
+            skip: HashSet::new(),
+            metrics,
+            recent: VecDeque::new(),
+        };
         p.recover().await?;
         Ok(Some(p))
     }
@@ -96,6 +107,15 @@ impl Pipeline {
                         }
                     }
                 }
+            }
+            if let Some(share) = self.dead_letter_share_over_cap() {
+                anyhow::bail!(
+                    "{:.1}% of the last {} records were dead letters, over --max-dead-letter-ratio {}: stopped \
+                     (everything so far is committed; look at the dead_letters topic, fix the input, restart)",
+                    share * 100.0,
+                    self.recent.iter().map(|r| r.0).sum::<u64>(),
+                    self.cfg.max_dead_letter_ratio
+                );
             }
             if !stats_every.is_zero() && last_stats.0.elapsed() >= stats_every {
                 let n = self.metrics.records_in.load(Relaxed);
@@ -245,12 +265,24 @@ impl Pipeline {
         m.records_skipped.fetch_add(n_skip, Relaxed);
         m.bytes_in.fetch_add(bytes, Relaxed);
         m.commits.fetch_add(1, Relaxed);
+        self.recent.push_back((n_in, reasons.len() as u64));
         for r in reasons {
             m.dead_letter(r);
         }
         self.publish_gauges();
         debug!(records = n_in, written = n_out, skipped = n_skip, "committed");
         Ok(())
+    }
+
+    /// The dead-letter share of the recent window, when the cap is on, the window full, and the share over the cap.
+    fn dead_letter_share_over_cap(&mut self) -> Option<f64> {
+        let cap = self.cfg.max_dead_letter_ratio;
+        let window = self.cfg.dead_letter_window;
+        while self.recent.len() > 1 && self.recent.iter().skip(1).map(|r| r.0).sum::<u64>() >= window {
+            self.recent.pop_front();
+        }
+        let (n, dead) = self.recent.iter().fold((0, 0), |(n, d), r| (n + r.0, d + r.1));
+        (cap > 0.0 && n >= window && dead as f64 / n as f64 > cap).then(|| dead as f64 / n as f64)
     }
 
     fn publish_gauges(&self) {
