@@ -108,6 +108,7 @@ start_bg() { # start_bg NAME DIR CMD... : runs CMD in DIR in the background, log
   mkdir -p "$STATE_DIR/logs" "$STATE_DIR/pids" "$dir"
   (cd "$dir" && exec nohup "$@" >>"$STATE_DIR/logs/$name.log" 2>&1 </dev/null) &
   echo $! >"$STATE_DIR/pids/$name.pid"
+  disown $! # no "Killed" notices from this shell when chaos.sh kills it
   log "started $name (pid $!, log $STATE_DIR/logs/$name.log)"
 }
 

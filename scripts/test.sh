@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: the release checks (scripts/release-checks.sh), unit and property tests, and the integration tests against a real nisshi broker and a real
+# Runs every test: the release checks (scripts/release-checks.sh), unit and property tests, the short chaos run
+# (scripts/chaos.sh), and the integration tests against a real nisshi broker and a real
 # ClickHouse, which this script installs if missing and starts on ports of their own (19092, 18123/19000) with a
 # fresh state folder, so a pipeline started by scripts/up.sh is not disturbed. A server that fails to start fails
 # the run; nothing is skipped.
@@ -33,3 +34,9 @@ else
   log "cargo test --workspace (cargo-nextest not installed)"
   cargo test --workspace --no-fail-fast "$@"
 fi
+cleanup
+[ $# -eq 0 ] || exit 0 # a filtered run is for a developer: skip the chaos run
+
+# The short chaos run (its own servers and ports): SIGKILLs, a broker and a ClickHouse restart, exact id sets.
+log "chaos (short form): scripts/chaos.sh 20000 3"
+"$ROOT/scripts/chaos.sh" 20000 3

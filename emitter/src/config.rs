@@ -55,6 +55,11 @@ pub struct Config {
     /// A single produce request gives up after this many seconds (then the batch is retried).
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Print the stream instead of sending it: one line per event of `[0, --total)` with its index, topic and
+    /// event id (or `malformed`), then exit. Needs no broker. With --seed and --start-time this is exactly the set of
+    /// ids a run sends (scripts/chaos.sh compares it with ClickHouse).
+    #[arg(long)]
+    pub list_ids: bool,
     /// Print the actual rate every this many seconds.
     #[arg(long, env = "STATS_INTERVAL_SECS", default_value_t = 5)]
     pub stats_interval_secs: u64,

@@ -38,6 +38,9 @@ pub struct Summary {
 pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<Summary> {
     cfg.validate()?;
     let seed = cfg.seed.unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64);
+    if cfg.list_ids {
+        return list_ids(&cfg, seed);
+    }
     let request_timeout = Duration::from_secs(cfg.request_timeout_secs.max(1));
     let client =
         schema::kafka::connect(&cfg.brokers, Duration::from_secs(cfg.connect_timeout_secs), request_timeout).await?;
@@ -110,6 +113,29 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
     let secs = started.elapsed().as_secs_f64();
     info!(sent, malformed, next_index = next, actual_rate_per_s = (sent as f64 / secs.max(1e-9)).round(), "done");
     Ok(Summary { seed, first_index, sent, malformed })
+}
+
+/// `--list-ids`: prints `index topic event_id|malformed` for each event of `[0, total)`.
+fn list_ids(cfg: &Config, seed: u64) -> anyhow::Result<Summary> {
+    use std::io::Write;
+    anyhow::ensure!(cfg.total > 0, "--list-ids needs --total");
+    anyhow::ensure!(cfg.start_time.is_some(), "--list-ids needs --start-time (without it ids depend on the clock)");
+    let generator = Generator::new(seed, cfg.start_time, cfg.messages_per_second, cfg.malformed_ratio);
+    let topics = cfg.topics();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut malformed = 0;
+    for i in 0..cfg.total {
+        let e = generator.event(i);
+        let topic = &topics[e.topic];
+        if e.malformed {
+            malformed += 1;
+            writeln!(out, "{i} {topic} malformed")?;
+        } else {
+            writeln!(out, "{i} {topic} {}", schema::id::event_id(topic, &e.value))?;
+        }
+    }
+    out.flush()?;
+    Ok(Summary { seed, first_index: 0, sent: 0, malformed })
 }
 
 /// Produces every batch concurrently. With `wait`, retries (once a second, logging each attempt) until all are

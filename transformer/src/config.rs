@@ -100,6 +100,10 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Testing only: abort the process right after the outputs of round N+1 are acknowledged and before its commit,
+    /// the worst moment for a crash (tests/pipeline.rs proves nothing is written twice even then).
+    #[arg(long, hide = true)]
+    pub crash_before_commit: Option<u64>,
     /// Create the missing topics, then exit (for setup scripts).
     #[arg(long, conflicts_with = "status")]
     pub init: bool,

@@ -242,6 +242,10 @@ impl Pipeline {
         }
 
         let (out_marks, dead_marks) = tokio::try_join!(self.output.produce(out), self.dead.produce(dead))?;
+        if self.cfg.crash_before_commit == Some(self.metrics.commits.load(Relaxed)) {
+            error!("--crash-before-commit: aborting between produce and commit");
+            std::process::abort();
+        }
         let mut cp = self.checkpoint.clone();
         cp.output_marks.extend(out_marks);
         cp.output_marks.extend(dead_marks);

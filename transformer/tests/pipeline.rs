@@ -142,6 +142,50 @@ async fn a_restarted_transformer_resumes_from_its_commit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_produce_and_commit_writes_nothing_twice() {
+    let s = servers();
+    let names = Names::new("crash");
+    let n: u64 = 5_000;
+    emitter::run(names.emitter(&s, 33, n, 0.02, false), std::future::pending()).await.unwrap();
+    let (want, bad) = expected(&names, 33, 0..n, 0.02);
+    let run = |extra: &[&str]| {
+        let args = names.transformer_args(&s, &[&["--fetch-max-bytes=16384"], extra].concat());
+        std::process::Command::new(env!("CARGO_BIN_EXE_transformer"))
+            .args(&args)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    // Crash after the outputs of round 4 are acknowledged, before its commit.
+    let status = run(&["--crash-before-commit=3"]).wait().unwrap();
+    assert!(!status.success(), "it aborted");
+    let written_before = topic_len(&s, &names.output()).await + topic_len(&s, &names.dead()).await;
+    assert!(written_before > 0);
+
+    // The restart finds that round's records already written and skips them.
+    let cfg = names.transformer(&s, &[]);
+    let again = InProcess::start(cfg);
+    eventually(LIMIT, "everything handled", || async {
+        let m = &again.metrics;
+        let done = m.records_in.load(Relaxed) + m.records_skipped.load(Relaxed);
+        (m.records_in.load(Relaxed) > 0
+            && topic_len(&s, &names.output()).await + topic_len(&s, &names.dead()).await >= n as i64)
+            .then_some(())
+            .ok_or(format!("{done} handled"))
+    })
+    .await;
+    assert!(again.metrics.records_skipped.load(Relaxed) > 0, "the crashed round was found in the outputs and skipped");
+    again.stop().await;
+
+    let topic: Vec<ProcessedEvent> = read_topic(&s, &names.output()).await;
+    let ids: HashSet<String> = topic.iter().map(|e| e.event_id.clone()).collect();
+    assert_eq!(ids, want, "nothing lost");
+    assert_eq!(topic.len(), ids.len(), "nothing written twice");
+    let letters: Vec<DeadLetter> = read_topic(&s, &names.dead()).await;
+    assert_eq!(letters.len() as u64, bad, "no dead letter written twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_loses_nothing_and_writes_nothing_twice() {
     let s = servers();
     let names = Names::new("kill");
