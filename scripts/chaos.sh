@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Crash-safety, proven end to end on real servers. The emitter sends a fixed, seeded stream of N events (1% malformed);
 # meanwhile the transformer is killed with SIGKILL K times at random moments and restarted each time, the broker is
-# stopped and restarted once (durable sqlite storage), and ClickHouse is stopped and restarted once. At the end the
+# stopped and restarted once (durable sqlite storage; the transformer's /healthz must flip to 503 and back to 200),
+# and ClickHouse is stopped and restarted once. At the end the
 # set of event ids the stream holds is compared with the set in ClickHouse. Last line:
 #   chaos: emitted=N in_clickhouse_distinct=D lost=L duplicates_in_topic=T duplicates_in_clickhouse=C dead_letters=Q
 # Exit 0 only when lost=0, duplicates_in_clickhouse=0 and every malformed record is in dead_letters.
@@ -14,6 +15,7 @@ SEED=${CHAOS_SEED:-42}
 RATE=${CHAOS_RATE:-$(( N / 40 > 100 ? N / 40 : 100 ))}
 export STATE_DIR=${CHAOS_STATE_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.state/chaos}
 export KAFKA_PORT=29092 CLICKHOUSE_HTTP_PORT=28123 CLICKHOUSE_TCP_PORT=29000
+HEALTH_PORT=29464
 unset KAFKA_BROKERS CLICKHOUSE_URL
 source "$(dirname "$0")/lib.sh"
 
@@ -34,8 +36,19 @@ awk '$3 != "malformed" {print $3}' "$STATE_DIR/stream.txt" | sort -u >"$STATE_DI
 malformed=$(awk '$3 == "malformed"' "$STATE_DIR/stream.txt" | wc -l)
 log "chaos: N=$N at $RATE/s (seed $SEED, $malformed malformed), $K transformer SIGKILLs, one broker and one ClickHouse restart"
 
-start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" --fetch-max-wait-ms 20
-start_bg emitter "$STATE_DIR" "$BIN_DIR/emitter" "${stream[@]}"
+transformer_args=(--fetch-max-wait-ms 20 --http-addr "127.0.0.1:$HEALTH_PORT")
+start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" "${transformer_args[@]}"
+start_bg emitter "$STATE_DIR" "$BIN_DIR/emitter" "${stream[@]}" --http-addr off
+
+wait_health() { # wait_health CODE SECONDS : until the transformer's /healthz answers CODE
+  local end=$((SECONDS + $2)) code
+  while [ $SECONDS -lt $end ]; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$HEALTH_PORT/healthz" || true)
+    [ "$code" = "$1" ] && { log "chaos: /healthz says $1"; return 0; }
+    sleep 0.5
+  done
+  die "/healthz did not answer $1 within $2 s (last: $code)"
+}
 
 # The disruptions, spread over the emitter's run time, in random order and at random moments.
 duration=$(( N / RATE + 1 ))
@@ -50,9 +63,14 @@ for ev in $(printf '%s\n' "${events[@]}" | shuf); do
       pid=$(pid_of transformer) || true
       [ -n "$pid" ] && kill -KILL "$pid" && log "chaos: SIGKILL transformer (pid $pid)"
       rm -f "$STATE_DIR/pids/transformer.pid"
-      start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" --fetch-max-wait-ms 20 ;;
+      start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" "${transformer_args[@]}" ;;
     broker)
-      log "chaos: stopping the broker"; stop_bg broker; sleep 2; start_broker ;;
+      # Also the health check's test: 503 while the broker is away, 200 once it is back.
+      wait_health 200 90
+      log "chaos: stopping the broker"; stop_bg broker
+      wait_health 503 60
+      start_broker
+      wait_health 200 90 ;;
     clickhouse)
       log "chaos: stopping ClickHouse"; stop_bg clickhouse; sleep 2; start_clickhouse ;;
   esac

@@ -36,7 +36,7 @@ in_empty_root() { # in_empty_root BINARY ARGS... : runs BINARY in a fresh root t
 for b in emitter transformer; do
   v=$(in_empty_root "$b" --version) || fail "$b --version failed in an empty root"
   grep -q "^$b " <<<"$v" || fail "$b --version printed: $v"
-  rc=0; out=$(in_empty_root "$b" --brokers 127.0.0.1:1 --connect-timeout-secs 2 2>&1) || rc=$?
+  rc=0; out=$(in_empty_root "$b" --brokers 127.0.0.1:1 --connect-timeout-secs 2 --http-addr off 2>&1) || rc=$?
   [ $rc -ne 0 ] || fail "$b exited 0 with no broker"
   grep -q "cannot reach the Kafka broker at 127.0.0.1:1" <<<"$out" || fail "$b did not say the broker is unreachable: $out"
   pass "$b in an empty root: '$v'; with no broker: exit $rc, '$(grep -m1 'cannot reach' <<<"$out" | cut -c1-100)...'"
@@ -56,10 +56,10 @@ topics=(--input-topics "${prefix}user_clicks,${prefix}page_views,${prefix}orders
 in_empty_root transformer "${topics[@]}" --init 2>/dev/null || fail "transformer --init"
 apply_schema
 root=$(mktemp -d); cp "$BIN_DIR/transformer" "$root/"
-chroot "$root" /transformer "${topics[@]}" --stats-interval-secs 0 >"$STATE_DIR/logs/musl-transformer.log" 2>&1 &
+chroot "$root" /transformer "${topics[@]}" --stats-interval-secs 0 --http-addr 127.0.0.1:0 >"$STATE_DIR/logs/musl-transformer.log" 2>&1 &
 tpid=$!
 n=2000
-in_empty_root emitter --brokers "$KAFKA_BROKERS" --topic-prefix "$prefix" --total $n --messages-per-second 0 --seed 3 \
+in_empty_root emitter --brokers "$KAFKA_BROKERS" --http-addr off --topic-prefix "$prefix" --total $n --messages-per-second 0 --seed 3 \
   --malformed-ratio 0.05 2>"$STATE_DIR/logs/musl-emitter.log" || fail "emitter (log: $STATE_DIR/logs/musl-emitter.log)"
 end=$((SECONDS + 120)); rows=0; dead=0
 while [ $SECONDS -lt $end ]; do

@@ -60,6 +60,9 @@ pub struct Config {
     /// ids a run sends (scripts/chaos.sh compares it with ClickHouse).
     #[arg(long)]
     pub list_ids: bool,
+    /// Address of the HTTP endpoints (/metrics, /healthz); `off` disables them.
+    #[arg(long, env = "EMITTER_HTTP_ADDR", default_value = "127.0.0.1:9465")]
+    pub http_addr: String,
     /// Print the actual rate every this many seconds.
     #[arg(long, env = "STATS_INTERVAL_SECS", default_value_t = 5)]
     pub stats_interval_secs: u64,

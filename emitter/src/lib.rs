@@ -3,10 +3,12 @@
 //! # Layout
 //! - [`config`]: flags and environment variables (the original demo's names where it had them).
 //! - [`generate`]: seeded, index-addressable fake events (and deliberately malformed ones).
+//! - [`metrics`]: counters for `/metrics`, and `/healthz`.
 //! - [`run`]: the send loop — rate control, batching per partition, acknowledgements, progress, shutdown.
 
 pub mod config;
 pub mod generate;
+pub mod metrics;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -41,6 +43,19 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
     if cfg.list_ids {
         return list_ids(&cfg, seed);
     }
+    let stop = schema::shutdown::flag(stop);
+    let metrics = std::sync::Arc::new(metrics::Metrics::default());
+    metrics.target_rate.store(cfg.messages_per_second, std::sync::atomic::Ordering::Relaxed);
+    if cfg.http_addr != "off" {
+        let (m, mut done) = (std::sync::Arc::clone(&metrics), stop.clone());
+        schema::http::serve(&cfg.http_addr, move |path| m.handle(path, Duration::from_secs(10)), async move {
+            let _ = done.wait_for(|v| *v).await;
+        })
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("cannot listen on {}: {e} (set --http-addr / EMITTER_HTTP_ADDR, or off)", cfg.http_addr)
+        })?;
+    }
     let request_timeout = Duration::from_secs(cfg.request_timeout_secs.max(1));
     let client =
         schema::kafka::connect(&cfg.brokers, Duration::from_secs(cfg.connect_timeout_secs), request_timeout).await?;
@@ -59,7 +74,6 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
     info!(seed, first_index, rate = cfg.messages_per_second, total = cfg.total, "emitting");
 
     let generator = Generator::new(seed, cfg.start_time, cfg.messages_per_second, cfg.malformed_ratio);
-    let stop = schema::shutdown::flag(stop);
     let started = Instant::now();
     let mut next = first_index;
     let (mut sent, mut malformed) = (0u64, 0u64);
@@ -76,15 +90,18 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
         };
         let due = if cfg.total > 0 { due.min(cfg.total - next) } else { due };
         if due == 0 {
+            metrics.ok_now();
             tokio::time::sleep(cfg.linger()).await;
             continue;
         }
 
         let mut batches: BTreeMap<(usize, usize), Vec<Record>> = BTreeMap::new();
         let now = chrono::Utc::now();
+        let (mut bytes, malformed_before) = (0u64, malformed);
         for i in next..next + due {
             let e = generator.event(i);
             malformed += u64::from(e.malformed);
+            bytes += e.value.len() as u64;
             let p = (e.partition % parts[e.topic].len() as u64) as usize;
             batches.entry((e.topic, p)).or_default().push(Record {
                 key: None,
@@ -93,9 +110,18 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
                 timestamp: now,
             });
         }
-        send(&parts, batches, cfg.wait_for_acks()).await;
+        let n_batches = batches.len() as u64;
+        send(&parts, batches, cfg.wait_for_acks(), &metrics).await;
         next += due;
         sent += due;
+        {
+            use std::sync::atomic::Ordering::Relaxed;
+            metrics.sent.fetch_add(due, Relaxed);
+            metrics.malformed.fetch_add(malformed - malformed_before, Relaxed);
+            metrics.bytes.fetch_add(bytes, Relaxed);
+            metrics.batches.fetch_add(n_batches, Relaxed);
+            metrics.ok_now();
+        }
 
         let every = Duration::from_secs(cfg.stats_interval_secs.max(1));
         if last_stats.0.elapsed() >= every {
@@ -140,7 +166,12 @@ fn list_ids(cfg: &Config, seed: u64) -> anyhow::Result<Summary> {
 
 /// Produces every batch concurrently. With `wait`, retries (once a second, logging each attempt) until all are
 /// acknowledged; a retried batch may land twice in the raw topic, which the stable event ids absorb downstream.
-async fn send(parts: &[Vec<Arc<PartitionClient>>], batches: BTreeMap<(usize, usize), Vec<Record>>, wait: bool) {
+async fn send(
+    parts: &[Vec<Arc<PartitionClient>>],
+    batches: BTreeMap<(usize, usize), Vec<Record>>,
+    wait: bool,
+    metrics: &metrics::Metrics,
+) {
     let jobs = batches.into_iter().map(|((t, p), records)| (Arc::clone(&parts[t][p]), records)).collect::<Vec<_>>();
     if !wait {
         for (client, records) in jobs {
@@ -162,6 +193,7 @@ async fn send(parts: &[Vec<Arc<PartitionClient>>], batches: BTreeMap<(usize, usi
         match result {
             Ok(_) => return,
             Err(e) => {
+                metrics.produce_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 warn!(attempt, error = %e, "produce failed (is the broker up?), retrying the batch in 1 s");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }

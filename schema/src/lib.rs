@@ -8,8 +8,10 @@
 //! - [`id`]: the stable event id, derived from the raw record so that a replay yields the same id.
 //! - [`sql`]: the ClickHouse DDL, embedded from `schema/sql/` so tests apply exactly what the scripts apply.
 //! - [`shutdown`]: SIGINT/SIGTERM as a future, and a stop flag both binaries watch.
+//! - [`http`]: a minimal HTTP server for `/metrics`, `/healthz` and status pages.
 //! - [`kafka`]: connecting to the broker with a deadline and creating topics (rskafka plumbing).
 
+pub mod http;
 pub mod id;
 pub mod kafka;
 pub mod processed;

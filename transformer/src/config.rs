@@ -97,6 +97,12 @@ pub struct Config {
     /// Log a throughput line every this many seconds (0: never).
     #[arg(long, env = "STATS_INTERVAL_SECS", default_value_t = 10)]
     pub stats_interval_secs: u64,
+    /// Address of the HTTP endpoints (/metrics, /healthz, the status page at /); `off` disables them.
+    #[arg(long, env = "HTTP_ADDR", default_value = "127.0.0.1:9464")]
+    pub http_addr: String,
+    /// /healthz answers 503 when no round has succeeded for this many seconds.
+    #[arg(long, env = "HEALTH_MAX_AGE_SECS", default_value_t = 10)]
+    pub health_max_age_secs: u64,
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -8,12 +8,14 @@
 //! - [`sink`]: producing batches to an output topic's partitions and collecting the acknowledged ends.
 //! - [`checkpoint`]: the offset store (a Kafka topic of JSON checkpoints).
 //! - [`pipeline`]: the loop, and recovery after a crash.
+//! - [`endpoints`]: `/metrics`, `/healthz` and the status page.
 //! - [`status`]: the `--status` report (offsets and lag as Kafka sees them).
 //! - [`metrics`]: counters, the throughput log line and Prometheus text.
 
 pub mod checkpoint;
 pub mod config;
 pub mod dead_letter;
+pub mod endpoints;
 pub mod map;
 pub mod metrics;
 pub mod pipeline;
@@ -43,8 +45,32 @@ pub async fn run_with_metrics(
         print!("{}", status::report(&client, &cfg).await?);
         return Ok(());
     }
+    let stop = schema::shutdown::flag(stop);
+    metrics.started_ms.store(chrono::Utc::now().timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
+    if !cfg.init && cfg.http_addr != "off" {
+        let (m, max_age) = (Arc::clone(&metrics), std::time::Duration::from_secs(cfg.health_max_age_secs));
+        let mut done = stop.clone();
+        let addr = schema::http::serve(&cfg.http_addr, move |path| endpoints::handle(&m, max_age, path), async move {
+            let _ = done.wait_for(|v| *v).await;
+        })
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("cannot listen on {}: {e} (set --http-addr / HTTP_ADDR, or off)", cfg.http_addr)
+        })?;
+        *metrics.http_addr.lock().expect("metrics lock poisoned") = Some(addr);
+        let (m, mut done) = (Arc::clone(&metrics), stop.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => m.sample(),
+                    _ = done.wait_for(|v| *v) => return,
+                }
+            }
+        });
+    }
     match pipeline::Pipeline::start(cfg, metrics).await? {
-        Some(pipeline) => pipeline.run(schema::shutdown::flag(stop)).await,
+        Some(pipeline) => pipeline.run(stop).await,
         None => Ok(()),
     }
 }

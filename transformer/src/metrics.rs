@@ -1,10 +1,11 @@
-//! Counters the pipeline updates and two ways to read them: a periodic throughput log line, and
-//! [`Metrics::render`] in Prometheus text format.
+//! Counters the pipeline updates and the ways to read them: a periodic throughput log line, [`Metrics::render`]
+//! in Prometheus text format, the health verdict, and a short history for the status page.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use crate::map::MapError;
 
@@ -15,7 +16,61 @@ pub struct PartitionGauges {
     pub next_offset: i64,
     /// High watermark at the last fetch.
     pub high_watermark: i64,
+    /// Records handled from this partition since start.
+    pub records: u64,
 }
+
+/// Upper bounds of the latency histogram buckets, in seconds.
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+/// A Prometheus histogram of durations.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    counts: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        for (bound, c) in BUCKETS.iter().zip(&self.counts) {
+            if secs <= *bound {
+                c.fetch_add(1, Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_micros.fetch_add(d.as_micros() as u64, Relaxed);
+    }
+
+    fn render(&self, s: &mut String, name: &str, help: &str) {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (bound, c) in BUCKETS.iter().zip(&self.counts) {
+            let _ = writeln!(s, "{name}_bucket{{le=\"{bound}\"}} {}", c.load(Relaxed));
+        }
+        let n = self.count.load(Relaxed);
+        let _ = writeln!(s, "{name}_bucket{{le=\"+Inf\"}} {n}");
+        let _ = writeln!(s, "{name}_sum {}", self.sum_micros.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(s, "{name}_count {n}");
+    }
+}
+
+/// One point of the status page's chart.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Sample {
+    /// Epoch milliseconds.
+    pub t: i64,
+    /// Records handled per input topic, cumulative.
+    pub topics: BTreeMap<String, u64>,
+    /// Unified records written, cumulative.
+    pub out: u64,
+    /// Dead letters, cumulative.
+    pub dead: u64,
+}
+
+/// How many samples the history keeps (2 s apart: 5 minutes).
+pub const HISTORY: usize = 150;
 
 /// Pipeline counters. Cheap to update from the hot loop (relaxed atomics; the partition map is touched once a round).
 #[derive(Debug, Default)]
@@ -38,6 +93,20 @@ pub struct Metrics {
     pub recoveries: AtomicU64,
     /// Per input partition (`topic/partition`).
     pub partitions: Mutex<BTreeMap<String, PartitionGauges>>,
+    /// Time to produce a round's outputs until every acknowledgement arrived.
+    pub produce_latency: Histogram,
+    /// Time to append and acknowledge a checkpoint.
+    pub commit_latency: Histogram,
+    /// When the last round (with or without records) succeeded, epoch ms; 0 before the first.
+    pub last_ok_ms: AtomicI64,
+    /// When the process started, epoch ms.
+    pub started_ms: AtomicI64,
+    /// The most recent errors, newest last, with their time (epoch ms).
+    pub errors: Mutex<VecDeque<(i64, String)>>,
+    /// Recent samples for the status page's chart.
+    pub history: Mutex<VecDeque<Sample>>,
+    /// Where the HTTP endpoints listen, once they do.
+    pub http_addr: Mutex<Option<std::net::SocketAddr>>,
 }
 
 impl Metrics {
@@ -45,6 +114,53 @@ impl Metrics {
     pub fn dead_letter(&self, reason: &str) {
         if let Some(i) = MapError::REASONS.iter().position(|r| *r == reason) {
             self.dead_letters[i].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Remembers an error for the status page and the health reason (the last 10 are kept).
+    pub fn error(&self, message: String) {
+        let mut errors = self.errors.lock().expect("metrics lock poisoned");
+        errors.push_back((chrono::Utc::now().timestamp_millis(), message));
+        while errors.len() > 10 {
+            errors.pop_front();
+        }
+    }
+
+    /// Health: `Ok` when the last successful round is at most `max_age` old, otherwise why not.
+    pub fn health(&self, max_age: Duration) -> Result<(), String> {
+        let last = self.last_ok_ms.load(Relaxed);
+        if last == 0 {
+            return Err("starting: not connected to Kafka yet".into());
+        }
+        let age = chrono::Utc::now().timestamp_millis() - last;
+        if age <= max_age.as_millis() as i64 {
+            return Ok(());
+        }
+        let last_error = self.errors.lock().expect("metrics lock poisoned").back().map(|e| e.1.clone());
+        Err(format!(
+            "no successful round for {:.1} s (Kafka unreachable or slow?); last error: {}",
+            age as f64 / 1000.0,
+            last_error.as_deref().unwrap_or("none yet")
+        ))
+    }
+
+    /// Appends a sample to the history.
+    pub fn sample(&self) {
+        let mut topics = BTreeMap::new();
+        for (key, g) in self.partitions.lock().expect("metrics lock poisoned").iter() {
+            let topic = key.rsplit_once('/').map_or(key.as_str(), |(t, _)| t);
+            *topics.entry(topic.to_string()).or_insert(0) += g.records;
+        }
+        let sample = Sample {
+            t: chrono::Utc::now().timestamp_millis(),
+            topics,
+            out: self.records_out.load(Relaxed),
+            dead: self.dead_letters_total(),
+        };
+        let mut h = self.history.lock().expect("metrics lock poisoned");
+        h.push_back(sample);
+        while h.len() > HISTORY {
+            h.pop_front();
         }
     }
 
@@ -93,7 +209,35 @@ impl Metrics {
         for (reason, c) in MapError::REASONS.iter().zip(&self.dead_letters) {
             let _ = writeln!(s, "transformer_dead_letters_total{{reason=\"{reason}\"}} {}", c.load(Relaxed));
         }
+        self.produce_latency.render(
+            &mut s,
+            "transformer_produce_duration_seconds",
+            "Produce of a round's outputs until acknowledged.",
+        );
+        self.commit_latency.render(
+            &mut s,
+            "transformer_commit_duration_seconds",
+            "Append of a checkpoint until acknowledged.",
+        );
+        let _ = writeln!(s, "# HELP transformer_last_success_timestamp_seconds When the last round succeeded.");
+        let _ = writeln!(s, "# TYPE transformer_last_success_timestamp_seconds gauge");
+        let _ =
+            writeln!(s, "transformer_last_success_timestamp_seconds {}", self.last_ok_ms.load(Relaxed) as f64 / 1e3);
+        let _ =
+            writeln!(s, "# HELP transformer_start_time_seconds When the process started (a change means a restart).");
+        let _ = writeln!(s, "# TYPE transformer_start_time_seconds gauge");
+        let _ = writeln!(s, "transformer_start_time_seconds {}", self.started_ms.load(Relaxed) as f64 / 1e3);
         let parts = self.partitions.lock().expect("metrics lock poisoned");
+        let _ = writeln!(s, "# HELP transformer_partition_records_total Records handled per input partition.");
+        let _ = writeln!(s, "# TYPE transformer_partition_records_total counter");
+        for (key, g) in parts.iter() {
+            let (topic, partition) = key.rsplit_once('/').unwrap_or((key, ""));
+            let _ = writeln!(
+                s,
+                "transformer_partition_records_total{{topic=\"{topic}\",partition=\"{partition}\"}} {}",
+                g.records
+            );
+        }
         for (name, help, f) in [
             (
                 "transformer_committed_offset",

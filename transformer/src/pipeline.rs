@@ -92,8 +92,13 @@ impl Pipeline {
         let stats_every = Duration::from_secs(self.cfg.stats_interval_secs);
         let mut last_stats = (Instant::now(), 0u64);
         while !*stop.borrow() {
-            if let Err(e) = self.round().await {
+            let result = self.round().await;
+            if result.is_ok() {
+                self.metrics.last_ok_ms.store(chrono::Utc::now().timestamp_millis(), Relaxed);
+            }
+            if let Err(e) = result {
                 self.metrics.round_errors.fetch_add(1, Relaxed);
+                self.metrics.error(format!("round failed: {e:#}"));
                 error!(error = %format!("{e:#}"), "round failed; retrying from the last commit");
                 loop {
                     tokio::select! {
@@ -103,6 +108,7 @@ impl Pipeline {
                     match self.recover().await {
                         Ok(()) => break,
                         Err(e) => {
+                            self.metrics.error(format!("recovery failed: {e:#}"));
                             warn!(error = %format!("{e:#}"), "recovery failed; retrying in 1 s")
                         }
                     }
@@ -196,6 +202,7 @@ impl Pipeline {
         let mut out = self.output.empty_batches();
         let mut dead = self.dead.empty_batches();
         let mut next: Vec<Option<i64>> = vec![None; self.inputs.len()];
+        let mut handled = vec![0u64; self.inputs.len()];
         let (mut n_in, mut n_out, mut n_skip, mut bytes) = (0u64, 0u64, 0u64, 0u64);
         let mut reasons = Vec::new();
         for (idx, result) in fetched.into_iter().enumerate() {
@@ -203,6 +210,7 @@ impl Pipeline {
             let input = &self.inputs[idx];
             for r in records {
                 next[idx] = Some(r.offset + 1);
+                handled[idx] += 1;
                 n_in += 1;
                 if self.skip.remove(&(idx, r.offset)) {
                     n_skip += 1;
@@ -241,7 +249,9 @@ impl Pipeline {
             return Ok(());
         }
 
+        let produce_started = Instant::now();
         let (out_marks, dead_marks) = tokio::try_join!(self.output.produce(out), self.dead.produce(dead))?;
+        self.metrics.produce_latency.observe(produce_started.elapsed());
         if self.cfg.crash_before_commit == Some(self.metrics.commits.load(Relaxed)) {
             error!("--crash-before-commit: aborting between produce and commit");
             std::process::abort();
@@ -254,7 +264,9 @@ impl Pipeline {
                 cp.next_offsets.insert(input.key(), *n);
             }
         }
+        let commit_started = Instant::now();
         self.store.commit(&cp).await?;
+        self.metrics.commit_latency.observe(commit_started.elapsed());
 
         // Committed: only now do the offsets move.
         for (input, n) in self.inputs.iter_mut().zip(next) {
@@ -270,6 +282,12 @@ impl Pipeline {
         m.bytes_in.fetch_add(bytes, Relaxed);
         m.commits.fetch_add(1, Relaxed);
         self.recent.push_back((n_in, reasons.len() as u64));
+        {
+            let mut parts = m.partitions.lock().expect("metrics lock poisoned");
+            for (input, n) in self.inputs.iter().zip(handled) {
+                parts.entry(input.key()).or_default().records += n;
+            }
+        }
         for r in reasons {
             m.dead_letter(r);
         }
@@ -292,10 +310,9 @@ impl Pipeline {
     fn publish_gauges(&self) {
         let mut parts = self.metrics.partitions.lock().expect("metrics lock poisoned");
         for i in &self.inputs {
-            parts.insert(
-                i.key(),
-                PartitionGauges { next_offset: i.next_offset, high_watermark: i.high_watermark.max(i.next_offset) },
-            );
+            let g = parts.entry(i.key()).or_insert_with(PartitionGauges::default);
+            g.next_offset = i.next_offset;
+            g.high_watermark = i.high_watermark.max(i.next_offset);
         }
     }
 }

@@ -71,6 +71,7 @@ impl Names {
             format!("--checkpoint-topic={}", self.checkpoints()),
             "--connect-timeout-secs=20".into(),
             "--stats-interval-secs=0".into(),
+            "--http-addr=127.0.0.1:0".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         args
@@ -89,6 +90,7 @@ impl Names {
             format!("--malformed-ratio={malformed}"),
             "--batch-size=1000".into(),
             format!("--resume={resume}"),
+            "--http-addr=off".into(),
             "--connect-timeout-secs=20".into(),
         ])
     }
@@ -207,4 +209,32 @@ impl InProcess {
         let _ = self.stop.take().unwrap().send(());
         self.task.await.unwrap().expect("transformer ended with an error");
     }
+}
+
+/// `GET path` from `addr`: (status code, body).
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    (head.split_whitespace().nth(1).unwrap().parse().unwrap(), body.to_string())
+}
+
+/// Runs `promtool check metrics` on `text`; panics with its complaints.
+pub fn promtool_check(text: &str) {
+    use std::io::Write;
+    let promtool = std::env::var("TEST_PROMTOOL").expect("TEST_PROMTOOL is not set: run scripts/test.sh");
+    let mut child = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics:\n{said}\n--- input ---\n{text}");
 }

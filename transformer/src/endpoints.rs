@@ -1,0 +1,72 @@
+//! What the transformer serves over HTTP (see `schema::http`): `/metrics` (Prometheus), `/healthz` (200 when
+//! rounds succeed, 503 with the reason otherwise), `/status.json` and `/`, a self-contained live status page in
+//! place of Flink's web UI.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use schema::http::{Response, PROMETHEUS};
+use serde_json::json;
+
+use crate::map::MapError;
+use crate::metrics::Metrics;
+
+/// The status page (no CDN, no external assets: it must work on a machine with no internet).
+const PAGE: &str = include_str!("status.html");
+
+/// Answers one request for `path`. `max_age`: how old the last successful round may be for `/healthz` to say 200.
+pub fn handle(metrics: &Arc<Metrics>, max_age: Duration, path: &str) -> Response {
+    match path {
+        "/metrics" => Response::ok(PROMETHEUS, metrics.render()),
+        "/healthz" => match metrics.health(max_age) {
+            Ok(()) => Response::text(200, "ok\n"),
+            Err(reason) => Response::text(503, format!("{reason}\n")),
+        },
+        "/status.json" => Response::ok("application/json", status_json(metrics, max_age).to_string()),
+        "/" | "/index.html" => Response::ok("text/html; charset=utf-8", PAGE.to_string()),
+        _ => Response::text(404, "not found: try /, /metrics, /healthz, /status.json\n"),
+    }
+}
+
+fn status_json(m: &Metrics, max_age: Duration) -> serde_json::Value {
+    let health = m.health(max_age);
+    let partitions: Vec<_> = m
+        .partitions
+        .lock()
+        .expect("metrics lock poisoned")
+        .iter()
+        .map(|(key, g)| {
+            let (topic, partition) = key.rsplit_once('/').unwrap_or((key, ""));
+            json!({"topic": topic, "partition": partition, "committed": g.next_offset,
+                   "high_watermark": g.high_watermark, "lag": (g.high_watermark - g.next_offset).max(0), "records": g.records})
+        })
+        .collect();
+    let reasons: serde_json::Map<String, serde_json::Value> =
+        MapError::REASONS.iter().zip(&m.dead_letters).map(|(r, c)| (r.to_string(), json!(c.load(Relaxed)))).collect();
+    let errors: Vec<_> = m
+        .errors
+        .lock()
+        .expect("metrics lock poisoned")
+        .iter()
+        .map(|(t, message)| json!({"t": t, "message": message}))
+        .collect();
+    let history: Vec<_> = m.history.lock().expect("metrics lock poisoned").iter().cloned().collect();
+    json!({
+        "health": {"ok": health.is_ok(), "reason": health.err()},
+        "started": m.started_ms.load(Relaxed),
+        "totals": {
+            "records_in": m.records_in.load(Relaxed),
+            "records_out": m.records_out.load(Relaxed),
+            "dead_letters": m.dead_letters_total(),
+            "skipped": m.records_skipped.load(Relaxed),
+            "commits": m.commits.load(Relaxed),
+            "round_errors": m.round_errors.load(Relaxed),
+            "lag": m.total_lag(),
+        },
+        "dead_letters": reasons,
+        "partitions": partitions,
+        "errors": errors,
+        "history": history,
+    })
+}
