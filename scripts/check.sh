@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Is data flowing? Prints, per stage, what each holds, takes a second sample a few seconds later, and exits 0 when
 # the rows in ClickHouse grew; otherwise exits 1 and names the first stage that stalls.
-#   scripts/check.sh [SECONDS between samples, default 5]
+#   scripts/check.sh [SECONDS between samples, default 5]     (CHECK_PATIENCE_SECS: extra wait for ClickHouse, 30)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 gap=${1:-5}
@@ -26,6 +26,16 @@ sample() { # prints "emitted processed dead lag rows distinct dead_rows"; the fu
 read -r e1 p1 d1 l1 r1 u1 x1 < <(sample)
 sleep "$gap"
 read -r e2 p2 d2 l2 r2 u2 x2 < <(sample)
+# ClickHouse's Kafka engine needs ~10-15 s after a (re)start before rows arrive: while the stages before it flow,
+# give it up to $patience s more before calling it stalled.
+patience=${CHECK_PATIENCE_SECS:-30}
+waited=0
+while [ "$r2" -le "$r1" ] && [ "$p2" -gt "$p1" ] && [ $waited -lt "$patience" ]; do
+  [ $waited -eq 0 ] && echo "ClickHouse has not ingested anything new yet; waiting up to $patience s (its Kafka engine starts slowly)..."
+  sleep "$gap"; waited=$((waited + gap))
+  read -r e2 p2 d2 l2 r2 u2 x2 < <(sample)
+done
+gap=$((gap + waited))
 
 echo "Per partition (second sample):"
 grep '^partition ' "$report_file" | sed 's/^partition /  /'
@@ -38,6 +48,15 @@ row "2 transformer lag (records not committed)" "$l1" "$l2"
 row "3 ClickHouse events_processed (rows)" "$r1" "$r2"
 row "3 ClickHouse events_processed (distinct ids)" "$u1" "$u2"
 row "3 ClickHouse dead_letters (rows)" "$x1" "$x2"
+
+# The transformer's own view, from its HTTP endpoints (scripts/up.sh leaves them on 127.0.0.1:9464).
+http=${HTTP_ADDR:-127.0.0.1:9464}
+if health=$(curl -s --max-time 2 "http://$http/healthz"); then
+  echo "transformer /healthz: $health (status page: http://$http/, metrics: http://$http/metrics)"
+  curl -s --max-time 2 "http://$http/metrics" | grep -E '^transformer_(records_in|records_out|round_errors|recoveries)_total ' | sed 's/^/  /'
+else
+  echo "transformer HTTP endpoints not reachable at $http"
+fi
 
 if [ "$r2" -gt "$r1" ]; then
   echo; echo "OK: rows in ClickHouse grow ($(( (r2 - r1) / gap ))/s)"; exit 0

@@ -6,7 +6,8 @@
 #     non-zero exit when the broker is unreachable;
 #  4. compose/docker-compose.yml is valid (docker-compose config);
 #  5. the whole pipeline runs with those binaries, each in its own empty root, and every event reaches ClickHouse;
-#     SIGTERM stops the transformer with exit 0.
+#     SIGTERM stops the transformer with exit 0;
+#  6. meanwhile its status page renders in headless Chromium, healthy and with a non-zero rate.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -56,11 +57,27 @@ topics=(--input-topics "${prefix}user_clicks,${prefix}page_views,${prefix}orders
 in_empty_root transformer "${topics[@]}" --init 2>/dev/null || fail "transformer --init"
 apply_schema
 root=$(mktemp -d); cp "$BIN_DIR/transformer" "$root/"
-chroot "$root" /transformer "${topics[@]}" --stats-interval-secs 0 --http-addr 127.0.0.1:0 >"$STATE_DIR/logs/musl-transformer.log" 2>&1 &
+status_addr=127.0.0.1:${STATUS_PORT:-18464}
+chroot "$root" /transformer "${topics[@]}" --stats-interval-secs 0 --http-addr "$status_addr" >"$STATE_DIR/logs/musl-transformer.log" 2>&1 &
 tpid=$!
-n=2000
-in_empty_root emitter --brokers "$KAFKA_BROKERS" --http-addr off --topic-prefix "$prefix" --total $n --messages-per-second 0 --seed 3 \
-  --malformed-ratio 0.05 2>"$STATE_DIR/logs/musl-emitter.log" || fail "emitter (log: $STATE_DIR/logs/musl-emitter.log)"
+n=3000
+in_empty_root emitter --brokers "$KAFKA_BROKERS" --http-addr off --topic-prefix "$prefix" --total $n --messages-per-second 500 --seed 3 \
+  --malformed-ratio 0.05 2>"$STATE_DIR/logs/musl-emitter.log" &
+epid=$!
+
+# 6. The status page, in headless Chromium, while records flow: it renders and shows a non-zero rate.
+sleep 4.5
+apt_install chromium
+chrome=(chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update
+        --disable-sync --no-first-run --user-data-dir="$(mktemp -d)" --virtual-time-budget=4000 --window-size=1280,1000)
+dom=$("${chrome[@]}" --dump-dom "http://$status_addr/" 2>/dev/null)
+"${chrome[@]}" --screenshot="$STATE_DIR/status-page.png" "http://$status_addr/" >/dev/null 2>&1 || true
+rate=$(sed -n 's/.*id="rate-in">\([0-9,]*\)<.*/\1/p' <<<"$dom" | tr -d ,)
+[ -n "$rate" ] && [ "$rate" -gt 0 ] || fail "the status page shows no rate (rate-in='$rate'; page: ${dom:0:300})"
+grep -q 'id="health" class="ok">healthy' <<<"$dom" || fail "the status page does not say healthy"
+pass "status page in headless Chromium: healthy, $rate records/s in (screenshot: $STATE_DIR/status-page.png)"
+
+wait $epid || fail "emitter (log: $STATE_DIR/logs/musl-emitter.log)"
 end=$((SECONDS + 120)); rows=0; dead=0
 while [ $SECONDS -lt $end ]; do
   rows=$(ch "SELECT count() FROM $CLICKHOUSE_DATABASE.events_processed FINAL")

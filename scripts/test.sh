@@ -31,10 +31,12 @@ log "release checks: no C, static musl binaries, empty root, compose, the pipeli
 
 if cargo nextest --version >/dev/null 2>&1; then
   log "cargo nextest run --workspace"
-  cargo nextest run --workspace --no-fail-fast "$@"
+  cargo nextest run --workspace --no-fail-fast "$@" 2>&1 | tee "$STATE_DIR/nextest.log"
+  unit=$(sed -n 's/.* tests\? run: \([0-9]*\) passed.*/\1/p' "$STATE_DIR/nextest.log" | tail -n 1)
 else
   log "cargo test --workspace (cargo-nextest not installed)"
-  cargo test --workspace --no-fail-fast "$@"
+  cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$STATE_DIR/cargo-test.log"
+  unit=$(awk '/^test result: ok/ {n += $4} END {print n}' "$STATE_DIR/cargo-test.log")
 fi
 cleanup
 [ $# -eq 0 ] || exit 0 # a filtered run is for a developer: skip the chaos run
@@ -42,3 +44,5 @@ cleanup
 # The short chaos run (its own servers and ports): SIGKILLs, a broker and a ClickHouse restart, exact id sets.
 log "chaos (short form): scripts/chaos.sh 20000 3"
 "$ROOT/scripts/chaos.sh" 20000 3
+# Reached only when everything above passed (set -e, pipefail): the Rust tests, 6 release checks, 1 chaos run.
+echo "test.sh: $((unit + 7)) passed, 0 failed"
