@@ -26,6 +26,10 @@ pub struct Config {
     /// its event ids, fully reproducible.
     #[arg(long, env = "START_TIME")]
     pub start_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Timestamp format: `original` ("YYYY-MM-DD HH:MM:SS", whole seconds, as the original demo) or `rfc3339`
+    /// (milliseconds, for latency measurements).
+    #[arg(long, env = "TIMESTAMP_FORMAT", default_value = "original", value_parser = ["original", "rfc3339"])]
+    pub timestamp_format: String,
     /// Continue the sequence after the events already in the raw topics (their summed high watermarks), so a
     /// restarted emitter with the same seed neither repeats nor skips an event. Assumes it is the topics' only writer.
     #[arg(long, env = "RESUME", default_value_t = false, action = clap::ArgAction::Set)]
@@ -80,6 +84,11 @@ impl Config {
     /// The raw topic names with the prefix applied, in [`schema::topics::RAW`] order.
     pub fn topics(&self) -> [String; 3] {
         schema::topics::RAW.map(|t| format!("{}{t}", self.topic_prefix))
+    }
+    /// The event generator these flags describe.
+    pub fn generator(&self, seed: u64) -> crate::generate::Generator {
+        crate::generate::Generator::new(seed, self.start_time, self.messages_per_second, self.malformed_ratio)
+            .with_rfc3339(self.timestamp_format == "rfc3339")
     }
     /// Checks what clap cannot.
     pub fn validate(&self) -> anyhow::Result<()> {

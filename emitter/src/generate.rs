@@ -29,6 +29,7 @@ pub struct Generator {
     start: Option<DateTime<Utc>>,
     step_ms: i64,
     malformed_ratio: f64,
+    rfc3339: bool,
 }
 
 impl Generator {
@@ -36,7 +37,13 @@ impl Generator {
     /// without, it is stamped with the current time. `malformed_ratio` of the records are broken on purpose.
     pub fn new(seed: u64, start: Option<DateTime<Utc>>, rate: u64, malformed_ratio: f64) -> Self {
         let step_ms = if rate == 0 { 1 } else { (1000 / rate as i64).max(1) };
-        Self { seed, start, step_ms, malformed_ratio }
+        Self { seed, start, step_ms, malformed_ratio, rfc3339: false }
+    }
+
+    /// Stamps events in RFC 3339 with milliseconds instead of the original whole-second format.
+    pub fn with_rfc3339(mut self, yes: bool) -> Self {
+        self.rfc3339 = yes;
+        self
     }
 
     /// Event number `i`.
@@ -47,7 +54,11 @@ impl Generator {
             Some(start) => start + Duration::milliseconds(self.step_ms.saturating_mul(i as i64)),
             None => Utc::now(),
         };
-        let timestamp = schema::time::format_original(ts);
+        let timestamp = if self.rfc3339 {
+            ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        } else {
+            schema::time::format_original(ts)
+        };
         let topic = rng.random_range(0..3usize);
         let user_id = uuid(&mut rng);
         let ip_address: String = IPv4().fake_with_rng(&mut rng);

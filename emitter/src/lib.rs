@@ -21,7 +21,6 @@ use rskafka::record::Record;
 use tracing::{info, warn};
 
 pub use config::Config;
-use generate::Generator;
 
 /// What a run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +72,7 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
     let first_index = if cfg.resume { emitted_so_far(&parts).await? } else { 0 };
     info!(seed, first_index, rate = cfg.messages_per_second, total = cfg.total, "emitting");
 
-    let generator = Generator::new(seed, cfg.start_time, cfg.messages_per_second, cfg.malformed_ratio);
+    let generator = cfg.generator(seed);
     let started = Instant::now();
     let mut next = first_index;
     let (mut sent, mut malformed) = (0u64, 0u64);
@@ -146,7 +145,7 @@ fn list_ids(cfg: &Config, seed: u64) -> anyhow::Result<Summary> {
     use std::io::Write;
     anyhow::ensure!(cfg.total > 0, "--list-ids needs --total");
     anyhow::ensure!(cfg.start_time.is_some(), "--list-ids needs --start-time (without it ids depend on the clock)");
-    let generator = Generator::new(seed, cfg.start_time, cfg.messages_per_second, cfg.malformed_ratio);
+    let generator = cfg.generator(seed);
     let topics = cfg.topics();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut malformed = 0;

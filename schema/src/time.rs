@@ -4,7 +4,7 @@
 //! (any offset, converted to UTC) and epoch milliseconds as a JSON integer. Internally a timestamp is epoch
 //! milliseconds; it is written the way Flink's JSON format writes a `TIMESTAMP(3)`: `"YYYY-MM-DD HH:MM:SS.mmm"`.
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Timelike, Utc};
 
 /// Earliest accepted timestamp: 1970-01-01 00:00:00 UTC (ClickHouse `DateTime` starts there).
 pub const MIN_MS: i64 = 0;
@@ -46,10 +46,34 @@ pub fn check_range(ms: i64) -> Result<i64, TimeError> {
 }
 
 /// Formats epoch milliseconds as `"YYYY-MM-DD HH:MM:SS.mmm"` (UTC).
+///
+/// Written by hand: chrono's `format()` parses its pattern on every call and was the mapping's top hotspot
+/// (about 30% of `map_record` under perf).
 pub fn format_ms(ms: i64) -> String {
-    match Utc.timestamp_millis_opt(ms).single() {
-        Some(dt) => dt.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
-        None => String::from("1970-01-01 00:00:00.000"),
+    let Some(dt) = Utc.timestamp_millis_opt(ms).single() else {
+        return String::from("1970-01-01 00:00:00.000");
+    };
+    let mut s = String::with_capacity(23);
+    push_digits(&mut s, dt.year().unsigned_abs(), 4);
+    s.push('-');
+    push_digits(&mut s, dt.month(), 2);
+    s.push('-');
+    push_digits(&mut s, dt.day(), 2);
+    s.push(' ');
+    push_digits(&mut s, dt.hour(), 2);
+    s.push(':');
+    push_digits(&mut s, dt.minute(), 2);
+    s.push(':');
+    push_digits(&mut s, dt.second(), 2);
+    s.push('.');
+    push_digits(&mut s, ms.rem_euclid(1000) as u32, 3);
+    s
+}
+
+/// Appends `n` as exactly `width` decimal digits (zero-padded; higher digits dropped).
+fn push_digits(s: &mut String, n: u32, width: u32) {
+    for i in (0..width).rev() {
+        s.push(char::from(b'0' + (n / 10u32.pow(i) % 10) as u8));
     }
 }
 
@@ -93,6 +117,14 @@ mod tests {
         }
         assert_eq!(parse_text("1969-12-31 23:59:59"), Err(TimeError::OutOfRange(-1000)));
         assert!(matches!(parse_text("2200-01-01 00:00:00"), Err(TimeError::OutOfRange(_))));
+    }
+
+    #[test]
+    fn format_matches_chrono() {
+        for ms in [0, 1, 999, 1_709_210_096_789, 951_782_400_000, MAX_MS, 86_399_999] {
+            let want = Utc.timestamp_millis_opt(ms).unwrap().format("%Y-%m-%d %H:%M:%S%.3f").to_string();
+            assert_eq!(format_ms(ms), want);
+        }
     }
 
     #[test]

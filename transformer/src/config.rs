@@ -110,6 +110,10 @@ pub struct Config {
     /// the worst moment for a crash (tests/pipeline.rs proves nothing is written twice even then).
     #[arg(long, hide = true)]
     pub crash_before_commit: Option<u64>,
+    /// Drain mode: exit 0 once every input partition is committed up to its high watermark (a backfill, or a
+    /// benchmark of draining a backlog).
+    #[arg(long, env = "DRAIN")]
+    pub drain: bool,
     /// Create the missing topics, then exit (for setup scripts).
     #[arg(long, conflicts_with = "status")]
     pub init: bool,

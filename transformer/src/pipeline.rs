@@ -123,6 +123,10 @@ impl Pipeline {
                     self.cfg.max_dead_letter_ratio
                 );
             }
+            if self.cfg.drain && self.inputs.iter().all(|i| i.next_offset >= i.high_watermark) && self.skip.is_empty() {
+                info!(records_in = self.metrics.records_in.load(Relaxed), "drained every input partition (--drain)");
+                break;
+            }
             if !stats_every.is_zero() && last_stats.0.elapsed() >= stats_every {
                 let n = self.metrics.records_in.load(Relaxed);
                 let rate = (n - last_stats.1) as f64 / last_stats.0.elapsed().as_secs_f64();

@@ -1,0 +1,75 @@
+//! The baseline: copy every record of the input topics (up to their high watermarks at start) to `--output-topic`
+//! with plain rskafka fetch and produce, in rounds like the transformer's, with no mapping and no commits.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use futures::future::join_all;
+use rskafka::client::partition::{Compression, OffsetAt};
+use rskafka::record::Record;
+use transformer::sink::Sink;
+use transformer::source::{fetch, Input};
+
+/// Copies the raw topics to another topic, as fast as the broker allows.
+#[derive(Parser)]
+struct Args {
+    /// Bootstrap brokers.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    brokers: String,
+    /// Topics to copy.
+    #[arg(long, default_value = "user_clicks,page_views,orders", value_delimiter = ',')]
+    input_topics: Vec<String>,
+    /// Destination topic (created with 3 partitions if missing).
+    #[arg(long, default_value = "baseline_copy")]
+    output_topic: String,
+    /// Most bytes per partition fetch (the transformer's default).
+    #[arg(long, default_value_t = 1_048_576)]
+    fetch_max_bytes: i32,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let client = schema::kafka::connect(&[args.brokers.clone()], Duration::from_secs(20), Duration::from_secs(30)).await?;
+    schema::kafka::ensure_topics(&client, &[(args.output_topic.as_str(), 3)]).await?;
+    let mut inputs = Vec::new();
+    let mut ends = Vec::new();
+    for topic in &args.input_topics {
+        for p in schema::kafka::partitions(&client, topic).await? {
+            let pc = Arc::new(schema::kafka::partition_client(&client, topic, p).await?);
+            ends.push(pc.get_offset(OffsetAt::Latest).await?);
+            inputs.push(Input { next_offset: pc.get_offset(OffsetAt::Earliest).await?, client: pc, high_watermark: 0 });
+        }
+    }
+    let sink = Sink::open(&client, &args.output_topic, Compression::NoCompression).await?;
+    let total: i64 = ends.iter().zip(&inputs).map(|(e, i)| e - i.next_offset).sum();
+    let started = Instant::now();
+    let mut copied = 0i64;
+    while inputs.iter().zip(&ends).any(|(i, e)| i.next_offset < *e) {
+        let fetched = join_all(inputs.iter_mut().map(|i| fetch(i, args.fetch_max_bytes, 100))).await;
+        let mut batches = sink.empty_batches();
+        let now = chrono::Utc::now();
+        for (idx, records) in fetched.into_iter().enumerate() {
+            let (input, end) = (&mut inputs[idx], ends[idx]);
+            for r in records? {
+                if r.offset >= end {
+                    break;
+                }
+                input.next_offset = r.offset + 1;
+                batches[sink.route(input.client.partition())].push(Record {
+                    key: r.record.key,
+                    value: r.record.value,
+                    headers: BTreeMap::new(),
+                    timestamp: now,
+                });
+                copied += 1;
+            }
+        }
+        sink.produce(batches).await?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("copy-baseline: copied={copied} of {total} seconds={secs:.3} records_per_s={:.0}", copied as f64 / secs);
+    Ok(())
+}

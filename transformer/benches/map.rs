@@ -1,0 +1,46 @@
+//! The pure mapping's cost per record, per raw type, and how much of it is JSON: decoding the raw record alone,
+//! and encoding the unified record alone. `cargo bench -p transformer --bench map` (or scripts/bench.sh).
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
+use transformer::map::{map_record, Source};
+
+fn samples() -> Vec<(&'static str, Vec<u8>)> {
+    let g = emitter::generate::Generator::new(1, Some("2026-01-01T00:00:00Z".parse().unwrap()), 0, 0.0);
+    let mut by_topic: Vec<(&'static str, Vec<u8>)> = Vec::new();
+    for i in 0.. {
+        let e = g.event(i);
+        let topic = schema::topics::RAW[e.topic];
+        if !by_topic.iter().any(|(t, _)| *t == topic) {
+            by_topic.push((topic, e.value));
+        }
+        if by_topic.len() == 3 {
+            break;
+        }
+    }
+    by_topic.sort();
+    by_topic
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("map");
+    group.throughput(Throughput::Elements(1));
+    for (topic, value) in samples() {
+        let src = Source { topic, partition: 0, offset: 42 };
+        group.bench_function(format!("{topic}/map_record"), |b| {
+            b.iter(|| map_record(black_box(src), Some(black_box(&value)), 1 << 20).unwrap())
+        });
+        group.bench_function(format!("{topic}/map_and_encode"), |b| {
+            b.iter(|| serde_json::to_vec(&map_record(black_box(src), Some(black_box(&value)), 1 << 20).unwrap()).unwrap())
+        });
+        group.bench_function(format!("{topic}/json_decode_only"), |b| {
+            b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&value)).unwrap())
+        });
+        let event = map_record(src, Some(&value), 1 << 20).unwrap();
+        group.bench_function(format!("{topic}/json_encode_only"), |b| b.iter(|| serde_json::to_vec(black_box(&event)).unwrap()));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
