@@ -31,13 +31,17 @@ fn bench(c: &mut Criterion) {
             b.iter(|| map_record(black_box(src), Some(black_box(&value)), 1 << 20).unwrap())
         });
         group.bench_function(format!("{topic}/map_and_encode"), |b| {
-            b.iter(|| serde_json::to_vec(&map_record(black_box(src), Some(black_box(&value)), 1 << 20).unwrap()).unwrap())
+            b.iter(|| {
+                serde_json::to_vec(&map_record(black_box(src), Some(black_box(&value)), 1 << 20).unwrap()).unwrap()
+            })
         });
         group.bench_function(format!("{topic}/json_decode_only"), |b| {
             b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&value)).unwrap())
         });
         let event = map_record(src, Some(&value), 1 << 20).unwrap();
-        group.bench_function(format!("{topic}/json_encode_only"), |b| b.iter(|| serde_json::to_vec(black_box(&event)).unwrap()));
+        group.bench_function(format!("{topic}/json_encode_only"), |b| {
+            b.iter(|| serde_json::to_vec(black_box(&event)).unwrap())
+        });
     }
     group.finish();
 }

@@ -147,6 +147,11 @@ impl Config {
         anyhow::ensure!(self.fetch_max_bytes > 0, "--fetch-max-bytes must be positive");
         anyhow::ensure!(self.topic_partitions > 0, "--topic-partitions must be positive");
         anyhow::ensure!(
+            self.dead_letter_max_raw <= crate::sink::MAX_REQUEST_BYTES / 2,
+            "--dead-letter-max-raw must be at most {} (a dead letter must fit in a produce request)",
+            crate::sink::MAX_REQUEST_BYTES / 2
+        );
+        anyhow::ensure!(
             (0.0..=1.0).contains(&self.max_dead_letter_ratio),
             "--max-dead-letter-ratio must be between 0.0 (off) and 1.0"
         );

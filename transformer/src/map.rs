@@ -66,6 +66,14 @@ pub enum MapError {
         /// What the record has.
         got: &'static str,
     },
+    /// The unified record would be larger than a produce request may be (a huge but valid field).
+    #[error("the unified record would be {size} bytes, over the {max}-byte output limit")]
+    OutputTooLarge {
+        /// Size of the encoded record.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The timestamp is unparsable or out of range.
     #[error(transparent)]
     Timestamp(#[from] TimeError),
@@ -76,7 +84,7 @@ impl MapError {
     pub fn reason(&self) -> &'static str {
         match self {
             MapError::Empty => "empty_record",
-            MapError::TooLarge { .. } => "too_large",
+            MapError::TooLarge { .. } | MapError::OutputTooLarge { .. } => "too_large",
             MapError::InvalidUtf8(_) => "invalid_utf8",
             MapError::InvalidJson(_) => "invalid_json",
             MapError::NotAnObject(_) => "not_an_object",

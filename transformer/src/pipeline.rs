@@ -223,11 +223,21 @@ impl Pipeline {
                 let value = r.record.value.as_deref();
                 bytes += value.map_or(0, |v| v.len() as u64);
                 let src = Source { topic: input.client.topic(), partition: input.client.partition(), offset: r.offset };
-                match map_record(src, value, self.cfg.max_record_bytes) {
-                    Ok(event) => {
+                // A valid record whose unified form would not fit in a produce request is dead-lettered too:
+                // the broker would refuse it forever and stall the partition.
+                let mapped = map_record(src, value, self.cfg.max_record_bytes).and_then(|event| {
+                    let bytes = serde_json::to_vec(&event).expect("a ProcessedEvent always serialises");
+                    let max = crate::sink::MAX_REQUEST_BYTES / 2;
+                    if bytes.len() > max {
+                        return Err(crate::map::MapError::OutputTooLarge { size: bytes.len(), max });
+                    }
+                    Ok((event.event_id, bytes))
+                });
+                match mapped {
+                    Ok((event_id, bytes)) => {
                         out[self.output.route(src.partition)].push(Record {
-                            key: Some(event.event_id.clone().into_bytes()),
-                            value: Some(serde_json::to_vec(&event)?),
+                            key: Some(event_id.into_bytes()),
+                            value: Some(bytes),
                             headers: BTreeMap::new(),
                             timestamp: now,
                         });

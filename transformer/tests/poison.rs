@@ -54,6 +54,8 @@ async fn every_kind_of_poison_is_dead_lettered_and_the_transformer_goes_on() {
         (Some(b"{\"user_id\": \"u\", ".to_vec()), "invalid_json"),
         (Some(b"{\"user_id\":\"\xff\xfe\",\"timestamp\":\"2026-01-01 00:00:00\"}".to_vec()), "invalid_utf8"),
         (Some(format!(r#"{{"user_id":"u",{ts},"pad":"{}"}}"#, "x".repeat(10 << 20)).into_bytes()), "too_large"),
+        // Valid, but its unified record (the url appears twice) would not fit in a produce request.
+        (Some(format!(r#"{{"user_id":"u",{ts},"url":"{}"}}"#, "u".repeat(600_000)).into_bytes()), "too_large"),
         (Some(format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes()), "not_an_object"),
         (Some(format!("{}1{}", r#"{"a":"#.repeat(10_000), "}".repeat(10_000)).into_bytes()), "missing_field"),
         (Some(format!(r#"{{"user_id":42,{ts}}}"#).into_bytes()), "wrong_type"),

@@ -32,7 +32,8 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let client = schema::kafka::connect(&[args.brokers.clone()], Duration::from_secs(20), Duration::from_secs(30)).await?;
+    let client =
+        schema::kafka::connect(&[args.brokers.clone()], Duration::from_secs(20), Duration::from_secs(30)).await?;
     schema::kafka::ensure_topics(&client, &[(args.output_topic.as_str(), 3)]).await?;
     let mut inputs = Vec::new();
     let mut ends = Vec::new();
