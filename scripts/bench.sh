@@ -26,7 +26,12 @@ cd "$ROOT"
 
 log "1/5 criterion: the mapping"
 cargo bench -p transformer --bench map -- --warm-up-time 1 --measurement-time 3 2>/dev/null >"$STATE_DIR/criterion.txt"
-ns() { awk -v name="map/$1" '$1 == name {getline; print $4 + 0; exit} $1 == name && /time:/ {print $5 + 0; exit}' "$STATE_DIR/criterion.txt"; }
+ns() { # ns NAME : the middle estimate of criterion's "time: [lo mid hi]" for map/NAME, in ns
+  awk -v name="map/$1" '
+    $1 == name { found = 1 }
+    found && /time:/ { for (i = 1; i <= NF; i++) if ($i ~ /^\[/) { v = $(i + 2); u = $(i + 3); break }
+                       f = (u == "µs") ? 1000 : (u == "ms") ? 1e6 : 1; printf "%.0f\n", v * f; exit }' "$STATE_DIR/criterion.txt"
+}
 declare -A map_ns enc_ns
 for t in user_clicks page_views orders; do map_ns[$t]=$(ns "$t/map_record"); enc_ns[$t]=$(ns "$t/json_encode_only"); done
 log "   ns/record (map_record): clicks ${map_ns[user_clicks]}, views ${map_ns[page_views]}, orders ${map_ns[orders]}"

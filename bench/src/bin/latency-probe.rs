@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let ch = clickhouse::Client::default().with_url(&args.clickhouse_url).with_validation(false);
     let sql = format!(
-        "SELECT toString(event_id), toUInt64(event_time_ms) FROM (SELECT event_id, toUInt64(toUnixTimestamp(event_timestamp)) * 1000 + event_timestamp_ms AS event_time_ms, inserted_at FROM {}.events_processed WHERE inserted_at >= now() - 30 AND cityHash64(event_id) % {} = 0)",
+        "SELECT toString(event_id), toUInt64(event_time_ms) FROM (SELECT event_id, toUInt64(toUnixTimestamp(event_timestamp)) * 1000 + event_timestamp_ms AS event_time_ms, inserted_at FROM {}.events_processed WHERE inserted_at >= now() - 30 AND cityHash64(toString(event_id)) % {} = 0)",
         args.database, args.sample
     );
     let started = Instant::now();
