@@ -41,8 +41,9 @@ start_bg broker "$STATE_DIR/broker" "$(nisshi_bin)" broker --listener-url "tcp:/
   --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" --storage-engine "memory://nisshi/"
 wait_tcp "$KAFKA_PORT" 30 "the nisshi broker"
 build_binaries
-cargo build --release --locked -p bench 2>&1 | grep -E '^error' -A5 >&2 || true
-tools=$ROOT/target/release
+# The tools are built like the binaries (static, musl): the baseline pays the same libc and allocator.
+cargo build --release --locked --target "$MUSL_TARGET" -p bench 2>&1 | grep -E '^error' -A5 >&2 || true
+tools=$BIN_DIR
 
 log "2/5 pre-loading $N raw records"
 t0=$(date +%s.%N)
@@ -65,8 +66,8 @@ handled=$(sed -n 's/.*drained every input partition.*records_in=\([0-9]*\).*/\1/
 [ "$handled" -eq "$N" ] || die "the transformer handled $handled of $N"
 
 b_rps=$(echo "$N / $b_wall" | bc); t_rps=$(echo "$N / $t_wall" | bc)
-ratio=$(echo "scale=2; $t_rps / $b_rps" | bc)
-b_cpu_m=$(echo "scale=2; $b_cpu * 1000000 / $N" | bc); t_cpu_m=$(echo "scale=2; $t_cpu * 1000000 / $N" | bc)
+ratio=$(printf '%.2f' "$(echo "scale=4; $t_rps / $b_rps" | bc)")
+b_cpu_m=$(printf '%.2f' "$(echo "scale=4; $b_cpu * 1000000 / $N" | bc)"); t_cpu_m=$(printf '%.2f' "$(echo "scale=4; $t_cpu * 1000000 / $N" | bc)")
 t_rss_mb=$(echo "scale=1; $t_rss / 1024" | bc); b_rss_mb=$(echo "scale=1; $b_rss / 1024" | bc)
 log "   baseline $b_rps rec/s ($b_cpu_m CPU s per million), transformer $t_rps rec/s ($t_cpu_m CPU s per million), ratio $ratio, peak RSS $t_rss_mb MB"
 
@@ -95,11 +96,12 @@ p50=$(kv p50_ms); p99=$(kv p99_ms); pmax=$(kv max_ms); samples=$(kv samples)
   echo "## $(date -u +%F) — $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
   echo
   echo "Command: \`scripts/bench.sh $N\` (BENCH_RATE=$RATE, BENCH_LATENCY_SECS=$SECS). Broker: nisshi $NISSHI_VERSION, memory:// storage."
+  echo "Both sides are static musl builds; the broker runs on the same 2 cores."
   echo
   echo "| measure | baseline | transformer | ratio |"
   echo "|---|---|---|---|"
   echo "| drain $N records, records/s | $b_rps (plain rskafka copy) | $t_rps | **$ratio** |"
-  echo "| CPU seconds per million records | $b_cpu_m | $t_cpu_m | $(echo "scale=2; $t_cpu_m / $b_cpu_m" | bc) |"
+  echo "| CPU seconds per million records | $b_cpu_m | $t_cpu_m | $(printf '%.2f' "$(echo "scale=4; $t_cpu_m / $b_cpu_m" | bc)") |"
   echo "| peak RSS while draining, MB | $b_rss_mb | $t_rss_mb | |"
   echo "| peak RSS at $RATE events/s (emitter actual ${actual_rate:-?}/s), MB | | $(echo "scale=1; $rss_run_kb / 1024" | bc) (emitter: $(echo "scale=1; $emit_rss_kb / 1024" | bc)) | |"
   echo "| emit → queryable in ClickHouse, ms ($samples sampled rows) | | p50 $p50 · p99 **$p99** · max $pmax | |"

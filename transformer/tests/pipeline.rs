@@ -177,12 +177,7 @@ async fn a_crash_between_produce_and_commit_writes_nothing_twice() {
     assert!(again.metrics.records_skipped.load(Relaxed) > 0, "the crashed round was found in the outputs and skipped");
     again.stop().await;
 
-    let topic: Vec<ProcessedEvent> = read_topic(&s, &names.output()).await;
-    let ids: HashSet<String> = topic.iter().map(|e| e.event_id.clone()).collect();
-    assert_eq!(ids, want, "nothing lost");
-    assert_eq!(topic.len(), ids.len(), "nothing written twice");
-    let letters: Vec<DeadLetter> = read_topic(&s, &names.dead()).await;
-    assert_eq!(letters.len() as u64, bad, "no dead letter written twice");
+    assert_outputs_exact(&s, &names, &want, bad).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,12 +220,7 @@ async fn sigkill_mid_stream_loses_nothing_and_writes_nothing_twice() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let topic: Vec<ProcessedEvent> = read_topic(&s, &names.output()).await;
-    let ids: HashSet<String> = topic.iter().map(|e| e.event_id.clone()).collect();
-    assert_eq!(ids, want, "nothing lost");
-    assert_eq!(topic.len(), ids.len(), "nothing written twice to processed_events");
-    let letters: Vec<DeadLetter> = read_topic(&s, &names.dead()).await;
-    assert_eq!(letters.len() as u64, bad, "every malformed record dead-lettered once");
+    assert_outputs_exact(&s, &names, &want, bad).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,4 +234,15 @@ async fn drain_mode_works_through_a_backlog_larger_than_any_produce_request() {
     let run = transformer::run(names.transformer(&s, &["--drain"]), std::future::pending());
     tokio::time::timeout(LIMIT, run).await.expect("--drain exits by itself").unwrap();
     assert_eq!(topic_len(&s, &names.output()).await, n as i64);
+}
+
+/// The outputs hold exactly the `want` ids, each once, and exactly `bad` dead letters, each once.
+async fn assert_outputs_exact(s: &Servers, names: &Names, want: &HashSet<String>, bad: u64) {
+    let topic: Vec<ProcessedEvent> = read_topic(s, &names.output()).await;
+    let ids: HashSet<String> = topic.iter().map(|e| e.event_id.clone()).collect();
+    assert_eq!(&ids, want, "nothing lost");
+    assert_eq!(topic.len(), ids.len(), "nothing written twice to processed_events");
+    let letters: Vec<DeadLetter> = read_topic(s, &names.dead()).await;
+    let coords: HashSet<_> = letters.iter().map(|d| (d.source_topic.clone(), d.source_partition, d.source_offset)).collect();
+    assert_eq!((letters.len() as u64, coords.len() as u64), (bad, bad), "every malformed record dead-lettered once");
 }
