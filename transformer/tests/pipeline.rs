@@ -243,6 +243,7 @@ async fn assert_outputs_exact(s: &Servers, names: &Names, want: &HashSet<String>
     assert_eq!(&ids, want, "nothing lost");
     assert_eq!(topic.len(), ids.len(), "nothing written twice to processed_events");
     let letters: Vec<DeadLetter> = read_topic(s, &names.dead()).await;
-    let coords: HashSet<_> = letters.iter().map(|d| (d.source_topic.clone(), d.source_partition, d.source_offset)).collect();
+    let coords: HashSet<_> =
+        letters.iter().map(|d| (d.source_topic.clone(), d.source_partition, d.source_offset)).collect();
     assert_eq!((letters.len() as u64, coords.len() as u64), (bad, bad), "every malformed record dead-lettered once");
 }
