@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Crash-safety, proven end to end on real servers. The emitter sends a fixed, seeded stream of N events (1% malformed);
-# meanwhile the transformer is killed with SIGKILL K times at random moments and restarted each time, the broker is
+# meanwhile the transformer is killed with SIGKILL K times at random moments and restarted each time, the emitter is
+# killed once and restarted with --resume, the broker is
 # stopped and restarted once (durable sqlite storage; the transformer's /healthz must flip to 503 and back to 200),
 # and ClickHouse is stopped and restarted once. At the end the
 # set of event ids the stream holds is compared with the set in ClickHouse. Last line:
@@ -54,7 +55,7 @@ wait_health() { # wait_health CODE SECONDS : until the transformer's /healthz an
 duration=$(( N / RATE + 1 ))
 events=()
 for _ in $(seq "$K"); do events+=("kill"); done
-events+=("broker" "clickhouse")
+events+=("emitter" "broker" "clickhouse")
 slot=$(( duration * 1000 / (${#events[@]} + 1) ))
 for ev in $(printf '%s\n' "${events[@]}" | shuf); do
   sleep "$(awk -v ms=$(( slot / 2 + RANDOM % slot )) 'BEGIN{printf "%.3f", ms/1000}')"
@@ -64,6 +65,12 @@ for ev in $(printf '%s\n' "${events[@]}" | shuf); do
       [ -n "$pid" ] && kill -KILL "$pid" && log "chaos: SIGKILL transformer (pid $pid)"
       rm -f "$STATE_DIR/pids/transformer.pid"
       start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" "${transformer_args[@]}" ;;
+    emitter)
+      # The emitter too: restarted with --resume, it re-sends exactly what the kill cut from its last batch.
+      pid=$(pid_of emitter) || true
+      [ -n "$pid" ] && kill -KILL "$pid" && log "chaos: SIGKILL emitter (pid $pid)"
+      rm -f "$STATE_DIR/pids/emitter.pid"
+      start_bg emitter "$STATE_DIR" "$BIN_DIR/emitter" "${stream[@]}" --http-addr off --resume true ;;
     broker)
       # Also the health check's test: 503 while the broker is away, 200 once it is back.
       wait_health 200 90

@@ -60,19 +60,24 @@ root=$(mktemp -d); cp "$BIN_DIR/transformer" "$root/"
 status_addr=127.0.0.1:${STATUS_PORT:-18464}
 chroot "$root" /transformer "${topics[@]}" --stats-interval-secs 0 --http-addr "$status_addr" >"$STATE_DIR/logs/musl-transformer.log" 2>&1 &
 tpid=$!
-n=3000
+trap 'kill $tpid 2>/dev/null || true' EXIT # also when a check below fails
+n=6000
 in_empty_root emitter --brokers "$KAFKA_BROKERS" --http-addr off --topic-prefix "$prefix" --total $n --messages-per-second 500 --seed 3 \
   --malformed-ratio 0.05 2>"$STATE_DIR/logs/musl-emitter.log" &
 epid=$!
 
 # 6. The status page, in headless Chromium, while records flow: it renders and shows a non-zero rate.
-sleep 4.5
 apt_install chromium
 chrome=(chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update
         --disable-sync --no-first-run --user-data-dir="$(mktemp -d)" --virtual-time-budget=4000 --window-size=1280,1000)
-dom=$("${chrome[@]}" --dump-dom "http://$status_addr/" 2>/dev/null)
+rate=0
+for _ in $(seq 10); do # the page needs two samples (2 s apart) with records flowing; the emitter runs ~12 s
+  sleep 1
+  dom=$("${chrome[@]}" --dump-dom "http://$status_addr/" 2>/dev/null) || continue
+  rate=$(sed -n 's/.*id="rate-in">\([0-9,]*\)<.*/\1/p' <<<"$dom" | tr -d ,)
+  [ -n "$rate" ] && [ "$rate" -gt 0 ] && break
+done
 "${chrome[@]}" --screenshot="$STATE_DIR/status-page.png" "http://$status_addr/" >/dev/null 2>&1 || true
-rate=$(sed -n 's/.*id="rate-in">\([0-9,]*\)<.*/\1/p' <<<"$dom" | tr -d ,)
 [ -n "$rate" ] && [ "$rate" -gt 0 ] || fail "the status page shows no rate (rate-in='$rate'; page: ${dom:0:300})"
 grep -q 'id="health" class="ok">healthy' <<<"$dom" || fail "the status page does not say healthy"
 pass "status page in headless Chromium: healthy, $rate records/s in (screenshot: $STATE_DIR/status-page.png)"

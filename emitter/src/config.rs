@@ -30,10 +30,13 @@ pub struct Config {
     /// (milliseconds, for latency measurements).
     #[arg(long, env = "TIMESTAMP_FORMAT", default_value = "original", value_parser = ["original", "rfc3339"])]
     pub timestamp_format: String,
-    /// Continue the sequence after the events already in the raw topics (their summed high watermarks), so a
-    /// restarted emitter with the same seed neither repeats nor skips an event. Assumes it is the topics' only writer.
-    #[arg(long, env = "RESUME", default_value_t = false, action = clap::ArgAction::Set)]
+    /// Continue the stream of --seed after its last recorded progress, re-sending exactly what a crash cut from the
+    /// last batch (needs --start-time for that; see the progress module): no event is repeated or skipped.
+    #[arg(long, env = "RESUME", default_value_t = false, action = clap::ArgAction::Set, requires = "seed")]
     pub resume: bool,
+    /// Topic of the emitter's progress records (one partition; created if missing).
+    #[arg(long, env = "EMITTER_PROGRESS_TOPIC", default_value = "emitter_progress")]
+    pub progress_topic: String,
     /// all / -1 / 1: wait for the broker's acknowledgement of each batch (rskafka always asks for acks=all,
     /// which on one broker is the same as 1); 0: do not wait.
     #[arg(long, env = "PRODUCER_ACKS", default_value = "all", value_parser = ["all", "-1", "1", "0"])]

@@ -4,16 +4,20 @@
 //! - [`config`]: flags and environment variables (the original demo's names where it had them).
 //! - [`generate`]: seeded, index-addressable fake events (and deliberately malformed ones).
 //! - [`metrics`]: counters for `/metrics`, and `/healthz`.
+//! - [`progress`]: committed progress and exact resume after a crash.
 //! - [`run`]: the send loop — rate control, batching per partition, acknowledgements, progress, shutdown.
 
 pub mod config;
 pub mod generate;
 pub mod metrics;
+pub mod progress;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use std::collections::HashSet;
 
 use futures::future::try_join_all;
 use rskafka::client::partition::{Compression, OffsetAt, PartitionClient};
@@ -21,6 +25,7 @@ use rskafka::record::Record;
 use tracing::{info, warn};
 
 pub use config::Config;
+use progress::Progress;
 
 /// What a run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,13 +74,26 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
         }
         parts.push(clients);
     }
-    let first_index = if cfg.resume { emitted_so_far(&parts).await? } else { 0 };
-    info!(seed, first_index, rate = cfg.messages_per_second, total = cfg.total, "emitting");
-
+    schema::kafka::ensure_topics(&client, &[(cfg.progress_topic.as_str(), 1)]).await?;
+    let log = schema::kafka::KeyedLog::new(
+        schema::kafka::partition_client(&client, &cfg.progress_topic, 0).await?,
+        format!("{}{seed}", cfg.topic_prefix),
+    );
     let generator = cfg.generator(seed);
+    let (first_index, missing, mut marks) =
+        if cfg.resume { resume(&cfg, &log, &parts, &generator).await? } else { (0, Vec::new(), ends(&parts).await?) };
+    info!(seed, first_index, resent = missing.len(), rate = cfg.messages_per_second, total = cfg.total, "emitting");
+
     let started = Instant::now();
     let mut next = first_index;
     let (mut sent, mut malformed) = (0u64, 0u64);
+    let mut last_progress = Instant::now();
+    if !missing.is_empty() {
+        let (batches, bad, _) = build(&generator, &parts, missing.iter().copied());
+        malformed += bad;
+        marks.extend(send(&parts, batches, true, &metrics).await);
+        info!(records = missing.len(), "re-sent the records a crash had cut from the last batch");
+    }
     let mut last_stats = (Instant::now(), 0u64);
     loop {
         if *stop.borrow() || (cfg.total > 0 && next >= cfg.total) {
@@ -94,25 +112,17 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
             continue;
         }
 
-        let mut batches: BTreeMap<(usize, usize), Vec<Record>> = BTreeMap::new();
-        let now = chrono::Utc::now();
-        let (mut bytes, malformed_before) = (0u64, malformed);
-        for i in next..next + due {
-            let e = generator.event(i);
-            malformed += u64::from(e.malformed);
-            bytes += e.value.len() as u64;
-            let p = (e.partition % parts[e.topic].len() as u64) as usize;
-            batches.entry((e.topic, p)).or_default().push(Record {
-                key: None,
-                value: Some(e.value),
-                headers: BTreeMap::new(),
-                timestamp: now,
-            });
-        }
+        let malformed_before = malformed;
+        let (batches, bad, bytes) = build(&generator, &parts, next..next + due);
+        malformed += bad;
         let n_batches = batches.len() as u64;
-        send(&parts, batches, cfg.wait_for_acks(), &metrics).await;
+        marks.extend(send(&parts, batches, cfg.wait_for_acks(), &metrics).await);
         next += due;
         sent += due;
+        if cfg.wait_for_acks() && last_progress.elapsed() >= Duration::from_secs(1) {
+            log.append(&Progress { next_index: next, marks: marks.clone() }).await?;
+            last_progress = Instant::now();
+        }
         {
             use std::sync::atomic::Ordering::Relaxed;
             metrics.sent.fetch_add(due, Relaxed);
@@ -134,6 +144,9 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
             );
             last_stats = (Instant::now(), sent);
         }
+    }
+    if cfg.wait_for_acks() {
+        log.append(&Progress { next_index: next, marks: marks.clone() }).await?;
     }
     let secs = started.elapsed().as_secs_f64();
     info!(sent, malformed, next_index = next, actual_rate_per_s = (sent as f64 / secs.max(1e-9)).round(), "done");
@@ -170,7 +183,7 @@ async fn send(
     batches: BTreeMap<(usize, usize), Vec<Record>>,
     wait: bool,
     metrics: &metrics::Metrics,
-) {
+) -> BTreeMap<String, i64> {
     let jobs = batches.into_iter().map(|((t, p), records)| (Arc::clone(&parts[t][p]), records)).collect::<Vec<_>>();
     if !wait {
         for (client, records) in jobs {
@@ -180,7 +193,7 @@ async fn send(
                 }
             });
         }
-        return;
+        return BTreeMap::new();
     }
     let mut attempt = 0u32;
     loop {
@@ -190,7 +203,15 @@ async fn send(
         )
         .await;
         match result {
-            Ok(_) => return,
+            Ok(offsets) => {
+                return jobs
+                    .iter()
+                    .zip(offsets)
+                    .filter_map(|((client, _), o)| {
+                        o.last().map(|last| (format!("{}/{}", client.topic(), client.partition()), last + 1))
+                    })
+                    .collect()
+            }
             Err(e) => {
                 metrics.produce_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 warn!(attempt, error = %e, "produce failed (is the broker up?), retrying the batch in 1 s");
@@ -200,11 +221,76 @@ async fn send(
     }
 }
 
-/// Events already in the raw topics: the sum of their high watermarks.
-async fn emitted_so_far(parts: &[Vec<Arc<PartitionClient>>]) -> anyhow::Result<u64> {
-    let mut n = 0i64;
-    for client in parts.iter().flatten() {
-        n += client.get_offset(OffsetAt::Latest).await?;
+/// The records of events `indexes`, grouped by (topic, partition); also how many are malformed and their bytes.
+type Batches = BTreeMap<(usize, usize), Vec<Record>>;
+fn build(
+    generator: &generate::Generator,
+    parts: &[Vec<Arc<PartitionClient>>],
+    indexes: impl Iterator<Item = u64>,
+) -> (Batches, u64, u64) {
+    let (mut batches, mut malformed, mut bytes) = (Batches::new(), 0, 0);
+    let now = chrono::Utc::now();
+    for i in indexes {
+        let e = generator.event(i);
+        malformed += u64::from(e.malformed);
+        bytes += e.value.len() as u64;
+        let p = (e.partition % parts[e.topic].len() as u64) as usize;
+        batches.entry((e.topic, p)).or_default().push(Record {
+            key: None,
+            value: Some(e.value),
+            headers: BTreeMap::new(),
+            timestamp: now,
+        });
     }
-    Ok(n as u64)
+    (batches, malformed, bytes)
+}
+
+/// The end offset (high watermark) of every raw partition.
+async fn ends(parts: &[Vec<Arc<PartitionClient>>]) -> anyhow::Result<BTreeMap<String, i64>> {
+    let mut out = BTreeMap::new();
+    for client in parts.iter().flatten() {
+        out.insert(format!("{}/{}", client.topic(), client.partition()), client.get_offset(OffsetAt::Latest).await?);
+    }
+    Ok(out)
+}
+
+/// `--resume`: the last progress record, then what was written after it (see [`progress`]). Returns the index to
+/// continue at, the indexes to re-send first, and the current ends of the raw partitions.
+async fn resume(
+    cfg: &Config,
+    log: &schema::kafka::KeyedLog,
+    parts: &[Vec<Arc<PartitionClient>>],
+    generator: &generate::Generator,
+) -> anyhow::Result<(u64, Vec<u64>, BTreeMap<String, i64>)> {
+    let recorded: Progress = log.load().await?.unwrap_or_default();
+    let topics = cfg.topics();
+    let mut tail_ids = HashSet::new();
+    for (t, clients) in parts.iter().enumerate() {
+        for client in clients {
+            let (low, high) = schema::kafka::bounds(client).await?;
+            let from =
+                recorded.marks.get(&format!("{}/{}", client.topic(), client.partition())).copied().unwrap_or(low);
+            for r in schema::kafka::read_range(client, from.max(low), high).await? {
+                tail_ids.insert(schema::id::event_id(&topics[t], r.record.value.as_deref().unwrap_or_default()));
+            }
+        }
+    }
+    let tail = tail_ids.len() as u64;
+    let (next, missing) = if cfg.start_time.is_some() {
+        let mut window = tail + cfg.batch_size;
+        if cfg.total > 0 {
+            window = window.min(cfg.total.saturating_sub(recorded.next_index));
+        }
+        let p = progress::plan(recorded.next_index, &tail_ids, window, |i| {
+            let e = generator.event(i);
+            schema::id::event_id(&topics[e.topic], &e.value)
+        });
+        (p.next, p.missing)
+    } else {
+        // Stamped with the clock, a stream cannot be regenerated: count what the tails hold as sent.
+        warn!("--resume without --start-time: records cut from the last batch cannot be identified; continuing after them");
+        (recorded.next_index + tail, Vec::new())
+    };
+    info!(recorded = recorded.next_index, written_after = tail, next, missing = missing.len(), "resuming");
+    Ok((next, missing, ends(parts).await?))
 }

@@ -1,14 +1,16 @@
 //! Kafka plumbing both binaries need: connect with a deadline (one log line per failed attempt), create topics that
-//! are missing, and list a topic's partitions. rskafka retries forever by default; here every request gets a
+//! are missing, list a topic's partitions, read a partition's offset range, and keep checkpoints in a topic
+//! ([`KeyedLog`]). rskafka retries forever by default; here every request gets a
 //! deadline so a dead broker surfaces as an error the caller can act on.
 
 use std::time::{Duration, Instant};
 
 use rskafka::client::{
     error::{Error as RsError, ProtocolError},
-    partition::{PartitionClient, UnknownTopicHandling},
+    partition::{OffsetAt, PartitionClient, UnknownTopicHandling},
     Client, ClientBuilder,
 };
+use rskafka::record::RecordAndOffset;
 use rskafka::BackoffConfig;
 use tracing::{info, warn};
 
@@ -35,6 +37,16 @@ pub enum KafkaError {
         topic: String,
         /// The underlying error.
         source: RsError,
+    },
+    /// A checkpoint record is not what its reader expects.
+    #[error("record at offset {offset} of {topic} is not a valid checkpoint: {message}")]
+    BadCheckpoint {
+        /// The checkpoint topic.
+        topic: String,
+        /// Offset of the bad record.
+        offset: i64,
+        /// What is wrong.
+        message: String,
     },
     /// A topic the caller needs does not exist.
     #[error("topic {0} does not exist (create it: the emitter and transformer do so with --create-topics)")]
@@ -121,4 +133,85 @@ pub async fn partition_client(client: &Client, topic: &str, partition: i32) -> R
         .partition_client(topic, partition, UnknownTopicHandling::Error)
         .await
         .map_err(|source| KafkaError::Topic { topic: topic.into(), source })
+}
+
+/// All records of `client` with offsets in `[start, end)`.
+pub async fn read_range(client: &PartitionClient, start: i64, end: i64) -> Result<Vec<RecordAndOffset>, RsError> {
+    let mut out = Vec::new();
+    let mut next = start;
+    while next < end {
+        let (records, _hw) = client.fetch_records(next, 1..4 * 1024 * 1024, 100).await?;
+        let Some(last) = records.last().map(|r| r.offset) else {
+            break;
+        };
+        out.extend(records.into_iter().filter(|r| r.offset >= next && r.offset < end));
+        next = last + 1;
+    }
+    Ok(out)
+}
+
+/// Earliest and latest (high watermark) offsets of a partition.
+pub async fn bounds(client: &PartitionClient) -> Result<(i64, i64), KafkaError> {
+    let err = |source| KafkaError::Topic { topic: client.topic().into(), source };
+    let low = client.get_offset(OffsetAt::Earliest).await.map_err(err)?;
+    let high = client.get_offset(OffsetAt::Latest).await.map_err(err)?;
+    Ok((low, high))
+}
+
+/// A partition used as a log of checkpoints: each owner appends JSON records under its key, and the newest record
+/// with a key is that owner's state. The transformer keeps its offsets this way, the emitter its progress
+/// (rskafka has no consumer-group offset API).
+#[derive(Debug)]
+pub struct KeyedLog {
+    client: PartitionClient,
+    key: String,
+}
+
+impl KeyedLog {
+    /// The checkpoints of `key` on `client` (one partition of a checkpoint topic).
+    pub fn new(client: PartitionClient, key: String) -> Self {
+        Self { client, key }
+    }
+
+    /// The newest record with our key, decoded, if any. Scans back from the end in growing windows, so the cost is
+    /// proportional to how far back our last record is, not to the topic's length.
+    pub async fn load<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, KafkaError> {
+        let topic = self.client.topic().to_string();
+        let (low, high) = bounds(&self.client).await?;
+        let mut end = high;
+        let mut window = 256i64;
+        while end > low {
+            let start = (end - window).max(low);
+            let records = read_range(&self.client, start, end)
+                .await
+                .map_err(|source| KafkaError::Topic { topic: topic.clone(), source })?;
+            let newest = records.iter().rev().find(|r| r.record.key.as_deref() == Some(self.key.as_bytes()));
+            if let Some(r) = newest {
+                let value = r.record.value.as_deref().unwrap_or_default();
+                return serde_json::from_slice(value).map(Some).map_err(|e| KafkaError::BadCheckpoint {
+                    topic,
+                    offset: r.offset,
+                    message: e.to_string(),
+                });
+            }
+            end = start;
+            window = (window * 2).min(65_536);
+        }
+        Ok(None)
+    }
+
+    /// Appends `value` under our key and waits for the broker's acknowledgement.
+    pub async fn append<T: serde::Serialize>(&self, value: &T) -> Result<(), KafkaError> {
+        let record = rskafka::record::Record {
+            key: Some(self.key.as_bytes().to_vec()),
+            value: Some(serde_json::to_vec(value).expect("checkpoints are plain data")),
+            headers: Default::default(),
+            timestamp: chrono::Utc::now(),
+        };
+        self.client
+            .produce(vec![record], rskafka::client::partition::Compression::NoCompression)
+            .await
+            .map_err(|source| KafkaError::Topic { topic: self.client.topic().into(), source })?;
+        Ok(())
+    }
 }

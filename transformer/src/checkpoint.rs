@@ -1,14 +1,12 @@
 //! The offset store. rskafka has no consumer-group API, so offsets live in a Kafka topic of our own: after every
-//! acknowledged round the transformer appends one JSON [`Checkpoint`] keyed by `group/instance-of-n`; at start it
-//! reads the newest one with its key, scanning back from the end of the topic.
+//! acknowledged round the transformer appends one JSON [`Checkpoint`] keyed by `group/instance-of-n`
+//! ([`schema::kafka::KeyedLog`]); at start it reads the newest one with its key.
 
 use std::collections::BTreeMap;
 
-use rskafka::client::partition::{Compression, PartitionClient};
-use rskafka::record::Record;
+use rskafka::client::partition::PartitionClient;
+use schema::kafka::KeyedLog;
 use serde::{Deserialize, Serialize};
-
-use crate::source::{bounds, read_range};
 
 /// What one instance has finished, as of one commit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,55 +18,23 @@ pub struct Checkpoint {
     pub output_marks: BTreeMap<String, i64>,
 }
 
-/// Reads and appends checkpoints on partition 0 of the checkpoint topic.
+/// Reads and appends this instance's checkpoints on partition 0 of the checkpoint topic.
 #[derive(Debug)]
-pub struct CheckpointStore {
-    client: PartitionClient,
-    key: String,
-}
+pub struct CheckpointStore(KeyedLog);
 
 impl CheckpointStore {
     /// A store for the checkpoints of `key` on `client` (partition 0 of the checkpoint topic).
     pub fn new(client: PartitionClient, key: String) -> Self {
-        Self { client, key }
+        Self(KeyedLog::new(client, key))
     }
 
-    /// The newest checkpoint with our key, if any. Scans back from the end in growing windows, so the cost is
-    /// proportional to how far back our last commit is, not to the topic's length.
+    /// The newest checkpoint of this instance, if any.
     pub async fn load(&self) -> anyhow::Result<Option<Checkpoint>> {
-        let (low, high) = bounds(&self.client).await?;
-        let mut end = high;
-        let mut window = 256i64;
-        while end > low {
-            let start = (end - window).max(low);
-            let records = read_range(&self.client, start, end).await?;
-            let newest = records.iter().rev().find(|r| r.record.key.as_deref() == Some(self.key.as_bytes()));
-            if let Some(r) = newest {
-                let value = r.record.value.as_deref().unwrap_or_default();
-                let cp = serde_json::from_slice(value).map_err(|e| {
-                    anyhow::anyhow!(
-                        "checkpoint at offset {} of {} is not valid JSON: {e}",
-                        r.offset,
-                        self.client.topic()
-                    )
-                })?;
-                return Ok(Some(cp));
-            }
-            end = start;
-            window = (window * 2).min(65_536);
-        }
-        Ok(None)
+        Ok(self.0.load().await?)
     }
 
     /// Appends `cp` and waits for the broker's acknowledgement.
     pub async fn commit(&self, cp: &Checkpoint) -> anyhow::Result<()> {
-        let record = Record {
-            key: Some(self.key.as_bytes().to_vec()),
-            value: Some(serde_json::to_vec(cp)?),
-            headers: BTreeMap::new(),
-            timestamp: chrono::Utc::now(),
-        };
-        self.client.produce(vec![record], Compression::NoCompression).await?;
-        Ok(())
+        Ok(self.0.append(cp).await?)
     }
 }

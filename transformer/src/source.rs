@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rskafka::client::error::{Error as RsError, ProtocolError};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 use rskafka::record::RecordAndOffset;
-use schema::kafka::KafkaError;
+pub use schema::kafka::{bounds, read_range};
 use tracing::warn;
 
 /// One input partition and where we are in it.
@@ -57,29 +57,6 @@ pub async fn fetch(input: &mut Input, max_bytes: i32, max_wait_ms: i32) -> Resul
     records.retain(|r| r.offset >= input.next_offset);
     input.high_watermark = hw;
     Ok(records)
-}
-
-/// All records of `client` with offsets in `[start, end)`.
-pub async fn read_range(client: &PartitionClient, start: i64, end: i64) -> Result<Vec<RecordAndOffset>, RsError> {
-    let mut out = Vec::new();
-    let mut next = start;
-    while next < end {
-        let (records, _hw) = client.fetch_records(next, 1..4 * 1024 * 1024, 100).await?;
-        let Some(last) = records.last().map(|r| r.offset) else {
-            break;
-        };
-        out.extend(records.into_iter().filter(|r| r.offset >= next && r.offset < end));
-        next = last + 1;
-    }
-    Ok(out)
-}
-
-/// Earliest and latest (high watermark) offsets of a partition.
-pub async fn bounds(client: &PartitionClient) -> Result<(i64, i64), KafkaError> {
-    let err = |source| KafkaError::Topic { topic: client.topic().into(), source };
-    let low = client.get_offset(OffsetAt::Earliest).await.map_err(err)?;
-    let high = client.get_offset(OffsetAt::Latest).await.map_err(err)?;
-    Ok((low, high))
 }
 
 #[cfg(test)]
