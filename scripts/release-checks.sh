@@ -4,7 +4,8 @@
 #  2. the musl release binaries are statically linked;
 #  3. each runs in an empty root holding only itself: prints its version, and fails with a clear message and a
 #     non-zero exit when the broker is unreachable;
-#  4. compose/docker-compose.yml is valid (docker-compose config);
+#  4. compose/docker-compose.yml is valid (docker-compose config), and the schema works on a current ClickHouse
+#     (chdb: tables, views, and a row through each view);
 #  5. the whole pipeline runs with those binaries, each in its own empty root, and every event reaches ClickHouse;
 #     SIGTERM stops the transformer with exit 0;
 #  6. meanwhile its status page renders in headless Chromium, healthy and with a non-zero rate.
@@ -47,6 +48,12 @@ done
 apt_install docker-compose
 (cd compose && docker-compose -f docker-compose.yml config -q) || fail "compose/docker-compose.yml is not valid"
 pass "docker-compose config accepts compose/docker-compose.yml"
+
+# 4b. The same DDL, rendered as compose renders it, on a current ClickHouse (chdb, in-process).
+python3 -c "import chdb" 2>/dev/null || { log "installing chdb (ClickHouse in-process, from PyPI)"; python3 -m pip install --quiet chdb >/dev/null 2>&1 || fail "pip install chdb"; }
+out=$( (CLICKHOUSE_DATABASE=etl KAFKA_BROKERS=kafka:9092 CLICKHOUSE_KAFKA_EXTRA_SETTINGS=", kafka_flush_interval_ms = 500" render_schema) \
+  | python3 "$ROOT/scripts/schema-check-current.py" 2>&1) || fail "schema on a current ClickHouse: $out"
+pass "$out"
 
 # 5
 [ -n "${KAFKA_BROKERS:-}" ] && curl -fsS "$CLICKHOUSE_URL/ping" >/dev/null || fail "the test servers are not running"
