@@ -44,5 +44,5 @@ cleanup
 # The short chaos run (its own servers and ports): SIGKILLs, a broker and a ClickHouse restart, exact id sets.
 log "chaos (short form): scripts/chaos.sh 20000 3"
 "$ROOT/scripts/chaos.sh" 20000 3
-# Reached only when everything above passed (set -e, pipefail): the Rust tests, 6 release checks, 1 chaos run.
-echo "test.sh: $((unit + 7)) passed, 0 failed"
+# Reached only when everything above passed (set -e, pipefail): the Rust tests, 7 release checks, 1 chaos run.
+echo "test.sh: $((unit + 8)) passed, 0 failed"
