@@ -70,6 +70,9 @@ pub struct Config {
     /// Address of the HTTP endpoints (/metrics, /healthz); `off` disables them.
     #[arg(long, env = "EMITTER_HTTP_ADDR", default_value = "127.0.0.1:9465")]
     pub http_addr: String,
+    /// Log format: text or json.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = schema::logging::LogFormat::Text)]
+    pub log_format: schema::logging::LogFormat,
     /// Print the actual rate every this many seconds.
     #[arg(long, env = "STATS_INTERVAL_SECS", default_value_t = 5)]
     pub stats_interval_secs: u64,

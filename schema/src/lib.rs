@@ -9,11 +9,13 @@
 //! - [`sql`]: the ClickHouse DDL, embedded from `schema/sql/` so tests apply exactly what the scripts apply.
 //! - [`shutdown`]: SIGINT/SIGTERM as a future, and a stop flag both binaries watch.
 //! - [`http`]: a minimal HTTP server for `/metrics`, `/healthz` and status pages.
+//! - [`logging`]: tracing to stderr, text or JSON.
 //! - [`kafka`]: connecting to the broker with a deadline and creating topics (rskafka plumbing).
 
 pub mod http;
 pub mod id;
 pub mod kafka;
+pub mod logging;
 pub mod processed;
 pub mod raw;
 pub mod shutdown;

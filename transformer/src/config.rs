@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+pub use schema::logging::LogFormat;
 
 /// Compression of produced batches (pure-Rust codecs only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -20,15 +21,6 @@ impl From<CompressionArg> for rskafka::client::partition::Compression {
             CompressionArg::Gzip => Self::Gzip,
         }
     }
-}
-
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 /// Reads the raw topics, maps every record to the unified event, writes `processed_events` (and dead letters),
