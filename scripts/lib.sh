@@ -43,9 +43,9 @@ nisshi_bin() { # prints the path of the nisshi broker binary, if installed
   done
 }
 
-ensure_nisshi() { # builds the nisshi broker from crates.io once (about 11 minutes on 2 cores)
+ensure_nisshi() { # builds the nisshi broker with cargo install, once (about 11 minutes on 2 cores)
   [ -n "$(nisshi_bin)" ] && return 0
-  log "installing the nisshi $NISSHI_VERSION broker from crates.io: about 11 minutes, once (log: $CACHE_DIR/nisshi-build.log)"
+  log "installing the nisshi $NISSHI_VERSION broker with cargo install: about 11 minutes, once (log: $CACHE_DIR/nisshi-build.log)"
   mkdir -p "$CACHE_DIR"
   rustup toolchain install "$NISSHI_TOOLCHAIN" --profile minimal >"$CACHE_DIR/nisshi-build.log" 2>&1 \
     || die "rustup could not install toolchain $NISSHI_TOOLCHAIN (see $CACHE_DIR/nisshi-build.log)"
