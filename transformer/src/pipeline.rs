@@ -226,7 +226,9 @@ impl Pipeline {
                 // A valid record whose unified form would not fit in a produce request is dead-lettered too:
                 // the broker would refuse it forever and stall the partition.
                 let mapped = map_record(src, value, self.cfg.max_record_bytes).and_then(|event| {
-                    let bytes = serde_json::to_vec(&event).expect("a ProcessedEvent always serialises");
+                    // Sized up front (the unified record is about 1.5 times the raw one plus 250 bytes): no regrowth copies.
+                    let mut bytes = Vec::with_capacity(value.map_or(0, <[u8]>::len) * 3 / 2 + 288);
+                    serde_json::to_writer(&mut bytes, &event).expect("a ProcessedEvent always serialises");
                     let max = crate::sink::MAX_REQUEST_BYTES / 2;
                     if bytes.len() > max {
                         return Err(crate::map::MapError::OutputTooLarge { size: bytes.len(), max });
