@@ -201,8 +201,8 @@ impl Pipeline {
         let (max_bytes, max_wait) = (self.cfg.fetch_max_bytes, self.cfg.fetch_max_wait_ms);
         let fetched = join_all(self.inputs.iter_mut().map(|i| source::fetch(i, max_bytes, max_wait))).await;
 
-        let now_ms = chrono::Utc::now().timestamp_millis();
         let now = chrono::Utc::now();
+        let now_ms = now.timestamp_millis();
         let mut out = self.output.empty_batches();
         let mut dead = self.dead.empty_batches();
         let mut next: Vec<Option<i64>> = vec![None; self.inputs.len()];
@@ -227,19 +227,19 @@ impl Pipeline {
                 // the broker would refuse it forever and stall the partition.
                 let mapped = map_record(src, value, self.cfg.max_record_bytes).and_then(|event| {
                     // Sized up front (the unified record is about 1.5 times the raw one plus 250 bytes): no regrowth copies.
-                    let mut bytes = Vec::with_capacity(value.map_or(0, <[u8]>::len) * 3 / 2 + 288);
-                    serde_json::to_writer(&mut bytes, &event).expect("a ProcessedEvent always serialises");
+                    let mut json = Vec::with_capacity(value.map_or(0, <[u8]>::len) * 3 / 2 + 288);
+                    serde_json::to_writer(&mut json, &event).expect("a ProcessedEvent always serialises");
                     let max = crate::sink::MAX_REQUEST_BYTES / 2;
-                    if bytes.len() > max {
-                        return Err(crate::map::MapError::OutputTooLarge { size: bytes.len(), max });
+                    if json.len() > max {
+                        return Err(crate::map::MapError::OutputTooLarge { size: json.len(), max });
                     }
-                    Ok((event.event_id, bytes))
+                    Ok((event.event_id, json))
                 });
                 match mapped {
-                    Ok((event_id, bytes)) => {
+                    Ok((event_id, json)) => {
                         out[self.output.route(src.partition)].push(Record {
                             key: Some(event_id.into_bytes()),
-                            value: Some(bytes),
+                            value: Some(json),
                             headers: BTreeMap::new(),
                             timestamp: now,
                         });
