@@ -22,6 +22,13 @@ pub struct Emitted {
     pub malformed: bool,
 }
 
+impl Emitted {
+    /// The event id the transformer will give this record, when it is sent to `topics[self.topic]`.
+    pub fn event_id(&self, topics: &[String; 3]) -> String {
+        schema::id::event_id(&topics[self.topic], &self.value)
+    }
+}
+
 /// Generates the events of one stream.
 #[derive(Debug, Clone)]
 pub struct Generator {

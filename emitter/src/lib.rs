@@ -22,6 +22,7 @@ use std::collections::HashSet;
 use futures::future::try_join_all;
 use rskafka::client::partition::{Compression, OffsetAt, PartitionClient};
 use rskafka::record::Record;
+use schema::kafka::tp_key;
 use tracing::{info, warn};
 
 pub use config::Config;
@@ -169,7 +170,7 @@ fn list_ids(cfg: &Config, seed: u64) -> anyhow::Result<Summary> {
             malformed += 1;
             writeln!(out, "{i} {topic} malformed")?;
         } else {
-            writeln!(out, "{i} {topic} {}", schema::id::event_id(topic, &e.value))?;
+            writeln!(out, "{i} {topic} {}", e.event_id(&topics))?;
         }
     }
     out.flush()?;
@@ -208,7 +209,7 @@ async fn send(
                     .iter()
                     .zip(offsets)
                     .filter_map(|((client, _), o)| {
-                        o.last().map(|last| (format!("{}/{}", client.topic(), client.partition()), last + 1))
+                        o.last().map(|last| (tp_key(client.topic(), client.partition()), last + 1))
                     })
                     .collect()
             }
@@ -249,7 +250,7 @@ fn build(
 async fn ends(parts: &[Vec<Arc<PartitionClient>>]) -> anyhow::Result<BTreeMap<String, i64>> {
     let mut out = BTreeMap::new();
     for client in parts.iter().flatten() {
-        out.insert(format!("{}/{}", client.topic(), client.partition()), client.get_offset(OffsetAt::Latest).await?);
+        out.insert(tp_key(client.topic(), client.partition()), client.get_offset(OffsetAt::Latest).await?);
     }
     Ok(out)
 }
@@ -268,8 +269,7 @@ async fn resume(
     for (t, clients) in parts.iter().enumerate() {
         for client in clients {
             let (low, high) = schema::kafka::bounds(client).await?;
-            let from =
-                recorded.marks.get(&format!("{}/{}", client.topic(), client.partition())).copied().unwrap_or(low);
+            let from = recorded.marks.get(&tp_key(client.topic(), client.partition())).copied().unwrap_or(low);
             for r in schema::kafka::read_range(client, from.max(low), high).await? {
                 tail_ids.insert(schema::id::event_id(&topics[t], r.record.value.as_deref().unwrap_or_default()));
             }
@@ -281,10 +281,7 @@ async fn resume(
         if cfg.total > 0 {
             window = window.min(cfg.total.saturating_sub(recorded.next_index));
         }
-        let p = progress::plan(recorded.next_index, &tail_ids, window, |i| {
-            let e = generator.event(i);
-            schema::id::event_id(&topics[e.topic], &e.value)
-        });
+        let p = progress::plan(recorded.next_index, &tail_ids, window, |i| generator.event(i).event_id(&topics));
         (p.next, p.missing)
     } else {
         // Stamped with the clock, a stream cannot be regenerated: count what the tails hold as sent.

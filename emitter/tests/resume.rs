@@ -64,12 +64,10 @@ async fn a_killed_and_resumed_emitter_sends_every_event_exactly_once() {
     assert!(spawn(true).wait().unwrap().success());
 
     let generator = emitter::generate::Generator::new(77, Some("2026-01-01T00:00:00Z".parse().unwrap()), 10_000, 0.01);
+    let topics = schema::topics::RAW.map(|t| format!("{prefix}{t}"));
     let mut want: HashMap<String, u32> = HashMap::new();
     for i in 0..total {
-        let e = generator.event(i);
-        *want
-            .entry(schema::id::event_id(&format!("{prefix}{}", schema::topics::RAW[e.topic]), &e.value))
-            .or_default() += 1;
+        *want.entry(generator.event(i).event_id(&topics)).or_default() += 1;
     }
     let mut got: HashMap<String, u32> = HashMap::new();
     for id in raw_ids(&brokers, &prefix).await {

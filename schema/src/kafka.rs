@@ -135,6 +135,11 @@ pub async fn partition_client(client: &Client, topic: &str, partition: i32) -> R
         .map_err(|source| KafkaError::Topic { topic: topic.into(), source })
 }
 
+/// `topic/partition`: how checkpoints (the transformer's offsets, the emitter's progress) name a partition.
+pub fn tp_key(topic: &str, partition: i32) -> String {
+    format!("{topic}/{partition}")
+}
+
 /// All records of `client` with offsets in `[start, end)`.
 pub async fn read_range(client: &PartitionClient, start: i64, end: i64) -> Result<Vec<RecordAndOffset>, RsError> {
     let mut out = Vec::new();

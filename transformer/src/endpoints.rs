@@ -36,8 +36,7 @@ fn status_json(m: &Metrics, max_age: Duration) -> serde_json::Value {
         .lock()
         .expect("metrics lock poisoned")
         .iter()
-        .map(|(key, g)| {
-            let (topic, partition) = key.rsplit_once('/').unwrap_or((key, ""));
+        .map(|((topic, partition), g)| {
             json!({"topic": topic, "partition": partition, "committed": g.next_offset,
                    "high_watermark": g.high_watermark, "lag": (g.high_watermark - g.next_offset).max(0), "records": g.records})
         })

@@ -91,8 +91,8 @@ pub struct Metrics {
     pub round_errors: AtomicU64,
     /// Recoveries run (the first start included).
     pub recoveries: AtomicU64,
-    /// Per input partition (`topic/partition`).
-    pub partitions: Mutex<BTreeMap<String, PartitionGauges>>,
+    /// Per input partition, by (topic, partition).
+    pub partitions: Mutex<BTreeMap<(String, i32), PartitionGauges>>,
     /// Time to produce a round's outputs until every acknowledgement arrived.
     pub produce_latency: Histogram,
     /// Time to append and acknowledge a checkpoint.
@@ -147,9 +147,8 @@ impl Metrics {
     /// Appends a sample to the history.
     pub fn sample(&self) {
         let mut topics = BTreeMap::new();
-        for (key, g) in self.partitions.lock().expect("metrics lock poisoned").iter() {
-            let topic = key.rsplit_once('/').map_or(key.as_str(), |(t, _)| t);
-            *topics.entry(topic.to_string()).or_insert(0) += g.records;
+        for ((topic, _), g) in self.partitions.lock().expect("metrics lock poisoned").iter() {
+            *topics.entry(topic.clone()).or_insert(0) += g.records;
         }
         let sample = Sample {
             t: chrono::Utc::now().timestamp_millis(),
@@ -230,8 +229,7 @@ impl Metrics {
         let parts = self.partitions.lock().expect("metrics lock poisoned");
         let _ = writeln!(s, "# HELP transformer_partition_records_total Records handled per input partition.");
         let _ = writeln!(s, "# TYPE transformer_partition_records_total counter");
-        for (key, g) in parts.iter() {
-            let (topic, partition) = key.rsplit_once('/').unwrap_or((key, ""));
+        for ((topic, partition), g) in parts.iter() {
             let _ = writeln!(
                 s,
                 "transformer_partition_records_total{{topic=\"{topic}\",partition=\"{partition}\"}} {}",
@@ -252,8 +250,7 @@ impl Metrics {
             }),
         ] {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge");
-            for (key, g) in parts.iter() {
-                let (topic, partition) = key.rsplit_once('/').unwrap_or((key, ""));
+            for ((topic, partition), g) in parts.iter() {
                 let _ = writeln!(s, "{name}{{topic=\"{topic}\",partition=\"{partition}\"}} {}", f(g));
             }
         }

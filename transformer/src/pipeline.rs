@@ -260,8 +260,8 @@ impl Pipeline {
                 }
             }
         }
-        self.publish_gauges();
         if next.iter().all(Option::is_none) {
+            self.publish_gauges(); // the high watermarks moved
             return Ok(());
         }
 
@@ -301,7 +301,7 @@ impl Pipeline {
         {
             let mut parts = m.partitions.lock().expect("metrics lock poisoned");
             for (input, n) in self.inputs.iter().zip(handled) {
-                parts.entry(input.key()).or_default().records += n;
+                parts.entry(input.id()).or_default().records += n;
             }
         }
         for r in reasons {
@@ -326,7 +326,7 @@ impl Pipeline {
     fn publish_gauges(&self) {
         let mut parts = self.metrics.partitions.lock().expect("metrics lock poisoned");
         for i in &self.inputs {
-            let g = parts.entry(i.key()).or_insert_with(PartitionGauges::default);
+            let g = parts.entry(i.id()).or_insert_with(PartitionGauges::default);
             g.next_offset = i.next_offset;
             g.high_watermark = i.high_watermark.max(i.next_offset);
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rskafka::client::error::{Error as RsError, ProtocolError};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 use rskafka::record::RecordAndOffset;
-pub use schema::kafka::{bounds, read_range};
+pub use schema::kafka::{bounds, read_range, tp_key};
 use tracing::warn;
 
 /// One input partition and where we are in it.
@@ -25,11 +25,11 @@ impl Input {
     pub fn key(&self) -> String {
         tp_key(self.client.topic(), self.client.partition())
     }
-}
 
-/// The `topic/partition` key of a partition.
-pub fn tp_key(topic: &str, partition: i32) -> String {
-    format!("{topic}/{partition}")
+    /// `(topic, partition)`, the key of its metrics.
+    pub fn id(&self) -> (String, i32) {
+        (self.client.topic().to_string(), self.client.partition())
+    }
 }
 
 /// Which of `all` (sorted `(topic, partition)` pairs) instance `instance` of `instances` owns: every n-th.

@@ -129,7 +129,7 @@ pub fn expected(names: &Names, seed: u64, range: std::ops::Range<u64>, malformed
         if e.malformed {
             bad += 1;
         } else {
-            assert!(ids.insert(schema::id::event_id(&topics[e.topic], &e.value)), "event {i} repeats an id");
+            assert!(ids.insert(e.event_id(&topics)), "event {i} repeats an id");
         }
     }
     (ids, bad)
