@@ -56,6 +56,7 @@ out=$( (CLICKHOUSE_DATABASE=etl KAFKA_BROKERS=kafka:9092 CLICKHOUSE_KAFKA_EXTRA_
 pass "$out"
 
 # 5
+apt_install chromium # for 6, before anything starts flowing: a first install takes longer than the emitter runs
 [ -n "${KAFKA_BROKERS:-}" ] && curl -fsS "$CLICKHOUSE_URL/ping" >/dev/null || fail "the test servers are not running"
 prefix="musl$$_"
 export CLICKHOUSE_DATABASE="${prefix}db" OUTPUT_TOPIC="${prefix}processed_events" DEAD_LETTER_TOPIC="${prefix}dead_letters" CLICKHOUSE_GROUP="${prefix}ch"
@@ -74,7 +75,6 @@ in_empty_root emitter --brokers "$KAFKA_BROKERS" --http-addr off --topic-prefix 
 epid=$!
 
 # 6. The status page, in headless Chromium, while records flow: it renders and shows a non-zero rate.
-apt_install chromium
 chrome=(chromium --headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update
         --disable-sync --no-first-run --user-data-dir="$(mktemp -d)" --virtual-time-budget=4000 --window-size=1280,1000)
 rate=0
