@@ -3,6 +3,12 @@
 use clap::Parser;
 use transformer::config::Config;
 
+/// musl's malloc, which a static build gets by default, cost a third of the transformer's CPU (its locks and the
+/// page faults of its mmap churn). dlmalloc is pure Rust (the port the standard library uses on wasm) and several
+/// times faster here; every build uses it, so the tests exercise what ships.
+#[global_allocator]
+static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cfg = Config::parse();

@@ -12,6 +12,10 @@ use rskafka::record::Record;
 use transformer::sink::Sink;
 use transformer::source::{fetch, Input};
 
+/// The same allocator as the binaries: the baseline pays what the transformer pays for memory.
+#[global_allocator]
+static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 /// Copies the raw topics to another topic, as fast as the broker allows.
 #[derive(Parser)]
 struct Args {
@@ -33,7 +37,8 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let client =
-        schema::kafka::connect(&[args.brokers.clone()], Duration::from_secs(20), Duration::from_secs(30)).await?;
+        schema::kafka::connect(std::slice::from_ref(&args.brokers), Duration::from_secs(20), Duration::from_secs(30))
+            .await?;
     schema::kafka::ensure_topics(&client, &[(args.output_topic.as_str(), 3)]).await?;
     let mut inputs = Vec::new();
     let mut ends = Vec::new();
