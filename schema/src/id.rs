@@ -12,28 +12,52 @@ const SEED: u64 = 0x6574_6c2d_6964_0001;
 /// The id of the raw record `value` read from `topic`, as a lower-case hyphenated UUID (version nibble 8:
 /// "custom", as RFC 9562 allows for hash-derived ids).
 pub fn event_id(topic: &str, value: &[u8]) -> String {
-    let mut input = Vec::with_capacity(topic.len() + 1 + value.len());
-    input.extend_from_slice(topic.as_bytes());
-    input.push(0);
-    input.extend_from_slice(value);
-    let mut h = xxh3_128_with_seed(&input, SEED).to_be_bytes();
+    ascii_string(event_id_ascii(topic, value))
+}
+
+/// [`event_id`] as its 36 ASCII bytes, without allocating (the transformer computes one per record).
+pub fn event_id_ascii(topic: &str, value: &[u8]) -> [u8; 36] {
+    // The hash input is `topic 0x00 value`. Typical records fit a stack buffer; larger ones take a heap copy.
+    let n = topic.len() + 1 + value.len();
+    let mut stack = [0u8; 512];
+    let mut heap = Vec::new();
+    let input = if n <= stack.len() {
+        &mut stack[..n]
+    } else {
+        heap.resize(n, 0);
+        &mut heap[..]
+    };
+    input[..topic.len()].copy_from_slice(topic.as_bytes());
+    input[topic.len() + 1..].copy_from_slice(value);
+    let mut h = xxh3_128_with_seed(input, SEED).to_be_bytes();
     h[6] = (h[6] & 0x0f) | 0x80; // version 8
     h[8] = (h[8] & 0x3f) | 0x80; // RFC 4122 variant
-    format_uuid(&h)
+    uuid_ascii(&h)
 }
 
 /// Formats 16 bytes as a lower-case hyphenated UUID.
 pub fn format_uuid(b: &[u8; 16]) -> String {
+    ascii_string(uuid_ascii(b))
+}
+
+/// [`format_uuid`] as 36 ASCII bytes.
+pub fn uuid_ascii(b: &[u8; 16]) -> [u8; 36] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(36);
+    let mut s = [b'-'; 36];
+    let mut at = 0;
     for (i, byte) in b.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
-            s.push('-');
+            at += 1; // keep the hyphen
         }
-        s.push(HEX[(byte >> 4) as usize] as char);
-        s.push(HEX[(byte & 0xf) as usize] as char);
+        s[at] = HEX[(byte >> 4) as usize];
+        s[at + 1] = HEX[(byte & 0xf) as usize];
+        at += 2;
     }
     s
+}
+
+fn ascii_string(b: [u8; 36]) -> String {
+    b.iter().map(|&c| char::from(c)).collect()
 }
 
 #[cfg(test)]
@@ -56,5 +80,24 @@ mod tests {
         assert_ne!(a, event_id("orders", b"{\"a\":2}"));
         // The separator keeps ("ab", "c") and ("a", "bc") apart.
         assert_ne!(event_id("ab", b"c"), event_id("a", b"bc"));
+    }
+
+    #[test]
+    fn the_definition_is_stable() {
+        // The id is xxh3-128 (seeded) of `topic 0x00 value`, shaped as a UUID. Changing this changes every id.
+        assert_eq!(event_id("orders", b"{\"a\":1}"), known("orders", b"{\"a\":1}"));
+        let big = vec![b'x'; 5000]; // past the stack buffer
+        assert_eq!(event_id("orders", &big), known("orders", &big));
+        assert_eq!(event_id("", b""), known("", b""));
+    }
+
+    /// The definition, written out with a heap buffer.
+    fn known(topic: &str, value: &[u8]) -> String {
+        let input = [topic.as_bytes(), &[0], value].concat();
+        let mut h = xxh3_128_with_seed(&input, SEED).to_be_bytes();
+        h[6] = (h[6] & 0x0f) | 0x80;
+        h[8] = (h[8] & 0x3f) | 0x80;
+        let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
     }
 }

@@ -4,6 +4,8 @@
 //! - [`config`]: flags and environment variables.
 //! - [`map`]: the pure mapping, raw bytes → unified record or [`map::MapError`].
 //! - [`dead_letter`]: the pure dead-letter record for a rejected input.
+//! - [`batch`]: one round's fetched records mapped into output batches (pure).
+//! - [`encode`]: the unified record as JSON, written straight from the mapped views.
 //! - [`source`]: input partitions, static assignment, bounded reads.
 //! - [`sink`]: producing batches to an output topic's partitions and collecting the acknowledged ends.
 //! - [`checkpoint`]: the offset store (a Kafka topic of JSON checkpoints).
@@ -12,9 +14,11 @@
 //! - [`status`]: the `--status` report (offsets and lag as Kafka sees them).
 //! - [`metrics`]: counters, the throughput log line and Prometheus text.
 
+pub mod batch;
 pub mod checkpoint;
 pub mod config;
 pub mod dead_letter;
+pub mod encode;
 pub mod endpoints;
 pub mod map;
 pub mod metrics;

@@ -10,6 +10,10 @@
 //! and adds the stable `event_id`, the typed fields and the source coordinates. Where Flink would emit a NULL or
 //! fail the job (no `user_id`, an unparsable timestamp, a field of the wrong JSON type) we return a [`MapError`],
 //! which the pipeline sends to the dead-letter topic.
+//!
+//! [`map`] returns a [`Mapped`]: the unified record as views into the raw bytes, nothing copied. The pipeline
+//! writes it straight to JSON ([`crate::encode`]); [`Mapped::to_event`] (or [`map_record`]) builds the owned
+//! [`ProcessedEvent`] for everyone else.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -109,8 +113,63 @@ impl MapError {
     ];
 }
 
-/// Maps one raw record. `max_bytes` bounds the value size (larger values are dead-lettered unread).
+/// A raw record, mapped: every field of the unified record, borrowed from the raw bytes where it can be.
+/// Build it with [`map`]; get the owned record with [`Mapped::to_event`] or its JSON with [`Mapped::write_json`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapped<'a> {
+    /// Where the raw record came from.
+    pub src: Source<'a>,
+    /// [`schema::id::event_id`] of the raw record, as ASCII.
+    pub event_id: [u8; 36],
+    /// The parsed `timestamp`, epoch milliseconds.
+    pub event_time_ms: i64,
+    /// `user_id` (never empty).
+    pub user_id: Cow<'a, str>,
+    /// `url`, when present.
+    pub url: Option<Cow<'a, str>>,
+    /// `element_id`, when present.
+    pub element_id: Option<Cow<'a, str>>,
+    /// `duration_seconds`, when present.
+    pub duration_seconds: Option<i64>,
+    /// `order_id`, when present.
+    pub order_id: Option<Cow<'a, str>>,
+    /// `amount`, when present.
+    pub amount: Option<f64>,
+    /// `ip_address`, when present.
+    pub ip_address: Option<Cow<'a, str>>,
+}
+
+impl Mapped<'_> {
+    /// The owned unified record.
+    pub fn to_event(&self) -> ProcessedEvent {
+        let owned = |s: &Option<Cow<'_, str>>| s.as_deref().map(str::to_owned);
+        ProcessedEvent {
+            event_id: self.event_id.iter().map(|&c| char::from(c)).collect(),
+            event_type: event_type(self.src.topic),
+            event_timestamp: time::format_ms(self.event_time_ms),
+            event_time_ms: self.event_time_ms,
+            user_id: self.user_id.clone().into_owned(),
+            details: details(self.url.as_deref(), self.element_id.as_deref(), self.order_id.as_deref(), self.amount),
+            url: owned(&self.url),
+            element_id: owned(&self.element_id),
+            duration_seconds: self.duration_seconds,
+            order_id: owned(&self.order_id),
+            amount: self.amount,
+            ip_address: owned(&self.ip_address),
+            source_topic: self.src.topic.to_owned(),
+            source_partition: self.src.partition,
+            source_offset: self.src.offset,
+        }
+    }
+}
+
+/// Maps one raw record to its owned unified record: [`map`], then [`Mapped::to_event`].
 pub fn map_record(src: Source<'_>, value: Option<&[u8]>, max_bytes: usize) -> Result<ProcessedEvent, MapError> {
+    map(src, value, max_bytes).map(|m| m.to_event())
+}
+
+/// Maps one raw record. `max_bytes` bounds the value size (larger values are dead-lettered unread).
+pub fn map<'a>(src: Source<'a>, value: Option<&'a [u8]>, max_bytes: usize) -> Result<Mapped<'a>, MapError> {
     let bytes = match value {
         None | Some([]) => return Err(MapError::Empty),
         Some(b) => b,
@@ -131,10 +190,10 @@ pub fn map_record(src: Source<'_>, value: Option<&[u8]>, max_bytes: usize) -> Re
     let user_id = match raw.user_id {
         None | Some(Scalar::Null) => return Err(MapError::MissingField("user_id")),
         Some(Scalar::Str(s)) if s.is_empty() => return Err(MapError::MissingField("user_id")),
-        Some(Scalar::Str(s)) => s.into_owned(),
+        Some(Scalar::Str(s)) => s,
         Some(other) => return Err(wrong("user_id", "a string", &other)),
     };
-    let time_ms = match raw.timestamp {
+    let event_time_ms = match raw.timestamp {
         None | Some(Scalar::Null) => return Err(MapError::MissingField("timestamp")),
         Some(Scalar::Str(s)) => time::parse_text(&s)?,
         Some(Scalar::Int(ms)) => time::check_range(ms)?,
@@ -156,23 +215,17 @@ pub fn map_record(src: Source<'_>, value: Option<&[u8]>, max_bytes: usize) -> Re
         Some(other) => return Err(wrong("amount", "a number", &other)),
     };
 
-    let details = details(url.as_deref(), element_id.as_deref(), order_id.as_deref(), amount);
-    Ok(ProcessedEvent {
-        event_id: schema::id::event_id(src.topic, bytes),
-        event_type: event_type(src.topic),
-        event_timestamp: time::format_ms(time_ms),
-        event_time_ms: time_ms,
+    Ok(Mapped {
+        src,
+        event_id: schema::id::event_id_ascii(src.topic, bytes),
+        event_time_ms,
         user_id,
-        details,
         url,
         element_id,
         duration_seconds,
         order_id,
         amount,
         ip_address,
-        source_topic: src.topic.to_owned(),
-        source_partition: src.partition,
-        source_offset: src.offset,
     })
 }
 
@@ -221,10 +274,10 @@ pub fn java_double_to_string(x: f64) -> String {
     }
 }
 
-fn opt_string(field: &'static str, v: Option<Scalar<'_>>) -> Result<Option<String>, MapError> {
+fn opt_string<'a>(field: &'static str, v: Option<Scalar<'a>>) -> Result<Option<Cow<'a, str>>, MapError> {
     match v {
         None | Some(Scalar::Null) => Ok(None),
-        Some(Scalar::Str(s)) => Ok(Some(s.into_owned())),
+        Some(Scalar::Str(s)) => Ok(Some(s)),
         Some(other) => Err(wrong(field, "a string", &other)),
     }
 }

@@ -1,6 +1,10 @@
-//! The loop: fetch from every owned input partition → map → produce outputs and dead letters → wait for acks →
-//! commit a checkpoint → advance. Offsets move only after the commit, so a crash anywhere replays at most the
-//! round in flight; [`Pipeline::recover`] then scans what that round already wrote and skips it.
+//! The loop: fetch from every owned input partition → map ([`prepare`]) → produce outputs and dead letters → wait
+//! for acks → commit a checkpoint → advance. Offsets move only after the commit, so a crash anywhere replays at
+//! most the round in flight; [`Pipeline::recover`] then scans what that round already wrote and skips it.
+//!
+//! Why one round at a time: overlapping the next round's fetch and mapping with this round's produce was tried and
+//! measured no faster (BENCHMARKS.md): the transformer is CPU-bound on one thread, and a second thread that maps
+//! contends with it for the allocator's lock.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
@@ -10,16 +14,14 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use rskafka::client::partition::OffsetAt;
 use rskafka::client::Client;
-use rskafka::record::Record;
 use serde::Deserialize;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
+use crate::batch::{prepare, Batch, Layout};
 use crate::checkpoint::{Checkpoint, CheckpointStore};
 use crate::config::Config;
-use crate::dead_letter::dead_letter;
-use crate::map::{map_record, Source};
-use crate::metrics::{Metrics, PartitionGauges};
+use crate::metrics::Metrics;
 use crate::sink::Sink;
 use crate::source::{self, assign, bounds, read_range, tp_key, Input};
 
@@ -34,6 +36,8 @@ struct Coordinates {
 /// A running transformer instance.
 pub struct Pipeline {
     cfg: Config,
+    /// The inputs and outputs as the mapping sees them.
+    layout: Layout,
     inputs: Vec<Input>,
     output: Sink,
     dead: Sink,
@@ -72,8 +76,16 @@ impl Pipeline {
             schema::kafka::partition_client(&client, &cfg.checkpoint_topic, 0).await?,
             cfg.checkpoint_key(),
         );
+        let layout = Layout {
+            inputs: inputs.iter().map(Input::id).collect(),
+            output_partitions: output.partitions.len(),
+            dead_letter_partitions: dead.partitions.len(),
+            max_record_bytes: cfg.max_record_bytes,
+            dead_letter_max_raw: cfg.dead_letter_max_raw,
+        };
         let mut p = Self {
             cfg,
+            layout,
             inputs,
             output,
             dead,
@@ -200,73 +212,16 @@ impl Pipeline {
     async fn round(&mut self) -> anyhow::Result<()> {
         let (max_bytes, max_wait) = (self.cfg.fetch_max_bytes, self.cfg.fetch_max_wait_ms);
         let fetched = join_all(self.inputs.iter_mut().map(|i| source::fetch(i, max_bytes, max_wait))).await;
-
-        let now = chrono::Utc::now();
-        let now_ms = now.timestamp_millis();
-        let mut out = self.output.empty_batches();
-        let mut dead = self.dead.empty_batches();
-        let mut next: Vec<Option<i64>> = vec![None; self.inputs.len()];
-        let mut handled = vec![0u64; self.inputs.len()];
-        let (mut n_in, mut n_out, mut n_skip, mut bytes) = (0u64, 0u64, 0u64, 0u64);
-        let mut reasons = Vec::new();
-        for (idx, result) in fetched.into_iter().enumerate() {
-            let records = result?;
-            let input = &self.inputs[idx];
-            for r in records {
-                next[idx] = Some(r.offset + 1);
-                handled[idx] += 1;
-                n_in += 1;
-                if self.skip.remove(&(idx, r.offset)) {
-                    n_skip += 1;
-                    continue;
-                }
-                let value = r.record.value.as_deref();
-                bytes += value.map_or(0, |v| v.len() as u64);
-                let src = Source { topic: input.client.topic(), partition: input.client.partition(), offset: r.offset };
-                // A valid record whose unified form would not fit in a produce request is dead-lettered too:
-                // the broker would refuse it forever and stall the partition.
-                let mapped = map_record(src, value, self.cfg.max_record_bytes).and_then(|event| {
-                    // Sized up front (the unified record is about 1.5 times the raw one plus 250 bytes): no regrowth copies.
-                    let mut json = Vec::with_capacity(value.map_or(0, <[u8]>::len) * 3 / 2 + 288);
-                    serde_json::to_writer(&mut json, &event).expect("a ProcessedEvent always serialises");
-                    let max = crate::sink::MAX_REQUEST_BYTES / 2;
-                    if json.len() > max {
-                        return Err(crate::map::MapError::OutputTooLarge { size: json.len(), max });
-                    }
-                    Ok((event.event_id, json))
-                });
-                match mapped {
-                    Ok((event_id, json)) => {
-                        out[self.output.route(src.partition)].push(Record {
-                            key: Some(event_id.into_bytes()),
-                            value: Some(json),
-                            headers: BTreeMap::new(),
-                            timestamp: now,
-                        });
-                        n_out += 1;
-                    }
-                    Err(err) => {
-                        warn!(topic = src.topic, partition = src.partition, offset = src.offset, reason = err.reason(),
-                              error = %err, "dead-lettered");
-                        let letter = dead_letter(src, value, &err, self.cfg.dead_letter_max_raw, now_ms);
-                        dead[self.dead.route(src.partition)].push(Record {
-                            key: Some(format!("{}/{}/{}", src.topic, src.partition, src.offset).into_bytes()),
-                            value: Some(serde_json::to_vec(&letter)?),
-                            headers: BTreeMap::new(),
-                            timestamp: now,
-                        });
-                        reasons.push(err.reason());
-                    }
-                }
-            }
-        }
-        if next.iter().all(Option::is_none) {
+        let fetched = fetched.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let mut batch = prepare(&self.layout, fetched, &mut self.skip, chrono::Utc::now());
+        if batch.is_empty() {
             self.publish_gauges(); // the high watermarks moved
             return Ok(());
         }
 
         let produce_started = Instant::now();
-        let (out_marks, dead_marks) = tokio::try_join!(self.output.produce(out), self.dead.produce(dead))?;
+        let (out, letters) = (std::mem::take(&mut batch.out), std::mem::take(&mut batch.dead));
+        let (out_marks, dead_marks) = tokio::try_join!(self.output.produce(out), self.dead.produce(letters))?;
         self.metrics.produce_latency.observe(produce_started.elapsed());
         if self.cfg.crash_before_commit == Some(self.metrics.commits.load(Relaxed)) {
             error!("--crash-before-commit: aborting between produce and commit");
@@ -275,7 +230,7 @@ impl Pipeline {
         let mut cp = self.checkpoint.clone();
         cp.output_marks.extend(out_marks);
         cp.output_marks.extend(dead_marks);
-        for (input, n) in self.inputs.iter().zip(&next) {
+        for (input, n) in self.inputs.iter().zip(&batch.next) {
             if let Some(n) = n {
                 cp.next_offsets.insert(input.key(), *n);
             }
@@ -283,33 +238,36 @@ impl Pipeline {
         let commit_started = Instant::now();
         self.store.commit(&cp).await?;
         self.metrics.commit_latency.observe(commit_started.elapsed());
+        self.committed(batch, cp);
+        Ok(())
+    }
 
-        // Committed: only now do the offsets move.
-        for (input, n) in self.inputs.iter_mut().zip(next) {
+    /// Books a committed round: only now do the offsets move; counters count.
+    fn committed(&mut self, batch: Batch, cp: Checkpoint) {
+        for (input, n) in self.inputs.iter_mut().zip(&batch.next) {
             if let Some(n) = n {
-                input.next_offset = n;
+                input.next_offset = *n;
             }
         }
         self.checkpoint = cp;
         let m = &self.metrics;
-        m.records_in.fetch_add(n_in, Relaxed);
-        m.records_out.fetch_add(n_out, Relaxed);
-        m.records_skipped.fetch_add(n_skip, Relaxed);
-        m.bytes_in.fetch_add(bytes, Relaxed);
+        m.records_in.fetch_add(batch.records_in, Relaxed);
+        m.records_out.fetch_add(batch.records_out, Relaxed);
+        m.records_skipped.fetch_add(batch.records_skipped, Relaxed);
+        m.bytes_in.fetch_add(batch.bytes_in, Relaxed);
         m.commits.fetch_add(1, Relaxed);
-        self.recent.push_back((n_in, reasons.len() as u64));
+        self.recent.push_back((batch.records_in, batch.reasons.len() as u64));
         {
             let mut parts = m.partitions.lock().expect("metrics lock poisoned");
-            for (input, n) in self.inputs.iter().zip(handled) {
+            for (input, n) in self.inputs.iter().zip(&batch.handled) {
                 parts.entry(input.id()).or_default().records += n;
             }
         }
-        for r in reasons {
+        for r in &batch.reasons {
             m.dead_letter(r);
         }
         self.publish_gauges();
-        debug!(records = n_in, written = n_out, skipped = n_skip, "committed");
-        Ok(())
+        debug!(records = batch.records_in, written = batch.records_out, skipped = batch.records_skipped, "committed");
     }
 
     /// The dead-letter share of the recent window, when the cap is on, the window full, and the share over the cap.
@@ -326,7 +284,7 @@ impl Pipeline {
     fn publish_gauges(&self) {
         let mut parts = self.metrics.partitions.lock().expect("metrics lock poisoned");
         for i in &self.inputs {
-            let g = parts.entry(i.id()).or_insert_with(PartitionGauges::default);
+            let g = parts.entry(i.id()).or_default();
             g.next_offset = i.next_offset;
             g.high_watermark = i.high_watermark.max(i.next_offset);
         }

@@ -42,7 +42,7 @@ impl Sink {
     /// Which output partition records from source partition `source_partition` go to. Fixed, so the records of one
     /// source partition stay in order in one output partition.
     pub fn route(&self, source_partition: i32) -> usize {
-        source_partition.unsigned_abs() as usize % self.partitions.len()
+        crate::batch::route(source_partition, self.partitions.len())
     }
 
     /// An empty batch per partition.

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use transformer::dead_letter::dead_letter;
-use transformer::map::{java_double_to_string, map_record, MapError, Source};
+use transformer::map::{java_double_to_string, map, map_record, MapError, Source};
 
 const MAX: usize = 1 << 20;
 
@@ -14,6 +14,15 @@ fn src(topic: &str) -> Source<'_> {
 
 fn map_json(topic: &str, v: &Value) -> Result<schema::processed::ProcessedEvent, MapError> {
     map_record(src(topic), Some(v.to_string().as_bytes()), MAX)
+}
+
+/// What the pipeline writes for `raw` (`Mapped::write_json`), next to serde_json's encoding of the owned record.
+fn written_and_reference(topic: &str, raw: &[u8]) -> Option<(String, String)> {
+    let m = map(src(topic), Some(raw), MAX).ok()?;
+    let mut written = Vec::new();
+    m.write_json(&mut written);
+    let reference = serde_json::to_string(&m.to_event()).unwrap();
+    Some((String::from_utf8(written).expect("the output is UTF-8"), reference))
 }
 
 /// The Flink job, re-stated on a `serde_json::Value` without sharing code with `map`:
@@ -193,6 +202,13 @@ proptest! {
         prop_assert_eq!(e.event_id, schema::id::event_id(topic, v.to_string().as_bytes()));
     }
 
+    /// The JSON the pipeline writes is, byte for byte, serde_json's encoding of the owned record.
+    #[test]
+    fn written_json_is_serde_jsons_encoding((topic, v) in raw_event()) {
+        let (written, reference) = written_and_reference(topic, v.to_string().as_bytes()).expect("maps");
+        prop_assert_eq!(written, reference);
+    }
+
     /// Arbitrary bytes never panic; a rejection always yields a serialisable dead letter with a known reason.
     #[test]
     fn arbitrary_bytes_give_a_record_or_a_dead_letter(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
@@ -218,6 +234,9 @@ proptest! {
         if let Ok(e) = map_json("user_clicks", &v) {
             prop_assert_eq!(Some(e.user_id.as_str()), v["user_id"].as_str());
             prop_assert!(!v["timestamp"].is_null());
+            // Strings with quotes, backslashes, control characters and non-ASCII text: still serde_json's bytes.
+            let (written, reference) = written_and_reference("user_clicks", v.to_string().as_bytes()).unwrap();
+            prop_assert_eq!(written, reference);
         }
     }
 }

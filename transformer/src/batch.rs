@@ -1,0 +1,171 @@
+//! One round's fetched records turned into what gets produced: unified records per output partition, dead letters
+//! per dead-letter partition, and where each input partition stands after the round. Pure apart from a log line
+//! per dead letter, so the pipeline can run it on a blocking thread while the previous round is being written.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use rskafka::record::{Record, RecordAndOffset};
+use tracing::warn;
+
+use crate::dead_letter::dead_letter;
+use crate::map::{map, MapError, Source};
+
+/// What building a batch needs to know besides the records; fixed for the life of a pipeline.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// `(topic, partition)` of each input, by input index.
+    pub inputs: Vec<(String, i32)>,
+    /// Partitions of the output topic.
+    pub output_partitions: usize,
+    /// Partitions of the dead-letter topic.
+    pub dead_letter_partitions: usize,
+    /// Larger raw records are dead-lettered unread (`--max-record-bytes`).
+    pub max_record_bytes: usize,
+    /// Bytes of the raw value a dead letter keeps (`--dead-letter-max-raw`).
+    pub dead_letter_max_raw: usize,
+}
+
+/// Where records from `source_partition` go among `partitions` output partitions. Fixed, so the records of one
+/// source partition stay in order in one output partition.
+pub fn route(source_partition: i32, partitions: usize) -> usize {
+    source_partition.unsigned_abs() as usize % partitions
+}
+
+/// One round, mapped and ready to produce.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Unified records, one vector per output partition.
+    pub out: Vec<Vec<Record>>,
+    /// Dead letters, one vector per dead-letter partition.
+    pub dead: Vec<Vec<Record>>,
+    /// Per input index: the next offset once this batch is committed (`None`: nothing read from it).
+    pub next: Vec<Option<i64>>,
+    /// Per input index: records read.
+    pub handled: Vec<u64>,
+    /// Records read.
+    pub records_in: u64,
+    /// Unified records written.
+    pub records_out: u64,
+    /// Records skipped because an earlier run had written them already (see `Pipeline::recover`).
+    pub records_skipped: u64,
+    /// Bytes of raw values read (skipped records not counted).
+    pub bytes_in: u64,
+    /// The reason of each dead letter.
+    pub reasons: Vec<&'static str>,
+}
+
+impl Batch {
+    /// Whether the round read nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.next.iter().all(Option::is_none)
+    }
+}
+
+/// Maps `fetched` (records per input index) into a [`Batch`]. Records whose `(input, offset)` is in `skip` were
+/// written before the last crash: they are removed from `skip` and counted, not written again. Every record is
+/// stamped `now` (Kafka retention goes by record time; the event's own time is in the payload).
+pub fn prepare(
+    layout: &Layout,
+    fetched: Vec<Vec<RecordAndOffset>>,
+    skip: &mut HashSet<(usize, i64)>,
+    now: DateTime<Utc>,
+) -> Batch {
+    let now_ms = now.timestamp_millis();
+    let mut b = Batch {
+        out: vec![Vec::new(); layout.output_partitions],
+        dead: vec![Vec::new(); layout.dead_letter_partitions],
+        next: vec![None; layout.inputs.len()],
+        handled: vec![0; layout.inputs.len()],
+        ..Batch::default()
+    };
+    for (idx, records) in fetched.into_iter().enumerate() {
+        let (topic, partition) = (&layout.inputs[idx].0, layout.inputs[idx].1);
+        let out = &mut b.out[route(partition, layout.output_partitions)];
+        out.reserve(records.len());
+        for r in records {
+            b.next[idx] = Some(r.offset + 1);
+            b.handled[idx] += 1;
+            b.records_in += 1;
+            if !skip.is_empty() && skip.remove(&(idx, r.offset)) {
+                b.records_skipped += 1;
+                continue;
+            }
+            let value = r.record.value.as_deref();
+            b.bytes_in += value.map_or(0, |v| v.len() as u64);
+            let src = Source { topic, partition, offset: r.offset };
+            match encode(src, value, layout.max_record_bytes) {
+                Ok((event_id, json)) => {
+                    out.push(Record {
+                        key: Some(event_id.to_vec()),
+                        value: Some(json),
+                        headers: BTreeMap::new(),
+                        timestamp: now,
+                    });
+                    b.records_out += 1;
+                }
+                Err(err) => {
+                    warn!(topic, partition, offset = src.offset, reason = err.reason(), error = %err, "dead-lettered");
+                    let letter = dead_letter(src, value, &err, layout.dead_letter_max_raw, now_ms);
+                    b.dead[route(partition, layout.dead_letter_partitions)].push(Record {
+                        key: Some(format!("{topic}/{partition}/{}", src.offset).into_bytes()),
+                        value: Some(serde_json::to_vec(&letter).expect("a dead letter always serialises")),
+                        headers: BTreeMap::new(),
+                        timestamp: now,
+                    });
+                    b.reasons.push(err.reason());
+                }
+            }
+        }
+    }
+    b
+}
+
+/// Maps one record and writes its unified JSON: `(event id, JSON)`. A valid record whose unified form would not
+/// fit in a produce request is an error too: the broker would refuse it forever and stall the partition.
+fn encode(src: Source<'_>, value: Option<&[u8]>, max_record_bytes: usize) -> Result<([u8; 36], Vec<u8>), MapError> {
+    let m = map(src, value, max_record_bytes)?;
+    let mut json = Vec::with_capacity(m.json_size_hint());
+    m.write_json(&mut json);
+    let max = crate::sink::MAX_REQUEST_BYTES / 2;
+    if json.len() > max {
+        return Err(MapError::OutputTooLarge { size: json.len(), max });
+    }
+    Ok((m.event_id, json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(offset: i64, value: &[u8]) -> RecordAndOffset {
+        let record = Record { key: None, value: Some(value.to_vec()), headers: BTreeMap::new(), timestamp: Utc::now() };
+        RecordAndOffset { record, offset }
+    }
+
+    #[test]
+    fn routes_records_dead_letters_and_skips() {
+        let layout = Layout {
+            inputs: vec![("orders".into(), 0), ("orders".into(), 4)],
+            output_partitions: 3,
+            dead_letter_partitions: 2,
+            max_record_bytes: 1 << 20,
+            dead_letter_max_raw: 1024,
+        };
+        let ok = br#"{"user_id":"u","timestamp":"2024-05-01 10:00:00"}"#;
+        let fetched = vec![vec![rec(10, ok), rec(11, b"nope"), rec(12, ok)], vec![rec(7, ok)]];
+        let mut skip = HashSet::from([(0, 12)]);
+        let b = prepare(&layout, fetched, &mut skip, Utc::now());
+        assert!(skip.is_empty(), "the skipped record is consumed from the set");
+        assert_eq!((b.records_in, b.records_out, b.records_skipped), (4, 2, 1));
+        assert_eq!(b.next, vec![Some(13), Some(8)]);
+        assert_eq!(b.handled, vec![3, 1]);
+        assert_eq!(b.reasons, vec!["invalid_json"]);
+        // Input partition 0 goes to output partition 0, partition 4 to 4 % 3 = 1; the dead letter to 0 % 2.
+        assert_eq!(b.out.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 0]);
+        assert_eq!(b.dead.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 0]);
+        assert_eq!(b.dead[0][0].key.as_deref(), Some(&b"orders/0/11"[..]));
+        assert!(!b.is_empty());
+        assert!(prepare(&layout, vec![vec![], vec![]], &mut skip, Utc::now()).is_empty());
+    }
+}
