@@ -95,9 +95,11 @@ pub fn prepare(
             b.bytes_in += value.map_or(0, |v| v.len() as u64);
             let src = Source { topic, partition, offset: r.offset };
             match encode(src, value, layout.max_record_bytes) {
-                Ok((event_id, json)) => {
+                Ok(json) => {
                     out.push(Record {
-                        key: Some(event_id.to_vec()),
+                        // No key, as in the original job's sink: the event id is in the value, and a key would
+                        // cost an allocation and a second copy of it per record.
+                        key: None,
                         value: Some(json),
                         headers: BTreeMap::new(),
                         timestamp: now,
@@ -121,9 +123,9 @@ pub fn prepare(
     b
 }
 
-/// Maps one record and writes its unified JSON: `(event id, JSON)`. A valid record whose unified form would not
-/// fit in a produce request is an error too: the broker would refuse it forever and stall the partition.
-fn encode(src: Source<'_>, value: Option<&[u8]>, max_record_bytes: usize) -> Result<([u8; 36], Vec<u8>), MapError> {
+/// Maps one record and writes its unified JSON. A valid record whose unified form would not fit in a produce
+/// request is an error too: the broker would refuse it forever and stall the partition.
+fn encode(src: Source<'_>, value: Option<&[u8]>, max_record_bytes: usize) -> Result<Vec<u8>, MapError> {
     let m = map(src, value, max_record_bytes)?;
     let mut json = Vec::with_capacity(m.json_size_hint());
     m.write_json(&mut json);
@@ -131,7 +133,7 @@ fn encode(src: Source<'_>, value: Option<&[u8]>, max_record_bytes: usize) -> Res
     if json.len() > max {
         return Err(MapError::OutputTooLarge { size: json.len(), max });
     }
-    Ok((m.event_id, json))
+    Ok(json)
 }
 
 #[cfg(test)]
