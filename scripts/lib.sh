@@ -112,6 +112,14 @@ start_bg() { # start_bg NAME DIR CMD... : runs CMD in DIR in the background, log
   log "started $name (pid $!, log $STATE_DIR/logs/$name.log)"
 }
 
+start_server() { # start_server NAME PORT DIR CMD... : start_bg for a server, unless another process holds its port
+  local name=$1 port=$2; shift 2
+  if [ -z "$(pid_of "$name")" ] && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "port $port is taken by a process that is not this pipeline's $name: stop it, or pick other ports (KAFKA_PORT, CLICKHOUSE_HTTP_PORT, CLICKHOUSE_TCP_PORT)"
+  fi
+  start_bg "$name" "$@"
+}
+
 stop_bg() { # stop_bg NAME : SIGTERM, then SIGKILL after 15 s
   local pid; pid=$(pid_of "$1") || true
   [ -z "$pid" ] && { rm -f "$STATE_DIR/pids/$1.pid"; return 0; }
@@ -132,7 +140,7 @@ wait_tcp() { # wait_tcp PORT SECONDS NAME
 
 start_broker() { # the nisshi broker, durable sqlite storage in $STATE_DIR/broker
   ensure_nisshi
-  start_bg broker "$STATE_DIR/broker" "$(nisshi_bin)" broker \
+  start_server broker "$KAFKA_PORT" "$STATE_DIR/broker" "$(nisshi_bin)" broker \
     --listener-url "tcp://127.0.0.1:$KAFKA_PORT" --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
     --storage-engine "sqlite://broker.db"
   wait_tcp "$KAFKA_PORT" 30 "the nisshi broker"
@@ -145,7 +153,7 @@ start_clickhouse() { # clickhouse-server with our config, data in $STATE_DIR/cli
   sed -e "s|@STATE@|$STATE_DIR|g" -e "s|@HTTP_PORT@|$CLICKHOUSE_HTTP_PORT|" -e "s|@TCP_PORT@|$CLICKHOUSE_TCP_PORT|" \
     "$ROOT/scripts/clickhouse/config.xml" >"$conf/config.xml"
   cp "$ROOT/scripts/clickhouse/users.xml" "$conf/users.xml"
-  start_bg clickhouse "$STATE_DIR/clickhouse" env LD_LIBRARY_PATH="$CACHE_DIR/rdkafka" \
+  start_server clickhouse "$CLICKHOUSE_HTTP_PORT" "$STATE_DIR/clickhouse" env LD_LIBRARY_PATH="$CACHE_DIR/rdkafka" \
     clickhouse-server --config-file="$conf/config.xml"
   local end=$((SECONDS + 60))
   until curl -fsS "$CLICKHOUSE_URL/ping" >/dev/null 2>&1; do
