@@ -26,7 +26,8 @@ die() { log "ERROR: $*"; exit 1; }
 apt_updated=0
 apt_install() { # apt_install PACKAGE... : installs the Debian packages that are not installed yet
   local missing=()
-  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  # Installed means "install ok installed": a removed package whose config files remain is still known to dpkg -s.
+  for p in "$@"; do [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get: install them by hand"
   local sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
