@@ -6,8 +6,10 @@
 #  1. criterion: the pure mapping, ns per record per raw type (and the JSON shares);
 #  2. pre-load N raw records (default 1,000,000; 3 partitions per topic) into an in-memory broker;
 #  3. drain that backlog BENCH_RUNS times (default 3) each way, alternating, best run of each counted:
-#     the baseline, a plain rskafka copy to another topic with no mapping (bench/src/bin/copy-baseline.rs), and the
-#     transformer (--drain) into processed_events; both under /usr/bin/time, with the broker's own CPU read from /proc;
+#     the baseline, a plain rskafka copy to another topic with no mapping (bench/src/bin/copy-baseline.rs); the
+#     transformer (--drain) into processed_events; and the sized copy, the same plain copy with every value padded
+#     to the transformer's average output size (what any transformer writing these records could reach at best);
+#     all under /usr/bin/time, with the broker's own CPU read from /proc;
 #  4. the same on the durable sqlite broker that scripts/up.sh runs, with N/5 records (it is ~30x slower);
 #  5. latency: the emitter at RATE events/s (default 10,000) for SECS s (default 60) through the whole pipeline;
 #     a probe polls ClickHouse and reports p50/p99/max of emit -> queryable.
@@ -71,49 +73,63 @@ timed() { # timed BROKER LOG CMD... : runs CMD under /usr/bin/time; prints "wall
   /usr/bin/time -f "%e %U %S %M" -o "$STATE_DIR/time.txt" "$@" >>"$log" 2>&1 || die "$* failed (log: $log)"
   awk -v b="$(echo "$(broker_cpu "$broker") - $c0" | bc)" '{print $1, $2 + $3, $4, b}' "$STATE_DIR/time.txt"
 }
-# drain BROKER_NAME BROKERS N TAG : RUNS alternating drains of the backlog each way; sets the globals
-#   {b,t}_{wall,cpu,rss,bcpu} of the fastest run of each (wall-clock best; a noisy machine only slows runs down).
+# drain BROKER_NAME BROKERS N TAG : RUNS alternating drains of the backlog: baseline, transformer, sized copy. Sets
+#   the globals {b,t,s}_{wall,cpu,rss,bcpu} of the fastest run of each (wall-clock best: a noisy machine only slows
+#   runs down) and out_avg, the transformer's average output record in bytes.
 drain() {
-  local name=$1 brokers=$2 n=$3 tag=$4 r wall cpu rss bcpu
-  b_wall=""; t_wall=""
+  local name=$1 brokers=$2 n=$3 tag=$4 r
+  b_wall=""; t_wall=""; s_wall=""
   for r in $(seq "$RUNS"); do
-    read -r wall cpu rss bcpu < <(timed "$name" "$STATE_DIR/logs/baseline-$tag.log" \
-      "$tools/copy-baseline" --brokers "$brokers" --output-topic "baseline_copy_$r")
+    keep_best b "$tag run $r: baseline" "$(timed "$name" "$STATE_DIR/logs/baseline-$tag.log" \
+      "$tools/copy-baseline" --brokers "$brokers" --output-topic "baseline_copy_$r")"
     copied=$(sed -n 's/.*copied=\([0-9]*\).*/\1/p' "$STATE_DIR/logs/baseline-$tag.log" | tail -n 1)
     [ "$copied" -eq "$n" ] || die "the baseline copied $copied of $n"
-    log "   $tag run $r: baseline $wall s (CPU $cpu s, broker CPU $bcpu s)"
-    if [ -z "$b_wall" ] || [ "$(echo "$wall < $b_wall" | bc)" -eq 1 ]; then
-      b_wall=$wall b_cpu=$cpu b_rss=$rss b_bcpu=$bcpu
-    fi
-    read -r wall cpu rss bcpu < <(timed "$name" "$STATE_DIR/logs/transformer-$tag.log" \
+
+    keep_best t "$tag run $r: transformer" "$(timed "$name" "$STATE_DIR/logs/transformer-$tag.log" \
       "$BIN_DIR/transformer" --brokers "$brokers" --drain --http-addr off --stats-interval-secs 5 \
-      --output-topic "processed_$r" --dead-letter-topic "dead_$r" --checkpoint-topic "checkpoints_$r")
-    handled=$(sed -n 's/.*drained every input partition.*records_in=\([0-9]*\).*/\1/p' "$STATE_DIR/logs/transformer-$tag.log" | tail -n 1)
-    [ "$handled" -eq "$n" ] || die "the transformer handled $handled of $n"
-    log "   $tag run $r: transformer $wall s (CPU $cpu s, broker CPU $bcpu s)"
-    if [ -z "$t_wall" ] || [ "$(echo "$wall < $t_wall" | bc)" -eq 1 ]; then
-      t_wall=$wall t_cpu=$cpu t_rss=$rss t_bcpu=$bcpu
-    fi
+      --output-topic "processed_$r" --dead-letter-topic "dead_$r" --checkpoint-topic "checkpoints_$r")"
+    local drained; drained=$(grep 'drained every input partition' "$STATE_DIR/logs/transformer-$tag.log" | tail -n 1)
+    field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$drained"; }
+    [ "$(field records_in)" -eq "$n" ] || die "the transformer handled $(field records_in) of $n"
+    out_avg=$(( $(field bytes_out) / $(field records_out) ))
+
+    keep_best s "$tag run $r: sized copy ($out_avg bytes)" "$(timed "$name" "$STATE_DIR/logs/sized-$tag.log" \
+      "$tools/copy-baseline" --brokers "$brokers" --output-topic "sized_copy_$r" --pad-to "$out_avg")"
   done
+}
+keep_best() { # keep_best PREFIX LABEL "wall cpu rss bcpu" : logs a run; keeps it in PREFIX_* when it is the fastest
+  local p=$1 label=$2 wall cpu rss bcpu best
+  read -r wall cpu rss bcpu <<<"$3"
+  [ -n "$wall" ] || die "$label: no timing (see $STATE_DIR/logs/)"
+  log "   $label: $wall s (CPU $cpu s, broker CPU $bcpu s)"
+  best=${p}_wall
+  if [ -z "${!best}" ] || [ "$(echo "$wall < ${!best}" | bc)" -eq 1 ]; then
+    printf -v "${p}_wall" %s "$wall"; printf -v "${p}_cpu" %s "$cpu"; printf -v "${p}_rss" %s "$rss"; printf -v "${p}_bcpu" %s "$bcpu"
+  fi
 }
 per_m() { printf '%.2f' "$(echo "scale=4; $1 * 1000000 / $2" | bc)"; } # per_m SECONDS N : seconds per million records
 ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
 
 log "2/5 pre-loading $N raw records (in-memory broker)"
 load_rps=$(preload "$KAFKA_BROKERS" "$N")
-log "3/5 draining the backlog: baseline (plain rskafka copy) and transformer, $RUNS runs each"
+log "3/5 draining the backlog: baseline (plain rskafka copy), transformer, sized copy; $RUNS runs each"
 drain broker "$KAFKA_BROKERS" "$N" memory
-b_rps=$(echo "$N / $b_wall" | bc); t_rps=$(echo "$N / $t_wall" | bc); ratio=$(ratio "$t_rps" "$b_rps")
-b_cpu_m=$(per_m "$b_cpu" "$N"); t_cpu_m=$(per_m "$t_cpu" "$N"); b_bcpu_m=$(per_m "$b_bcpu" "$N"); t_bcpu_m=$(per_m "$t_bcpu" "$N")
+b_rps=$(echo "$N / $b_wall" | bc); t_rps=$(echo "$N / $t_wall" | bc); s_rps=$(echo "$N / $s_wall" | bc)
+ratio=$(ratio "$t_rps" "$b_rps")
+b_cpu_m=$(per_m "$b_cpu" "$N"); t_cpu_m=$(per_m "$t_cpu" "$N"); s_cpu_m=$(per_m "$s_cpu" "$N")
+b_bcpu_m=$(per_m "$b_bcpu" "$N"); t_bcpu_m=$(per_m "$t_bcpu" "$N"); s_bcpu_m=$(per_m "$s_bcpu" "$N")
 t_rss_mb=$(echo "scale=1; $t_rss / 1024" | bc); b_rss_mb=$(echo "scale=1; $b_rss / 1024" | bc)
-log "   baseline $b_rps rec/s, transformer $t_rps rec/s: ratio $ratio; CPU s per million $b_cpu_m vs $t_cpu_m; peak RSS $t_rss_mb MB"
+mem_out_avg=$out_avg
+log "   baseline $b_rps rec/s, transformer $t_rps rec/s: ratio $ratio; sized copy $s_rps rec/s (the ceiling: $(ratio "$s_rps" "$b_rps"));"
+log "   CPU s per million $b_cpu_m vs $t_cpu_m; peak RSS $t_rss_mb MB"
 
 NS=$((N / 5))
 log "4/5 the same on the durable sqlite broker, $NS records"
 preload "$SQLITE_BROKERS" "$NS" >/dev/null
 drain broker-sqlite "$SQLITE_BROKERS" "$NS" sqlite
-sq_b_rps=$(echo "$NS / $b_wall" | bc); sq_t_rps=$(echo "$NS / $t_wall" | bc); sq_ratio=$(ratio "$sq_t_rps" "$sq_b_rps")
-sq_b_bcpu_m=$(per_m "$b_bcpu" "$NS"); sq_t_bcpu_m=$(per_m "$t_bcpu" "$NS")
+sq_b_rps=$(echo "$NS / $b_wall" | bc); sq_t_rps=$(echo "$NS / $t_wall" | bc); sq_s_rps=$(echo "$NS / $s_wall" | bc)
+sq_ratio=$(ratio "$sq_t_rps" "$sq_b_rps")
+sq_b_bcpu_m=$(per_m "$b_bcpu" "$NS"); sq_t_bcpu_m=$(per_m "$t_bcpu" "$NS"); sq_s_bcpu_m=$(per_m "$s_bcpu" "$NS")
 log "   baseline $sq_b_rps rec/s, transformer $sq_t_rps rec/s: ratio $sq_ratio"
 stop_bg broker-sqlite >/dev/null
 
@@ -142,20 +158,22 @@ p50=$(kv p50_ms); p99=$(kv p99_ms); pmax=$(kv max_ms); samples=$(kv samples)
   echo "## $(date -u +%F) — $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
   echo
   echo "Command: \`scripts/bench.sh $N\` (BENCH_RUNS=$RUNS, BENCH_RATE=$RATE, BENCH_LATENCY_SECS=$SECS). Broker: nisshi $NISSHI_VERSION."
-  echo "Both sides are static musl builds with the same allocator; the broker runs on the same 2 cores. Drains: the best of"
-  echo "$RUNS alternating runs each way."
+  echo "All programs are static musl builds with the same allocator; the broker runs on the same 2 cores. Drains: the best"
+  echo "of $RUNS alternating runs each. The sized copy is the baseline with every value padded to the transformer's average"
+  echo "output record ($mem_out_avg bytes): no mapping, but the transformer's bytes, so the most any transformer writing"
+  echo "these records could reach here."
   echo
-  echo "| measure | baseline | transformer | ratio |"
-  echo "|---|---|---|---|"
-  echo "| drain $N records, in-memory broker, records/s | $b_rps (plain rskafka copy) | $t_rps | **$ratio** |"
-  echo "| client CPU seconds per million records | $b_cpu_m | $t_cpu_m | $(ratio "$t_cpu_m" "$b_cpu_m") |"
-  echo "| broker CPU seconds per million records (it stores what the client writes) | $b_bcpu_m | $t_bcpu_m | $(ratio "$t_bcpu_m" "$b_bcpu_m") |"
-  echo "| drain $NS records, durable sqlite broker (as scripts/up.sh runs it), records/s | $sq_b_rps | $sq_t_rps | **$sq_ratio** |"
-  echo "| broker CPU seconds per million records, sqlite | $sq_b_bcpu_m | $sq_t_bcpu_m | $(ratio "$sq_t_bcpu_m" "$sq_b_bcpu_m") |"
-  echo "| peak RSS while draining, MB | $b_rss_mb | $t_rss_mb | |"
-  echo "| peak RSS at $RATE events/s (emitter actual ${actual_rate:-?}/s), MB | | $(echo "scale=1; $rss_run_kb / 1024" | bc) (emitter: $(echo "scale=1; $emit_rss_kb / 1024" | bc)) | |"
-  echo "| emit → queryable in ClickHouse, ms ($samples sampled rows) | | p50 $p50 · p99 **$p99** · max $pmax | |"
-  echo "| pre-load by the emitter, records/s | | $load_rps | |"
+  echo "| measure | baseline | transformer | ratio | sized copy | transformer / sized copy |"
+  echo "|---|---|---|---|---|---|"
+  echo "| drain $N records, in-memory broker, records/s | $b_rps (plain rskafka copy) | $t_rps | **$ratio** | $s_rps ($(ratio "$s_rps" "$b_rps") of the baseline) | $(ratio "$t_rps" "$s_rps") |"
+  echo "| client CPU seconds per million records | $b_cpu_m | $t_cpu_m | $(ratio "$t_cpu_m" "$b_cpu_m") | $s_cpu_m | |"
+  echo "| broker CPU seconds per million records (it stores what the client writes) | $b_bcpu_m | $t_bcpu_m | $(ratio "$t_bcpu_m" "$b_bcpu_m") | $s_bcpu_m | |"
+  echo "| drain $NS records, durable sqlite broker (as scripts/up.sh runs it), records/s | $sq_b_rps | $sq_t_rps | **$sq_ratio** | $sq_s_rps | $(ratio "$sq_t_rps" "$sq_s_rps") |"
+  echo "| broker CPU seconds per million records, sqlite | $sq_b_bcpu_m | $sq_t_bcpu_m | $(ratio "$sq_t_bcpu_m" "$sq_b_bcpu_m") | $sq_s_bcpu_m | |"
+  echo "| peak RSS while draining, MB | $b_rss_mb | $t_rss_mb | | | |"
+  echo "| peak RSS at $RATE events/s (emitter actual ${actual_rate:-?}/s), MB | | $(echo "scale=1; $rss_run_kb / 1024" | bc) (emitter: $(echo "scale=1; $emit_rss_kb / 1024" | bc)) | | | |"
+  echo "| emit → queryable in ClickHouse, ms ($samples sampled rows) | | p50 $p50 · p99 **$p99** · max $pmax | | | |"
+  echo "| pre-load by the emitter, records/s | | $load_rps | | | |"
   echo
   echo "Mapping (criterion, ns per record, map + write_json as the pipeline does it): clicks ${map_ns[user_clicks]}, views"
   echo "${map_ns[page_views]}, orders ${map_ns[orders]}; write_json alone: clicks ${write_ns[user_clicks]}, views ${write_ns[page_views]},"

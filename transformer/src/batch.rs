@@ -51,6 +51,8 @@ pub struct Batch {
     pub records_skipped: u64,
     /// Bytes of raw values read (skipped records not counted).
     pub bytes_in: u64,
+    /// Bytes of unified records written (their JSON).
+    pub bytes_out: u64,
     /// The reason of each dead letter.
     pub reasons: Vec<&'static str>,
 }
@@ -96,6 +98,7 @@ pub fn prepare(
             let src = Source { topic, partition, offset: r.offset };
             match encode(src, value, layout.max_record_bytes) {
                 Ok(json) => {
+                    b.bytes_out += json.len() as u64;
                     out.push(Record {
                         // No key, as in the original job's sink: the event id is in the value, and a key would
                         // cost an allocation and a second copy of it per record.
@@ -160,6 +163,8 @@ mod tests {
         let b = prepare(&layout, fetched, &mut skip, Utc::now());
         assert!(skip.is_empty(), "the skipped record is consumed from the set");
         assert_eq!((b.records_in, b.records_out, b.records_skipped), (4, 2, 1));
+        let written: usize = b.out.iter().flatten().map(|r| r.value.as_ref().map_or(0, Vec::len)).sum();
+        assert_eq!(b.bytes_out, written as u64);
         assert_eq!(b.next, vec![Some(13), Some(8)]);
         assert_eq!(b.handled, vec![3, 1]);
         assert_eq!(b.reasons, vec!["invalid_json"]);

@@ -81,6 +81,8 @@ pub struct Metrics {
     pub bytes_in: AtomicU64,
     /// Unified records written and acknowledged.
     pub records_out: AtomicU64,
+    /// Bytes of unified records written and acknowledged.
+    pub bytes_out: AtomicU64,
     /// Records skipped at recovery because their output was already written before a crash.
     pub records_skipped: AtomicU64,
     /// Dead letters written, per reason (index into [`MapError::REASONS`]).
@@ -186,6 +188,11 @@ impl Metrics {
             "transformer_records_out_total",
             "Unified records written and acknowledged.",
             self.records_out.load(Relaxed),
+        );
+        counter(
+            "transformer_bytes_out_total",
+            "Bytes of unified records written and acknowledged.",
+            self.bytes_out.load(Relaxed),
         );
         counter(
             "transformer_records_skipped_total",

@@ -136,7 +136,14 @@ impl Pipeline {
                 );
             }
             if self.cfg.drain && self.inputs.iter().all(|i| i.next_offset >= i.high_watermark) && self.skip.is_empty() {
-                info!(records_in = self.metrics.records_in.load(Relaxed), "drained every input partition (--drain)");
+                let m = &self.metrics;
+                info!(
+                    records_in = m.records_in.load(Relaxed),
+                    records_out = m.records_out.load(Relaxed),
+                    bytes_in = m.bytes_in.load(Relaxed),
+                    bytes_out = m.bytes_out.load(Relaxed),
+                    "drained every input partition (--drain)"
+                );
                 break;
             }
             if !stats_every.is_zero() && last_stats.0.elapsed() >= stats_every {
@@ -255,6 +262,7 @@ impl Pipeline {
         m.records_out.fetch_add(batch.records_out, Relaxed);
         m.records_skipped.fetch_add(batch.records_skipped, Relaxed);
         m.bytes_in.fetch_add(batch.bytes_in, Relaxed);
+        m.bytes_out.fetch_add(batch.bytes_out, Relaxed);
         m.commits.fetch_add(1, Relaxed);
         self.recent.push_back((batch.records_in, batch.reasons.len() as u64));
         {

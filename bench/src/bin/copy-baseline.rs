@@ -1,5 +1,7 @@
 //! The baseline: copy every record of the input topics (up to their high watermarks at start) to `--output-topic`
 //! with plain rskafka fetch and produce, in rounds like the transformer's, with no mapping and no commits.
+//! With `--pad-to` the copy writes records as large as the transformer's output, still without mapping: what any
+//! transformer writing those records could reach at best.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +33,9 @@ struct Args {
     /// Most bytes per partition fetch (the transformer's default).
     #[arg(long, default_value_t = 1_048_576)]
     fetch_max_bytes: i32,
+    /// Pad every copied value with spaces to at least this many bytes (JSON stays valid); 0 copies as is.
+    #[arg(long, default_value_t = 0)]
+    pad_to: usize,
 }
 
 #[tokio::main]
@@ -66,7 +71,12 @@ async fn main() -> anyhow::Result<()> {
                 input.next_offset = r.offset + 1;
                 batches[sink.route(input.client.partition())].push(Record {
                     key: r.record.key,
-                    value: r.record.value,
+                    value: r.record.value.map(|mut v| {
+                        if v.len() < args.pad_to {
+                            v.resize(args.pad_to, b' ');
+                        }
+                        v
+                    }),
                     headers: BTreeMap::new(),
                     timestamp: now,
                 });
