@@ -1,6 +1,6 @@
 //! One round's fetched records turned into what gets produced: unified records per output partition, dead letters
 //! per dead-letter partition, and where each input partition stands after the round. Pure apart from a log line
-//! per dead letter, so the pipeline can run it on a blocking thread while the previous round is being written.
+//! per dead letter: no I/O, no clock (the caller passes `now`), so it is tested without a broker.
 
 use std::collections::{BTreeMap, HashSet};
 

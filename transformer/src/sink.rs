@@ -39,17 +39,6 @@ impl Sink {
         Ok(Self { partitions, compression })
     }
 
-    /// Which output partition records from source partition `source_partition` go to. Fixed, so the records of one
-    /// source partition stay in order in one output partition.
-    pub fn route(&self, source_partition: i32) -> usize {
-        crate::batch::route(source_partition, self.partitions.len())
-    }
-
-    /// An empty batch per partition.
-    pub fn empty_batches(&self) -> Vec<Vec<Record>> {
-        vec![Vec::new(); self.partitions.len()]
-    }
-
     /// Produces each non-empty batch to its partition and waits for every acknowledgement. Returns, per written
     /// partition (`topic/partition`), the offset after its last record.
     pub async fn produce(

@@ -11,6 +11,7 @@ use clap::Parser;
 use futures::future::join_all;
 use rskafka::client::partition::{Compression, OffsetAt};
 use rskafka::record::Record;
+use transformer::batch::route;
 use transformer::sink::Sink;
 use transformer::source::{fetch, Input};
 
@@ -60,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
     let mut copied = 0i64;
     while inputs.iter().zip(&ends).any(|(i, e)| i.next_offset < *e) {
         let fetched = join_all(inputs.iter_mut().map(|i| fetch(i, args.fetch_max_bytes, 100))).await;
-        let mut batches = sink.empty_batches();
+        let mut batches = vec![Vec::new(); sink.partitions.len()];
         let now = chrono::Utc::now();
         for (idx, records) in fetched.into_iter().enumerate() {
             let (input, end) = (&mut inputs[idx], ends[idx]);
@@ -69,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
                     break;
                 }
                 input.next_offset = r.offset + 1;
-                batches[sink.route(input.client.partition())].push(Record {
+                batches[route(input.client.partition(), sink.partitions.len())].push(Record {
                     key: r.record.key,
                     value: r.record.value.map(|mut v| {
                         if v.len() < args.pad_to {
