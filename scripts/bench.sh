@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput, latency and memory, each against a baseline measured in the same run (these machines are noisy:
 # absolute figures drift, ratios hold). Appends a table to BENCHMARKS.md; the last line printed is
-#   bench: baseline_rps=B transformer_rps=T ratio=R p99_ms=P rss_mb=M
+#   bench: baseline_rps=B transformer_rps=T ratio=R p99_ms=P rss_mb=M recovery_rss_mb=S
 # Steps (own servers: nisshi on 39092 (in memory) and 39093 (sqlite), ClickHouse on 38123/39000, state in .state/bench):
 #  1. criterion: the pure mapping, ns per record per raw type (and the JSON shares);
 #  2. pre-load N raw records (default 1,000,000; 3 partitions per topic) into an in-memory broker;
@@ -10,6 +10,8 @@
 #     transformer (--drain) into processed_events; and the sized copy, the same plain copy with every value padded
 #     to the transformer's average output size (what any transformer writing these records could reach at best);
 #     all under /usr/bin/time, with the broker's own CPU read from /proc;
+#  3b. recovery over the N records the first transformer run wrote (its checkpoints reset to the first): scan time
+#     and peak RSS once the scan is done;
 #  4. the same on the durable sqlite broker that scripts/up.sh runs, with N/5 records (it is ~30x slower);
 #  5. latency: the emitter at RATE events/s (default 10,000) for SECS s (default 60) through the whole pipeline;
 #     a probe polls ClickHouse and reports p50/p99/max of emit -> queryable.
@@ -123,6 +125,22 @@ mem_out_avg=$out_avg
 log "   baseline $b_rps rec/s, transformer $t_rps rec/s: ratio $ratio; sized copy $s_rps rec/s (the ceiling: $(ratio "$s_rps" "$b_rps"));"
 log "   CPU s per million $b_cpu_m vs $t_cpu_m; peak RSS $t_rss_mb MB"
 
+# Recovery over a whole output already written: the first drain's checkpoints are reset to their first one
+# (committed before any write), so the next start scans all N output records, finds them written, and skips them.
+log "3b/5 recovery over $N already-written records (the first drain's checkpoints reset to their first)"
+rargs=(--brokers "$KAFKA_BROKERS" --output-topic processed_1 --dead-letter-topic dead_1 --checkpoint-topic checkpoints_1)
+"$BIN_DIR/transformer" "${rargs[@]}" offsets reset --to 0 >>"$STATE_DIR/logs/recovery.log" 2>&1 \
+  || die "offsets reset failed (log: $STATE_DIR/logs/recovery.log)"
+read -r rec_wall _ rec_rss _ <<<"$(timed broker "$STATE_DIR/logs/recovery.log" "$BIN_DIR/transformer" "${rargs[@]}" --drain --http-addr off)"
+recovered=$(grep 'recovered from the last checkpoint' "$STATE_DIR/logs/recovery.log" | tail -n 1)
+rec_found=$(sed -n 's/.* already_written=\([0-9]*\).*/\1/p' <<<"$recovered")
+rec_scan_kb=$(sed -n 's/.* peak_rss_kb=\([0-9]*\).*/\1/p' <<<"$recovered")
+rec_scan_ms=$(grep 'recovery scan done' "$STATE_DIR/logs/recovery.log" | tail -n 1 | sed -n 's/.* elapsed_ms=\([0-9]*\).*/\1/p')
+rec_out=$(grep 'drained every input partition' "$STATE_DIR/logs/recovery.log" | tail -n 1 | sed -n 's/.* records_out=\([0-9]*\).*/\1/p')
+[ "$rec_found" -eq "$N" ] && [ "$rec_out" -eq 0 ] || die "recovery found $rec_found of $N and wrote $rec_out again"
+rec_scan_mb=$(echo "scale=1; $rec_scan_kb / 1024" | bc); rec_rss_mb=$(echo "scale=1; $rec_rss / 1024" | bc)
+log "   found all $N written (nothing written again); scan ${rec_scan_ms} ms, peak RSS after the scan $rec_scan_mb MB, whole run $rec_rss_mb MB"
+
 NS=$((N / 5))
 log "4/5 the same on the durable sqlite broker, $NS records"
 preload "$SQLITE_BROKERS" "$NS" >/dev/null
@@ -174,10 +192,11 @@ p50=$(kv p50_ms); p99=$(kv p99_ms); pmax=$(kv max_ms); samples=$(kv samples)
   echo "| peak RSS at $RATE events/s (emitter actual ${actual_rate:-?}/s), MB | | $(echo "scale=1; $rss_run_kb / 1024" | bc) (emitter: $(echo "scale=1; $emit_rss_kb / 1024" | bc)) | | | |"
   echo "| emit → queryable in ClickHouse, ms ($samples sampled rows) | | p50 $p50 · p99 **$p99** · max $pmax | | | |"
   echo "| pre-load by the emitter, records/s | | $load_rps | | | |"
+  echo "| recovery over $N already-written records: scan ms · peak RSS after the scan, MB · the whole run (re-reading and skipping all), MB | | $rec_scan_ms · **$rec_scan_mb** · $rec_rss_mb | | | |"
   echo
   echo "Mapping (criterion, ns per record, map + write_json as the pipeline does it): clicks ${map_ns[user_clicks]}, views"
   echo "${map_ns[page_views]}, orders ${map_ns[orders]}; write_json alone: clicks ${write_ns[user_clicks]}, views ${write_ns[page_views]},"
   echo "orders ${write_ns[orders]}; the owned record + serde_json path it replaced: clicks ${old_ns[user_clicks]}, views ${old_ns[page_views]}, orders ${old_ns[orders]}."
 } >>"$ROOT/BENCHMARKS.md"
 log "appended to BENCHMARKS.md"
-echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 rss_mb=$t_rss_mb"
+echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb"

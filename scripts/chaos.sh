@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Crash-safety, proven end to end on real servers. The emitter sends a fixed, seeded stream of N events (1% malformed);
-# meanwhile the transformer is killed with SIGKILL K times at random moments and restarted each time, the emitter is
-# killed once and restarted with --resume, the broker is
-# stopped and restarted once (durable sqlite storage; the transformer's /healthz must flip to 503 and back to 200),
-# and ClickHouse is stopped and restarted once. At the end the
-# set of event ids the stream holds is compared with the set in ClickHouse. Last line:
-#   chaos: emitted=N in_clickhouse_distinct=D lost=L duplicates_in_topic=T duplicates_in_clickhouse=C dead_letters=Q
-# Exit 0 only when lost=0, duplicates_in_clickhouse=0 and every malformed record is in dead_letters.
+# meanwhile, at random moments and in random order:
+#  - the transformer is killed with SIGKILL K times and restarted each time;
+#  - K kill pairs: SIGKILL, restart, and SIGKILL again 0.2-2 s after the restart (inside the recovery window);
+#  - the emitter is killed once and restarted with --resume;
+#  - the broker is stopped and restarted once (durable sqlite storage; /healthz must flip to 503 and back to 200);
+#  - ClickHouse is stopped and restarted once;
+#  - an input topic is deleted and recreated while the transformer runs, and once while it is down (its checkpoint
+#    is then past the topic's end at start). Those topics (r_user_clicks, r_page_views, r_orders) carry small
+#    seeded streams of their own, a new one after each recreation, whose ids are expected too.
+# At the end the set of event ids the streams hold is compared with the set in ClickHouse. Last line:
+#   chaos: emitted=N in_clickhouse_distinct=D lost=L duplicates_in_topic=T duplicates_in_clickhouse=C
+#          duplicates_in_clickhouse_without_final=W dead_letters=Q
+# Exit 0 only when lost, both kinds of duplicates and duplicates in the topic are 0, and every malformed record is in
+# dead_letters.
 #   scripts/chaos.sh [N] [K]        (defaults 20000 and 3; the long form: scripts/chaos.sh 1000000 10)
 # Runs its own servers on ports 29092 / 28123 / 29000, state in .state/chaos (wiped first).
 set -euo pipefail
@@ -19,6 +26,12 @@ export KAFKA_PORT=29092 CLICKHOUSE_HTTP_PORT=28123 CLICKHOUSE_TCP_PORT=29000
 HEALTH_PORT=29464
 unset KAFKA_BROKERS CLICKHOUSE_URL
 source "$(dirname "$0")/lib.sh"
+# The recreated topics' streams: R events first (seed 7), then R/3 after the first recreation (seed 8) and R/9 after
+# the second (seed 9), whichever kind comes first. Each is shorter than the last, so a recreated partition is always shorter than the
+# position the transformer had in it (the case it must catch; an equal or longer one is indistinguishable
+# without topic ids, see README).
+R=$(( N / 20 > 900 ? N / 20 : 900 ))
+export INPUT_TOPICS=user_clicks,page_views,orders,r_user_clicks,r_page_views,r_orders
 
 cleanup() { for name in emitter transformer clickhouse broker; do stop_bg "$name" >/dev/null 2>&1 || true; done; }
 trap cleanup EXIT
@@ -33,9 +46,15 @@ apply_schema
 
 stream=(--seed "$SEED" --start-time 2026-01-01T00:00:00Z --messages-per-second "$RATE" --total "$N" --malformed-ratio 0.01)
 "$BIN_DIR/emitter" "${stream[@]}" --list-ids >"$STATE_DIR/stream.txt"
+r_stream() { # r_stream SEED TOTAL [--list-ids]: one of the recreated topics' streams
+  "$BIN_DIR/emitter" --topic-prefix r_ --progress-topic r_progress --seed "$1" --start-time 2026-02-01T00:00:00Z \
+    --messages-per-second 0 --total "$2" --http-addr off "${@:3}"
+}
+for phase in "7 $R" "8 $((R / 3))" "9 $((R / 9))"; do r_stream $phase --list-ids; done >>"$STATE_DIR/stream.txt"
 awk '$3 != "malformed" {print $3}' "$STATE_DIR/stream.txt" | sort -u >"$STATE_DIR/expected_ids.txt"
 malformed=$(awk '$3 == "malformed"' "$STATE_DIR/stream.txt" | wc -l)
-log "chaos: N=$N at $RATE/s (seed $SEED, $malformed malformed), $K transformer SIGKILLs, one broker and one ClickHouse restart"
+r_stream 7 "$R" >>"$STATE_DIR/logs/r-emitter.log" 2>&1 || die "the r_ stream failed (log: $STATE_DIR/logs/r-emitter.log)"
+log "chaos: N=$N at $RATE/s (seed $SEED, $malformed malformed) + $R on the r_ topics; $K SIGKILLs, $K kill pairs, an emitter kill, a broker and a ClickHouse restart, two topic recreations"
 
 transformer_args=(--fetch-max-wait-ms 20 --http-addr "127.0.0.1:$HEALTH_PORT")
 start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" "${transformer_args[@]}"
@@ -51,19 +70,58 @@ wait_health() { # wait_health CODE SECONDS : until the transformer's /healthz an
   die "/healthz did not answer $1 within $2 s (last: $code)"
 }
 
+restart_transformer() {
+  local pid; pid=$(pid_of transformer) || true
+  [ -n "$pid" ] && kill -KILL "$pid" && log "chaos: SIGKILL transformer (pid $pid)"
+  rm -f "$STATE_DIR/pids/transformer.pid"
+  start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" "${transformer_args[@]}"
+}
+
+wait_r_committed() { # until the transformer has committed everything on the r_ topics (so a deletion loses nothing)
+  local end=$((SECONDS + 180)) report
+  while [ $SECONDS -lt $end ]; do
+    report=$("$BIN_DIR/transformer" --status 2>/dev/null) || true
+    if grep -q 'topic=r_' <<<"$report" && ! grep 'topic=r_.*committed=' <<<"$report" | grep -qv ' lag=0 '; then return 0; fi
+    sleep 0.5
+  done
+  die "the transformer did not catch up on the r_ topics within 180 s"
+}
+
+recreations=0
+recreate_r_orders() { # delete and recreate r_orders, then send the next r_ stream
+  recreations=$((recreations + 1))
+  log "chaos: deleting and recreating r_orders"
+  nisshi_topic delete r_orders
+  nisshi_topic create r_orders 3
+  r_stream $((7 + recreations)) $((R / 3 ** recreations)) >>"$STATE_DIR/logs/r-emitter.log" 2>&1 \
+    || die "the r_ stream failed (log: $STATE_DIR/logs/r-emitter.log)"
+}
+
 # The disruptions, spread over the emitter's run time, in random order and at random moments.
 duration=$(( N / RATE + 1 ))
 events=()
-for _ in $(seq "$K"); do events+=("kill"); done
-events+=("emitter" "broker" "clickhouse")
+for _ in $(seq "$K"); do events+=("kill" "killpair"); done
+events+=("emitter" "broker" "clickhouse" "recreate_live" "recreate_down")
 slot=$(( duration * 1000 / (${#events[@]} + 1) ))
 for ev in $(printf '%s\n' "${events[@]}" | shuf); do
   sleep "$(awk -v ms=$(( slot / 2 + RANDOM % slot )) 'BEGIN{printf "%.3f", ms/1000}')"
   case $ev in
     kill)
+      restart_transformer ;;
+    killpair)
+      restart_transformer
+      sleep "$(awk -v ms=$(( 200 + RANDOM % 1800 )) 'BEGIN{printf "%.3f", ms/1000}')"
+      restart_transformer ;;
+    recreate_live)
+      wait_r_committed
+      recreate_r_orders ;;
+    recreate_down)
+      # The transformer is down while the topic is recreated: at start its checkpoint is past the new topic's end.
+      wait_r_committed
       pid=$(pid_of transformer) || true
-      [ -n "$pid" ] && kill -KILL "$pid" && log "chaos: SIGKILL transformer (pid $pid)"
+      [ -n "$pid" ] && kill -KILL "$pid" && log "chaos: SIGKILL transformer (pid $pid) for the recreation"
       rm -f "$STATE_DIR/pids/transformer.pid"
+      recreate_r_orders
       start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" "${transformer_args[@]}" ;;
     emitter)
       # The emitter too: restarted with --resume, it re-sends exactly what the kill cut from its last batch.
@@ -104,11 +162,15 @@ distinct=$(wc -l <"$STATE_DIR/clickhouse_ids.txt")
 lost=$(comm -23 "$STATE_DIR/expected_ids.txt" "$STATE_DIR/clickhouse_ids.txt" | wc -l)
 final_rows=$(ch "SELECT count() FROM $CLICKHOUSE_DATABASE.events_processed FINAL")
 dups_ch=$(( final_rows - distinct ))
+dups_no_final=$(ch "SELECT count() - uniqExact(event_id) FROM $CLICKHOUSE_DATABASE.events_processed")
 topic_records=$("$BIN_DIR/transformer" --status 2>/dev/null | sed -n 's/^total .* processed=\([0-9]*\).*/\1/p')
 dups_topic=$(( topic_records - distinct ))
 dead=$(ch "SELECT count() FROM $CLICKHOUSE_DATABASE.dead_letters FINAL")
 restarts=$(grep -c "recovered from the last checkpoint" "$STATE_DIR/logs/transformer.log" || true)
 skipped=$(grep "recovered from the last checkpoint" "$STATE_DIR/logs/transformer.log" | sed -n 's/.*already_written=\([0-9]*\).*/\1/p' | paste -sd+ | bc)
-log "chaos: transformer recoveries=$restarts, records found already written at recovery (not rewritten)=$skipped"
-echo "chaos: emitted=$N in_clickhouse_distinct=$distinct lost=$lost duplicates_in_topic=$dups_topic duplicates_in_clickhouse=$dups_ch dead_letters=$dead"
-[ "$lost" -eq 0 ] && [ "$dups_ch" -eq 0 ] && [ "$dead" -eq "$malformed" ]
+resets=$(grep -c "resuming at the log start" "$STATE_DIR/logs/transformer.log" || true)
+log "chaos: transformer recoveries=$restarts, records found already written at recovery (not rewritten)=$skipped, positions moved after a recreation=$resets"
+emitted=$(wc -l <"$STATE_DIR/stream.txt")
+echo "chaos: emitted=$emitted in_clickhouse_distinct=$distinct lost=$lost duplicates_in_topic=$dups_topic duplicates_in_clickhouse=$dups_ch duplicates_in_clickhouse_without_final=$dups_no_final dead_letters=$dead"
+[ "$resets" -ge 2 ] || die "expected the two recreations of r_orders to be caught, found $resets"
+[ "$lost" -eq 0 ] && [ "$dups_ch" -eq 0 ] && [ "$dups_no_final" -eq 0 ] && [ "$dups_topic" -eq 0 ] && [ "$dead" -eq "$malformed" ]

@@ -179,3 +179,11 @@ apply_schema() {
   render_schema | clickhouse-client --port "$CLICKHOUSE_TCP_PORT" --multiquery || die "applying schema/sql to ClickHouse failed"
   log "schema applied (database $CLICKHOUSE_DATABASE)"
 }
+
+nisshi_topic() { # nisshi_topic delete NAME | nisshi_topic create NAME PARTITIONS : on the broker at $KAFKA_PORT
+  local action=$1 name=$2; shift 2
+  case $action in
+    delete) "$(nisshi_bin)" topic delete --broker "tcp://127.0.0.1:$KAFKA_PORT" "$name" >/dev/null ;;
+    create) "$(nisshi_bin)" topic create --broker "tcp://127.0.0.1:$KAFKA_PORT" --partitions "$1" --silent "$name" ;;
+  esac || die "nisshi topic $action $name failed"
+}

@@ -263,14 +263,40 @@ async fn resume(
     parts: &[Vec<Arc<PartitionClient>>],
     generator: &generate::Generator,
 ) -> anyhow::Result<(u64, Vec<u64>, BTreeMap<String, i64>)> {
-    let recorded: Progress = log.load().await?.unwrap_or_default();
+    let recorded: Progress = log
+        .load()
+        .await
+        .map_err(|e| match e {
+            e @ schema::kafka::KafkaError::BadCheckpoint { .. } => anyhow::anyhow!(
+                "{e}. The way out: resume from the progress topic of another name (--progress-topic), or run \
+                 without --resume (the stream starts again at its first event; ClickHouse de-duplicates on event_id)"
+            ),
+            e => e.into(),
+        })?
+        .unwrap_or_default();
     let topics = cfg.topics();
     let mut tail_ids = HashSet::new();
     for (t, clients) in parts.iter().enumerate() {
         for client in clients {
             let (low, high) = schema::kafka::bounds(client).await?;
-            let from = recorded.marks.get(&tp_key(client.topic(), client.partition())).copied().unwrap_or(low);
-            for r in schema::kafka::read_range(client, from.max(low), high).await? {
+            let mark = recorded.marks.get(&tp_key(client.topic(), client.partition())).copied();
+            let from = match mark {
+                // The topic was recreated (or truncated) since: whatever it holds now was written after the record.
+                Some(m) if m > high => {
+                    warn!(
+                        topic = client.topic(),
+                        partition = client.partition(),
+                        mark = m,
+                        high_watermark = high,
+                        "the recorded progress mark is past the partition's end (the topic was recreated?): \
+                         reading its tail from the log start"
+                    );
+                    low
+                }
+                Some(m) => m.max(low),
+                None => low,
+            };
+            for r in schema::kafka::read_range(client, from, high).await? {
                 tail_ids.insert(schema::id::event_id(&topics[t], r.record.value.as_deref().unwrap_or_default()));
             }
         }

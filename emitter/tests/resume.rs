@@ -77,3 +77,49 @@ async fn a_killed_and_resumed_emitter_sends_every_event_exactly_once() {
     let extra: u32 = got.iter().map(|(k, n)| n.saturating_sub(*want.get(k).unwrap_or(&0))).sum();
     assert_eq!((missing, extra), (0, 0), "every event exactly once (ids shared by identical records counted as such)");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_progress_record_that_does_not_decode_stops_resume_with_the_way_out() {
+    let brokers = brokers();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let prefix = format!("b{}x{nanos}_", std::process::id());
+    let progress = format!("{prefix}progress");
+    let args = |resume: bool| {
+        vec![
+            format!("--brokers={brokers}"),
+            format!("--topic-prefix={prefix}"),
+            format!("--progress-topic={progress}"),
+            "--seed=5".into(),
+            "--start-time=2026-01-01T00:00:00Z".into(),
+            "--messages-per-second=0".into(),
+            "--total=300".into(),
+            "--http-addr=off".into(),
+            "--connect-timeout-secs=20".into(),
+            format!("--resume={resume}"),
+        ]
+    };
+    let run =
+        |resume: bool| std::process::Command::new(env!("CARGO_BIN_EXE_emitter")).args(args(resume)).output().unwrap();
+    assert!(run(false).status.success());
+
+    // A foreign record under the stream's key (topic prefix + seed).
+    let client = rskafka::client::ClientBuilder::new(vec![brokers.clone()]).build().await.unwrap();
+    let pc = schema::kafka::partition_client(&client, &progress, 0).await.unwrap();
+    let bad = pc
+        .produce(
+            vec![rskafka::record::Record {
+                key: Some(format!("{prefix}5").into_bytes()),
+                value: Some(b"not a progress record".to_vec()),
+                headers: Default::default(),
+                timestamp: chrono::Utc::now(),
+            }],
+            rskafka::client::partition::Compression::NoCompression,
+        )
+        .await
+        .unwrap()[0];
+    let out = run(true);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains(&format!("record at offset {bad} of topic {progress}")), "{said}");
+    assert!(said.contains("--progress-topic") && said.contains("without --resume"), "{said}");
+}

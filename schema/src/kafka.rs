@@ -39,7 +39,7 @@ pub enum KafkaError {
         source: RsError,
     },
     /// A checkpoint record is not what its reader expects.
-    #[error("record at offset {offset} of {topic} is not a valid checkpoint: {message}")]
+    #[error("record at offset {offset} of topic {topic} is not a valid checkpoint: {message}")]
     BadCheckpoint {
         /// The checkpoint topic.
         topic: String,
@@ -140,18 +140,35 @@ pub fn tp_key(topic: &str, partition: i32) -> String {
     format!("{topic}/{partition}")
 }
 
-/// All records of `client` with offsets in `[start, end)`.
-pub async fn read_range(client: &PartitionClient, start: i64, end: i64) -> Result<Vec<RecordAndOffset>, RsError> {
-    let mut out = Vec::new();
+/// Most bytes one fetch of [`scan`] asks for: what a scan holds in memory at a time.
+pub const SCAN_FETCH_BYTES: i32 = 1024 * 1024;
+
+/// Calls `each` with the records of `client` with offsets in `[start, end)`, one fetch (at most
+/// [`SCAN_FETCH_BYTES`], plus one batch) at a time, lowest offsets first. Memory stays bounded by one fetch, however
+/// long the range. Stops early, without error, when the broker returns nothing (the range ends past the log).
+pub async fn scan(
+    client: &PartitionClient,
+    start: i64,
+    end: i64,
+    mut each: impl FnMut(Vec<RecordAndOffset>),
+) -> Result<(), RsError> {
     let mut next = start;
     while next < end {
-        let (records, _hw) = client.fetch_records(next, 1..4 * 1024 * 1024, 100).await?;
+        let (mut records, _hw) = client.fetch_records(next, 1..SCAN_FETCH_BYTES, 100).await?;
         let Some(last) = records.last().map(|r| r.offset) else {
             break;
         };
-        out.extend(records.into_iter().filter(|r| r.offset >= next && r.offset < end));
+        records.retain(|r| r.offset >= next && r.offset < end);
         next = last + 1;
+        each(records);
     }
+    Ok(())
+}
+
+/// All records of `client` with offsets in `[start, end)`, in one vector: for short ranges (see [`scan`]).
+pub async fn read_range(client: &PartitionClient, start: i64, end: i64) -> Result<Vec<RecordAndOffset>, RsError> {
+    let mut out = Vec::new();
+    scan(client, start, end, |records| out.extend(records)).await?;
     Ok(out)
 }
 
@@ -178,9 +195,33 @@ impl KeyedLog {
         Self { client, key }
     }
 
-    /// The newest record with our key, decoded, if any. Scans back from the end in growing windows, so the cost is
-    /// proportional to how far back our last record is, not to the topic's length.
+    /// The newest record with our key, decoded, if any. A record with our key that does not decode is an error
+    /// naming its offset (the caller says what to do about it).
     pub async fn load<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, KafkaError> {
+        let topic = self.client.topic().to_string();
+        let mut found = None;
+        self.scan_back(|offset, key, value| {
+            if key != self.key.as_bytes() {
+                return std::ops::ControlFlow::Continue(());
+            }
+            found = Some(serde_json::from_slice(value).map_err(|e| KafkaError::BadCheckpoint {
+                topic: topic.clone(),
+                offset,
+                message: e.to_string(),
+            }));
+            std::ops::ControlFlow::Break(())
+        })
+        .await?;
+        found.transpose()
+    }
+
+    /// Visits the log's records newest first, as `(offset, key, value)`, until `visit` breaks or the log's start is
+    /// reached. Reads back from the end in growing windows (at most 8,192 records in memory), so the cost is
+    /// proportional to how far back the wanted records are, not to the topic's length.
+    pub async fn scan_back(
+        &self,
+        mut visit: impl FnMut(i64, &[u8], &[u8]) -> std::ops::ControlFlow<()>,
+    ) -> Result<(), KafkaError> {
         let topic = self.client.topic().to_string();
         let (low, high) = bounds(&self.client).await?;
         let mut end = high;
@@ -190,19 +231,27 @@ impl KeyedLog {
             let records = read_range(&self.client, start, end)
                 .await
                 .map_err(|source| KafkaError::Topic { topic: topic.clone(), source })?;
-            let newest = records.iter().rev().find(|r| r.record.key.as_deref() == Some(self.key.as_bytes()));
-            if let Some(r) = newest {
+            for r in records.iter().rev() {
+                let key = r.record.key.as_deref().unwrap_or_default();
                 let value = r.record.value.as_deref().unwrap_or_default();
-                return serde_json::from_slice(value).map(Some).map_err(|e| KafkaError::BadCheckpoint {
-                    topic,
-                    offset: r.offset,
-                    message: e.to_string(),
-                });
+                if visit(r.offset, key, value).is_break() {
+                    return Ok(());
+                }
             }
             end = start;
-            window = (window * 2).min(65_536);
+            window = (window * 2).min(8_192);
         }
-        Ok(None)
+        Ok(())
+    }
+
+    /// The key this log appends under.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The partition the log lives on.
+    pub fn client(&self) -> &PartitionClient {
+        &self.client
     }
 
     /// Appends `value` under our key and waits for the broker's acknowledgement.

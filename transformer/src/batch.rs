@@ -2,7 +2,7 @@
 //! per dead-letter partition, and where each input partition stands after the round. Pure apart from a log line
 //! per dead letter: no I/O, no clock (the caller passes `now`), so it is tested without a broker.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use rskafka::record::{Record, RecordAndOffset};
@@ -10,6 +10,7 @@ use tracing::warn;
 
 use crate::dead_letter::dead_letter;
 use crate::map::{map, MapError, Source};
+use crate::ranges::OffsetRanges;
 
 /// What building a batch needs to know besides the records; fixed for the life of a pipeline.
 #[derive(Debug, Clone)]
@@ -64,13 +65,13 @@ impl Batch {
     }
 }
 
-/// Maps `fetched` (records per input index) into a [`Batch`]. Records whose `(input, offset)` is in `skip` were
+/// Maps `fetched` (records per input index) into a [`Batch`]. Records whose offset is in `skip[input]` were
 /// written before the last crash: they are removed from `skip` and counted, not written again. Every record is
 /// stamped `now` (Kafka retention goes by record time; the event's own time is in the payload).
 pub fn prepare(
     layout: &Layout,
     fetched: Vec<Vec<RecordAndOffset>>,
-    skip: &mut HashSet<(usize, i64)>,
+    skip: &mut [OffsetRanges],
     now: DateTime<Utc>,
 ) -> Batch {
     let now_ms = now.timestamp_millis();
@@ -89,7 +90,7 @@ pub fn prepare(
             b.next[idx] = Some(r.offset + 1);
             b.handled[idx] += 1;
             b.records_in += 1;
-            if !skip.is_empty() && skip.remove(&(idx, r.offset)) {
+            if !skip[idx].is_empty() && skip[idx].remove(r.offset) {
                 b.records_skipped += 1;
                 continue;
             }
@@ -159,9 +160,10 @@ mod tests {
         };
         let ok = br#"{"user_id":"u","timestamp":"2024-05-01 10:00:00"}"#;
         let fetched = vec![vec![rec(10, ok), rec(11, b"nope"), rec(12, ok)], vec![rec(7, ok)]];
-        let mut skip = HashSet::from([(0, 12)]);
+        let mut skip = vec![OffsetRanges::default(), OffsetRanges::default()];
+        skip[0].insert(12);
         let b = prepare(&layout, fetched, &mut skip, Utc::now());
-        assert!(skip.is_empty(), "the skipped record is consumed from the set");
+        assert!(skip.iter().all(OffsetRanges::is_empty), "the skipped record is consumed from the set");
         assert_eq!((b.records_in, b.records_out, b.records_skipped), (4, 2, 1));
         let written: usize = b.out.iter().flatten().map(|r| r.value.as_ref().map_or(0, Vec::len)).sum();
         assert_eq!(b.bytes_out, written as u64);

@@ -3,19 +3,52 @@
 //! ([`schema::kafka::KeyedLog`]); at start it reads the newest one with its key.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 
 use rskafka::client::partition::PartitionClient;
-use schema::kafka::KeyedLog;
+use schema::kafka::{KafkaError, KeyedLog};
 use serde::{Deserialize, Serialize};
+use tracing::warn;
 
 /// What one instance has finished, as of one commit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// Input `topic/partition` → next offset (the first one not yet done).
     pub next_offsets: BTreeMap<String, i64>,
-    /// Output `topic/partition` → its high watermark at this commit. At start, records past these marks are
-    /// scanned: whatever was written after the last commit is not written again.
+    /// Output `topic/partition` → an offset at or before the first record this instance wrote that is not covered
+    /// by `next_offsets`. At start, records from these marks on are scanned: whatever was written after the last
+    /// commit is not written again.
     pub output_marks: BTreeMap<String, i64>,
+}
+
+/// A checkpoint of the same group found under another key (another `--instances`), for a start with none of ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adopted {
+    /// The positions taken over, for the inputs asked about that some checkpoint of the group knows.
+    pub next_offsets: BTreeMap<String, i64>,
+    /// Per output partition, the lowest mark of the checkpoints positions were taken from.
+    pub output_marks: BTreeMap<String, i64>,
+    /// The keys positions were taken from.
+    pub keys: Vec<String>,
+}
+
+/// Errors of the offset store, with the way out.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// Kafka failed, or our newest checkpoint does not decode.
+    #[error(
+        "{source}. See the checkpoints with `transformer offsets show`; write a good one with `transformer offsets \
+         reset --to <offset of an earlier checkpoint>` (resumes exactly there, nothing repeated) or \
+         `--to earliest|latest|<RFC 3339 time>`"
+    )]
+    Bad {
+        /// What went wrong.
+        #[source]
+        source: KafkaError,
+    },
+    /// Kafka failed.
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
 }
 
 /// Reads and appends this instance's checkpoints on partition 0 of the checkpoint topic.
@@ -28,13 +61,98 @@ impl CheckpointStore {
         Self(KeyedLog::new(client, key))
     }
 
-    /// The newest checkpoint of this instance, if any.
-    pub async fn load(&self) -> anyhow::Result<Option<Checkpoint>> {
-        Ok(self.0.load().await?)
+    /// The newest checkpoint of this instance, if any. One that does not decode is an error that names its offset
+    /// and the way out.
+    pub async fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
+        self.0.load().await.map_err(|e| match e {
+            e @ KafkaError::BadCheckpoint { .. } => CheckpointError::Bad { source: e },
+            e => CheckpointError::Kafka(e),
+        })
+    }
+
+    /// The newest checkpoint of this instance with its offset in the checkpoint topic, and the offsets and
+    /// validity of up to `history` earlier ones (for `transformer offsets show`).
+    pub async fn history(&self, history: usize) -> Result<Vec<(i64, Result<Checkpoint, String>)>, KafkaError> {
+        let mut found = Vec::new();
+        self.0
+            .scan_back(|offset, key, value| {
+                if key == self.0.key().as_bytes() {
+                    found.push((offset, serde_json::from_slice(value).map_err(|e| e.to_string())));
+                }
+                if found.len() > history {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .await?;
+        Ok(found)
+    }
+
+    /// The checkpoint at `offset` of the checkpoint topic, whatever its key.
+    pub async fn at(&self, offset: i64) -> Result<Checkpoint, String> {
+        let records =
+            schema::kafka::read_range(self.0.client(), offset, offset + 1).await.map_err(|e| e.to_string())?;
+        let r = records.first().ok_or_else(|| format!("no record at offset {offset} of the checkpoint topic"))?;
+        serde_json::from_slice(r.record.value.as_deref().unwrap_or_default())
+            .map_err(|e| format!("the record at offset {offset} is not a checkpoint: {e}"))
+    }
+
+    /// For a start with no checkpoint of our own: the newest positions that other keys of `group` committed for
+    /// `inputs` (the group ran with another `--instances` before). Reads back until every input is found or the
+    /// topic's start; records of other keys that do not decode are passed over with a warning.
+    pub async fn adopt(&self, group: &str, inputs: &[String]) -> Result<Option<Adopted>, KafkaError> {
+        let prefix = format!("{group}/");
+        let mut adopted = Adopted { next_offsets: BTreeMap::new(), output_marks: BTreeMap::new(), keys: Vec::new() };
+        self.0
+            .scan_back(|offset, key, value| {
+                let Ok(key) = std::str::from_utf8(key) else {
+                    return ControlFlow::Continue(());
+                };
+                if !key.starts_with(&prefix) || key == self.0.key() || adopted.keys.iter().any(|k| k == key) {
+                    return ControlFlow::Continue(());
+                }
+                let cp: Checkpoint = match serde_json::from_slice(value) {
+                    Ok(cp) => cp,
+                    Err(e) => {
+                        warn!(offset, key, error = %e, "passing over a checkpoint of the group that does not decode");
+                        return ControlFlow::Continue(());
+                    }
+                };
+                let mut took = false;
+                for input in inputs {
+                    if adopted.next_offsets.contains_key(input) {
+                        continue;
+                    }
+                    if let Some(&o) = cp.next_offsets.get(input) {
+                        adopted.next_offsets.insert(input.clone(), o);
+                        took = true;
+                    }
+                }
+                if took {
+                    adopted.keys.push(key.to_string());
+                    for (k, &m) in &cp.output_marks {
+                        let e = adopted.output_marks.entry(k.clone()).or_insert(m);
+                        *e = (*e).min(m);
+                    }
+                }
+                if inputs.iter().all(|i| adopted.next_offsets.contains_key(i)) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .await?;
+        Ok((!adopted.keys.is_empty()).then_some(adopted))
     }
 
     /// Appends `cp` and waits for the broker's acknowledgement.
-    pub async fn commit(&self, cp: &Checkpoint) -> anyhow::Result<()> {
-        Ok(self.0.append(cp).await?)
+    pub async fn commit(&self, cp: &Checkpoint) -> Result<(), KafkaError> {
+        self.0.append(cp).await
+    }
+
+    /// The key checkpoints are kept under.
+    pub fn key(&self) -> &str {
+        self.0.key()
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 pub use schema::logging::LogFormat;
 
 /// Compression of produced batches (pure-Rust codecs only).
@@ -21,6 +21,82 @@ impl From<CompressionArg> for rskafka::client::partition::Compression {
             CompressionArg::Gzip => Self::Gzip,
         }
     }
+}
+
+/// What to do when an input position is no longer valid (the topic was recreated, or retention deleted unread
+/// records). Kafka's `auto.offset.reset` decides only for a group without offsets; this decides for a committed
+/// position the broker no longer has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOffsetOutOfRange {
+    /// Resume at the partition's log start, out loud: an ERROR log line, /healthz degraded, counters in /metrics.
+    Earliest,
+    /// Stop with an error (exit 1) naming the partition; move on with `transformer offsets reset`.
+    Fail,
+}
+
+/// Where `transformer offsets reset --to` moves the positions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResetTo {
+    /// Each partition's first kept record: everything is read (and written) again.
+    Earliest,
+    /// Each partition's end: what is there now is never read.
+    Latest,
+    /// The first record produced at or after this time.
+    Time(chrono::DateTime<chrono::Utc>),
+    /// A copy of the checkpoint at this offset of the checkpoint topic: resumes exactly there, skipping what was
+    /// written after it (the way out of a checkpoint record that does not decode).
+    Checkpoint(i64),
+}
+
+impl std::str::FromStr for ResetTo {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "earliest" => Ok(Self::Earliest),
+            "latest" => Ok(Self::Latest),
+            _ => {
+                if let Ok(o) = s.parse::<i64>() {
+                    return if o >= 0 { Ok(Self::Checkpoint(o)) } else { Err("a checkpoint offset is >= 0".into()) };
+                }
+                chrono::DateTime::parse_from_rfc3339(s).map(|t| Self::Time(t.to_utc())).map_err(|_| {
+                    format!("{s:?}: expected earliest, latest, an RFC 3339 time or the offset of a checkpoint record")
+                })
+            }
+        }
+    }
+}
+
+/// Subcommands; without one the transformer runs the pipeline.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// This instance's committed input positions (its checkpoints in the checkpoint topic): show or move them.
+    Offsets {
+        /// What to do.
+        #[command(subcommand)]
+        action: OffsetsAction,
+    },
+}
+
+/// `transformer offsets ...`
+#[derive(Debug, Clone, Subcommand)]
+pub enum OffsetsAction {
+    /// Print the newest checkpoint of this instance (group, --instance, --instances), each position against the
+    /// partition's log start and high watermark, and the offsets of earlier checkpoints.
+    Show {
+        /// How many earlier checkpoints to list.
+        #[arg(long, default_value_t = 5)]
+        history: usize,
+    },
+    /// Append a new checkpoint for this instance. Stop the transformer first: a running one overwrites it at its
+    /// next commit.
+    Reset {
+        /// earliest | latest | an RFC 3339 time | the offset of a checkpoint record (see `offsets show`).
+        #[arg(long)]
+        to: ResetTo,
+        /// Print the new checkpoint without writing it.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// Reads the raw topics, maps every record to the unified event, writes `processed_events` (and dead letters),
@@ -112,6 +188,13 @@ pub struct Config {
     /// Print every topic's high watermarks and this group's committed offsets and lag, then exit.
     #[arg(long)]
     pub status: bool,
+    /// What to do when a committed input position is no longer valid (a recreated topic, records deleted by
+    /// retention before they were read).
+    #[arg(long, env = "ON_OFFSET_OUT_OF_RANGE", value_enum, default_value_t = OnOffsetOutOfRange::Earliest)]
+    pub on_offset_out_of_range: OnOffsetOutOfRange,
+    /// A subcommand; none runs the pipeline.
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
 impl Config {

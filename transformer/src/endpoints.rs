@@ -20,7 +20,8 @@ pub fn handle(metrics: &Arc<Metrics>, max_age: Duration, path: &str) -> Response
     match path {
         "/metrics" => Response::ok(PROMETHEUS, metrics.render()),
         "/healthz" => match metrics.health(max_age) {
-            Ok(()) => Response::text(200, "ok\n"),
+            Ok(None) => Response::text(200, "ok\n"),
+            Ok(Some(degraded)) => Response::text(200, format!("{degraded}\n")),
             Err(reason) => Response::text(503, format!("{reason}\n")),
         },
         "/status.json" => Response::ok("application/json", status_json(metrics, max_age).to_string()),
@@ -50,9 +51,12 @@ fn status_json(m: &Metrics, max_age: Duration) -> serde_json::Value {
         .iter()
         .map(|(t, message)| json!({"t": t, "message": message}))
         .collect();
+    let position_events: Vec<_> = m.position_events.lock().expect("metrics lock poisoned").iter().cloned().collect();
     let history: Vec<_> = m.history.lock().expect("metrics lock poisoned").iter().cloned().collect();
     json!({
-        "health": {"ok": health.is_ok(), "reason": health.err()},
+        "health": {"ok": health.is_ok(), "degraded": matches!(health, Ok(Some(_))),
+                   "reason": match &health { Ok(r) => r.clone(), Err(r) => Some(r.clone()) }},
+        "position_events": position_events,
         "started": m.started_ms.load(Relaxed),
         "totals": {
             "records_in": m.records_in.load(Relaxed),

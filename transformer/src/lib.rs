@@ -9,7 +9,10 @@
 //! - [`source`]: input partitions, static assignment, bounded reads.
 //! - [`sink`]: producing batches to an output topic's partitions and collecting the acknowledged ends.
 //! - [`checkpoint`]: the offset store (a Kafka topic of JSON checkpoints).
-//! - [`pipeline`]: the loop, and recovery after a crash.
+//! - [`recovery`]: the scan of the outputs for what was written after the last commit.
+//! - [`ranges`]: offsets as ranges (what that scan found, in little memory).
+//! - [`pipeline`]: the loop, recovery after a crash, invalid input positions.
+//! - [`offsets`]: `transformer offsets show|reset`.
 //! - [`endpoints`]: `/metrics`, `/healthz` and the status page.
 //! - [`status`]: the `--status` report (offsets and lag as Kafka sees them).
 //! - [`metrics`]: counters, the throughput log line and Prometheus text.
@@ -22,7 +25,10 @@ pub mod encode;
 pub mod endpoints;
 pub mod map;
 pub mod metrics;
+pub mod offsets;
 pub mod pipeline;
+pub mod ranges;
+pub mod recovery;
 pub mod sink;
 pub mod source;
 pub mod status;
@@ -44,6 +50,11 @@ pub async fn run_with_metrics(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     cfg.validate()?;
+    if let Some(config::Command::Offsets { action }) = &cfg.command {
+        let client = schema::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout()).await?;
+        print!("{}", offsets::run(&client, &cfg, action).await?);
+        return Ok(());
+    }
     if cfg.status {
         let client = schema::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout()).await?;
         print!("{}", status::report(&client, &cfg).await?);

@@ -20,6 +20,33 @@ pub struct PartitionGauges {
     pub records: u64,
 }
 
+/// An input position found invalid and what was done about it (see [`crate::source::PositionProblem`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PositionEvent {
+    /// When, epoch ms.
+    pub t: i64,
+    /// Input topic.
+    pub topic: String,
+    /// Input partition.
+    pub partition: i32,
+    /// `past_end` or `before_log_start`.
+    pub kind: &'static str,
+    /// The position that was no longer valid.
+    pub from: i64,
+    /// Where reading resumed.
+    pub to: i64,
+    /// Records lost to retention (0 for a recreated topic).
+    pub lost: u64,
+    /// The whole story, in words.
+    pub message: String,
+}
+
+/// `(topic, partition, kind)` of [`PositionEvent`]s, the labels of their counters.
+pub type PositionKey = (String, i32, &'static str);
+
+/// How long /healthz says "degraded" after an input position was found invalid.
+pub const DEGRADED_FOR: Duration = Duration::from_secs(600);
+
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
@@ -107,6 +134,10 @@ pub struct Metrics {
     pub errors: Mutex<VecDeque<(i64, String)>>,
     /// Recent samples for the status page's chart.
     pub history: Mutex<VecDeque<Sample>>,
+    /// Input positions found invalid (recreated topics, retention), newest last; the last 20 are kept.
+    pub position_events: Mutex<VecDeque<PositionEvent>>,
+    /// Per (topic, partition, kind): how often a position was found invalid and moved, and records lost.
+    pub position_counts: Mutex<BTreeMap<PositionKey, (u64, u64)>>,
     /// Where the HTTP endpoints listen, once they do.
     pub http_addr: Mutex<Option<std::net::SocketAddr>>,
 }
@@ -128,15 +159,44 @@ impl Metrics {
         }
     }
 
-    /// Health: `Ok` when the last successful round is at most `max_age` old, otherwise why not.
-    pub fn health(&self, max_age: Duration) -> Result<(), String> {
+    /// Books an input position found invalid: kept for /healthz, the status page and the counters.
+    pub fn position_event(&self, event: PositionEvent) {
+        {
+            let mut counts = self.position_counts.lock().expect("metrics lock poisoned");
+            let c = counts.entry((event.topic.clone(), event.partition, event.kind)).or_default();
+            c.0 += 1;
+            c.1 += event.lost;
+        }
+        let mut events = self.position_events.lock().expect("metrics lock poisoned");
+        events.push_back(event);
+        while events.len() > 20 {
+            events.pop_front();
+        }
+    }
+
+    /// Health: `Ok(None)` when the last successful round is at most `max_age` old; `Ok(Some(reason))` when it is
+    /// but an input position was found invalid within [`DEGRADED_FOR`] (degraded: working, but look); otherwise
+    /// `Err` with why not.
+    pub fn health(&self, max_age: Duration) -> Result<Option<String>, String> {
         let last = self.last_ok_ms.load(Relaxed);
         if last == 0 {
             return Err("starting: not connected to Kafka yet".into());
         }
-        let age = chrono::Utc::now().timestamp_millis() - last;
+        let now = chrono::Utc::now().timestamp_millis();
+        let age = now - last;
         if age <= max_age.as_millis() as i64 {
-            return Ok(());
+            let events = self.position_events.lock().expect("metrics lock poisoned");
+            let recent: Vec<_> =
+                events.iter().filter(|e| now - e.t <= DEGRADED_FOR.as_millis() as i64).map(|e| &e.message).collect();
+            if recent.is_empty() {
+                return Ok(None);
+            }
+            return Ok(Some(format!(
+                "degraded: {} input position(s) found invalid in the last {} min and moved; latest: {}",
+                recent.len(),
+                DEGRADED_FOR.as_secs() / 60,
+                recent[recent.len() - 1]
+            )));
         }
         let last_error = self.errors.lock().expect("metrics lock poisoned").back().map(|e| e.1.clone());
         Err(format!(
@@ -233,6 +293,28 @@ impl Metrics {
             writeln!(s, "# HELP transformer_start_time_seconds When the process started (a change means a restart).");
         let _ = writeln!(s, "# TYPE transformer_start_time_seconds gauge");
         let _ = writeln!(s, "transformer_start_time_seconds {}", self.started_ms.load(Relaxed) as f64 / 1e3);
+        {
+            let counts = self.position_counts.lock().expect("metrics lock poisoned");
+            for (name, help, f) in [
+                (
+                    "transformer_offset_resets_total",
+                    "Input positions found invalid and moved to the log start (kind: past_end = topic recreated \
+                     or truncated, before_log_start = retention deleted unread records).",
+                    (|c: &(u64, u64)| c.0) as fn(&(u64, u64)) -> u64,
+                ),
+                (
+                    "transformer_records_lost_to_retention_total",
+                    "Input records deleted by retention before they were read.",
+                    |c| c.1,
+                ),
+            ] {
+                let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter");
+                for ((topic, partition, kind), c) in counts.iter() {
+                    let _ =
+                        writeln!(s, "{name}{{topic=\"{topic}\",partition=\"{partition}\",kind=\"{kind}\"}} {}", f(c));
+                }
+            }
+        }
         let parts = self.partitions.lock().expect("metrics lock poisoned");
         let _ = writeln!(s, "# HELP transformer_partition_records_total Records handled per input partition.");
         let _ = writeln!(s, "# TYPE transformer_partition_records_total counter");

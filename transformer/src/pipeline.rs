@@ -2,11 +2,23 @@
 //! for acks → commit a checkpoint → advance. Offsets move only after the commit, so a crash anywhere replays at
 //! most the round in flight; [`Pipeline::recover`] then scans what that round already wrote and skips it.
 //!
+//! Three rules keep "nothing lost, nothing doubled" true across any sequence of crashes:
+//! - A checkpoint is committed before the first write (at the first start, and whenever positions are taken over
+//!   from other keys), so everything this instance ever wrote and did not commit lies past a committed mark.
+//!   Hence a start without a checkpoint scans nothing.
+//! - While records found by the recovery scan are still ahead (`skips` not empty), every commit keeps the marks
+//!   where that scan started ([`Pipeline::marks`]). A second crash before they are passed scans them again. We
+//!   chose this over persisting the skipped ranges: the checkpoint format stays as it was, and the cost (rescanning
+//!   one window after a kill pair) is bounded by what one round writes.
+//! - An input position the broker no longer has is found by comparing it with the log start and high watermark
+//!   ([`source::fetch`], [`source::check_position`]), never by trusting an error code, and handled out loud
+//!   (`--on-offset-out-of-range`).
+//!
 //! Why one round at a time: overlapping the next round's fetch and mapping with this round's produce was tried and
 //! measured no faster (BENCHMARKS.md): the transformer is CPU-bound on one thread, and a second thread that maps
 //! contends with it for the allocator's lock.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,24 +26,22 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use rskafka::client::partition::OffsetAt;
 use rskafka::client::Client;
-use serde::Deserialize;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 use crate::batch::{prepare, Batch, Layout};
 use crate::checkpoint::{Checkpoint, CheckpointStore};
-use crate::config::Config;
-use crate::metrics::Metrics;
+use crate::config::{Config, OnOffsetOutOfRange};
+use crate::metrics::{Metrics, PositionEvent};
+use crate::ranges::OffsetRanges;
+use crate::recovery::{self, From};
 use crate::sink::Sink;
-use crate::source::{self, assign, bounds, read_range, tp_key, Input};
+use crate::source::{self, assign, Fetched, Input, PositionProblem};
 
-/// The source coordinates every output record carries (both unified records and dead letters).
-#[derive(Deserialize)]
-struct Coordinates {
-    source_topic: String,
-    source_partition: i32,
-    source_offset: i64,
-}
+/// An error that stops the transformer instead of being retried (the operator has to decide something).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Fatal(pub String);
 
 /// A running transformer instance.
 pub struct Pipeline {
@@ -44,8 +54,15 @@ pub struct Pipeline {
     store: CheckpointStore,
     /// The last committed checkpoint (what a restart would resume from).
     checkpoint: Checkpoint,
-    /// `(input index, offset)` already written before the last crash: not written again.
-    skip: HashSet<(usize, i64)>,
+    /// Per input index: offsets already written before the last crash, not written again.
+    skips: Vec<OffsetRanges>,
+    /// Where the last recovery scan started, per output partition: committed instead of `ends` while `skips` is
+    /// not empty.
+    pinned_marks: BTreeMap<String, i64>,
+    /// Per output partition: its end after our last acknowledged write (or where the recovery scan ended).
+    ends: BTreeMap<String, i64>,
+    /// Per input index: an invalid position found and not yet moved (see [`Pipeline::apply_pending`]).
+    pending: Vec<Option<PositionProblem>>,
     metrics: Arc<Metrics>,
     /// Recent rounds as (records in, dead letters), oldest first, covering about `--dead-letter-window` records.
     recent: VecDeque<(u64, u64)>,
@@ -91,7 +108,10 @@ impl Pipeline {
             dead,
             store,
             checkpoint: Checkpoint::default(),
-            skip: HashSet::new(),
+            skips: Vec::new(),
+            pinned_marks: BTreeMap::new(),
+            ends: BTreeMap::new(),
+            pending: Vec::new(),
             metrics,
             recent: VecDeque::new(),
         };
@@ -109,6 +129,9 @@ impl Pipeline {
                 self.metrics.last_ok_ms.store(chrono::Utc::now().timestamp_millis(), Relaxed);
             }
             if let Err(e) = result {
+                if e.is::<Fatal>() {
+                    return Err(e);
+                }
                 self.metrics.round_errors.fetch_add(1, Relaxed);
                 self.metrics.error(format!("round failed: {e:#}"));
                 error!(error = %format!("{e:#}"), "round failed; retrying from the last commit");
@@ -119,6 +142,7 @@ impl Pipeline {
                     }
                     match self.recover().await {
                         Ok(()) => break,
+                        Err(e) if e.is::<Fatal>() => return Err(e),
                         Err(e) => {
                             self.metrics.error(format!("recovery failed: {e:#}"));
                             warn!(error = %format!("{e:#}"), "recovery failed; retrying in 1 s")
@@ -135,7 +159,11 @@ impl Pipeline {
                     self.cfg.max_dead_letter_ratio
                 );
             }
-            if self.cfg.drain && self.inputs.iter().all(|i| i.next_offset >= i.high_watermark) && self.skip.is_empty() {
+            if self.cfg.drain
+                && self.inputs.iter().all(|i| i.next_offset >= i.high_watermark)
+                && self.skips.iter().all(OffsetRanges::is_empty)
+                && self.pending.iter().all(Option::is_none)
+            {
                 let m = &self.metrics;
                 info!(
                     records_in = m.records_in.load(Relaxed),
@@ -164,63 +192,180 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Loads the newest checkpoint, sets every input to its committed offset (a partition the checkpoint does not
-    /// know starts at its earliest record), and scans both outputs past the checkpoint's marks for records this
+    /// Loads the newest checkpoint (or, with none of ours, the group's positions under other keys), sets every
+    /// input to its committed position (a partition the checkpoint does not know starts at its log start), checks
+    /// each position against the broker, and scans both outputs from the checkpoint's marks for records this
     /// instance wrote after its last commit, so they are skipped rather than written twice.
     pub async fn recover(&mut self) -> anyhow::Result<()> {
         self.metrics.recoveries.fetch_add(1, Relaxed);
-        let cp = self.store.load().await?.unwrap_or_default();
+        let keys: Vec<String> = self.inputs.iter().map(Input::key).collect();
+        let (cp, ours) = match self.store.load().await? {
+            Some(cp) => (Some(cp), true),
+            None => match self.store.adopt(&self.cfg.group, &keys).await? {
+                Some(a) => {
+                    info!(
+                        from_keys = ?a.keys,
+                        partitions = a.next_offsets.len(),
+                        "no checkpoint under our key: taking the positions this group committed under other keys \
+                         (--instances changed?) and scanning from their marks"
+                    );
+                    (Some(Checkpoint { next_offsets: a.next_offsets, output_marks: a.output_marks }), false)
+                }
+                None => {
+                    info!(
+                        key = self.store.key(),
+                        "no checkpoint yet: every partition starts at its log start, and no output is scanned (a \
+                         transformer commits a checkpoint before its first write, so nothing of ours is there)"
+                    );
+                    (None, false)
+                }
+            },
+        };
+        let committed = cp.clone().unwrap_or_default();
         for input in &mut self.inputs {
-            input.next_offset = match cp.next_offsets.get(&input.key()) {
+            input.next_offset = match committed.next_offsets.get(&input.key()) {
                 Some(&o) => o,
                 None => input.client.get_offset(OffsetAt::Earliest).await?,
             };
         }
-        self.skip.clear();
-        let mut marks = BTreeMap::new();
-        for client in self.output.partitions.iter().chain(&self.dead.partitions) {
-            let key = tp_key(client.topic(), client.partition());
-            let (low, high) = bounds(client).await?;
-            let from = cp.output_marks.get(&key).copied().unwrap_or(low).max(low);
-            for r in read_range(client, from, high).await? {
-                let Some(value) = r.record.value.as_deref() else {
-                    continue;
-                };
-                let Ok(c) = serde_json::from_slice::<Coordinates>(value) else {
-                    continue;
-                };
-                let owned = self
-                    .inputs
-                    .iter()
-                    .position(|i| i.client.partition() == c.source_partition && i.client.topic() == c.source_topic);
-                if let Some(idx) = owned {
-                    if c.source_offset >= self.inputs[idx].next_offset {
-                        self.skip.insert((idx, c.source_offset));
-                    }
-                }
+        self.pending = vec![None; self.inputs.len()];
+        self.skips = vec![OffsetRanges::default(); self.inputs.len()];
+        for idx in 0..self.inputs.len() {
+            if let Some(problem) = source::check_position(&mut self.inputs[idx]).await? {
+                self.found_invalid(idx, problem)?;
             }
-            marks.insert(key, high);
         }
+        let outputs: Vec<_> = self.output.partitions.iter().chain(&self.dead.partitions).cloned().collect();
+        let from = |key: &str| match &cp {
+            None => From::End,
+            Some(cp) => cp.output_marks.get(key).map_or(From::Start, |&m| From::Mark(m)),
+        };
+        let found = recovery::scan_outputs(&outputs, from, &self.inputs).await?;
+        let scanned = found.scanned;
+        self.skips = found.skips;
+        self.pinned_marks = found.starts;
+        self.ends = found.ends;
+        for idx in 0..self.inputs.len() {
+            self.forget_skips(idx);
+        }
+        let moved = self.apply_pending();
         self.checkpoint = Checkpoint {
             next_offsets: self.inputs.iter().map(|i| (i.key(), i.next_offset)).collect(),
-            output_marks: marks,
+            output_marks: self.marks(),
         };
+        if !ours || !moved.is_empty() {
+            self.store.commit(&self.checkpoint).await?;
+            debug!("committed the recovered positions before any write");
+        }
         self.publish_gauges();
         info!(
             inputs = self.inputs.len(),
-            already_written = self.skip.len(),
+            scanned,
+            already_written = self.skips.iter().map(OffsetRanges::len).sum::<u64>(),
+            skip_ranges = self.skips.iter().map(OffsetRanges::range_count).sum::<usize>(),
             positions = ?self.checkpoint.next_offsets,
+            peak_rss_kb = peak_rss_kb(),
             "recovered from the last checkpoint"
         );
         Ok(())
     }
 
+    /// An input position found invalid: stop (`--on-offset-out-of-range fail`), or say so out loud and remember it
+    /// for [`Pipeline::apply_pending`].
+    fn found_invalid(&mut self, idx: usize, problem: PositionProblem) -> Result<(), Fatal> {
+        let (topic, partition) = self.inputs[idx].id();
+        if self.cfg.on_offset_out_of_range == OnOffsetOutOfRange::Fail {
+            return Err(Fatal(format!(
+                "input {topic}/{partition}: {problem}. Stopped (--on-offset-out-of-range fail): move on with \
+                 `transformer offsets reset --to earliest` (or another position), or run with \
+                 --on-offset-out-of-range earliest"
+            )));
+        }
+        let (from, to, lost) = (self.inputs[idx].next_offset, problem.resume_at(), problem.lost());
+        let message = format!("{topic}/{partition}: {problem}; resuming at the log start, offset {to}");
+        error!(topic, partition, kind = problem.kind(), from, to, lost, "{message}");
+        self.metrics.error(message.clone());
+        self.metrics.position_event(PositionEvent {
+            t: chrono::Utc::now().timestamp_millis(),
+            topic,
+            partition,
+            kind: problem.kind(),
+            from,
+            to,
+            lost,
+            message,
+        });
+        self.pending[idx] = Some(problem);
+        self.forget_skips(idx);
+        Ok(())
+    }
+
+    /// Drops what recovery found for an input whose position is invalid: in a recreated topic the same offsets
+    /// name other records; after retention, the records below the log start are gone.
+    fn forget_skips(&mut self, idx: usize) {
+        match (self.pending[idx], self.skips.get_mut(idx)) {
+            (Some(PositionProblem::PastEnd { .. }), Some(s)) => {
+                s.clear();
+            }
+            (Some(p @ PositionProblem::BeforeLogStart { .. }), Some(s)) => {
+                s.remove_below(p.resume_at());
+            }
+            _ => {}
+        }
+    }
+
+    /// Moves the inputs with an invalid position to their log start; returns their indexes. A recreated topic's
+    /// move waits until no other input has records ahead that recovery found: until then the committed marks
+    /// stay where the recovery scan started, and a scan from there would take the old topic's records for the
+    /// new one's. Meanwhile that input is not read (its position is past the end anyway).
+    fn apply_pending(&mut self) -> Vec<usize> {
+        let mut moved = Vec::new();
+        for idx in 0..self.inputs.len() {
+            let Some(problem) = self.pending[idx] else { continue };
+            let others_clear = self.skips.iter().enumerate().all(|(j, s)| j == idx || s.is_empty());
+            if matches!(problem, PositionProblem::PastEnd { .. }) && !others_clear {
+                continue;
+            }
+            self.inputs[idx].next_offset = problem.resume_at();
+            self.pending[idx] = None;
+            moved.push(idx);
+        }
+        moved
+    }
+
+    /// The output marks to commit: where the recovery scan started while records it found are still ahead
+    /// (a crash now must find them again), otherwise the ends of our writes.
+    fn marks(&self) -> BTreeMap<String, i64> {
+        if self.skips.iter().all(OffsetRanges::is_empty) {
+            self.ends.clone()
+        } else {
+            self.pinned_marks.clone()
+        }
+    }
+
     /// One round. Nothing fetched: nothing to commit.
     async fn round(&mut self) -> anyhow::Result<()> {
         let (max_bytes, max_wait) = (self.cfg.fetch_max_bytes, self.cfg.fetch_max_wait_ms);
-        let fetched = join_all(self.inputs.iter_mut().map(|i| source::fetch(i, max_bytes, max_wait))).await;
-        let fetched = fetched.into_iter().collect::<Result<Vec<_>, _>>()?;
-        let mut batch = prepare(&self.layout, fetched, &mut self.skip, chrono::Utc::now());
+        let mut fetched = Vec::with_capacity(self.inputs.len());
+        let fetches = self.inputs.iter_mut().zip(&self.pending).map(|(input, pending)| async move {
+            match pending {
+                Some(_) => Ok(Fetched::Records(Vec::new())), // waits for apply_pending
+                None => source::fetch(input, max_bytes, max_wait).await,
+            }
+        });
+        for (idx, f) in join_all(fetches).await.into_iter().enumerate() {
+            match f? {
+                Fetched::Records(records) => fetched.push(records),
+                Fetched::Invalid(problem) => {
+                    self.found_invalid(idx, problem)?;
+                    fetched.push(Vec::new());
+                }
+            }
+        }
+        let mut batch = prepare(&self.layout, fetched, &mut self.skips, chrono::Utc::now());
+        for idx in self.apply_pending() {
+            batch.next[idx] = Some(self.inputs[idx].next_offset); // commit the move
+        }
         if batch.is_empty() {
             self.publish_gauges(); // the high watermarks moved
             return Ok(());
@@ -230,13 +375,13 @@ impl Pipeline {
         let (out, letters) = (std::mem::take(&mut batch.out), std::mem::take(&mut batch.dead));
         let (out_marks, dead_marks) = tokio::try_join!(self.output.produce(out), self.dead.produce(letters))?;
         self.metrics.produce_latency.observe(produce_started.elapsed());
+        self.ends.extend(out_marks);
+        self.ends.extend(dead_marks);
         if self.cfg.crash_before_commit == Some(self.metrics.commits.load(Relaxed)) {
             error!("--crash-before-commit: aborting between produce and commit");
             std::process::abort();
         }
-        let mut cp = self.checkpoint.clone();
-        cp.output_marks.extend(out_marks);
-        cp.output_marks.extend(dead_marks);
+        let mut cp = Checkpoint { next_offsets: self.checkpoint.next_offsets.clone(), output_marks: self.marks() };
         for (input, n) in self.inputs.iter().zip(&batch.next) {
             if let Some(n) = n {
                 cp.next_offsets.insert(input.key(), *n);
@@ -299,8 +444,19 @@ impl Pipeline {
     }
 }
 
+/// The process's peak resident memory so far (VmHWM), in KiB; 0 where /proc is not there. Logged at the end of
+/// recovery, so the memory a recovery scan takes is a measured figure (scripts/bench.sh).
+fn peak_rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Opens the input partitions this instance owns.
-async fn open_inputs(client: &Client, cfg: &Config) -> anyhow::Result<Vec<Input>> {
+pub(crate) async fn open_inputs(client: &Client, cfg: &Config) -> anyhow::Result<Vec<Input>> {
     let mut all = Vec::new();
     for topic in &cfg.input_topics {
         for p in schema::kafka::partitions(client, topic).await? {

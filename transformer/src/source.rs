@@ -1,13 +1,12 @@
-//! Reading from Kafka: the input partitions this instance owns, and bounded reads of a partition's offset range
-//! (used to load checkpoints and to scan the tail of the outputs at start).
+//! Reading from Kafka: the input partitions this instance owns, fetching from them with a position check that does
+//! not trust the broker's error codes, and bounded reads of a partition's offset range.
 
 use std::sync::Arc;
 
 use rskafka::client::error::{Error as RsError, ProtocolError};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 use rskafka::record::RecordAndOffset;
-pub use schema::kafka::{bounds, read_range, tp_key};
-use tracing::warn;
+pub use schema::kafka::{bounds, read_range, scan, tp_key};
 
 /// One input partition and where we are in it.
 #[derive(Debug, Clone)]
@@ -37,26 +36,129 @@ pub fn assign(all: &[(String, i32)], instance: u32, instances: u32) -> Vec<(Stri
     all.iter().enumerate().filter(|(i, _)| *i as u32 % instances == instance).map(|(_, tp)| tp.clone()).collect()
 }
 
-/// Fetches the next records of `input` (those at or after `next_offset`), waiting at most `max_wait_ms`.
-/// Returns the records and the high watermark. An offset that fell out of the log (retention) is moved to the
-/// earliest kept offset with a warning.
-pub async fn fetch(input: &mut Input, max_bytes: i32, max_wait_ms: i32) -> Result<Vec<RecordAndOffset>, RsError> {
-    let result = input.client.fetch_records(input.next_offset, 1..max_bytes, max_wait_ms).await;
-    let (mut records, hw) = match result {
-        Err(RsError::ServerError { protocol_error: ProtocolError::OffsetOutOfRange, .. }) => {
-            let earliest = input.client.get_offset(OffsetAt::Earliest).await?;
-            let latest = input.client.get_offset(OffsetAt::Latest).await?;
-            let to = if input.next_offset < earliest { earliest } else { latest.min(input.next_offset) };
-            warn!(partition = %input.key(), next_offset = input.next_offset, earliest, latest, moved_to = to,
-                  "offset out of range (retention or a recreated topic): moving");
-            input.next_offset = to;
-            return Ok(Vec::new());
+/// An input position the broker no longer has. Found by comparing the position with the partition's log start
+/// and high watermark ourselves: a broker may answer a fetch past the end with an empty result instead of
+/// OFFSET_OUT_OF_RANGE (nisshi does), and Apache Kafka's own answer to that error would be to jump to the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PositionProblem {
+    /// The position is past the partition's end: the topic was deleted and recreated, or truncated. Every record
+    /// the partition holds now is new to us.
+    PastEnd {
+        /// The position we had.
+        position: i64,
+        /// The partition's first offset now.
+        log_start: i64,
+        /// The partition's high watermark now.
+        high_watermark: i64,
+    },
+    /// The position is below the log start: retention deleted `[position, log_start)` before it was read.
+    BeforeLogStart {
+        /// The position we had.
+        position: i64,
+        /// The partition's first offset now.
+        log_start: i64,
+    },
+}
+
+impl PositionProblem {
+    /// Checks `position` against the partition's `[log_start, high_watermark]`.
+    pub fn check(position: i64, log_start: i64, high_watermark: i64) -> Option<Self> {
+        if position > high_watermark {
+            Some(Self::PastEnd { position, log_start, high_watermark })
+        } else if position < log_start {
+            Some(Self::BeforeLogStart { position, log_start })
+        } else {
+            None
         }
-        other => other?,
+    }
+
+    /// Where reading resumes: the log start, in both cases (a recreated topic's records are all new; after
+    /// retention, the oldest record left is the first one not lost).
+    pub fn resume_at(&self) -> i64 {
+        match *self {
+            Self::PastEnd { log_start, .. } | Self::BeforeLogStart { log_start, .. } => log_start,
+        }
+    }
+
+    /// Records deleted by retention before they were read (0 for a recreated topic: what it lost is unknowable).
+    pub fn lost(&self) -> u64 {
+        match *self {
+            Self::PastEnd { .. } => 0,
+            Self::BeforeLogStart { position, log_start } => (log_start - position) as u64,
+        }
+    }
+
+    /// Short machine-readable name (a metric label).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::PastEnd { .. } => "past_end",
+            Self::BeforeLogStart { .. } => "before_log_start",
+        }
+    }
+}
+
+impl std::fmt::Display for PositionProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Self::PastEnd { position, log_start, high_watermark } => write!(
+                f,
+                "position {position} is past the end of the partition (log start {log_start}, high watermark \
+                 {high_watermark}): the topic was recreated or truncated"
+            ),
+            Self::BeforeLogStart { position, log_start } => write!(
+                f,
+                "position {position} is below the log start {log_start}: retention deleted offsets \
+                 {position}..{log_start} ({} records) before they were read",
+                log_start - position
+            ),
+        }
+    }
+}
+
+/// What one fetch found.
+#[derive(Debug)]
+pub enum Fetched {
+    /// Records at or after the position (possibly none: nothing new yet).
+    Records(Vec<RecordAndOffset>),
+    /// The position is no longer valid; nothing was read. The caller decides (`--on-offset-out-of-range`).
+    Invalid(PositionProblem),
+}
+
+/// Fetches the next records of `input` (those at or after `next_offset`), waiting at most `max_wait_ms`, and
+/// updates its high watermark. The position is checked against the log start and high watermark (ListOffsets)
+/// whenever the answer does not simply continue where we are: an OFFSET_OUT_OF_RANGE error, an empty answer while
+/// the position is past the high watermark or below it (records should have come), or a first record past the
+/// position (a gap: retention, or compaction, which is fine).
+pub async fn fetch(input: &mut Input, max_bytes: i32, max_wait_ms: i32) -> Result<Fetched, RsError> {
+    let result = input.client.fetch_records(input.next_offset, 1..max_bytes, max_wait_ms).await;
+    let suspicious = match &result {
+        Err(RsError::ServerError { protocol_error: ProtocolError::OffsetOutOfRange, .. }) => true,
+        Err(_) => false,
+        Ok((records, hw)) => match records.iter().find(|r| r.offset >= input.next_offset) {
+            None => input.next_offset != *hw,
+            Some(first) => first.offset > input.next_offset,
+        },
     };
+    if suspicious {
+        let low = input.client.get_offset(OffsetAt::Earliest).await?;
+        let high = input.client.get_offset(OffsetAt::Latest).await?;
+        input.high_watermark = high;
+        if let Some(problem) = PositionProblem::check(input.next_offset, low, high) {
+            return Ok(Fetched::Invalid(problem));
+        }
+    }
+    let (mut records, hw) = result?;
     records.retain(|r| r.offset >= input.next_offset);
     input.high_watermark = hw;
-    Ok(records)
+    Ok(Fetched::Records(records))
+}
+
+/// Checks `input`'s position against the partition's log start and high watermark now (at start, after recovery).
+pub async fn check_position(input: &mut Input) -> Result<Option<PositionProblem>, RsError> {
+    let low = input.client.get_offset(OffsetAt::Earliest).await?;
+    let high = input.client.get_offset(OffsetAt::Latest).await?;
+    input.high_watermark = high;
+    Ok(PositionProblem::check(input.next_offset, low, high))
 }
 
 #[cfg(test)]
@@ -72,5 +174,17 @@ mod tests {
             seen.sort();
             assert_eq!(seen, all, "n = {n}");
         }
+    }
+
+    #[test]
+    fn positions_are_checked_against_both_ends() {
+        assert_eq!(PositionProblem::check(5, 0, 10), None);
+        assert_eq!(PositionProblem::check(10, 0, 10), None, "caught up is fine");
+        assert_eq!(PositionProblem::check(0, 0, 0), None, "an empty partition is fine");
+        let past = PositionProblem::check(150, 0, 40).unwrap();
+        assert_eq!((past.kind(), past.resume_at(), past.lost()), ("past_end", 0, 0));
+        let gone = PositionProblem::check(3, 8, 20).unwrap();
+        assert_eq!((gone.kind(), gone.resume_at(), gone.lost()), ("before_log_start", 8, 5));
+        assert!(gone.to_string().contains("3..8 (5 records)"), "{gone}");
     }
 }

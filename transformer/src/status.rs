@@ -1,7 +1,8 @@
 //! `transformer --status`: a snapshot of the pipeline as Kafka sees it, for scripts/check.sh and for humans.
-//! One line per partition, then one `total` line, all `key=value`:
+//! One line per partition, then one `total` line, all `key=value`. `state` is `ok`, `past_end` (the topic was
+//! recreated: the transformer resumes at the log start) or `before_log_start` (retention deleted unread records):
 //! ```text
-//! partition topic=user_clicks partition=0 high_watermark=120 committed=118 lag=2
+//! partition topic=user_clicks partition=0 high_watermark=120 committed=118 lag=2 log_start=0 state=ok
 //! total emitted=360 processed=350 dead_letters=4 lag=6
 //! ```
 
@@ -11,7 +12,7 @@ use rskafka::client::Client;
 
 use crate::checkpoint::{Checkpoint, CheckpointStore};
 use crate::config::Config;
-use crate::source::{bounds, tp_key};
+use crate::source::{bounds, tp_key, PositionProblem};
 
 /// Reads the high watermarks of every topic the pipeline touches and the committed checkpoints of every instance
 /// of the group, and renders the report.
@@ -32,12 +33,21 @@ pub async fn report(client: &Client, cfg: &Config) -> anyhow::Result<String> {
     let (mut emitted, mut lag) = (0i64, 0i64);
     for topic in &cfg.input_topics {
         for p in schema::kafka::partitions(client, topic).await? {
-            let (_, high) = bounds(&schema::kafka::partition_client(client, topic, p).await?).await?;
-            let done = committed.next_offsets.get(&tp_key(topic, p)).copied().unwrap_or(0);
-            let l = (high - done).max(0);
+            let (low, high) = bounds(&schema::kafka::partition_client(client, topic, p).await?).await?;
+            let done = committed.next_offsets.get(&tp_key(topic, p)).copied();
+            // A committed position the broker no longer has (see PositionProblem): the transformer moves it to
+            // the log start at its next fetch; the lag counts from there.
+            let state = done.and_then(|d| PositionProblem::check(d, low, high)).map_or("ok", |p| p.kind());
+            let from = done.map_or(low, |d| if state == "ok" { d } else { low });
+            let l = (high - from).max(0);
             emitted += high;
             lag += l;
-            writeln!(out, "partition topic={topic} partition={p} high_watermark={high} committed={done} lag={l}")?;
+            writeln!(
+                out,
+                "partition topic={topic} partition={p} high_watermark={high} committed={} lag={l} log_start={low} \
+                 state={state}",
+                done.unwrap_or(0)
+            )?;
         }
     }
     let mut totals = Vec::new();

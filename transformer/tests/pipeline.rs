@@ -210,13 +210,7 @@ async fn sigkill_mid_stream_loses_nothing_and_writes_nothing_twice() {
         child.wait().unwrap();
     }
     let mut child = spawn();
-    eventually(LIMIT, "everything written", || async {
-        let w = written().await;
-        (w >= n as i64).then_some(()).ok_or(format!("{w}/{n}"))
-    })
-    .await;
-    // Let it run a little longer: nothing more may appear.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    everything_committed(&s, &names, n).await;
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -234,6 +228,90 @@ async fn drain_mode_works_through_a_backlog_larger_than_any_produce_request() {
     let run = transformer::run(names.transformer(&s, &["--drain"]), std::future::pending());
     tokio::time::timeout(LIMIT, run).await.expect("--drain exits by itself").unwrap();
     assert_eq!(topic_len(&s, &names.output()).await, n as i64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_crashes_in_a_row_write_nothing_twice() {
+    // The placed double crash: the first run dies between produce and commit; the restart re-reads only part of
+    // what that left written, commits, and dies too. The third start must still know the rest is written.
+    let s = servers();
+    let names = Names::new("twocrash");
+    let n: u64 = 6_000;
+    let mut cfg = names.emitter(&s, 44, n, 0.02, false);
+    cfg.batch_size = 20; // small producer batches, so a small fetch takes only part of a crashed round
+    emitter::run(cfg, std::future::pending()).await.unwrap();
+    let (want, bad) = expected(&names, 44, 0..n, 0.02);
+
+    let mut first = Binary::spawn(&names.transformer_args(&s, &["--fetch-max-bytes=4096", "--crash-before-commit=3"]));
+    first.exit(LIMIT).await;
+    assert!(first.logged().contains("--crash-before-commit: aborting"), "{}", first.logged());
+    let mut second = Binary::spawn(&names.transformer_args(&s, &["--fetch-max-bytes=1024", "--crash-before-commit=1"]));
+    second.exit(LIMIT).await;
+    let log = second.logged();
+    assert!(log.contains("--crash-before-commit: aborting"), "{log}");
+    let found_second = already_written(&log);
+    let found_third = already_written(&drain_binary(&s, &names, &[]).await);
+    assert!(found_second > 0, "the first crash left records written past the commit");
+    assert!(found_third > 0, "after the second crash, recovery still finds what the first one left ({found_second})");
+    assert_outputs_exact(&s, &names, &want, bad).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_pairs_inside_the_recovery_window_write_nothing_twice() {
+    let s = servers();
+    let names = Names::new("killpairs");
+    let n: u64 = 20_000;
+    let mut cfg = names.emitter(&s, 45, n, 0.01, false);
+    cfg.batch_size = 50;
+    emitter::run(cfg, std::future::pending()).await.unwrap();
+    let (want, bad) = expected(&names, 45, 0..n, 0.01);
+    let args = names.transformer_args(&s, &["--fetch-max-bytes=8192", "--fetch-max-wait-ms=5"]);
+    let written = || async { topic_len(&s, &names.output()).await + topic_len(&s, &names.dead()).await };
+    let mut rng = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    eprintln!("kill-pair timing seed {rng}");
+    for k in 1..=5u64 {
+        let mut t = Binary::spawn(&args);
+        let goal = (n * k / 6) as i64;
+        eventually(LIMIT, "progress before the kill", || async {
+            let w = written().await;
+            (w >= goal).then_some(()).ok_or(format!("{w}/{goal}"))
+        })
+        .await;
+        t.kill();
+        // The restart dies again inside its recovery window: once it has recovered, within its first rounds.
+        let mut again = Binary::spawn(&args);
+        eventually(LIMIT, "the restart to recover", || async {
+            again.logged().contains("recovered from the last checkpoint").then_some(()).ok_or_else(String::new)
+        })
+        .await;
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        tokio::time::sleep(Duration::from_millis(rng % 300)).await; // chaos timing, not synchronisation
+        again.kill();
+    }
+    let _last = Binary::spawn(&args);
+    everything_committed(&s, &names, n).await;
+    assert_outputs_exact(&s, &names, &want, bad).await;
+}
+
+/// Sum of the `already_written=N` fields of a transformer's recovery log lines.
+fn already_written(log: &str) -> u64 {
+    log.lines()
+        .filter(|l| l.contains("recovered from the last checkpoint"))
+        .filter_map(|l| l.split("already_written=").nth(1)?.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Waits until `n` input records are written and committed (`--status` says lag 0): nothing more can appear.
+async fn everything_committed(s: &Servers, names: &Names, n: u64) {
+    eventually(LIMIT, "everything written and committed", || async {
+        let w = topic_len(s, &names.output()).await + topic_len(s, &names.dead()).await;
+        let (_, status) = run_binary(&names.transformer_args(s, &["--status"]));
+        let done = status.lines().any(|l| l.starts_with("total ") && l.ends_with(" lag=0"));
+        (w >= n as i64 && done).then_some(()).ok_or(format!("{w}/{n} written; {}", status.lines().last().unwrap_or("")))
+    })
+    .await;
 }
 
 /// The outputs hold exactly the `want` ids, each once, and exactly `bad` dead letters, each once.

@@ -65,7 +65,11 @@ async fn main() -> anyhow::Result<()> {
         let now = chrono::Utc::now();
         for (idx, records) in fetched.into_iter().enumerate() {
             let (input, end) = (&mut inputs[idx], ends[idx]);
-            for r in records? {
+            let records = match records? {
+                transformer::source::Fetched::Records(records) => records,
+                transformer::source::Fetched::Invalid(p) => anyhow::bail!("{}: {p}", input.client.topic()),
+            };
+            for r in records {
                 if r.offset >= end {
                     break;
                 }

@@ -73,6 +73,9 @@ impl Names {
             "--stats-interval-secs=0".into(),
             "--http-addr=127.0.0.1:0".into(),
         ];
+        // A flag in `extra` replaces the default above (clap refuses a flag given twice).
+        let flag = |a: &str| a.split('=').next().unwrap_or(a).to_string();
+        args.retain(|a| !extra.iter().any(|e| e.starts_with("--") && flag(e) == flag(a)));
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     }
@@ -237,4 +240,127 @@ pub fn promtool_check(text: &str) {
     let out = child.wait_with_output().unwrap();
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success() && said.trim().is_empty(), "promtool check metrics:\n{said}\n--- input ---\n{text}");
+}
+
+/// A client for the test broker.
+pub async fn kafka(s: &Servers) -> rskafka::client::Client {
+    rskafka::client::ClientBuilder::new(vec![s.brokers.clone()]).build().await.unwrap()
+}
+
+/// Produces `values` to one partition of `topic`, in one batch; returns their offsets.
+pub async fn produce(s: &Servers, topic: &str, partition: i32, values: &[String]) -> Vec<i64> {
+    let client = kafka(s).await;
+    let pc = schema::kafka::partition_client(&client, topic, partition).await.unwrap();
+    let records = values
+        .iter()
+        .map(|v| rskafka::record::Record {
+            key: None,
+            value: Some(v.clone().into_bytes()),
+            headers: Default::default(),
+            timestamp: chrono::Utc::now(),
+        })
+        .collect();
+    pc.produce(records, rskafka::client::partition::Compression::NoCompression).await.unwrap()
+}
+
+/// `n` valid raw `orders` records whose user_id starts with `tag` (so the test can find them in the output).
+pub fn orders(tag: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"order_id":"o-{tag}-{i}","user_id":"{tag}-{i}","amount":12.5,"timestamp":"2026-01-01 00:00:00","ip_address":"10.0.0.1"}}"#
+            )
+        })
+        .collect()
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The transformer binary running in a child process; its stderr goes to a file the test can read. Killed
+/// (SIGKILL) when dropped.
+pub struct Binary {
+    pub child: std::process::Child,
+    pub log: std::path::PathBuf,
+}
+
+impl Binary {
+    pub fn spawn(args: &[String]) -> Self {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let log = std::env::temp_dir().join(format!(
+            "transformer-test-{}-{}.log",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_transformer"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        Self { child, log }
+    }
+    /// What it logged so far.
+    pub fn logged(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+    /// SIGKILL, and wait for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+    /// Waits for it to exit by itself, at most `limit`; returns its status.
+    pub async fn exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(start.elapsed() < limit, "the transformer did not exit within {limit:?}:\n{}", self.logged());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Runs the transformer binary with `--drain` and `extra` flags until it exits; it must succeed. Returns its log.
+pub async fn drain_binary(s: &Servers, names: &Names, extra: &[&str]) -> String {
+    let mut t = Binary::spawn(&names.transformer_args(s, &[&["--drain"], extra].concat()));
+    let status = t.exit(Duration::from_secs(120)).await;
+    let log = t.logged();
+    assert!(status.success(), "--drain failed:\n{log}");
+    log
+}
+
+/// Runs the transformer binary to completion with `args` (a subcommand, `--status`, ...): (exit code, stdout+stderr).
+pub fn run_binary(args: &[String]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_transformer")).args(args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Source coordinates of every record of `topic` (unified records and dead letters both carry them).
+pub async fn coordinates(s: &Servers, topic: &str) -> Vec<(String, i32, i64)> {
+    #[derive(serde::Deserialize)]
+    struct C {
+        source_topic: String,
+        source_partition: i32,
+        source_offset: i64,
+    }
+    read_topic::<C>(s, topic).await.into_iter().map(|c| (c.source_topic, c.source_partition, c.source_offset)).collect()
+}
+
+/// How many coordinates of `all` appear more than once.
+pub fn duplicates(all: &[(String, i32, i64)]) -> usize {
+    all.len() - all.iter().collect::<HashSet<_>>().len()
 }

@@ -1,0 +1,105 @@
+//! `transformer offsets show|reset`: the operator's view of this instance's checkpoints, and the way to move them
+//! (a replay, a skip, or out of a checkpoint record that does not decode).
+//!
+//! A reset appends a new checkpoint under this instance's key; the transformer reads the newest one at start. To
+//! earliest, latest or a time, its output marks are the outputs' current ends, so nothing is skipped as already
+//! written: a replay writes again (ClickHouse de-duplicates on event_id). To a checkpoint offset, the old
+//! checkpoint is copied whole, marks included, so recovery skips what was written after it: nothing repeated.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use rskafka::client::partition::OffsetAt;
+use rskafka::client::Client;
+
+use crate::checkpoint::{Checkpoint, CheckpointStore};
+use crate::config::{Config, OffsetsAction, ResetTo};
+use crate::source::{bounds, tp_key, PositionProblem};
+
+/// Runs `action` and returns what to print.
+pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyhow::Result<String> {
+    let store = CheckpointStore::new(
+        schema::kafka::partition_client(client, &cfg.checkpoint_topic, 0).await?,
+        cfg.checkpoint_key(),
+    );
+    let inputs = crate::pipeline::open_inputs(client, cfg).await?;
+    let mut out = String::new();
+    match action {
+        OffsetsAction::Show { history } => {
+            let found = store.history(*history).await?;
+            let Some((offset, newest)) = found.first() else {
+                writeln!(out, "no checkpoint for key {} in topic {}", store.key(), cfg.checkpoint_topic)?;
+                return Ok(out);
+            };
+            writeln!(out, "checkpoint key={} topic={} offset={offset}", store.key(), cfg.checkpoint_topic)?;
+            match newest {
+                Ok(cp) => {
+                    for input in &inputs {
+                        let (low, high) = bounds(&input.client).await?;
+                        let key = input.key();
+                        let Some(&pos) = cp.next_offsets.get(&key) else {
+                            writeln!(out, "position {key} committed=none log_start={low} high_watermark={high}")?;
+                            continue;
+                        };
+                        let state = PositionProblem::check(pos, low, high).map_or("ok", |p| p.kind());
+                        writeln!(
+                            out,
+                            "position {key} committed={pos} log_start={low} high_watermark={high} lag={} state={state}",
+                            (high - pos).max(0)
+                        )?;
+                    }
+                    for (k, m) in &cp.output_marks {
+                        writeln!(out, "mark {k} offset={m}")?;
+                    }
+                }
+                Err(e) => writeln!(out, "INVALID: {e}")?,
+            }
+            for (offset, cp) in found.iter().skip(1) {
+                let valid = cp.as_ref().map_or_else(|e| format!("invalid ({e})"), |_| "valid".into());
+                writeln!(out, "earlier offset={offset} {valid}")?;
+            }
+        }
+        OffsetsAction::Reset { to, dry_run } => {
+            let cp = match to {
+                ResetTo::Checkpoint(offset) => store.at(*offset).await.map_err(anyhow::Error::msg)?,
+                _ => {
+                    let mut next_offsets = BTreeMap::new();
+                    for input in &inputs {
+                        let at = match to {
+                            ResetTo::Earliest => OffsetAt::Earliest,
+                            ResetTo::Latest => OffsetAt::Latest,
+                            ResetTo::Time(t) => OffsetAt::Timestamp(*t),
+                            ResetTo::Checkpoint(_) => unreachable!("handled above"),
+                        };
+                        next_offsets.insert(input.key(), input.client.get_offset(at).await?);
+                    }
+                    let mut output_marks = BTreeMap::new();
+                    for topic in [&cfg.output_topic, &cfg.dead_letter_topic] {
+                        for p in schema::kafka::partitions(client, topic).await? {
+                            let (_, high) = bounds(&schema::kafka::partition_client(client, topic, p).await?).await?;
+                            output_marks.insert(tp_key(topic, p), high);
+                        }
+                    }
+                    Checkpoint { next_offsets, output_marks }
+                }
+            };
+            for (k, o) in &cp.next_offsets {
+                writeln!(out, "position {k} next={o}")?;
+            }
+            for (k, m) in &cp.output_marks {
+                writeln!(out, "mark {k} offset={m}")?;
+            }
+            if *dry_run {
+                writeln!(out, "dry run: nothing written")?;
+            } else {
+                store.commit(&cp).await?;
+                writeln!(
+                    out,
+                    "written: a new checkpoint for key {} (the transformer resumes there at its next start)",
+                    store.key()
+                )?;
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,109 @@
+//! The recovery scan: what this instance wrote after its last commit, so a restart does not write it again.
+//!
+//! Every output record (unified or dead letter) carries its source coordinates. From the committed output marks to
+//! the current ends, the scan reads the outputs one fetch at a time and keeps, per owned input partition, the
+//! offsets at or past the committed position as ranges ([`OffsetRanges`]): memory holds one fetch and a few ranges,
+//! however much lies past the marks, and the time grows with that, not with the topics' history.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use rskafka::client::partition::PartitionClient;
+use serde::Deserialize;
+use tracing::info;
+
+use crate::ranges::OffsetRanges;
+use crate::source::{bounds, scan, tp_key, Input};
+
+/// The source coordinates every output record carries (both unified records and dead letters).
+#[derive(Deserialize)]
+struct Coordinates {
+    source_topic: String,
+    source_partition: i32,
+    source_offset: i64,
+}
+
+/// Where the scan of one output partition starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum From {
+    /// At this committed mark (never below the log start).
+    Mark(i64),
+    /// At the partition's end: nothing of ours can be there (no checkpoint yet; see [`crate::pipeline`]).
+    End,
+    /// At the log start: a checkpoint exists but has no mark for this partition (added since).
+    Start,
+}
+
+/// What the scan found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Per input index: offsets already written past the committed position.
+    pub skips: Vec<OffsetRanges>,
+    /// Per output `topic/partition`: where the scan started.
+    pub starts: BTreeMap<String, i64>,
+    /// Per output `topic/partition`: where it ended (the high watermark when it began).
+    pub ends: BTreeMap<String, i64>,
+    /// Output records read.
+    pub scanned: u64,
+}
+
+impl Found {
+    /// Records found already written.
+    pub fn already_written(&self) -> u64 {
+        self.skips.iter().map(OffsetRanges::len).sum()
+    }
+}
+
+/// Scans `outputs` from where `from` says to their ends, for records whose source is one of `inputs` at or past
+/// its `next_offset`.
+pub async fn scan_outputs(
+    outputs: &[Arc<PartitionClient>],
+    from: impl Fn(&str) -> From,
+    inputs: &[Input],
+) -> anyhow::Result<Found> {
+    let mut found = Found { skips: vec![OffsetRanges::default(); inputs.len()], ..Found::default() };
+    let mut plan = Vec::with_capacity(outputs.len());
+    for client in outputs {
+        let key = tp_key(client.topic(), client.partition());
+        let (low, high) = bounds(client).await?;
+        let start = match from(&key) {
+            From::Mark(m) => m.clamp(low, high),
+            From::End => high,
+            From::Start => low,
+        };
+        found.starts.insert(key.clone(), start);
+        found.ends.insert(key, high);
+        plan.push((client, start, high));
+    }
+    let total: i64 = plan.iter().map(|(_, s, e)| e - s).sum();
+    let (started, mut last_log) = (Instant::now(), Instant::now());
+    for (client, start, end) in plan {
+        scan(client, start, end, |records| {
+            found.scanned += records.len() as u64;
+            for r in records {
+                let Some(value) = r.record.value.as_deref() else { continue };
+                let Ok(c) = serde_json::from_slice::<Coordinates>(value) else { continue };
+                let owned = inputs
+                    .iter()
+                    .position(|i| i.client.partition() == c.source_partition && i.client.topic() == c.source_topic);
+                if let Some(idx) = owned {
+                    if c.source_offset >= inputs[idx].next_offset {
+                        found.skips[idx].insert(c.source_offset);
+                    }
+                }
+            }
+            if last_log.elapsed() >= Duration::from_secs(5) {
+                last_log = Instant::now();
+                info!(scanned = found.scanned, of = total, found = found.already_written(), "recovery scan");
+            }
+        })
+        .await
+        .with_context(|| format!("recovery scan of {}/{}", client.topic(), client.partition()))?;
+    }
+    if total > 0 {
+        info!(scanned = found.scanned, elapsed_ms = started.elapsed().as_millis() as u64, "recovery scan done");
+    }
+    Ok(found)
+}
