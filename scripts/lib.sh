@@ -168,11 +168,9 @@ ch() { # ch SQL : runs one statement over HTTP, prints the result
   curl -fsS "$CLICKHOUSE_URL/" --data-binary "$1"
 }
 
-render_schema() { # the DDL of schema/sql with the placeholders filled (same names as schema::sql::render)
-  local extra=${CLICKHOUSE_KAFKA_EXTRA_SETTINGS:-}
-  cat "$ROOT"/schema/sql/*.sql | sed -e "s|{database}|$CLICKHOUSE_DATABASE|g" -e "s|{kafka_broker}|$KAFKA_BROKERS|g" \
-    -e "s|{processed_topic}|${OUTPUT_TOPIC:-processed_events}|g" -e "s|{dead_letter_topic}|${DEAD_LETTER_TOPIC:-dead_letters}|g" \
-    -e "s|{group}|${CLICKHOUSE_GROUP:-clickhouse}|g" -e "s|{kafka_extra_settings}|$extra|g"
+render_schema() { # the DDL, rendered by its one renderer, `transformer schema` (needs the built binary). It reads
+  # KAFKA_BROKERS, OUTPUT_TOPIC, DEAD_LETTER_TOPIC, CLICKHOUSE_DATABASE, CLICKHOUSE_GROUP, CLICKHOUSE_VERSION (18|current)
+  CLICKHOUSE_DATABASE=$CLICKHOUSE_DATABASE "$BIN_DIR/transformer" schema || die "transformer schema failed"
 }
 
 apply_schema() {

@@ -51,7 +51,7 @@ pass "docker-compose config accepts compose/docker-compose.yml"
 
 # 4b. The same DDL, rendered as compose renders it, on a current ClickHouse (chdb, in-process).
 python3 -c "import chdb" 2>/dev/null || { log "installing chdb (ClickHouse in-process) with pip"; python3 -m pip install --quiet chdb >/dev/null 2>&1 || fail "pip install chdb"; }
-out=$( (CLICKHOUSE_DATABASE=etl KAFKA_BROKERS=kafka:9092 CLICKHOUSE_KAFKA_EXTRA_SETTINGS=", kafka_flush_interval_ms = 500" render_schema) \
+out=$( (CLICKHOUSE_DATABASE=etl KAFKA_BROKERS=kafka:9092 CLICKHOUSE_VERSION=current render_schema) \
   | python3 "$ROOT/scripts/schema-check-current.py" 2>&1) || fail "schema on a current ClickHouse: $out"
 pass "$out"
 

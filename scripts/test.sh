@@ -29,13 +29,15 @@ cd "$ROOT"
 log "release checks: no C, static musl binaries, empty root, compose, the pipeline with the musl binaries"
 "$ROOT/scripts/release-checks.sh"
 
+# The e2e features turn on the integration tests (and the transformer's crash injection, for them only).
+features=(--features transformer/e2e,emitter/e2e)
 if cargo nextest --version >/dev/null 2>&1; then
-  log "cargo nextest run --workspace"
-  cargo nextest run --workspace --no-fail-fast "$@" 2>&1 | tee "$STATE_DIR/nextest.log"
+  log "cargo nextest run --workspace ${features[*]}"
+  cargo nextest run --workspace "${features[@]}" --no-fail-fast "$@" 2>&1 | tee "$STATE_DIR/nextest.log"
   unit=$(sed -n 's/.* tests\? run: \([0-9]*\) passed.*/\1/p' "$STATE_DIR/nextest.log" | tail -n 1)
 else
   log "cargo test --workspace (cargo-nextest not installed)"
-  cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$STATE_DIR/cargo-test.log"
+  cargo test --workspace "${features[@]}" --no-fail-fast "$@" 2>&1 | tee "$STATE_DIR/cargo-test.log"
   unit=$(awk '/^test result: ok/ {n += $4} END {print n}' "$STATE_DIR/cargo-test.log")
 fi
 cleanup

@@ -71,8 +71,8 @@ pub struct Config {
     #[arg(long, env = "EMITTER_HTTP_ADDR", default_value = "127.0.0.1:9465")]
     pub http_addr: String,
     /// Log format: text or json.
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = schema::logging::LogFormat::Text)]
-    pub log_format: schema::logging::LogFormat,
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = runtime::logging::LogFormat::Text)]
+    pub log_format: runtime::logging::LogFormat,
     /// Print the actual rate every this many seconds.
     #[arg(long, env = "STATS_INTERVAL_SECS", default_value_t = 5)]
     pub stats_interval_secs: u64,
@@ -87,9 +87,9 @@ impl Config {
     pub fn linger(&self) -> Duration {
         Duration::from_millis(self.linger_ms.max(1))
     }
-    /// The raw topic names with the prefix applied, in [`schema::topics::RAW`] order.
+    /// The raw topic names with the prefix applied, in [`contract::topics::RAW`] order.
     pub fn topics(&self) -> [String; 3] {
-        schema::topics::RAW.map(|t| format!("{}{t}", self.topic_prefix))
+        contract::topics::RAW.map(|t| format!("{}{t}", self.topic_prefix))
     }
     /// The event generator these flags describe.
     pub fn generator(&self, seed: u64) -> crate::generate::Generator {

@@ -2,17 +2,17 @@
 //! set), so a stream can be regenerated, resumed at any index, and its event ids computed by anyone.
 
 use chrono::{DateTime, Duration, Utc};
+use contract::raw::{Order, PageView, RawEvent, UserClick};
 use fake::faker::internet::en::{DomainSuffix, IPv4};
 use fake::faker::lorem::en::Word;
 use fake::rand::rngs::ChaCha8Rng;
 use fake::rand::{RngExt, SeedableRng};
 use fake::Fake;
-use schema::raw::{Order, PageView, RawEvent, UserClick};
 
 /// One record ready to send.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Emitted {
-    /// Index in [`schema::topics::RAW`] of the topic.
+    /// Index in [`contract::topics::RAW`] of the topic.
     pub topic: usize,
     /// Partition, before taking it modulo the topic's partition count.
     pub partition: u64,
@@ -25,7 +25,7 @@ pub struct Emitted {
 impl Emitted {
     /// The event id the transformer will give this record, when it is sent to `topics[self.topic]`.
     pub fn event_id(&self, topics: &[String; 3]) -> String {
-        schema::id::event_id(&topics[self.topic], &self.value)
+        contract::id::event_id(&topics[self.topic], &self.value)
     }
 }
 
@@ -64,7 +64,7 @@ impl Generator {
         let timestamp = if self.rfc3339 {
             ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         } else {
-            schema::time::format_original(ts)
+            contract::time::format_original(ts)
         };
         let topic = rng.random_range(0..3usize);
         let user_id = uuid(&mut rng);
@@ -103,7 +103,7 @@ fn uuid(rng: &mut ChaCha8Rng) -> String {
     let mut b: [u8; 16] = rng.random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    schema::id::format_uuid(&b)
+    contract::id::format_uuid(&b)
 }
 
 /// A URL in the spirit of Python Faker's `uri()`.

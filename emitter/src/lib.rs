@@ -22,7 +22,7 @@ use std::collections::HashSet;
 use futures::future::try_join_all;
 use rskafka::client::partition::{Compression, OffsetAt, PartitionClient};
 use rskafka::record::Record;
-use schema::kafka::tp_key;
+use runtime::kafka::tp_key;
 use tracing::{info, warn};
 
 pub use config::Config;
@@ -48,12 +48,12 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
     if cfg.list_ids {
         return list_ids(&cfg, seed);
     }
-    let stop = schema::shutdown::flag(stop);
+    let stop = runtime::shutdown::flag(stop);
     let metrics = std::sync::Arc::new(metrics::Metrics::default());
     metrics.target_rate.store(cfg.messages_per_second, std::sync::atomic::Ordering::Relaxed);
     if cfg.http_addr != "off" {
         let (m, mut done) = (std::sync::Arc::clone(&metrics), stop.clone());
-        schema::http::serve(&cfg.http_addr, move |path| m.handle(path, Duration::from_secs(10)), async move {
+        runtime::http::serve(&cfg.http_addr, move |path| m.handle(path, Duration::from_secs(10)), async move {
             let _ = done.wait_for(|v| *v).await;
         })
         .await
@@ -63,21 +63,21 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
     }
     let request_timeout = Duration::from_secs(cfg.request_timeout_secs.max(1));
     let client =
-        schema::kafka::connect(&cfg.brokers, Duration::from_secs(cfg.connect_timeout_secs), request_timeout).await?;
+        runtime::kafka::connect(&cfg.brokers, Duration::from_secs(cfg.connect_timeout_secs), request_timeout).await?;
     let topics = cfg.topics();
     let wanted: Vec<(&str, i32)> = topics.iter().map(|t| (t.as_str(), cfg.topic_partitions)).collect();
-    schema::kafka::ensure_topics(&client, &wanted).await?;
+    runtime::kafka::ensure_topics(&client, &wanted).await?;
     let mut parts: Vec<Vec<Arc<PartitionClient>>> = Vec::new();
     for topic in &topics {
         let mut clients = Vec::new();
-        for p in schema::kafka::partitions(&client, topic).await? {
-            clients.push(Arc::new(schema::kafka::partition_client(&client, topic, p).await?));
+        for p in runtime::kafka::partitions(&client, topic).await? {
+            clients.push(Arc::new(runtime::kafka::partition_client(&client, topic, p).await?));
         }
         parts.push(clients);
     }
-    schema::kafka::ensure_topics(&client, &[(cfg.progress_topic.as_str(), 1)]).await?;
-    let log = schema::kafka::KeyedLog::new(
-        schema::kafka::partition_client(&client, &cfg.progress_topic, 0).await?,
+    runtime::kafka::ensure_topics(&client, &[(cfg.progress_topic.as_str(), 1)]).await?;
+    let log = runtime::kafka::KeyedLog::new(
+        runtime::kafka::partition_client(&client, &cfg.progress_topic, 0).await?,
         format!("{}{seed}", cfg.topic_prefix),
     );
     let generator = cfg.generator(seed);
@@ -136,6 +136,7 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
         let every = Duration::from_secs(cfg.stats_interval_secs.max(1));
         if last_stats.0.elapsed() >= every {
             let rate = (sent - last_stats.1) as f64 / last_stats.0.elapsed().as_secs_f64();
+            metrics.actual_rate.store(rate.round() as u64, std::sync::atomic::Ordering::Relaxed);
             info!(
                 sent,
                 next_index = next,
@@ -259,7 +260,7 @@ async fn ends(parts: &[Vec<Arc<PartitionClient>>]) -> anyhow::Result<BTreeMap<St
 /// continue at, the indexes to re-send first, and the current ends of the raw partitions.
 async fn resume(
     cfg: &Config,
-    log: &schema::kafka::KeyedLog,
+    log: &runtime::kafka::KeyedLog,
     parts: &[Vec<Arc<PartitionClient>>],
     generator: &generate::Generator,
 ) -> anyhow::Result<(u64, Vec<u64>, BTreeMap<String, i64>)> {
@@ -267,7 +268,7 @@ async fn resume(
         .load()
         .await
         .map_err(|e| match e {
-            e @ schema::kafka::KafkaError::BadCheckpoint { .. } => anyhow::anyhow!(
+            e @ runtime::kafka::KafkaError::BadCheckpoint { .. } => anyhow::anyhow!(
                 "{e}. The way out: resume from the progress topic of another name (--progress-topic), or run \
                  without --resume (the stream starts again at its first event; ClickHouse de-duplicates on event_id)"
             ),
@@ -278,7 +279,7 @@ async fn resume(
     let mut tail_ids = HashSet::new();
     for (t, clients) in parts.iter().enumerate() {
         for client in clients {
-            let (low, high) = schema::kafka::bounds(client).await?;
+            let (low, high) = runtime::kafka::bounds(client).await?;
             let mark = recorded.marks.get(&tp_key(client.topic(), client.partition())).copied();
             let from = match mark {
                 // The topic was recreated (or truncated) since: whatever it holds now was written after the record.
@@ -296,8 +297,8 @@ async fn resume(
                 Some(m) => m.max(low),
                 None => low,
             };
-            for r in schema::kafka::read_range(client, from, high).await? {
-                tail_ids.insert(schema::id::event_id(&topics[t], r.record.value.as_deref().unwrap_or_default()));
+            for r in runtime::kafka::read_range(client, from, high).await? {
+                tail_ids.insert(contract::id::event_id(&topics[t], r.record.value.as_deref().unwrap_or_default()));
             }
         }
     }

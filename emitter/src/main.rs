@@ -11,8 +11,13 @@ static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cfg = emitter::Config::parse();
-    schema::logging::init(cfg.log_format);
-    match emitter::run(cfg, schema::shutdown::signal()).await {
+    // Configuration errors exit 2, as clap's own do; failures at run time exit 1.
+    if let Err(e) = cfg.validate() {
+        eprintln!("error: {e:#}");
+        return std::process::ExitCode::from(2);
+    }
+    runtime::logging::init(cfg.log_format);
+    match emitter::run(cfg, runtime::shutdown::signal()).await {
         Ok(_) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "emitter stopped");

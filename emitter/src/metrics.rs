@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use schema::http::{Response, PROMETHEUS};
+use runtime::http::{Response, PROMETHEUS};
 
 /// Updated by the send loop.
 #[derive(Debug, Default)]

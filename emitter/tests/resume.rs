@@ -11,12 +11,12 @@ fn brokers() -> String {
 async fn raw_ids(brokers: &str, prefix: &str) -> Vec<String> {
     let client = rskafka::client::ClientBuilder::new(vec![brokers.to_string()]).build().await.unwrap();
     let mut ids = Vec::new();
-    for topic in schema::topics::RAW.map(|t| format!("{prefix}{t}")) {
-        for p in schema::kafka::partitions(&client, &topic).await.unwrap_or_default() {
-            let pc = schema::kafka::partition_client(&client, &topic, p).await.unwrap();
-            let (low, high) = schema::kafka::bounds(&pc).await.unwrap();
-            for r in schema::kafka::read_range(&pc, low, high).await.unwrap() {
-                ids.push(schema::id::event_id(&topic, r.record.value.as_deref().unwrap_or_default()));
+    for topic in contract::topics::RAW.map(|t| format!("{prefix}{t}")) {
+        for p in runtime::kafka::partitions(&client, &topic).await.unwrap_or_default() {
+            let pc = runtime::kafka::partition_client(&client, &topic, p).await.unwrap();
+            let (low, high) = runtime::kafka::bounds(&pc).await.unwrap();
+            for r in runtime::kafka::read_range(&pc, low, high).await.unwrap() {
+                ids.push(contract::id::event_id(&topic, r.record.value.as_deref().unwrap_or_default()));
             }
         }
     }
@@ -64,7 +64,7 @@ async fn a_killed_and_resumed_emitter_sends_every_event_exactly_once() {
     assert!(spawn(true).wait().unwrap().success());
 
     let generator = emitter::generate::Generator::new(77, Some("2026-01-01T00:00:00Z".parse().unwrap()), 10_000, 0.01);
-    let topics = schema::topics::RAW.map(|t| format!("{prefix}{t}"));
+    let topics = contract::topics::RAW.map(|t| format!("{prefix}{t}"));
     let mut want: HashMap<String, u32> = HashMap::new();
     for i in 0..total {
         *want.entry(generator.event(i).event_id(&topics)).or_default() += 1;
@@ -104,7 +104,7 @@ async fn a_progress_record_that_does_not_decode_stops_resume_with_the_way_out() 
 
     // A foreign record under the stream's key (topic prefix + seed).
     let client = rskafka::client::ClientBuilder::new(vec![brokers.clone()]).build().await.unwrap();
-    let pc = schema::kafka::partition_client(&client, &progress, 0).await.unwrap();
+    let pc = runtime::kafka::partition_client(&client, &progress, 0).await.unwrap();
     let bad = pc
         .produce(
             vec![rskafka::record::Record {

@@ -91,6 +91,21 @@ mod tests {
         assert_eq!(event_id("", b""), known("", b""));
     }
 
+    #[test]
+    fn golden_ids_never_change() {
+        // Written out once and never recomputed: a changed seed, hash or layout fails here, because it would break
+        // de-duplication across versions (ClickHouse keeps the ids earlier versions wrote).
+        let golden = [
+            ("orders", &b"{\"a\":1}"[..], "5aefa11e-c744-88bb-acaf-d5a6e9287c68"),
+            ("user_clicks", &b"{\"user_id\":\"u-1\",\"element_id\":\"btn-1\",\"url\":\"https://example.com/\",\"timestamp\":\"2026-01-01 00:00:00\",\"ip_address\":\"10.0.0.1\"}"[..], "e56388ae-0ba9-88e7-83bb-c1b55922e697"),
+            ("page_views", &b""[..], "00b1e7d3-7158-8979-8e8a-ecfacff7880b"),
+            ("", &b""[..], "c1bc3c18-01b7-8f99-8cd8-f643dc7d8a5d"),
+        ];
+        for (topic, value, id) in golden {
+            assert_eq!(event_id(topic, value), id, "the id of {topic:?} / {:?}", String::from_utf8_lossy(value));
+        }
+    }
+
     /// The definition, written out with a heap buffer.
     fn known(topic: &str, value: &[u8]) -> String {
         let input = [topic.as_bytes(), &[0], value].concat();

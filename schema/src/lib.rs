@@ -1,4 +1,5 @@
-//! The data contract shared by the `emitter` and the `transformer`.
+//! The data contract shared by the `emitter` and the `transformer` (the crate `contract`, in the folder `schema/`
+//! the product was specified with). Plain data and pure functions: no I/O, no async runtime, no Kafka client.
 //!
 //! # Layout
 //! - [`topics`]: the Kafka topic names both binaries agree on.
@@ -7,18 +8,10 @@
 //! - [`time`]: parsing and formatting of event timestamps (the original's format, RFC 3339, epoch millis).
 //! - [`id`]: the stable event id, derived from the raw record so that a replay yields the same id.
 //! - [`sql`]: the ClickHouse DDL, embedded from `schema/sql/` so tests apply exactly what the scripts apply.
-//! - [`shutdown`]: SIGINT/SIGTERM as a future, and a stop flag both binaries watch.
-//! - [`http`]: a minimal HTTP server for `/metrics`, `/healthz` and status pages.
-//! - [`logging`]: tracing to stderr, text or JSON.
-//! - [`kafka`]: connecting to the broker with a deadline and creating topics (rskafka plumbing).
 
-pub mod http;
 pub mod id;
-pub mod kafka;
-pub mod logging;
 pub mod processed;
 pub mod raw;
-pub mod shutdown;
 pub mod sql;
 pub mod time;
 pub mod topics;

@@ -1,14 +1,33 @@
 //! The ClickHouse DDL, embedded from `schema/sql/*.sql`.
 //!
 //! The files hold `{placeholders}`; [`render`] fills them in and splits the text into single statements (ClickHouse's
-//! HTTP interface takes one statement per request). `scripts/lib.sh` fills in the same placeholders with sed, so the
-//! native run, compose and the tests all apply the same SQL.
+//! HTTP interface takes one statement per request). It is the only renderer: `transformer schema` prints its output
+//! for scripts/lib.sh and compose, and the tests call it, so every path applies the same SQL.
 
 /// The DDL files in the order they must be applied.
 pub const FILES: [(&str, &str); 2] = [
     ("01_events.sql", include_str!("../sql/01_events.sql")),
     ("02_dead_letters.sql", include_str!("../sql/02_dead_letters.sql")),
 ];
+
+/// Which ClickHouse the DDL is for: the Kafka-engine settings differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClickHouseVersion {
+    /// 18.16 (Debian's, the native run): no per-table flush interval (it is set server-wide).
+    V18,
+    /// A current release (compose): `kafka_flush_interval_ms` per table.
+    Current,
+}
+
+impl ClickHouseVersion {
+    /// The extra Kafka-engine settings this version takes (see [`SqlParams::kafka_extra_settings`]).
+    pub fn kafka_extra_settings(self) -> &'static str {
+        match self {
+            Self::V18 => "",
+            Self::Current => ", kafka_flush_interval_ms = 500",
+        }
+    }
+}
 
 /// Values for the placeholders of the DDL.
 #[derive(Debug, Clone)]
@@ -57,6 +76,11 @@ pub fn render(p: &SqlParams) -> Vec<String> {
         .collect()
 }
 
+/// The DDL as one script for `clickhouse-client --multiquery`: the statements of [`render`], each ended by `;`.
+pub fn script(p: &SqlParams) -> String {
+    render(p).iter().map(|s| format!("{s};\n\n")).collect()
+}
+
 /// Splits a file into statements: drops `--` comment lines, splits on `;`.
 fn split_statements(text: &str) -> Vec<String> {
     let code: String = text.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n");
@@ -75,5 +99,17 @@ mod tests {
             assert!(!s.contains('{') && !s.contains('}'), "unfilled placeholder in {s}");
         }
         assert!(stmts.iter().any(|s| s.contains("kafka_topic_list = 'processed_events'")));
+    }
+
+    #[test]
+    fn the_script_holds_every_statement_once_and_the_version_settings() {
+        let p = SqlParams {
+            kafka_extra_settings: ClickHouseVersion::Current.kafka_extra_settings().into(),
+            ..SqlParams::default()
+        };
+        let text = script(&p);
+        assert_eq!(text.matches(";\n").count(), render(&p).len());
+        assert_eq!(text.matches("kafka_flush_interval_ms = 500").count(), 2, "both Kafka tables: {text}");
+        assert!(!script(&SqlParams::default()).contains("kafka_flush_interval_ms"));
     }
 }

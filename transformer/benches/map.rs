@@ -16,7 +16,7 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
     let mut by_topic: Vec<(&'static str, Vec<u8>)> = Vec::new();
     for i in 0.. {
         let e = g.event(i);
-        let topic = schema::topics::RAW[e.topic];
+        let topic = contract::topics::RAW[e.topic];
         if !by_topic.iter().any(|(t, _)| *t == topic) {
             by_topic.push((topic, e.value));
         }

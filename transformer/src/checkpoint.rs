@@ -1,12 +1,12 @@
 //! The offset store. rskafka has no consumer-group API, so offsets live in a Kafka topic of our own: after every
 //! acknowledged round the transformer appends one JSON [`Checkpoint`] keyed by `group/instance-of-n`
-//! ([`schema::kafka::KeyedLog`]); at start it reads the newest one with its key.
+//! ([`runtime::kafka::KeyedLog`]); at start it reads the newest one with its key.
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use rskafka::client::partition::PartitionClient;
-use schema::kafka::{KafkaError, KeyedLog};
+use runtime::kafka::{KafkaError, KeyedLog};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
@@ -92,7 +92,7 @@ impl CheckpointStore {
     /// The checkpoint at `offset` of the checkpoint topic, whatever its key.
     pub async fn at(&self, offset: i64) -> Result<Checkpoint, String> {
         let records =
-            schema::kafka::read_range(self.0.client(), offset, offset + 1).await.map_err(|e| e.to_string())?;
+            runtime::kafka::read_range(self.0.client(), offset, offset + 1).await.map_err(|e| e.to_string())?;
         let r = records.first().ok_or_else(|| format!("no record at offset {offset} of the checkpoint topic"))?;
         serde_json::from_slice(r.record.value.as_deref().unwrap_or_default())
             .map_err(|e| format!("the record at offset {offset} is not a checkpoint: {e}"))

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-pub use schema::logging::LogFormat;
+pub use runtime::logging::LogFormat;
 
 /// Compression of produced batches (pure-Rust codecs only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -66,9 +66,47 @@ impl std::str::FromStr for ResetTo {
     }
 }
 
+/// `transformer schema --clickhouse-version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClickHouseVersionArg {
+    /// ClickHouse 18.16 (Debian's; the native run).
+    #[value(name = "18")]
+    V18,
+    /// A current ClickHouse (compose).
+    Current,
+}
+
+impl From<ClickHouseVersionArg> for contract::sql::ClickHouseVersion {
+    fn from(v: ClickHouseVersionArg) -> Self {
+        match v {
+            ClickHouseVersionArg::V18 => Self::V18,
+            ClickHouseVersionArg::Current => Self::Current,
+        }
+    }
+}
+
 /// Subcommands; without one the transformer runs the pipeline.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
+    /// Print the ClickHouse DDL (schema/sql, placeholders filled from these flags and the topic flags) and exit.
+    /// The only renderer: scripts/up.sh and compose apply what it prints. Needs no server.
+    Schema {
+        /// Which ClickHouse the DDL is for (the Kafka-engine settings differ).
+        #[arg(long, env = "CLICKHOUSE_VERSION", value_enum, default_value_t = ClickHouseVersionArg::V18)]
+        clickhouse_version: ClickHouseVersionArg,
+        /// The database holding the tables.
+        #[arg(long, env = "CLICKHOUSE_DATABASE", default_value = "default")]
+        database: String,
+        /// Prefix of ClickHouse's consumer group names.
+        #[arg(long, env = "CLICKHOUSE_GROUP", default_value = "clickhouse")]
+        group: String,
+        /// The broker as ClickHouse reaches it (default: the first of --brokers).
+        #[arg(long)]
+        kafka_broker: Option<String>,
+        /// Write to this file instead of stdout (for the compose init step, whose image has no shell).
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
     /// This instance's committed input positions (its checkpoints in the checkpoint topic): show or move them.
     Offsets {
         /// What to do.
@@ -111,13 +149,13 @@ pub struct Config {
     #[arg(long, env = "INPUT_TOPICS", default_value = "user_clicks,page_views,orders", value_delimiter = ',')]
     pub input_topics: Vec<String>,
     /// Topic for unified records.
-    #[arg(long, env = "OUTPUT_TOPIC", default_value = schema::topics::PROCESSED)]
+    #[arg(long, env = "OUTPUT_TOPIC", default_value = contract::topics::PROCESSED)]
     pub output_topic: String,
     /// Topic for records that cannot be mapped.
-    #[arg(long, env = "DEAD_LETTER_TOPIC", default_value = schema::topics::DEAD_LETTERS)]
+    #[arg(long, env = "DEAD_LETTER_TOPIC", default_value = contract::topics::DEAD_LETTERS)]
     pub dead_letter_topic: String,
     /// Topic holding the offset checkpoints.
-    #[arg(long, env = "CHECKPOINT_TOPIC", default_value = schema::topics::CHECKPOINTS)]
+    #[arg(long, env = "CHECKPOINT_TOPIC", default_value = contract::topics::CHECKPOINTS)]
     pub checkpoint_topic: String,
     /// Name of this transformer group; checkpoints are kept per group and instance.
     #[arg(long, env = "TRANSFORMER_GROUP", default_value = "transformer")]
@@ -174,8 +212,10 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Testing only: abort the process right after the outputs of round N+1 are acknowledged and before its commit,
-    /// the worst moment for a crash (tests/pipeline.rs proves nothing is written twice even then).
+    /// Testing only (built with the `failpoints` feature, never in a release): abort the process right after the
+    /// outputs of round N+1 are acknowledged and before its commit, the worst moment for a crash
+    /// (tests/pipeline.rs proves nothing is written twice even then).
+    #[cfg(feature = "failpoints")]
     #[arg(long, hide = true)]
     pub crash_before_commit: Option<u64>,
     /// Drain mode: exit 0 once every input partition is committed up to its high watermark (a backfill, or a

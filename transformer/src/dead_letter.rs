@@ -1,6 +1,6 @@
 //! Building the dead-letter record for a raw record the mapping rejected. Pure, like the mapping.
 
-use schema::processed::DeadLetter;
+use contract::processed::DeadLetter;
 
 use crate::map::{MapError, Source};
 

@@ -1,4 +1,4 @@
-//! What the transformer serves over HTTP (see `schema::http`): `/metrics` (Prometheus), `/healthz` (200 when
+//! What the transformer serves over HTTP (see `runtime::http`): `/metrics` (Prometheus), `/healthz` (200 when
 //! rounds succeed, 503 with the reason otherwise), `/status.json` and `/`, a self-contained live status page in
 //! place of Flink's web UI.
 
@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use schema::http::{Response, PROMETHEUS};
+use runtime::http::{Response, PROMETHEUS};
 use serde_json::json;
 
 use crate::map::MapError;

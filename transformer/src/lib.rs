@@ -50,22 +50,41 @@ pub async fn run_with_metrics(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     cfg.validate()?;
+    if let Some(config::Command::Schema { clickhouse_version, database, group, kafka_broker, output }) = &cfg.command {
+        let params = contract::sql::SqlParams {
+            database: database.clone(),
+            kafka_broker: kafka_broker.clone().unwrap_or_else(|| cfg.brokers[0].clone()),
+            processed_topic: cfg.output_topic.clone(),
+            dead_letter_topic: cfg.dead_letter_topic.clone(),
+            group: group.clone(),
+            kafka_extra_settings: contract::sql::ClickHouseVersion::from(*clickhouse_version)
+                .kafka_extra_settings()
+                .into(),
+        };
+        let text = contract::sql::script(&params);
+        match output {
+            Some(path) => std::fs::write(path, text)
+                .map_err(|e| anyhow::anyhow!("cannot write the DDL to {}: {e}", path.display()))?,
+            None => print!("{text}"),
+        }
+        return Ok(());
+    }
     if let Some(config::Command::Offsets { action }) = &cfg.command {
-        let client = schema::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout()).await?;
+        let client = runtime::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout()).await?;
         print!("{}", offsets::run(&client, &cfg, action).await?);
         return Ok(());
     }
     if cfg.status {
-        let client = schema::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout()).await?;
+        let client = runtime::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout()).await?;
         print!("{}", status::report(&client, &cfg).await?);
         return Ok(());
     }
-    let stop = schema::shutdown::flag(stop);
+    let stop = runtime::shutdown::flag(stop);
     metrics.started_ms.store(chrono::Utc::now().timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
     if !cfg.init && cfg.http_addr != "off" {
         let (m, max_age) = (Arc::clone(&metrics), std::time::Duration::from_secs(cfg.health_max_age_secs));
         let mut done = stop.clone();
-        let addr = schema::http::serve(&cfg.http_addr, move |path| endpoints::handle(&m, max_age, path), async move {
+        let addr = runtime::http::serve(&cfg.http_addr, move |path| endpoints::handle(&m, max_age, path), async move {
             let _ = done.wait_for(|v| *v).await;
         })
         .await

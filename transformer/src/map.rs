@@ -18,8 +18,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use schema::processed::ProcessedEvent;
-use schema::time::{self, TimeError};
+use contract::processed::ProcessedEvent;
+use contract::time::{self, TimeError};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
@@ -119,7 +119,7 @@ impl MapError {
 pub struct Mapped<'a> {
     /// Where the raw record came from.
     pub src: Source<'a>,
-    /// [`schema::id::event_id`] of the raw record, as ASCII.
+    /// [`contract::id::event_id`] of the raw record, as ASCII.
     pub event_id: [u8; 36],
     /// The parsed `timestamp`, epoch milliseconds.
     pub event_time_ms: i64,
@@ -217,7 +217,7 @@ pub fn map<'a>(src: Source<'a>, value: Option<&'a [u8]>, max_bytes: usize) -> Re
 
     Ok(Mapped {
         src,
-        event_id: schema::id::event_id_ascii(src.topic, bytes),
+        event_id: contract::id::event_id_ascii(src.topic, bytes),
         event_time_ms,
         user_id,
         url,

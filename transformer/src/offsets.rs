@@ -19,7 +19,7 @@ use crate::source::{bounds, tp_key, PositionProblem};
 /// Runs `action` and returns what to print.
 pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyhow::Result<String> {
     let store = CheckpointStore::new(
-        schema::kafka::partition_client(client, &cfg.checkpoint_topic, 0).await?,
+        runtime::kafka::partition_client(client, &cfg.checkpoint_topic, 0).await?,
         cfg.checkpoint_key(),
     );
     let inputs = crate::pipeline::open_inputs(client, cfg).await?;
@@ -75,8 +75,8 @@ pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyho
                     }
                     let mut output_marks = BTreeMap::new();
                     for topic in [&cfg.output_topic, &cfg.dead_letter_topic] {
-                        for p in schema::kafka::partitions(client, topic).await? {
-                            let (_, high) = bounds(&schema::kafka::partition_client(client, topic, p).await?).await?;
+                        for p in runtime::kafka::partitions(client, topic).await? {
+                            let (_, high) = bounds(&runtime::kafka::partition_client(client, topic, p).await?).await?;
                             output_marks.insert(tp_key(topic, p), high);
                         }
                     }

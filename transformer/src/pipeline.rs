@@ -72,14 +72,14 @@ impl Pipeline {
     /// Connects, creates topics if asked, opens the owned partitions and recovers from the last checkpoint.
     /// Returns `None` with `--init`, once the topics exist.
     pub async fn start(cfg: Config, metrics: Arc<Metrics>) -> anyhow::Result<Option<Self>> {
-        let client = schema::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout()).await?;
+        let client = runtime::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout()).await?;
         if cfg.create_topics {
             let mut topics: Vec<(&str, i32)> =
                 cfg.input_topics.iter().map(|t| (t.as_str(), cfg.topic_partitions)).collect();
             topics.push((&cfg.output_topic, cfg.topic_partitions));
             topics.push((&cfg.dead_letter_topic, cfg.topic_partitions));
             topics.push((&cfg.checkpoint_topic, 1));
-            schema::kafka::ensure_topics(&client, &topics).await?;
+            runtime::kafka::ensure_topics(&client, &topics).await?;
         }
         if cfg.init {
             info!("topics ready (--init): exiting");
@@ -90,7 +90,7 @@ impl Pipeline {
         let output = Sink::open(&client, &cfg.output_topic, compression).await?;
         let dead = Sink::open(&client, &cfg.dead_letter_topic, compression).await?;
         let store = CheckpointStore::new(
-            schema::kafka::partition_client(&client, &cfg.checkpoint_topic, 0).await?,
+            runtime::kafka::partition_client(&client, &cfg.checkpoint_topic, 0).await?,
             cfg.checkpoint_key(),
         );
         let layout = Layout {
@@ -377,6 +377,7 @@ impl Pipeline {
         self.metrics.produce_latency.observe(produce_started.elapsed());
         self.ends.extend(out_marks);
         self.ends.extend(dead_marks);
+        #[cfg(feature = "failpoints")]
         if self.cfg.crash_before_commit == Some(self.metrics.commits.load(Relaxed)) {
             error!("--crash-before-commit: aborting between produce and commit");
             std::process::abort();
@@ -459,14 +460,14 @@ fn peak_rss_kb() -> u64 {
 pub(crate) async fn open_inputs(client: &Client, cfg: &Config) -> anyhow::Result<Vec<Input>> {
     let mut all = Vec::new();
     for topic in &cfg.input_topics {
-        for p in schema::kafka::partitions(client, topic).await? {
+        for p in runtime::kafka::partitions(client, topic).await? {
             all.push((topic.clone(), p));
         }
     }
     let mine = assign(&all, cfg.instance, cfg.instances);
     let mut inputs = Vec::with_capacity(mine.len());
     for (topic, p) in mine {
-        let client = Arc::new(schema::kafka::partition_client(client, &topic, p).await?);
+        let client = Arc::new(runtime::kafka::partition_client(client, &topic, p).await?);
         inputs.push(Input { client, next_offset: 0, high_watermark: 0 });
     }
     info!(

@@ -29,11 +29,11 @@ pub struct Sink {
 impl Sink {
     /// Opens every partition of `topic`.
     pub async fn open(client: &Client, topic: &str, compression: Compression) -> anyhow::Result<Self> {
-        let ids = schema::kafka::partitions(client, topic).await?;
+        let ids = runtime::kafka::partitions(client, topic).await?;
         let mut partitions = Vec::with_capacity(ids.len());
         for (i, id) in ids.into_iter().enumerate() {
             anyhow::ensure!(id == i as i32, "topic {topic} has a gap in its partition ids at {i}");
-            partitions.push(Arc::new(schema::kafka::partition_client(client, topic, id).await?));
+            partitions.push(Arc::new(runtime::kafka::partition_client(client, topic, id).await?));
         }
         anyhow::ensure!(!partitions.is_empty(), "topic {topic} has no partitions");
         Ok(Self { partitions, compression })

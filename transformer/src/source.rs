@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rskafka::client::error::{Error as RsError, ProtocolError};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 use rskafka::record::RecordAndOffset;
-pub use schema::kafka::{bounds, read_range, scan, tp_key};
+pub use runtime::kafka::{bounds, read_range, scan, tp_key};
 
 /// One input partition and where we are in it.
 #[derive(Debug, Clone)]

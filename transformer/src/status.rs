@@ -22,7 +22,7 @@ pub async fn report(client: &Client, cfg: &Config) -> anyhow::Result<String> {
     // nothing committed.
     for i in 0..cfg.instances {
         let key = Config { instance: i, ..cfg.clone() }.checkpoint_key();
-        let Ok(cp_client) = schema::kafka::partition_client(client, &cfg.checkpoint_topic, 0).await else {
+        let Ok(cp_client) = runtime::kafka::partition_client(client, &cfg.checkpoint_topic, 0).await else {
             break;
         };
         if let Some(cp) = CheckpointStore::new(cp_client, key).load().await? {
@@ -32,8 +32,8 @@ pub async fn report(client: &Client, cfg: &Config) -> anyhow::Result<String> {
     let mut out = String::new();
     let (mut emitted, mut lag) = (0i64, 0i64);
     for topic in &cfg.input_topics {
-        for p in schema::kafka::partitions(client, topic).await? {
-            let (low, high) = bounds(&schema::kafka::partition_client(client, topic, p).await?).await?;
+        for p in runtime::kafka::partitions(client, topic).await? {
+            let (low, high) = bounds(&runtime::kafka::partition_client(client, topic, p).await?).await?;
             let done = committed.next_offsets.get(&tp_key(topic, p)).copied();
             // A committed position the broker no longer has (see PositionProblem): the transformer moves it to
             // the log start at its next fetch; the lag counts from there.
@@ -53,8 +53,8 @@ pub async fn report(client: &Client, cfg: &Config) -> anyhow::Result<String> {
     let mut totals = Vec::new();
     for topic in [&cfg.output_topic, &cfg.dead_letter_topic] {
         let mut n = 0;
-        for p in schema::kafka::partitions(client, topic).await.unwrap_or_default() {
-            let (_, high) = bounds(&schema::kafka::partition_client(client, topic, p).await?).await?;
+        for p in runtime::kafka::partitions(client, topic).await.unwrap_or_default() {
+            let (_, high) = bounds(&runtime::kafka::partition_client(client, topic, p).await?).await?;
             writeln!(out, "partition topic={topic} partition={p} high_watermark={high}")?;
             n += high;
         }

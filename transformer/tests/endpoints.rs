@@ -70,3 +70,34 @@ fn emitter_metrics_pass_promtool() {
 fn transformer_metrics_of_a_fresh_process_pass_promtool() {
     promtool_check(&transformer::metrics::Metrics::default().render());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_emitters_rate_gauge_shows_its_actual_rate() {
+    let s = servers();
+    let names = Names::new("rate");
+    let port = free_port();
+    let cfg = <emitter::Config as clap::Parser>::parse_from([
+        "emitter".to_string(),
+        format!("--brokers={}", s.brokers),
+        format!("--topic-prefix={}", names.prefix),
+        "--seed=3".into(),
+        "--messages-per-second=400".into(),
+        "--total=4000".into(),
+        "--stats-interval-secs=1".into(),
+        format!("--http-addr=127.0.0.1:{port}"),
+    ]);
+    let run = tokio::spawn(emitter::run(cfg, std::future::pending()));
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let rate = eventually(LIMIT, "a rate in /metrics", || async {
+        let (_, text) = http_get(addr, "/metrics").await;
+        let v: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("emitter_actual_rate_events_per_second "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        (v > 0).then_some(v).ok_or(format!("{v}"))
+    })
+    .await;
+    assert!((200..=600).contains(&rate), "actual rate {rate}/s at a target of 400/s");
+    run.abort();
+}

@@ -12,7 +12,7 @@ fn src(topic: &str) -> Source<'_> {
     Source { topic, partition: 1, offset: 42 }
 }
 
-fn map_json(topic: &str, v: &Value) -> Result<schema::processed::ProcessedEvent, MapError> {
+fn map_json(topic: &str, v: &Value) -> Result<contract::processed::ProcessedEvent, MapError> {
     map_record(src(topic), Some(v.to_string().as_bytes()), MAX)
 }
 
@@ -199,7 +199,7 @@ proptest! {
         prop_assert_eq!(e.user_id, user_id);
         prop_assert_eq!(e.details, details);
         // The event id depends only on the topic and the bytes.
-        prop_assert_eq!(e.event_id, schema::id::event_id(topic, v.to_string().as_bytes()));
+        prop_assert_eq!(e.event_id, contract::id::event_id(topic, v.to_string().as_bytes()));
     }
 
     /// The JSON the pipeline writes is, byte for byte, serde_json's encoding of the owned record.

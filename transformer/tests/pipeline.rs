@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use common::*;
-use schema::processed::{DeadLetter, ProcessedEvent};
+use contract::processed::{DeadLetter, ProcessedEvent};
 
 const LIMIT: Duration = Duration::from_secs(120);
 

@@ -8,8 +8,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use common::*;
+use contract::processed::{DeadLetter, ProcessedEvent};
 use rskafka::record::Record;
-use schema::processed::{DeadLetter, ProcessedEvent};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -19,7 +19,7 @@ fn record(value: Option<Vec<u8>>) -> Record {
 
 async fn produce(s: &Servers, topic: &str, values: Vec<Option<Vec<u8>>>) {
     let client = rskafka::client::ClientBuilder::new(vec![s.brokers.clone()]).build().await.unwrap();
-    let pc = schema::kafka::partition_client(&client, topic, 0).await.unwrap();
+    let pc = runtime::kafka::partition_client(&client, topic, 0).await.unwrap();
     for v in values {
         // One request each: a 10 MB record must not be refused for its neighbours.
         pc.produce(vec![record(v)], rskafka::client::partition::Compression::NoCompression).await.unwrap();

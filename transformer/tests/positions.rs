@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::*;
-use schema::processed::ProcessedEvent;
+use contract::processed::ProcessedEvent;
 use transformer::checkpoint::{Checkpoint, CheckpointStore};
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -26,7 +26,7 @@ fn orders_topic(names: &Names) -> String {
 /// Appends `cp` to the checkpoint topic under the default key of a single instance.
 async fn write_checkpoint(s: &Servers, names: &Names, cp: &Checkpoint) {
     let client = kafka(s).await;
-    let pc = schema::kafka::partition_client(&client, &names.checkpoints(), 0).await.unwrap();
+    let pc = runtime::kafka::partition_client(&client, &names.checkpoints(), 0).await.unwrap();
     CheckpointStore::new(pc, "transformer/0-of-1".into()).commit(cp).await.unwrap();
 }
 
@@ -141,7 +141,7 @@ async fn records_deleted_by_retention_are_counted_and_named() {
     let topic = orders_topic(&names);
     produce(&s, &topic, 2, &orders("r", 100)).await;
     let client = kafka(&s).await;
-    let pc = schema::kafka::partition_client(&client, &topic, 2).await.unwrap();
+    let pc = runtime::kafka::partition_client(&client, &topic, 2).await.unwrap();
     pc.delete_records(60, 10_000).await.expect("the broker deletes records (DeleteRecords)");
     assert_eq!(transformer::source::bounds(&pc).await.unwrap(), (60, 100));
     let key = format!("{topic}/2");
@@ -170,7 +170,7 @@ async fn a_bad_checkpoint_record_has_a_documented_way_out() {
 
     // Something writes a record under our key that is not a checkpoint.
     let client = kafka(&s).await;
-    let pc = schema::kafka::partition_client(&client, &names.checkpoints(), 0).await.unwrap();
+    let pc = runtime::kafka::partition_client(&client, &names.checkpoints(), 0).await.unwrap();
     let good = transformer::source::bounds(&pc).await.unwrap().1 - 1;
     let bad = pc
         .produce(

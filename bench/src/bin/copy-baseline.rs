@@ -43,14 +43,14 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let client =
-        schema::kafka::connect(std::slice::from_ref(&args.brokers), Duration::from_secs(20), Duration::from_secs(30))
+        runtime::kafka::connect(std::slice::from_ref(&args.brokers), Duration::from_secs(20), Duration::from_secs(30))
             .await?;
-    schema::kafka::ensure_topics(&client, &[(args.output_topic.as_str(), 3)]).await?;
+    runtime::kafka::ensure_topics(&client, &[(args.output_topic.as_str(), 3)]).await?;
     let mut inputs = Vec::new();
     let mut ends = Vec::new();
     for topic in &args.input_topics {
-        for p in schema::kafka::partitions(&client, topic).await? {
-            let pc = Arc::new(schema::kafka::partition_client(&client, topic, p).await?);
+        for p in runtime::kafka::partitions(&client, topic).await? {
+            let pc = Arc::new(runtime::kafka::partition_client(&client, topic, p).await?);
             ends.push(pc.get_offset(OffsetAt::Latest).await?);
             inputs.push(Input { next_offset: pc.get_offset(OffsetAt::Earliest).await?, client: pc, high_watermark: 0 });
         }

@@ -43,7 +43,7 @@ impl Names {
         Self { db: prefix.trim_end_matches('_').to_string(), prefix }
     }
     pub fn raw(&self) -> [String; 3] {
-        schema::topics::RAW.map(|t| format!("{}{t}", self.prefix))
+        contract::topics::RAW.map(|t| format!("{}{t}", self.prefix))
     }
     pub fn output(&self) -> String {
         format!("{}processed_events", self.prefix)
@@ -101,7 +101,7 @@ impl Names {
     /// Creates the ClickHouse database and tables for these topics (the same DDL the scripts apply).
     pub async fn create_clickhouse_tables(&self, s: &Servers) {
         let kafka_broker = s.brokers.split(',').next().unwrap().to_string();
-        let params = schema::sql::SqlParams {
+        let params = contract::sql::SqlParams {
             database: self.db.clone(),
             kafka_broker,
             processed_topic: self.output(),
@@ -109,7 +109,7 @@ impl Names {
             group: self.db.clone(),
             kafka_extra_settings: String::new(),
         };
-        for stmt in schema::sql::render(&params) {
+        for stmt in contract::sql::render(&params) {
             s.clickhouse.query(&stmt).execute().await.unwrap_or_else(|e| panic!("{stmt}\n-> {e}"));
         }
     }
@@ -160,8 +160,8 @@ where
 pub async fn read_topic<T: DeserializeOwned>(s: &Servers, topic: &str) -> Vec<T> {
     let client = rskafka::client::ClientBuilder::new(vec![s.brokers.clone()]).build().await.unwrap();
     let mut out = Vec::new();
-    for p in schema::kafka::partitions(&client, topic).await.unwrap() {
-        let pc = schema::kafka::partition_client(&client, topic, p).await.unwrap();
+    for p in runtime::kafka::partitions(&client, topic).await.unwrap() {
+        let pc = runtime::kafka::partition_client(&client, topic, p).await.unwrap();
         let (low, high) = transformer::source::bounds(&pc).await.unwrap();
         for r in transformer::source::read_range(&pc, low, high).await.unwrap() {
             out.push(serde_json::from_slice(r.record.value.as_deref().unwrap()).unwrap());
@@ -174,8 +174,8 @@ pub async fn read_topic<T: DeserializeOwned>(s: &Servers, topic: &str) -> Vec<T>
 pub async fn topic_len(s: &Servers, topic: &str) -> i64 {
     let client = rskafka::client::ClientBuilder::new(vec![s.brokers.clone()]).build().await.unwrap();
     let mut n = 0;
-    for p in schema::kafka::partitions(&client, topic).await.unwrap_or_default() {
-        let pc = schema::kafka::partition_client(&client, topic, p).await.unwrap();
+    for p in runtime::kafka::partitions(&client, topic).await.unwrap_or_default() {
+        let pc = runtime::kafka::partition_client(&client, topic, p).await.unwrap();
         n += transformer::source::bounds(&pc).await.unwrap().1;
     }
     n
@@ -250,7 +250,7 @@ pub async fn kafka(s: &Servers) -> rskafka::client::Client {
 /// Produces `values` to one partition of `topic`, in one batch; returns their offsets.
 pub async fn produce(s: &Servers, topic: &str, partition: i32, values: &[String]) -> Vec<i64> {
     let client = kafka(s).await;
-    let pc = schema::kafka::partition_client(&client, topic, partition).await.unwrap();
+    let pc = runtime::kafka::partition_client(&client, topic, partition).await.unwrap();
     let records = values
         .iter()
         .map(|v| rskafka::record::Record {

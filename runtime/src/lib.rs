@@ -1,0 +1,13 @@
+//! What the two binaries run on, apart from the data contract (the `contract` crate, in `schema/`).
+//!
+//! # Layout
+//! - [`kafka`]: connecting to the broker with a deadline, creating topics, reading offset ranges in bounded
+//!   chunks, and [`kafka::KeyedLog`], a partition used as a log of keyed checkpoints.
+//! - [`http`]: a minimal, hardened HTTP server for `/metrics`, `/healthz` and status pages.
+//! - [`shutdown`]: SIGINT/SIGTERM as a future, and a stop flag every task watches.
+//! - [`logging`]: tracing to stderr, text or JSON.
+
+pub mod http;
+pub mod kafka;
+pub mod logging;
+pub mod shutdown;
