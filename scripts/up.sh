@@ -31,6 +31,7 @@ cat <<MSG
 Pipeline is up ($((SECONDS - started)) s): emitter -> Kafka 127.0.0.1:$KAFKA_PORT -> transformer -> ClickHouse $CLICKHOUSE_URL
   logs:     $STATE_DIR/logs/{broker,clickhouse,transformer,emitter}.log
   see it:   scripts/check.sh           (counts per stage, lag; exit 0 when rows grow)
+  status:   http://${HTTP_ADDR:-127.0.0.1:9464}/   (live status page; /metrics, /healthz)
   query:    clickhouse-client --port $CLICKHOUSE_TCP_PORT -q 'SELECT count() FROM events_processed FINAL'
   stop:     scripts/down.sh            (data stays; scripts/down.sh --wipe deletes it)
 MSG

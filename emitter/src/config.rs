@@ -98,6 +98,8 @@ impl Config {
     }
     /// Checks what clap cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
+        runtime::kafka::check_brokers(&self.brokers).map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(self.batch_size > 0, "--batch-size must be at least 1");
         anyhow::ensure!(
             (0.0..=1.0).contains(&self.malformed_ratio),
             "--malformed-ratio must be between 0.0 and 1.0, got {}",

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use std::collections::HashSet;
 
-use futures::future::try_join_all;
 use rskafka::client::partition::{Compression, OffsetAt, PartitionClient};
 use rskafka::record::Record;
 use runtime::kafka::tp_key;
@@ -62,8 +61,15 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
         })?;
     }
     let request_timeout = Duration::from_secs(cfg.request_timeout_secs.max(1));
-    let client =
-        runtime::kafka::connect(&cfg.brokers, Duration::from_secs(cfg.connect_timeout_secs), request_timeout).await?;
+    let connect = runtime::kafka::connect(&cfg.brokers, Duration::from_secs(cfg.connect_timeout_secs), request_timeout);
+    let mut stopped = stop.clone();
+    let client = tokio::select! {
+        client = connect => client?,
+        _ = stopped.wait_for(|v| *v) => {
+            info!("stopped before the broker answered: nothing sent");
+            return Ok(Summary { seed, first_index: 0, sent: 0, malformed: 0 });
+        }
+    };
     let topics = cfg.topics();
     let wanted: Vec<(&str, i32)> = topics.iter().map(|t| (t.as_str(), cfg.topic_partitions)).collect();
     runtime::kafka::ensure_topics(&client, &wanted).await?;
@@ -92,7 +98,11 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
     if !missing.is_empty() {
         let (batches, bad, _) = build(&generator, &parts, missing.iter().copied());
         malformed += bad;
-        marks.extend(send(&parts, batches, true, &metrics).await);
+        let Some(sent_marks) = send(&parts, batches, true, &metrics, &stop).await else {
+            warn!("stopped while re-sending: the batch was not acknowledged (run with --resume to send it)");
+            return Ok(Summary { seed, first_index, sent: 0, malformed: 0 });
+        };
+        marks.extend(sent_marks);
         info!(records = missing.len(), "re-sent the records a crash had cut from the last batch");
     }
     let mut last_stats = (Instant::now(), 0u64);
@@ -117,7 +127,11 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
         let (batches, bad, bytes) = build(&generator, &parts, next..next + due);
         malformed += bad;
         let n_batches = batches.len() as u64;
-        marks.extend(send(&parts, batches, cfg.wait_for_acks(), &metrics).await);
+        let Some(sent_marks) = send(&parts, batches, cfg.wait_for_acks(), &metrics, &stop).await else {
+            warn!(next_index = next, "stopped while the broker was unreachable: the batch in flight was not acknowledged (--resume sends it)");
+            break;
+        };
+        marks.extend(sent_marks);
         next += due;
         sent += due;
         if cfg.wait_for_acks() && last_progress.elapsed() >= Duration::from_secs(1) {
@@ -185,7 +199,8 @@ async fn send(
     batches: BTreeMap<(usize, usize), Vec<Record>>,
     wait: bool,
     metrics: &metrics::Metrics,
-) -> BTreeMap<String, i64> {
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Option<BTreeMap<String, i64>> {
     let jobs = batches.into_iter().map(|((t, p), records)| (Arc::clone(&parts[t][p]), records)).collect::<Vec<_>>();
     if !wait {
         for (client, records) in jobs {
@@ -195,30 +210,39 @@ async fn send(
                 }
             });
         }
-        return BTreeMap::new();
+        return Some(BTreeMap::new());
     }
-    let mut attempt = 0u32;
+    // Only the partitions whose produce failed are retried: re-sending an acknowledged one would write it twice.
+    let (mut pending, mut marks, mut attempt) = (jobs, BTreeMap::new(), 0u32);
     loop {
         attempt += 1;
-        let result = try_join_all(
-            jobs.iter().map(|(client, records)| client.produce(records.clone(), Compression::NoCompression)),
+        let results = futures::future::join_all(
+            pending.iter().map(|(client, records)| client.produce(records.clone(), Compression::NoCompression)),
         )
         .await;
-        match result {
-            Ok(offsets) => {
-                return jobs
-                    .iter()
-                    .zip(offsets)
-                    .filter_map(|((client, _), o)| {
-                        o.last().map(|last| (tp_key(client.topic(), client.partition()), last + 1))
-                    })
-                    .collect()
+        let mut failed = Vec::new();
+        let mut last_error = None;
+        for ((client, records), result) in pending.into_iter().zip(results) {
+            match result {
+                Ok(offsets) => {
+                    if let Some(last) = offsets.last() {
+                        marks.insert(tp_key(client.topic(), client.partition()), last + 1);
+                    }
+                }
+                Err(e) => {
+                    last_error = Some(e);
+                    failed.push((client, records));
+                }
             }
-            Err(e) => {
-                metrics.produce_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                warn!(attempt, error = %e, "produce failed (is the broker up?), retrying the batch in 1 s");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+        }
+        let Some(e) = last_error else { return Some(marks) };
+        metrics.produce_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        warn!(attempt, partitions = failed.len(), error = %e, "produce failed (is the broker up?), retrying those partitions in 1 s");
+        pending = failed;
+        let mut stopped = stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stopped.wait_for(|v| *v) => return None,
         }
     }
 }

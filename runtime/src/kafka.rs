@@ -53,6 +53,25 @@ pub enum KafkaError {
     MissingTopic(String),
 }
 
+/// Checks a bootstrap list: each entry `host:port` with a port in 1..=65535. The message says what was wrong.
+pub fn check_brokers(brokers: &[String]) -> Result<(), String> {
+    if brokers.is_empty() || brokers.iter().all(|b| b.trim().is_empty()) {
+        return Err("--brokers is empty: give host:port[,host:port...]".into());
+    }
+    for b in brokers {
+        let Some((host, port)) = b.trim().rsplit_once(':') else {
+            return Err(format!("--brokers {b:?} has no port: write host:port, e.g. {b}:9092"));
+        };
+        if host.is_empty() {
+            return Err(format!("--brokers {b:?} has no host: write host:port"));
+        }
+        if !matches!(port.parse::<u16>(), Ok(1..)) {
+            return Err(format!("--brokers {b:?}: the port must be a number in 1..65535"));
+        }
+    }
+    Ok(())
+}
+
 /// Backoff for single requests: retry quickly, give up after `deadline`.
 pub fn backoff(deadline: Duration) -> BackoffConfig {
     BackoffConfig {
@@ -267,5 +286,21 @@ impl KeyedLog {
             .await
             .map_err(|source| KafkaError::Topic { topic: self.client.topic().into(), source })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_lists_are_checked() {
+        let list = |s: &str| s.split(',').map(String::from).collect::<Vec<_>>();
+        assert_eq!(check_brokers(&list("127.0.0.1:9092,kafka:19092")), Ok(()));
+        assert!(check_brokers(&list("kafka")).unwrap_err().contains("no port"));
+        assert!(check_brokers(&list(":9092")).unwrap_err().contains("no host"));
+        assert!(check_brokers(&list("kafka:0")).unwrap_err().contains("1..65535"));
+        assert!(check_brokers(&list("kafka:http")).unwrap_err().contains("1..65535"));
+        assert!(check_brokers(&list("")).unwrap_err().contains("empty"));
     }
 }

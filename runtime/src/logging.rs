@@ -1,5 +1,7 @@
 //! Logging for both binaries: `tracing` to stderr, human-readable by default (colour only on a terminal), one JSON
-//! object per line with `--log-format json`. `RUST_LOG` overrides the default filter (`info`, rskafka at `warn`).
+//! object per line with `--log-format json`. `RUST_LOG` overrides the default filter (`info`, rskafka at `error`:
+//! its own retry warnings repeat ~10 times a second while a broker is away, and our one line per attempt says the
+//! same).
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -12,7 +14,7 @@ pub enum LogFormat {
 
 /// Installs the global subscriber.
 pub fn init(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,rskafka=warn".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,rskafka=error".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

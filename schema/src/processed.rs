@@ -11,7 +11,8 @@ pub struct ProcessedEvent {
     pub event_id: String,
     /// `UPPER(REPLACE(topic, 'user_', ''))`: `CLICKS`, `PAGE_VIEWS`, `ORDERS`.
     pub event_type: String,
-    /// `"YYYY-MM-DD HH:MM:SS.mmm"`, UTC, as Flink writes a `TIMESTAMP(3)`.
+    /// `"YYYY-MM-DD HH:MM:SS[.fff]"`, UTC, exactly as Flink's JSON format writes a `TIMESTAMP(3)`: the fraction
+    /// only when not zero, trailing zeros trimmed ([`crate::time::format_flink`]).
     pub event_timestamp: String,
     /// The same instant as epoch milliseconds (ClickHouse 18.16's DateTime has whole seconds only).
     pub event_time_ms: i64,

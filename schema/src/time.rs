@@ -45,7 +45,26 @@ pub fn check_range(ms: i64) -> Result<i64, TimeError> {
     }
 }
 
-/// Formats epoch milliseconds as `"YYYY-MM-DD HH:MM:SS.mmm"` (UTC).
+/// Formats epoch milliseconds as Flink's JSON format writes a `TIMESTAMP(3)` (UTC): `YYYY-MM-DD HH:MM:SS`, with the
+/// fraction only when it is not zero and its trailing zeros trimmed (`2021-06-15 12:30:45`, `…:45.5`, `…:45.123`).
+/// This is the unified record's `event_timestamp`, byte for byte what the original job wrote.
+pub fn format_flink(ms: i64) -> String {
+    let (s, len) = format_flink_ascii(ms);
+    s[..len].iter().map(|&c| char::from(c)).collect()
+}
+
+/// [`format_flink`] without allocating: the bytes and how many of them are the text.
+pub fn format_flink_ascii(ms: i64) -> ([u8; 23], usize) {
+    let len = match ms.rem_euclid(1000) {
+        0 => 19,
+        m if m % 100 == 0 => 21,
+        m if m % 10 == 0 => 22,
+        _ => 23,
+    };
+    (format_ms_ascii(ms), len)
+}
+
+/// Formats epoch milliseconds as `"YYYY-MM-DD HH:MM:SS.mmm"` (UTC), always three digits of fraction.
 pub fn format_ms(ms: i64) -> String {
     format_ms_ascii(ms).iter().map(|&c| char::from(c)).collect()
 }
@@ -155,6 +174,43 @@ mod tests {
         fn civil_dates_match_chrono(days in -1_000_000i64..1_000_000) {
             let d = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(days);
             proptest::prop_assert_eq!(civil_from_days(days), (i64::from(d.year()), d.month(), d.day()));
+        }
+    }
+
+    /// Flink's TIMESTAMP(3) text, written out independently: the seconds by chrono, then the fraction as Java's
+    /// `LocalDateTime.toString` trims it (the JSON format's SQL_TIMESTAMP_FORMAT with optional nanos).
+    fn flink_reference(ms: i64) -> String {
+        let t = Utc.timestamp_millis_opt(ms).unwrap();
+        let base = t.format("%Y-%m-%d %H:%M:%S").to_string();
+        let frac = format!("{:03}", ms.rem_euclid(1000));
+        let frac = frac.trim_end_matches('0');
+        if frac.is_empty() {
+            base
+        } else {
+            format!("{base}.{frac}")
+        }
+    }
+
+    #[test]
+    fn flink_timestamps_trim_the_fraction() {
+        assert_eq!(format_flink(1_623_760_245_000), "2021-06-15 12:30:45");
+        assert_eq!(format_flink(1_623_760_245_500), "2021-06-15 12:30:45.5");
+        assert_eq!(format_flink(1_623_760_245_120), "2021-06-15 12:30:45.12");
+        assert_eq!(format_flink(1_623_760_245_123), "2021-06-15 12:30:45.123");
+        assert_eq!(format_flink(1_623_760_245_003), "2021-06-15 12:30:45.003");
+        assert_eq!(format_flink(0), "1970-01-01 00:00:00");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn flink_timestamps_match_the_reference(ms in MIN_MS..=MAX_MS) {
+            proptest::prop_assert_eq!(format_flink(ms), flink_reference(ms));
+        }
+
+        #[test]
+        fn flink_timestamps_with_round_fractions_match_the_reference(s in MIN_MS / 1000..MAX_MS / 1000, f in 0i64..10) {
+            let ms = s * 1000 + f * 100; // the fractions .0 .1 ... .9, which a uniform draw rarely hits
+            proptest::prop_assert_eq!(format_flink(ms), flink_reference(ms));
         }
     }
 

@@ -252,6 +252,12 @@ impl Config {
     }
     /// Checks what clap cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
+        runtime::kafka::check_brokers(&self.brokers).map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(self.max_record_bytes > 0, "--max-record-bytes must be at least 1 (default 1048576)");
+        anyhow::ensure!(
+            self.health_max_age_secs > 0,
+            "--health-max-age-secs must be at least 1 (default 10): 0 would make /healthz fail always"
+        );
         anyhow::ensure!(
             self.instance < self.instances,
             "--instance {} must be below --instances {}",

@@ -16,7 +16,8 @@ impl Mapped<'_> {
         out.extend_from_slice(b"\",\"event_type\":\"");
         push_event_type(out, self.src.topic);
         out.extend_from_slice(b"\",\"event_timestamp\":\"");
-        out.extend_from_slice(&contract::time::format_ms_ascii(self.event_time_ms));
+        let (ts, len) = contract::time::format_flink_ascii(self.event_time_ms);
+        out.extend_from_slice(&ts[..len]);
         out.extend_from_slice(b"\",\"event_time_ms\":");
         push_number(out, &self.event_time_ms);
         out.extend_from_slice(b",\"user_id\":");

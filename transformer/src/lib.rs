@@ -103,7 +103,16 @@ pub async fn run_with_metrics(
             }
         });
     }
-    match pipeline::Pipeline::start(cfg, metrics).await? {
+    let mut stopped = stop.clone();
+    let started = tokio::select! {
+        started = pipeline::Pipeline::start(cfg, metrics) => started?,
+        // SIGTERM while the broker does not answer yet (or recovery runs): nothing was written, nothing to commit.
+        _ = stopped.wait_for(|v| *v) => {
+            tracing::info!("stopped before the pipeline started: nothing written");
+            return Ok(());
+        }
+    };
+    match started {
         Some(pipeline) => pipeline.run(stop).await,
         None => Ok(()),
     }

@@ -146,7 +146,7 @@ impl Mapped<'_> {
         ProcessedEvent {
             event_id: self.event_id.iter().map(|&c| char::from(c)).collect(),
             event_type: event_type(self.src.topic),
-            event_timestamp: time::format_ms(self.event_time_ms),
+            event_timestamp: time::format_flink(self.event_time_ms),
             event_time_ms: self.event_time_ms,
             user_id: self.user_id.clone().into_owned(),
             details: details(self.url.as_deref(), self.element_id.as_deref(), self.order_id.as_deref(), self.amount),

@@ -89,6 +89,9 @@ async fn the_emitters_rate_gauge_shows_its_actual_rate() {
     let run = tokio::spawn(emitter::run(cfg, std::future::pending()));
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let rate = eventually(LIMIT, "a rate in /metrics", || async {
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            return Err("not listening yet".to_string());
+        }
         let (_, text) = http_get(addr, "/metrics").await;
         let v: u64 = text
             .lines()
