@@ -17,7 +17,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use rskafka::client::partition::{Compression, OffsetAt, PartitionClient};
 use rskafka::record::Record;
@@ -300,7 +300,7 @@ async fn resume(
         })?
         .unwrap_or_default();
     let topics = cfg.topics();
-    let mut tail_ids = HashSet::new();
+    let mut tail_ids: HashMap<String, u32> = HashMap::new();
     for (t, clients) in parts.iter().enumerate() {
         for client in clients {
             let (low, high) = runtime::kafka::bounds(client).await?;
@@ -322,11 +322,13 @@ async fn resume(
                 None => low,
             };
             for r in runtime::kafka::read_range(client, from, high).await? {
-                tail_ids.insert(contract::id::event_id(&topics[t], r.record.value.as_deref().unwrap_or_default()));
+                *tail_ids
+                    .entry(contract::id::event_id(&topics[t], r.record.value.as_deref().unwrap_or_default()))
+                    .or_default() += 1;
             }
         }
     }
-    let tail = tail_ids.len() as u64;
+    let tail = tail_ids.values().map(|&n| u64::from(n)).sum::<u64>();
     let (next, missing) = if cfg.start_time.is_some() {
         let mut window = tail + cfg.batch_size;
         if cfg.total > 0 {

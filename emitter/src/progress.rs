@@ -7,7 +7,7 @@
 //! matched to their indexes by event id: the ones present are not sent again, the ones missing (a batch cut by the
 //! crash) are sent, and the stream goes on after the highest index found. Nothing is repeated or skipped.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -30,10 +30,22 @@ pub struct Plan {
 }
 
 /// Plans the resume of a reproducible stream. `start`: the recorded `next_index`; `tail_ids`: event ids of the
-/// records written after the record; `id_of(i)`: the event id of index i; `window`: how many indexes after `start`
-/// can have been written (the tail's length plus one batch).
-pub fn plan(start: u64, tail_ids: &HashSet<String>, window: u64, id_of: impl Fn(u64) -> String) -> Plan {
-    let present: Vec<u64> = (start..start + window).filter(|&i| tail_ids.contains(&id_of(i))).collect();
+/// records written after the record, with how often each occurs; `id_of(i)`: the event id of index i; `window`: how
+/// many indexes after `start` can have been written (the tail's length plus one batch).
+///
+/// Ids are counted, not just looked up: two events with the same bytes (malformed ones often are, e.g. empty
+/// records) have the same id, and one copy in the tail accounts for one of them only; the other is sent again.
+pub fn plan(start: u64, tail_ids: &HashMap<String, u32>, window: u64, id_of: impl Fn(u64) -> String) -> Plan {
+    let mut left = tail_ids.clone();
+    let present: Vec<u64> = (start..start + window)
+        .filter(|&i| match left.get_mut(&id_of(i)) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        })
+        .collect();
     match present.last() {
         None => Plan { missing: Vec::new(), next: start },
         Some(&last) => {
@@ -47,8 +59,12 @@ pub fn plan(start: u64, tail_ids: &HashSet<String>, window: u64, id_of: impl Fn(
 mod tests {
     use super::*;
 
-    fn ids(of: &[u64]) -> HashSet<String> {
-        of.iter().map(|i| format!("id{i}")).collect()
+    fn ids(of: &[u64]) -> HashMap<String, u32> {
+        let mut m = HashMap::new();
+        for i in of {
+            *m.entry(format!("id{i}")).or_default() += 1;
+        }
+        m
     }
 
     #[test]
@@ -62,5 +78,16 @@ mod tests {
         let tail: Vec<u64> = (100..110).chain([110, 113, 115]).collect();
         let p = plan(100, &ids(&tail), 30, |i| format!("id{i}"));
         assert_eq!(p, Plan { missing: vec![111, 112, 114], next: 116 });
+    }
+
+    #[test]
+    fn identical_events_are_counted_not_merged() {
+        // 110 and 112 are the same bytes (say two empty records): the tail's one copy is 110's; 112 was cut.
+        let id = |i: u64| if i == 112 { "id110".to_string() } else { format!("id{i}") };
+        let p = plan(110, &ids(&[110, 113]), 10, id);
+        assert_eq!(p, Plan { missing: vec![111, 112], next: 114 });
+        // With both copies in the tail, nothing is missing.
+        let p = plan(110, &ids(&[110, 110, 111, 113]), 10, id);
+        assert_eq!(p, Plan { missing: vec![], next: 114 });
     }
 }
