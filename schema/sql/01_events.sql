@@ -1,7 +1,7 @@
 -- The original demo's path, extended: Kafka topic processed_events -> events_queue (Kafka engine)
 -- -> events_mv (materialized view) -> events_processed (ReplacingMergeTree, one row per event_id after merges).
--- Runs on ClickHouse 18.16 and on current releases. Placeholders in {braces} are filled in by
--- scripts/lib.sh (sed) and schema::sql::render (Rust) from the same names.
+-- Runs on ClickHouse 18.16 and on current releases. Placeholders in {braces} are filled in by contract::sql::render,
+-- the one renderer (`transformer schema` prints it). The columns are held to schema/src/record.rs by its tests.
 -- Exact counts while duplicates may still be unmerged: SELECT count() FROM events_processed FINAL
 -- (or uniqExact(event_id)).
 

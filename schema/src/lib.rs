@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`topics`]: the Kafka topic names both binaries agree on.
 //! - [`raw`]: the three raw event shapes the emitter writes (the original demo's fields).
-//! - [`processed`]: the unified record written to `processed_events`, and the dead-letter record.
+//! - [`record`]: the unified record declared once, as a table of fields (JSON type, ClickHouse columns, origin).
+//! - [`processed`]: the unified record as a Rust struct, and the dead-letter record.
 //! - [`time`]: parsing and formatting of event timestamps (the original's format, RFC 3339, epoch millis).
 //! - [`id`]: the stable event id, derived from the raw record so that a replay yields the same id.
 //! - [`sql`]: the ClickHouse DDL, embedded from `schema/sql/` so tests apply exactly what the scripts apply.
@@ -12,6 +13,7 @@
 pub mod id;
 pub mod processed;
 pub mod raw;
+pub mod record;
 pub mod sql;
 pub mod time;
 pub mod topics;

@@ -40,6 +40,18 @@ pub struct ProcessedEvent {
     pub source_offset: i64,
 }
 
+/// The source coordinates every output record carries (unified records and dead letters alike): what recovery
+/// reads back from the outputs to know which inputs were already written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SourceCoordinates {
+    /// Raw topic the record was read from.
+    pub source_topic: String,
+    /// Partition of the raw record.
+    pub source_partition: i32,
+    /// Offset of the raw record.
+    pub source_offset: i64,
+}
+
 /// A raw record the transformer could not map. It keeps the original (as text, possibly cut) and says why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeadLetter {

@@ -106,6 +106,9 @@ pub enum Command {
         /// Write to this file instead of stdout (for the compose init step, whose image has no shell).
         #[arg(long)]
         output: Option<std::path::PathBuf>,
+        /// Print the unified record's field table (Markdown, as README.md holds it) instead of the DDL.
+        #[arg(long)]
+        fields: bool,
     },
     /// This instance's committed input positions (its checkpoints in the checkpoint topic): show or move them.
     Offsets {

@@ -47,9 +47,10 @@ impl Mapped<'_> {
 
     /// The size of [`Mapped::write_json`]'s output when no string needs escaping (an upper bound then).
     pub fn json_size_hint(&self) -> usize {
-        // Field names, quotes and separators (235 bytes), five numbers of at most 24 bytes, four `null`s that
-        // are 2 bytes longer than `""`; in details three separators and the amount again.
-        const FIXED: usize = 235 + 5 * 24 + 4 * 2 + 3 * 3 + 24;
+        // From the field table: names, quotes and separators, numbers of at most 24 bytes, `null`s 2 bytes
+        // longer than `""`; then in details three separators and the amount again.
+        use contract::record::{json_fixed_bytes, nullable_string_fields, numeric_fields};
+        const FIXED: usize = json_fixed_bytes() + numeric_fields() * 24 + nullable_string_fields() * 2 + 3 * 3 + 24;
         let len = |s: Option<&str>| s.map_or(0, str::len);
         let strings = len(self.url.as_deref()) + len(self.element_id.as_deref()) + len(self.order_id.as_deref());
         FIXED

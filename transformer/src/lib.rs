@@ -50,7 +50,9 @@ pub async fn run_with_metrics(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     cfg.validate()?;
-    if let Some(config::Command::Schema { clickhouse_version, database, group, kafka_broker, output }) = &cfg.command {
+    if let Some(config::Command::Schema { clickhouse_version, database, group, kafka_broker, output, fields }) =
+        &cfg.command
+    {
         let params = contract::sql::SqlParams {
             database: database.clone(),
             kafka_broker: kafka_broker.clone().unwrap_or_else(|| cfg.brokers[0].clone()),
@@ -61,7 +63,7 @@ pub async fn run_with_metrics(
                 .kafka_extra_settings()
                 .into(),
         };
-        let text = contract::sql::script(&params);
+        let text = if *fields { contract::record::markdown_table() } else { contract::sql::script(&params) };
         match output {
             Some(path) => std::fs::write(path, text)
                 .map_err(|e| anyhow::anyhow!("cannot write the DDL to {}: {e}", path.display()))?,

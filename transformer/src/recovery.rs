@@ -10,20 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use contract::processed::SourceCoordinates as Coordinates;
 use rskafka::client::partition::PartitionClient;
-use serde::Deserialize;
 use tracing::info;
 
 use crate::ranges::OffsetRanges;
 use crate::source::{bounds, scan, tp_key, Input};
-
-/// The source coordinates every output record carries (both unified records and dead letters).
-#[derive(Deserialize)]
-struct Coordinates {
-    source_topic: String,
-    source_partition: i32,
-    source_offset: i64,
-}
 
 /// Where the scan of one output partition starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -351,13 +351,11 @@ pub fn run_binary(args: &[String]) -> (i32, String) {
 
 /// Source coordinates of every record of `topic` (unified records and dead letters both carry them).
 pub async fn coordinates(s: &Servers, topic: &str) -> Vec<(String, i32, i64)> {
-    #[derive(serde::Deserialize)]
-    struct C {
-        source_topic: String,
-        source_partition: i32,
-        source_offset: i64,
-    }
-    read_topic::<C>(s, topic).await.into_iter().map(|c| (c.source_topic, c.source_partition, c.source_offset)).collect()
+    read_topic::<contract::processed::SourceCoordinates>(s, topic)
+        .await
+        .into_iter()
+        .map(|c| (c.source_topic, c.source_partition, c.source_offset))
+        .collect()
 }
 
 /// How many coordinates of `all` appear more than once.
