@@ -147,8 +147,23 @@ pub const fn json_fixed_bytes() -> usize {
     let mut i = 0;
     while i < FIELDS.len() {
         n += FIELDS[i].name.len() + 3; // "name":
-        if matches!(FIELDS[i].json, Json::String | Json::NullableString) {
-            n += 2;
+        i += 1;
+    }
+    n + 2 * count_of(&[Json::String, Json::NullableString]) // the quotes of string values
+}
+
+/// How many fields are of one of `kinds`.
+pub const fn count_of(kinds: &[Json]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < FIELDS.len() {
+        let mut k = 0;
+        while k < kinds.len() {
+            if FIELDS[i].json as u8 == kinds[k] as u8 {
+                n += 1;
+                break;
+            }
+            k += 1;
         }
         i += 1;
     }
@@ -157,28 +172,12 @@ pub const fn json_fixed_bytes() -> usize {
 
 /// How many fields hold a number (each at most 24 bytes as text).
 pub const fn numeric_fields() -> usize {
-    let mut n = 0;
-    let mut i = 0;
-    while i < FIELDS.len() {
-        if matches!(FIELDS[i].json, Json::Int | Json::NullableInt | Json::NullableFloat) {
-            n += 1;
-        }
-        i += 1;
-    }
-    n
+    count_of(&[Json::Int, Json::NullableInt, Json::NullableFloat])
 }
 
 /// How many string fields may be `null` (4 bytes where `""` takes 2).
 pub const fn nullable_string_fields() -> usize {
-    let mut n = 0;
-    let mut i = 0;
-    while i < FIELDS.len() {
-        if matches!(FIELDS[i].json, Json::NullableString) {
-            n += 1;
-        }
-        i += 1;
-    }
-    n
+    count_of(&[Json::NullableString])
 }
 
 /// The `events_processed` columns in table order: each field's, then [`TABLE_ONLY`].
