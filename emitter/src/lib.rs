@@ -73,11 +73,14 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
     let topics = cfg.topics();
     let wanted: Vec<(&str, i32)> = topics.iter().map(|t| (t.as_str(), cfg.topic_partitions)).collect();
     runtime::kafka::ensure_topics(&client, &wanted).await?;
+    // Raw records are produced through a client that never retries by itself: after a lost acknowledgement,
+    // `send` first looks at what landed, and re-sends only the rest (rskafka has no idempotent producer).
+    let producer = runtime::kafka::connect_without_retries(&cfg.brokers).await?;
     let mut parts: Vec<Vec<Arc<PartitionClient>>> = Vec::new();
     for topic in &topics {
         let mut clients = Vec::new();
         for p in runtime::kafka::partitions(&client, topic).await? {
-            clients.push(Arc::new(runtime::kafka::partition_client(&client, topic, p).await?));
+            clients.push(Arc::new(runtime::kafka::partition_client(&producer, topic, p).await?));
         }
         parts.push(clients);
     }
@@ -98,7 +101,7 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
     if !missing.is_empty() {
         let (batches, bad, _) = build(&generator, &parts, missing.iter().copied());
         malformed += bad;
-        let Some(sent_marks) = send(&parts, batches, true, &metrics, &stop).await else {
+        let Some(sent_marks) = send(&parts, batches, true, &metrics, &stop, &marks).await else {
             warn!("stopped while re-sending: the batch was not acknowledged (run with --resume to send it)");
             return Ok(Summary { seed, first_index, sent: 0, malformed: 0 });
         };
@@ -127,7 +130,7 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
         let (batches, bad, bytes) = build(&generator, &parts, next..next + due);
         malformed += bad;
         let n_batches = batches.len() as u64;
-        let Some(sent_marks) = send(&parts, batches, cfg.wait_for_acks(), &metrics, &stop).await else {
+        let Some(sent_marks) = send(&parts, batches, cfg.wait_for_acks(), &metrics, &stop, &marks).await else {
             warn!(next_index = next, "stopped while the broker was unreachable: the batch in flight was not acknowledged (--resume sends it)");
             break;
         };
@@ -200,6 +203,7 @@ async fn send(
     wait: bool,
     metrics: &metrics::Metrics,
     stop: &tokio::sync::watch::Receiver<bool>,
+    ends: &BTreeMap<String, i64>,
 ) -> Option<BTreeMap<String, i64>> {
     let jobs = batches.into_iter().map(|((t, p), records)| (Arc::clone(&parts[t][p]), records)).collect::<Vec<_>>();
     if !wait {
@@ -238,13 +242,69 @@ async fn send(
         let Some(e) = last_error else { return Some(marks) };
         metrics.produce_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         warn!(attempt, partitions = failed.len(), error = %e, "produce failed (is the broker up?), retrying those partitions in 1 s");
-        pending = failed;
         let mut stopped = stop.clone();
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = stopped.wait_for(|v| *v) => return None,
         }
+        // A failed produce may have landed all the same (its acknowledgement was lost): keep only what is not there.
+        pending = Vec::with_capacity(failed.len());
+        for (client, records) in failed {
+            let from = ends.get(&tp_key(client.topic(), client.partition())).copied();
+            match not_landed(&client, from, records).await {
+                Ok((rest, end)) => {
+                    if rest.is_empty() {
+                        marks.insert(tp_key(client.topic(), client.partition()), end);
+                    } else {
+                        pending.push((client, rest));
+                    }
+                }
+                Err((records, e)) => {
+                    warn!(topic = client.topic(), partition = client.partition(), error = %e, "cannot read back what landed yet");
+                    pending.push((client, records));
+                }
+            }
+        }
+        if pending.is_empty() {
+            return Some(marks);
+        }
     }
+}
+
+/// Of `records` (one failed produce to `client`'s partition), those not found in the partition past `from` (its end
+/// before the produce), matched by content with multiplicity; and the partition's end. Without `from` nothing can be
+/// matched and every record is returned.
+async fn not_landed(
+    client: &PartitionClient,
+    from: Option<i64>,
+    records: Vec<Record>,
+) -> Result<(Vec<Record>, i64), (Vec<Record>, anyhow::Error)> {
+    let (low, high) = match runtime::kafka::bounds(client).await {
+        Ok(b) => b,
+        Err(e) => return Err((records, e.into())),
+    };
+    let Some(from) = from else { return Ok((records, high)) };
+    let mut landed: HashMap<Vec<u8>, u32> = HashMap::new();
+    let scan = runtime::kafka::scan(client, from.max(low), high, |batch| {
+        for r in batch {
+            *landed.entry(r.record.value.unwrap_or_default()).or_default() += 1;
+        }
+    })
+    .await;
+    if let Err(e) = scan {
+        return Err((records, e.into()));
+    }
+    let rest = records
+        .into_iter()
+        .filter(|r| match landed.get_mut(r.value.as_deref().unwrap_or_default()) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    Ok((rest, high))
 }
 
 /// The records of events `indexes`, grouped by (topic, partition); also how many are malformed and their bytes.

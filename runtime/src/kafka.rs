@@ -117,6 +117,22 @@ pub async fn connect(brokers: &[String], wait: Duration, request_deadline: Durat
     Ok(client)
 }
 
+/// A client whose requests rskafka never retries by itself, for producing outputs. rskafka has no idempotent
+/// producer: when a produce reaches the broker but its acknowledgement is lost (the broker restarts), its own retry
+/// writes the batch a second time (measured: 299 records twice in a chaos run with a broker restart). With this
+/// client the produce fails instead, the round fails, and recovery scans what did land before anything is written
+/// again. Connect with [`connect`] first; this one assumes the broker answers.
+pub async fn connect_without_retries(brokers: &[String]) -> Result<Client, KafkaError> {
+    let no_retry = BackoffConfig { deadline: Some(Duration::ZERO), ..backoff(Duration::ZERO) };
+    let started = Instant::now();
+    ClientBuilder::new(brokers.to_vec())
+        .client_id("etl-rs")
+        .backoff_config(no_retry)
+        .build()
+        .await
+        .map_err(|source| KafkaError::Unreachable { brokers: brokers.join(","), waited: started.elapsed(), source })
+}
+
 /// Creates each `(topic, partitions)` that does not exist yet. Existing topics are left as they are.
 pub async fn ensure_topics(client: &Client, topics: &[(&str, i32)]) -> Result<(), KafkaError> {
     let existing = client.list_topics().await.map_err(|source| KafkaError::Topic { topic: "*".into(), source })?;

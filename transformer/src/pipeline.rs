@@ -87,8 +87,11 @@ impl Pipeline {
         }
         let inputs = open_inputs(&client, &cfg).await?;
         let compression = cfg.compression.into();
-        let output = Sink::open(&client, &cfg.output_topic, compression).await?;
-        let dead = Sink::open(&client, &cfg.dead_letter_topic, compression).await?;
+        // Outputs are produced through a client that never retries on its own: a lost acknowledgement fails the
+        // round, and recovery looks at what landed before anything is written again (see connect_without_retries).
+        let producer = runtime::kafka::connect_without_retries(&cfg.brokers).await?;
+        let output = Sink::open(&producer, &cfg.output_topic, compression).await?;
+        let dead = Sink::open(&producer, &cfg.dead_letter_topic, compression).await?;
         let store = CheckpointStore::new(
             runtime::kafka::partition_client(&client, &cfg.checkpoint_topic, 0).await?,
             cfg.checkpoint_key(),
