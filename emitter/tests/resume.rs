@@ -125,3 +125,49 @@ async fn a_progress_record_that_does_not_decode_stops_resume_with_the_way_out() 
     assert!(said.contains(&format!("record at offset {bad} of topic {progress}")), "{said}");
     assert!(said.contains("--progress-topic") && said.contains("without --resume"), "{said}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_after_a_raw_topic_was_recreated_goes_on_and_says_so() {
+    let brokers = brokers();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let prefix = format!("r{}x{nanos}_", std::process::id());
+    let args = |total: u64, resume: bool| {
+        vec![
+            format!("--brokers={brokers}"),
+            format!("--topic-prefix={prefix}"),
+            "--seed=9".into(),
+            "--start-time=2026-01-01T00:00:00Z".into(),
+            "--messages-per-second=0".into(),
+            format!("--total={total}"),
+            "--http-addr=off".into(),
+            "--connect-timeout-secs=20".into(),
+            format!("--resume={resume}"),
+        ]
+    };
+    let run = |total, resume| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_emitter")).args(args(total, resume)).output().unwrap()
+    };
+    assert!(run(300, false).status.success());
+    let orders = format!("{prefix}orders");
+    let client = rskafka::client::ClientBuilder::new(vec![brokers.clone()]).build().await.unwrap();
+    let controller = client.controller_client().unwrap();
+    controller.delete_topic(&orders, 10_000).await.unwrap();
+    controller.create_topic(&orders, 3, 1, 10_000).await.unwrap();
+
+    let out = run(600, true);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("past the partition's end"), "{said}");
+    // The stream went on at 300: the other topics hold all 600 of theirs once, the new orders topic only 300..600's.
+    let generator = emitter::generate::Generator::new(9, Some("2026-01-01T00:00:00Z".parse().unwrap()), 0, 0.0);
+    let topics = contract::topics::RAW.map(|t| format!("{prefix}{t}"));
+    let mut want: Vec<String> = (0..600u64)
+        .map(|i| (i, generator.event(i)))
+        .filter(|(i, e)| !(topics[e.topic] == orders && *i < 300))
+        .map(|(_, e)| e.event_id(&topics))
+        .collect();
+    let mut got = raw_ids(&brokers, &prefix).await;
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+}

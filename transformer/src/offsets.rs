@@ -71,7 +71,12 @@ pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyho
                             ResetTo::Time(t) => OffsetAt::Timestamp(*t),
                             ResetTo::Checkpoint(_) => unreachable!("handled above"),
                         };
-                        next_offsets.insert(input.key(), input.client.get_offset(at).await?);
+                        let offset = match input.client.get_offset(at).await? {
+                            // Kafka answers -1 for a time after the newest record: nothing to read yet.
+                            o if o < 0 => input.client.get_offset(OffsetAt::Latest).await?,
+                            o => o,
+                        };
+                        next_offsets.insert(input.key(), offset);
                     }
                     let mut output_marks = BTreeMap::new();
                     for topic in [&cfg.output_topic, &cfg.dead_letter_topic] {

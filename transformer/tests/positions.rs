@@ -208,6 +208,14 @@ async fn a_bad_checkpoint_record_has_a_documented_way_out() {
     let users = users_from(&s, &names, &topic).await;
     assert_eq!(users.len(), 100, "resumed exactly at the good checkpoint: nothing twice, nothing lost");
 
+    // By time: a time after the newest record is the end (Kafka answers -1 there), one before the first is 0.
+    let (_, later) =
+        run_binary(&names.transformer_args(&s, &["offsets", "reset", "--to", "2999-01-01T00:00:00Z", "--dry-run"]));
+    assert!(later.contains(&format!("position {topic}/0 next=100")), "{later}");
+    let (_, earlier) =
+        run_binary(&names.transformer_args(&s, &["offsets", "reset", "--to", "2000-01-01T00:00:00Z", "--dry-run"]));
+    assert!(earlier.contains(&format!("position {topic}/0 next=0")), "{earlier}");
+
     // A replay, asked for: everything again.
     let (code, out) = run_binary(&names.transformer_args(&s, &["offsets", "reset", "--to", "earliest"]));
     assert_eq!(code, 0, "{out}");
