@@ -1,17 +1,32 @@
 #!/usr/bin/env bash
 # Is data flowing? Prints, per stage, what each holds, takes a second sample a few seconds later, and exits 0 when
 # the rows in ClickHouse grew; otherwise exits 1 and names the first stage that stalls.
-#   scripts/check.sh [SECONDS between samples, default 5]     (CHECK_PATIENCE_SECS: extra wait for ClickHouse, 30)
+#   scripts/check.sh [--compose] [SECONDS between samples, default 5]   (CHECK_PATIENCE_SECS: extra wait for ClickHouse, 30)
+# --compose: the pipeline of `scripts/up.sh --compose`, through what compose publishes on 127.0.0.1 (Kafka 9092,
+# ClickHouse 8123 with the user of compose/pipeline.env, the transformer 9464); `transformer --status` runs in its image.
 set -euo pipefail
+compose=0
+[ "${1:-}" = "--compose" ] && { compose=1; shift; }
+if [ $compose -eq 1 ]; then
+  # The compose defaults, unless set in the environment (as compose itself takes them).
+  eval "$(grep -E '^CLICKHOUSE_(USER|PASSWORD|DATABASE)=' "$(dirname "$0")/../compose/pipeline.env" | sed 's/^\([A-Z_]*\)=\(.*\)$/: ${\1:=\2}/')"
+  export KAFKA_BROKERS=127.0.0.1:9092 CLICKHOUSE_URL=http://127.0.0.1:8123 HTTP_ADDR=127.0.0.1:9464
+  CLICKHOUSE_CURL_AUTH=(-u "$CLICKHOUSE_USER:$CLICKHOUSE_PASSWORD")
+fi
 source "$(dirname "$0")/lib.sh"
 gap=${1:-5}
 
 transformer_bin=$BIN_DIR/transformer
-[ -x "$transformer_bin" ] || die "no $transformer_bin: run scripts/up.sh first"
+if [ $compose -eq 1 ]; then
+  status() { docker compose -f "$ROOT/compose/docker-compose.yml" run --rm --no-deps -T topics --status; }
+else
+  [ -x "$transformer_bin" ] || die "no $transformer_bin: run scripts/up.sh first"
+  status() { "$transformer_bin" --status --connect-timeout-secs 5; }
+fi
 
 report_file=$(mktemp); trap 'rm -f "$report_file"' EXIT
 sample() { # prints "emitted processed dead lag rows distinct dead_rows"; the full report goes to $report_file
-  local report; report=$("$transformer_bin" --status --connect-timeout-secs 5 2>/dev/null) \
+  local report; report=$(status 2>/dev/null) \
     || die "cannot read Kafka at $KAFKA_BROKERS: is the broker running? (scripts/up.sh starts it)"
   echo "$report" >"$report_file"
   local total; total=$(grep '^total ' <<<"$report")

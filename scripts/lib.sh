@@ -10,6 +10,7 @@ CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-9000}
 export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}
 CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:$CLICKHOUSE_HTTP_PORT}
 CLICKHOUSE_DATABASE=${CLICKHOUSE_DATABASE:-default}
+[ -n "${CLICKHOUSE_CURL_AUTH+x}" ] || CLICKHOUSE_CURL_AUTH=() # curl's -u for ClickHouse, set by check.sh --compose
 # Downloads and builds that survive a wipe of the state folder.
 CACHE_DIR=${ETL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/etl-rs}
 NISSHI_VERSION=0.8.1
@@ -164,8 +165,8 @@ start_clickhouse() { # clickhouse-server with our config, data in $STATE_DIR/cli
   done
 }
 
-ch() { # ch SQL : runs one statement over HTTP, prints the result
-  curl -fsS "$CLICKHOUSE_URL/" --data-binary "$1"
+ch() { # ch SQL : runs one statement over HTTP, prints the result (CLICKHOUSE_CURL_AUTH: curl's -u, for compose)
+  curl -fsS "${CLICKHOUSE_CURL_AUTH[@]}" "$CLICKHOUSE_URL/" --data-binary "$1"
 }
 
 render_schema() { # the DDL, rendered by its one renderer, `transformer schema` (needs the built binary). It reads

@@ -48,6 +48,19 @@ done
 apt_install docker-compose
 (cd compose && docker-compose -f docker-compose.yml config -q) || fail "compose/docker-compose.yml is not valid"
 pass "docker-compose config accepts compose/docker-compose.yml"
+# Every knob of pipeline.env can be overridden from the environment, as the file's header promises.
+knobs=0
+while IFS='=' read -r k _; do
+  [[ $k =~ ^[A-Z_][A-Z0-9_]*$ ]] || continue
+  out=$(cd compose && env "$k=override-$k" docker-compose -f docker-compose.yml config 2>&1) || fail "compose config with $k set: $out"
+  grep -q "$k: override-$k" <<<"$out" || fail "compose ignores $k from the environment"
+  knobs=$((knobs + 1))
+done <compose/pipeline.env
+# Published ports are on 127.0.0.1 only, and ClickHouse has a named user (its image refuses the default one remotely).
+published=$(cd compose && docker-compose -f docker-compose.yml config | grep -E '^\s+- ([0-9.]+:)?[0-9]+:[0-9]+(/tcp)?$' || true)
+[ -n "$published" ] && ! grep -qv ' 127\.0\.0\.1:' <<<"$published" || fail "compose publishes ports beyond 127.0.0.1: $published"
+(cd compose && docker-compose -f docker-compose.yml config) | grep -q 'CLICKHOUSE_USER: etl' || fail "compose has no named ClickHouse user"
+pass "compose: all $knobs knobs of pipeline.env overridable from the environment; $(wc -l <<<"$published") ports, all on 127.0.0.1; a named ClickHouse user"
 
 # 4b. The same DDL, rendered as compose renders it, on a current ClickHouse (chdb, in-process).
 python3 -c "import chdb" 2>/dev/null || { log "installing chdb (ClickHouse in-process) with pip"; python3 -m pip install --quiet chdb >/dev/null 2>&1 || fail "pip install chdb"; }

@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 
 if [ "${1:-}" = "--compose" ]; then
   command -v docker >/dev/null || die "docker is not installed; run scripts/up.sh without --compose for the native run"
-  exec docker compose -f "$ROOT/compose/docker-compose.yml" up -d --build
+  exec docker compose --env-file "$ROOT/compose/pipeline.env" -f "$ROOT/compose/docker-compose.yml" up -d --build
 fi
 [ $# -eq 0 ] || die "unknown argument $1 (usage: scripts/up.sh [--compose])"
 
