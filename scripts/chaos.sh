@@ -30,7 +30,7 @@ source "$(dirname "$0")/lib.sh"
 # the second (seed 9), whichever kind comes first. Each is shorter than the last, so a recreated partition is always shorter than the
 # position the transformer had in it (the case it must catch; an equal or longer one is indistinguishable
 # without topic ids, see README).
-R=$(( N / 20 > 900 ? N / 20 : 900 ))
+R=$(( N / 100 > 900 ? N / 100 : 900 ))
 export INPUT_TOPICS=user_clicks,page_views,orders,r_user_clicks,r_page_views,r_orders
 
 cleanup() { for name in emitter transformer clickhouse broker; do stop_bg "$name" >/dev/null 2>&1 || true; done; }
@@ -77,14 +77,15 @@ restart_transformer() {
   start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" "${transformer_args[@]}"
 }
 
-wait_r_committed() { # until the transformer has committed everything on the r_ topics (so a deletion loses nothing)
-  local end=$((SECONDS + 180)) report
+wait_r_committed() { # until the transformer has committed everything on the r_ topics (so a deletion loses nothing);
+  # it reads every partition at the same pace, so under a large backlog this takes a while
+  local end=$((SECONDS + 900)) report
   while [ $SECONDS -lt $end ]; do
     report=$("$BIN_DIR/transformer" --status 2>/dev/null) || true
     if grep -q 'topic=r_' <<<"$report" && ! grep 'topic=r_.*committed=' <<<"$report" | grep -qv ' lag=0 '; then return 0; fi
     sleep 0.5
   done
-  die "the transformer did not catch up on the r_ topics within 180 s"
+  die "the transformer did not catch up on the r_ topics within 900 s"
 }
 
 recreations=0
