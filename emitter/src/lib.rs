@@ -296,13 +296,7 @@ async fn not_landed(
     }
     let rest = records
         .into_iter()
-        .filter(|r| match landed.get_mut(r.value.as_deref().unwrap_or_default()) {
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                false
-            }
-            _ => true,
-        })
+        .filter(|r| !progress::take_one(&mut landed, r.value.as_deref().unwrap_or_default()))
         .collect();
     Ok((rest, high))
 }

@@ -37,21 +37,30 @@ pub struct Plan {
 /// records) have the same id, and one copy in the tail accounts for one of them only; the other is sent again.
 pub fn plan(start: u64, tail_ids: &HashMap<String, u32>, window: u64, id_of: impl Fn(u64) -> String) -> Plan {
     let mut left = tail_ids.clone();
-    let present: Vec<u64> = (start..start + window)
-        .filter(|&i| match left.get_mut(&id_of(i)) {
-            Some(n) if *n > 0 => {
-                *n -= 1;
-                true
-            }
-            _ => false,
-        })
-        .collect();
+    let present: Vec<u64> = (start..start + window).filter(|&i| take_one(&mut left, &id_of(i))).collect();
     match present.last() {
         None => Plan { missing: Vec::new(), next: start },
         Some(&last) => {
             let have: HashSet<u64> = present.iter().copied().collect();
             Plan { missing: (start..last).filter(|i| !have.contains(i)).collect(), next: last + 1 }
         }
+    }
+}
+
+/// Takes one occurrence of `key` from the multiset `counts`; false when none is left. Identical records (and so
+/// identical ids or values) are matched one for one this way, both by [`plan`] and when a failed produce is checked
+/// against what landed.
+pub fn take_one<K, Q>(counts: &mut HashMap<K, u32>, key: &Q) -> bool
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+{
+    match counts.get_mut(key) {
+        Some(n) if *n > 0 => {
+            *n -= 1;
+            true
+        }
+        _ => false,
     }
 }
 

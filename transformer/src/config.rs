@@ -249,6 +249,10 @@ impl Config {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs.max(1))
     }
+    /// Connects to `--brokers` within `--connect-timeout-secs`, each request bounded by `--request-timeout-secs`.
+    pub async fn connect(&self) -> Result<rskafka::client::Client, runtime::kafka::KafkaError> {
+        runtime::kafka::connect(&self.brokers, self.connect_timeout(), self.request_timeout()).await
+    }
     /// The checkpoint key of this instance.
     pub fn checkpoint_key(&self) -> String {
         format!("{}/{}-of-{}", self.group, self.instance, self.instances)

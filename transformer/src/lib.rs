@@ -72,12 +72,12 @@ pub async fn run_with_metrics(
         return Ok(());
     }
     if let Some(config::Command::Offsets { action }) = &cfg.command {
-        let client = runtime::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout()).await?;
+        let client = cfg.connect().await?;
         print!("{}", offsets::run(&client, &cfg, action).await?);
         return Ok(());
     }
     if cfg.status {
-        let client = runtime::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout()).await?;
+        let client = cfg.connect().await?;
         print!("{}", status::report(&client, &cfg).await?);
         return Ok(());
     }

@@ -72,7 +72,7 @@ impl Pipeline {
     /// Connects, creates topics if asked, opens the owned partitions and recovers from the last checkpoint.
     /// Returns `None` with `--init`, once the topics exist.
     pub async fn start(cfg: Config, metrics: Arc<Metrics>) -> anyhow::Result<Option<Self>> {
-        let client = runtime::kafka::connect(&cfg.brokers, cfg.connect_timeout(), cfg.request_timeout()).await?;
+        let client = cfg.connect().await?;
         if cfg.create_topics {
             let mut topics: Vec<(&str, i32)> =
                 cfg.input_topics.iter().map(|t| (t.as_str(), cfg.topic_partitions)).collect();

@@ -140,10 +140,7 @@ pub async fn fetch(input: &mut Input, max_bytes: i32, max_wait_ms: i32) -> Resul
         },
     };
     if suspicious {
-        let low = input.client.get_offset(OffsetAt::Earliest).await?;
-        let high = input.client.get_offset(OffsetAt::Latest).await?;
-        input.high_watermark = high;
-        if let Some(problem) = PositionProblem::check(input.next_offset, low, high) {
+        if let Some(problem) = check_position(input).await? {
             return Ok(Fetched::Invalid(problem));
         }
     }
