@@ -1,10 +1,11 @@
 //! Event timestamps: what the transformer accepts and how it writes them.
 //!
-//! Accepted (all UTC): the original demo's `"YYYY-MM-DD HH:MM:SS"` (optionally with a fraction), RFC 3339 strings
-//! (any offset, converted to UTC) and epoch milliseconds as a JSON integer. Internally a timestamp is epoch
-//! milliseconds; it is written the way Flink's JSON format writes a `TIMESTAMP(3)`: `"YYYY-MM-DD HH:MM:SS.mmm"`.
+//! Accepted (all UTC): what the original job's `TO_TIMESTAMP(s)` reads (`yyyy-M-d`, optionally ` H:m:s` and a
+//! fraction; see [`parse_flink`]), and beyond it RFC 3339 strings (any offset, converted to UTC) and epoch
+//! milliseconds as a JSON integer, for which Flink gives NULL. Internally a timestamp is epoch milliseconds; it is
+//! written the way Flink's JSON format writes a `TIMESTAMP(3)` ([`format_flink`]).
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 
 /// Earliest accepted timestamp: 1970-01-01 00:00:00 UTC (ClickHouse `DateTime` starts there).
 pub const MIN_MS: i64 = 0;
@@ -22,18 +23,86 @@ pub enum TimeError {
     OutOfRange(i64),
 }
 
-/// Parses the original format or RFC 3339 into epoch milliseconds.
+/// Parses what `TO_TIMESTAMP` reads ([`parse_flink`]) or RFC 3339 into epoch milliseconds.
 pub fn parse_text(s: &str) -> Result<i64, TimeError> {
-    let ms = if let Some(ms) = parse_plain(s) {
+    let ms = if let Some(ms) = parse_plain(s).or_else(|| parse_flink(s)) {
         ms
     } else if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         dt.timestamp_millis()
-    } else if let Ok(naive) = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f") {
-        naive.and_utc().timestamp_millis()
     } else {
         return Err(TimeError::Unparsable(s.chars().take(64).collect()));
     };
     check_range(ms)
+}
+
+/// Flink's `TO_TIMESTAMP(s)`: the text must be exactly `yyyy-M-d`, optionally followed by ` H:m:s` and a fraction
+/// (`.` and 0 to 9 digits, cut to milliseconds); month, day, hour, minute and second take one or two digits. A date
+/// alone is midnight. Nothing else is read: no spaces around it, no `T`, no zone (Flink gives NULL for those).
+///
+/// This is the pattern `yyyy-[MM][M]-[dd][d][ [HH][H]:[mm][m]:[ss][s][.fraction]]` of Flink's `DateTimeUtils`.
+/// One deliberate difference: java.time's default (SMART) resolver moves a day past the month's end back to its
+/// last day (`2021-02-29` becomes 2021-02-28) and reads `24:00:00` as the next midnight; those return `None` here
+/// (the record is dead-lettered with the text, instead of stored under another day).
+pub fn parse_flink(s: &str) -> Option<i64> {
+    let mut p = Cursor { b: s.as_bytes(), i: 0 };
+    let year = p.digits(4, 4)?;
+    p.literal(b'-')?;
+    let month = p.digits(1, 2)?;
+    p.literal(b'-')?;
+    let day = p.digits(1, 2)?;
+    let (mut hour, mut minute, mut second, mut milli) = (0, 0, 0, 0);
+    if !p.done() {
+        p.literal(b' ')?;
+        hour = p.digits(1, 2)?;
+        p.literal(b':')?;
+        minute = p.digits(1, 2)?;
+        p.literal(b':')?;
+        second = p.digits(1, 2)?;
+        if p.literal(b'.').is_some() {
+            let start = p.i;
+            let digits = p.digits(0, 9)?;
+            let n = p.i - start;
+            // Keep the first three digits: TIMESTAMP(3) truncates the fraction.
+            milli = if n <= 3 { digits * 10u32.pow(3 - n as u32) } else { digits / 10u32.pow(n as u32 - 3) };
+        }
+        if !p.done() {
+            return None;
+        }
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(year as i32, month, day)?;
+    let time = date.and_hms_milli_opt(hour, minute, second, milli)?;
+    Some(time.and_utc().timestamp_millis())
+}
+
+/// A position in ASCII text, for [`parse_flink`].
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Cursor<'_> {
+    fn done(&self) -> bool {
+        self.i == self.b.len()
+    }
+
+    /// `c`, consumed.
+    fn literal(&mut self, c: u8) -> Option<()> {
+        (self.b.get(self.i) == Some(&c)).then(|| self.i += 1)
+    }
+
+    /// `min..=max` ASCII digits (as many as there are, up to `max`), as a number.
+    fn digits(&mut self, min: usize, max: usize) -> Option<u32> {
+        let start = self.i;
+        let mut n = 0u32;
+        while self.i - start < max {
+            match self.b.get(self.i) {
+                Some(c) if c.is_ascii_digit() => n = n * 10 + u32::from(c - b'0'),
+                _ => break,
+            }
+            self.i += 1;
+        }
+        (self.i - start >= min).then_some(n)
+    }
 }
 
 /// Checks that epoch milliseconds lie in the storable range.
@@ -143,12 +212,31 @@ mod tests {
         assert_eq!(parse_text("2024-02-29 12:34:56.789"), Ok(1_709_210_096_789));
         assert_eq!(parse_text("2024-02-29T12:34:56.789Z"), Ok(1_709_210_096_789));
         assert_eq!(parse_text("2024-02-29T14:34:56.789+02:00"), Ok(1_709_210_096_789));
+        // TO_TIMESTAMP's lenient forms: a date alone, one-digit fields, a fraction of 0 to 9 digits (cut to ms).
+        assert_eq!(parse_text("2024-02-29"), Ok(1_709_164_800_000));
+        assert_eq!(parse_text("2024-2-9 1:2:3"), Ok(1_707_440_523_000));
+        assert_eq!(parse_text("2024-02-29 12:34:56."), Ok(1_709_210_096_000));
+        assert_eq!(parse_text("2024-02-29 12:34:56.7"), Ok(1_709_210_096_700));
+        assert_eq!(parse_text("2024-02-29 12:34:56.789999999"), Ok(1_709_210_096_789));
     }
 
     #[test]
     fn rejected() {
-        for bad in ["", "yesterday", "2023-02-29 00:00:00", "2024-13-01 00:00:00", "2024-01-01 25:00:00", "2024-01-01"]
-        {
+        for bad in [
+            "",
+            "yesterday",
+            "2023-02-29 00:00:00",
+            "2024-13-01 00:00:00",
+            "2024-01-01 25:00:00",
+            " 2024-01-01",
+            "2024-01-01 ",
+            "2024-01-01  10:00:00",
+            "2024-01-01 10:00",
+            "2024-001-01",
+            "24-01-01",
+            "2024-01-01 10:00:00.1234567890",
+            "2024-01-01 24:00:00",
+        ] {
             assert!(matches!(parse_text(bad), Err(TimeError::Unparsable(_))), "{bad}");
         }
         assert_eq!(parse_text("1969-12-31 23:59:59"), Err(TimeError::OutOfRange(-1000)));

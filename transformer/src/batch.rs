@@ -23,6 +23,8 @@ pub struct Layout {
     pub dead_letter_partitions: usize,
     /// Larger raw records are dead-lettered unread (`--max-record-bytes`).
     pub max_record_bytes: usize,
+    /// Larger unified records are dead-lettered ([`crate::config::Config::max_output_bytes`]).
+    pub max_output_bytes: usize,
     /// Bytes of the raw value a dead letter keeps (`--dead-letter-max-raw`).
     pub dead_letter_max_raw: usize,
 }
@@ -97,7 +99,7 @@ pub fn prepare(
             let value = r.record.value.as_deref();
             b.bytes_in += value.map_or(0, |v| v.len() as u64);
             let src = Source { topic, partition, offset: r.offset };
-            match encode(src, value, layout.max_record_bytes) {
+            match encode(src, value, layout) {
                 Ok(json) => {
                     b.bytes_out += json.len() as u64;
                     out.push(Record {
@@ -127,15 +129,26 @@ pub fn prepare(
     b
 }
 
-/// Maps one record and writes its unified JSON. A valid record whose unified form would not fit in a produce
-/// request is an error too: the broker would refuse it forever and stall the partition.
-fn encode(src: Source<'_>, value: Option<&[u8]>, max_record_bytes: usize) -> Result<Vec<u8>, MapError> {
-    let m = map(src, value, max_record_bytes)?;
+/// Bytes of a record batch that are not the record's value: the batch header (61 bytes) and one record's framing,
+/// with room to spare.
+pub const FRAMING: usize = 512;
+
+/// The largest unified record a raw record of `raw_bytes` can give, with strings where the contract has strings:
+/// each raw string is written at most twice (url, element_id and order_id again in details), never longer than its
+/// JSON text in the raw record; the rest (event id, names, numbers, topic twice) takes under 4 KiB. Only an object
+/// or array where a string belongs can grow past it (Flink's STRING coercion writes its JSON text, escaped again).
+pub const fn output_bound(raw_bytes: usize) -> usize {
+    raw_bytes.saturating_mul(2).saturating_add(4096)
+}
+
+/// Maps one record and writes its unified JSON. A valid record whose unified form is over `max_output_bytes` is an
+/// error too: the broker would refuse it forever and stall the partition.
+fn encode(src: Source<'_>, value: Option<&[u8]>, layout: &Layout) -> Result<Vec<u8>, MapError> {
+    let m = map(src, value, layout.max_record_bytes)?;
     let mut json = Vec::with_capacity(m.json_size_hint());
     m.write_json(&mut json);
-    let max = crate::sink::MAX_REQUEST_BYTES / 2;
-    if json.len() > max {
-        return Err(MapError::OutputTooLarge { size: json.len(), max });
+    if json.len() > layout.max_output_bytes {
+        return Err(MapError::OutputTooLarge { size: json.len(), max: layout.max_output_bytes });
     }
     Ok(json)
 }
@@ -143,6 +156,34 @@ fn encode(src: Source<'_>, value: Option<&[u8]>, max_record_bytes: usize) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A raw record that fits `--max-record-bytes` is never dead-lettered for the size of its unified record,
+        /// however its strings are escaped: the bound holds for strings in every string field.
+        #[test]
+        fn a_record_that_fits_always_fits_once_unified(
+            strings in proptest::collection::vec(any::<String>(), 5),
+            topic in "[a-z_]{1,249}",
+            offset in any::<i64>(),
+        ) {
+            let [user, url, element, order, ip] = &strings[..] else { unreachable!() };
+            let raw = serde_json::json!({"user_id": user, "url": url, "element_id": element, "order_id": order,
+                "ip_address": ip, "amount": -1.2345678901234567e-300, "duration_seconds": i64::MIN,
+                "timestamp": "2024-05-01 10:00:00.123"}).to_string();
+            let layout = Layout {
+                inputs: vec![(topic.clone(), i32::MAX)],
+                output_partitions: 1,
+                dead_letter_partitions: 1,
+                max_record_bytes: raw.len(),
+                max_output_bytes: output_bound(raw.len()),
+                dead_letter_max_raw: 0,
+            };
+            let src = Source { topic: &topic, partition: i32::MAX, offset };
+            let json = encode(src, Some(raw.as_bytes()), &layout);
+            prop_assert!(json.is_ok(), "{:?}", json.err());
+        }
+    }
 
     fn rec(offset: i64, value: &[u8]) -> RecordAndOffset {
         let record = Record { key: None, value: Some(value.to_vec()), headers: BTreeMap::new(), timestamp: Utc::now() };
@@ -156,6 +197,7 @@ mod tests {
             output_partitions: 3,
             dead_letter_partitions: 2,
             max_record_bytes: 1 << 20,
+            max_output_bytes: output_bound(1 << 20),
             dead_letter_max_raw: 1024,
         };
         let ok = br#"{"user_id":"u","timestamp":"2024-05-01 10:00:00"}"#;

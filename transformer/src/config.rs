@@ -175,9 +175,16 @@ pub struct Config {
     /// How long a fetch waits for new records, in milliseconds (at least 1).
     #[arg(long, env = "FETCH_MAX_WAIT_MS", default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..))]
     pub fetch_max_wait_ms: i32,
-    /// Records larger than this many bytes are dead-lettered (reason too_large) without parsing.
-    #[arg(long, env = "MAX_RECORD_BYTES", default_value_t = 1_048_576)]
+    /// Records larger than this many bytes are dead-lettered (reason too_large) without parsing. Every record that
+    /// fits is written: its unified record is at most twice its size plus 4 KiB (url, element_id and order_id
+    /// appear twice), which must fit the output topic's max.message.bytes (--output-max-message-bytes).
+    #[arg(long, env = "MAX_RECORD_BYTES", default_value_t = 512_000)]
     pub max_record_bytes: usize,
+    /// The output and dead-letter topics' max.message.bytes: the largest record batch the broker takes there
+    /// (Kafka's default is 1048588). A unified record larger than this is dead-lettered (too_large) instead of
+    /// stalling its partition; at start the transformer warns when --max-record-bytes allows one.
+    #[arg(long, env = "OUTPUT_MAX_MESSAGE_BYTES", default_value_t = 1_048_588)]
+    pub output_max_message_bytes: usize,
     /// How many bytes of the raw value a dead letter keeps.
     #[arg(long, env = "DEAD_LETTER_MAX_RAW", default_value_t = 65_536)]
     pub dead_letter_max_raw: usize,
@@ -257,10 +264,21 @@ impl Config {
     pub fn checkpoint_key(&self) -> String {
         format!("{}/{}-of-{}", self.group, self.instance, self.instances)
     }
+
+    /// The largest unified record written, in bytes: what `--max-record-bytes` allows
+    /// ([`crate::batch::output_bound`]), within what the output topic takes (a batch's framing set aside).
+    pub fn max_output_bytes(&self) -> usize {
+        crate::batch::output_bound(self.max_record_bytes).min(self.output_max_message_bytes - crate::batch::FRAMING)
+    }
+
     /// Checks what clap cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
         runtime::kafka::check_brokers(&self.brokers).map_err(anyhow::Error::msg)?;
-        anyhow::ensure!(self.max_record_bytes > 0, "--max-record-bytes must be at least 1 (default 1048576)");
+        anyhow::ensure!(self.max_record_bytes > 0, "--max-record-bytes must be at least 1 (default 512000)");
+        anyhow::ensure!(
+            self.output_max_message_bytes >= 16_384,
+            "--output-max-message-bytes must be at least 16384 (default 1048588, Kafka's default max.message.bytes)"
+        );
         anyhow::ensure!(
             self.health_max_age_secs > 0,
             "--health-max-age-secs must be at least 1 (default 10): 0 would make /healthz fail always"

@@ -23,6 +23,7 @@ pub mod config;
 pub mod dead_letter;
 pub mod encode;
 pub mod endpoints;
+pub mod flink_json;
 pub mod map;
 pub mod metrics;
 pub mod offsets;

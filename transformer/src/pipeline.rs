@@ -101,8 +101,25 @@ impl Pipeline {
             output_partitions: output.partitions.len(),
             dead_letter_partitions: dead.partitions.len(),
             max_record_bytes: cfg.max_record_bytes,
+            max_output_bytes: cfg.max_output_bytes(),
             dead_letter_max_raw: cfg.dead_letter_max_raw,
         };
+        let bound = crate::batch::output_bound(cfg.max_record_bytes);
+        if bound > layout.max_output_bytes {
+            warn!(
+                max_record_bytes = cfg.max_record_bytes,
+                output_bound = bound,
+                output_max_message_bytes = cfg.output_max_message_bytes,
+                "a raw record that fits --max-record-bytes may give a unified record of up to {bound} bytes, over \
+                 what the output topic takes; such records are dead-lettered as too_large. Raise max.message.bytes \
+                 of {} and {} to {} and pass --output-max-message-bytes {}, or lower --max-record-bytes to {}",
+                cfg.output_topic,
+                cfg.dead_letter_topic,
+                bound + crate::batch::FRAMING,
+                bound + crate::batch::FRAMING,
+                (cfg.output_max_message_bytes - crate::batch::FRAMING - 4096) / 2,
+            );
+        }
         let mut p = Self {
             cfg,
             layout,

@@ -13,6 +13,7 @@ fn nonsense_is_refused_with_exit_2_and_the_valid_range() {
         (&["--brokers", "kafka"][..], "has no port: write host:port"),
         (&["--brokers", "kafka:0"], "1..65535"),
         (&["--max-record-bytes", "0"], "--max-record-bytes must be at least 1"),
+        (&["--output-max-message-bytes", "100"], "--output-max-message-bytes must be at least 16384"),
         (&["--health-max-age-secs", "0"], "--health-max-age-secs must be at least 1"),
         (&["--instance", "2", "--instances", "2"], "must be below --instances 2"),
         (&["--on-offset-out-of-range", "latest"], "possible values: earliest, fail"),

@@ -54,11 +54,12 @@ async fn every_kind_of_poison_is_dead_lettered_and_the_transformer_goes_on() {
         (Some(b"{\"user_id\": \"u\", ".to_vec()), "invalid_json"),
         (Some(b"{\"user_id\":\"\xff\xfe\",\"timestamp\":\"2026-01-01 00:00:00\"}".to_vec()), "invalid_utf8"),
         (Some(format!(r#"{{"user_id":"u",{ts},"pad":"{}"}}"#, "x".repeat(10 << 20)).into_bytes()), "too_large"),
-        // Valid, but its unified record (the url appears twice) would not fit in a produce request.
-        (Some(format!(r#"{{"user_id":"u",{ts},"url":"{}"}}"#, "u".repeat(600_000)).into_bytes()), "too_large"),
+        // Under --max-record-bytes (450 KB), but an array where the url belongs: Flink's STRING coercion writes its
+        // JSON text, escaped again, and twice (url and details): 1.5 MB, over what the output topic takes.
+        (Some(format!(r#"{{"user_id":"u",{ts},"url":[{}""]}}"#, r#""","#.repeat(150_000)).into_bytes()), "too_large"),
         (Some(format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes()), "not_an_object"),
         (Some(format!("{}1{}", r#"{"a":"#.repeat(10_000), "}".repeat(10_000)).into_bytes()), "missing_field"),
-        (Some(format!(r#"{{"user_id":42,{ts}}}"#).into_bytes()), "wrong_type"),
+        (Some(format!(r#"{{"user_id":"u",{ts},"duration_seconds":true}}"#).into_bytes()), "wrong_type"),
         (Some(format!(r#"{{"user_id":"u",{ts},"amount":"cheap"}}"#).into_bytes()), "wrong_type"),
         (Some(format!(r#"{{{ts}}}"#).into_bytes()), "missing_field"),
         (Some(br#"{"user_id":"u"}"#.to_vec()), "missing_field"),
@@ -75,16 +76,20 @@ async fn every_kind_of_poison_is_dead_lettered_and_the_transformer_goes_on() {
     }
     values.push(Some(valid(2)));
     values.push(Some(valid(3)));
+    // A valid event with a 190 KB url: its unified record (the url twice) is 380 KB, which was once over a fixed
+    // output cap. Its raw record fits --max-record-bytes, so it is written.
+    let long_url = format!("https://a.example/{}", "p".repeat(190_000));
+    values.push(Some(format!(r#"{{"user_id":"u4",{ts},"url":"{long_url}"}}"#).into_bytes()));
     produce(&s, &orders, values).await;
 
-    let total = poison.len() as u64 + 3;
+    let total = poison.len() as u64 + 4;
     eventually(LIMIT, "every record handled", || async {
         let n = transformer.metrics.records_in.load(Relaxed);
         (n == total).then_some(()).ok_or(format!("{n}/{total}"))
     })
     .await;
     let m = &transformer.metrics;
-    assert_eq!(m.records_out.load(Relaxed), 3);
+    assert_eq!(m.records_out.load(Relaxed), 4);
     assert_eq!(m.dead_letters_total(), poison.len() as u64);
     assert_eq!(m.records_out.load(Relaxed) + m.dead_letters_total(), m.records_in.load(Relaxed));
 
@@ -105,7 +110,9 @@ async fn every_kind_of_poison_is_dead_lettered_and_the_transformer_goes_on() {
     let out: Vec<ProcessedEvent> = read_topic(&s, &names.output()).await;
     let mut users: Vec<_> = out.iter().map(|e| e.user_id.as_str()).collect();
     users.sort();
-    assert_eq!(users, ["u1", "u2", "u3"]);
+    assert_eq!(users, ["u1", "u2", "u3", "u4"]);
+    let long = out.iter().find(|e| e.user_id == "u4").unwrap();
+    assert_eq!((long.url.as_deref(), long.details.as_str()), (Some(long_url.as_str()), long_url.as_str()));
     transformer.stop().await;
 }
 
