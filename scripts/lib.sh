@@ -79,6 +79,14 @@ ensure_rdkafka() { # a librdkafka that can talk to nisshi, for ClickHouse's Kafk
   rm -rf "$tmp"
 }
 
+ensure_confluent_kafka() { # the confluent-kafka wheel (librdkafka 2.16), the foreign client of the codec tests
+  local dir=$CACHE_DIR/pylib
+  PYTHONPATH=$dir python3 -c "import confluent_kafka" 2>/dev/null && return 0
+  log "installing confluent-kafka $CONFLUENT_KAFKA_VERSION (librdkafka as a foreign producer and consumer for tests)"
+  python3 -m pip install --quiet --target "$dir" "confluent-kafka==$CONFLUENT_KAFKA_VERSION" \
+    || die "pip could not install confluent-kafka $CONFLUENT_KAFKA_VERSION"
+}
+
 ensure_musl() {
   rustup target list --installed 2>/dev/null | grep -qx "$MUSL_TARGET" && return 0
   log "adding the Rust target $MUSL_TARGET"

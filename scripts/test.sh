@@ -24,6 +24,8 @@ start_clickhouse
 command -v promtool >/dev/null || apt_install prometheus
 export TEST_KAFKA_BROKERS=$KAFKA_BROKERS TEST_CLICKHOUSE_URL=$CLICKHOUSE_URL TEST_NISSHI_BIN=$(nisshi_bin)
 export TEST_PROMTOOL=$(command -v promtool)
+ensure_confluent_kafka
+export TEST_PYTHONPATH=$CACHE_DIR/pylib
 
 cd "$ROOT"
 log "release checks: no C, static musl binaries, empty root, compose, the pipeline with the musl binaries"

@@ -44,6 +44,9 @@ pub struct Config {
     /// Most events per produce batch.
     #[arg(long, env = "PRODUCER_BATCH_SIZE", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,
+    /// Compression of produced batches: none, gzip, snappy, lz4 or zstd (all pure Rust).
+    #[arg(long, env = "COMPRESSION", value_enum, default_value_t = runtime::kafka::CompressionArg::None)]
+    pub compression: runtime::kafka::CompressionArg,
     /// How long events may wait to be batched, in milliseconds.
     #[arg(long, env = "PRODUCER_LINGER_MS", default_value_t = 5)]
     pub linger_ms: u64,

@@ -123,7 +123,7 @@ fn break_record(valid: Vec<u8>, rng: &mut ChaCha8Rng) -> Vec<u8> {
         1 => text.replacen("\"user_id\"", "\"user\"", 1).into_bytes(), // no user_id
         2 => text.replacen("\"timestamp\":\"", "\"timestamp\":\"not a time ", 1).into_bytes(),
         3 => text.replacen("\"user_id\":\"", "\"user_id\":null,\"was\":\"", 1).into_bytes(), // a null user_id
-        4 => Vec::new(), // empty record
+        4 => Vec::new(),                                                                     // empty record
         _ => {
             let mut b = text.into_bytes(); // invalid UTF-8 inside a string
             let at = b.len() / 2;

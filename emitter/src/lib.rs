@@ -101,7 +101,8 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
     if !missing.is_empty() {
         let (batches, bad, _) = build(&generator, &parts, missing.iter().copied());
         malformed += bad;
-        let Some(sent_marks) = send(&parts, batches, true, &metrics, &stop, &marks).await else {
+        let Some(sent_marks) = send(&parts, batches, true, cfg.compression.into(), &metrics, &stop, &marks).await
+        else {
             warn!("stopped while re-sending: the batch was not acknowledged (run with --resume to send it)");
             return Ok(Summary { seed, first_index, sent: 0, malformed: 0 });
         };
@@ -130,7 +131,9 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
         let (batches, bad, bytes) = build(&generator, &parts, next..next + due);
         malformed += bad;
         let n_batches = batches.len() as u64;
-        let Some(sent_marks) = send(&parts, batches, cfg.wait_for_acks(), &metrics, &stop, &marks).await else {
+        let Some(sent_marks) =
+            send(&parts, batches, cfg.wait_for_acks(), cfg.compression.into(), &metrics, &stop, &marks).await
+        else {
             warn!(next_index = next, "stopped while the broker was unreachable: the batch in flight was not acknowledged (--resume sends it)");
             break;
         };
@@ -201,6 +204,7 @@ async fn send(
     parts: &[Vec<Arc<PartitionClient>>],
     batches: BTreeMap<(usize, usize), Vec<Record>>,
     wait: bool,
+    compression: Compression,
     metrics: &metrics::Metrics,
     stop: &tokio::sync::watch::Receiver<bool>,
     ends: &BTreeMap<String, i64>,
@@ -209,7 +213,7 @@ async fn send(
     if !wait {
         for (client, records) in jobs {
             tokio::spawn(async move {
-                if let Err(e) = client.produce(records, Compression::NoCompression).await {
+                if let Err(e) = client.produce(records, compression).await {
                     warn!(topic = client.topic(), partition = client.partition(), error = %e, "produce failed (acks=0: not retried)");
                 }
             });
@@ -221,7 +225,7 @@ async fn send(
     loop {
         attempt += 1;
         let results = futures::future::join_all(
-            pending.iter().map(|(client, records)| client.produce(records.clone(), Compression::NoCompression)),
+            pending.iter().map(|(client, records)| client.produce(records.clone(), compression)),
         )
         .await;
         let mut failed = Vec::new();

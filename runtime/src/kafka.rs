@@ -14,6 +14,34 @@ use rskafka::record::RecordAndOffset;
 use rskafka::BackoffConfig;
 use tracing::{info, warn};
 
+/// Compression of produced batches: every codec Kafka has, all in pure Rust (rskafka is patched for lz4 and zstd;
+/// see vendor/README.md). Reading takes any of them, whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompressionArg {
+    /// No compression (default; fastest on a local broker).
+    None,
+    /// gzip (flate2's pure-Rust backend).
+    Gzip,
+    /// Snappy (the snap crate), as librdkafka writes it.
+    Snappy,
+    /// LZ4 frames (lz4_flex).
+    Lz4,
+    /// Zstandard (ruzstd; about zstd level 1).
+    Zstd,
+}
+
+impl From<CompressionArg> for rskafka::client::partition::Compression {
+    fn from(c: CompressionArg) -> Self {
+        match c {
+            CompressionArg::None => Self::NoCompression,
+            CompressionArg::Gzip => Self::Gzip,
+            CompressionArg::Snappy => Self::Snappy,
+            CompressionArg::Lz4 => Self::Lz4,
+            CompressionArg::Zstd => Self::Zstd,
+        }
+    }
+}
+
 /// Errors talking to the broker, with what the user should do about them.
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaError {

@@ -3,25 +3,8 @@
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+pub use runtime::kafka::CompressionArg;
 pub use runtime::logging::LogFormat;
-
-/// Compression of produced batches (pure-Rust codecs only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CompressionArg {
-    /// No compression (default; fastest on a local broker).
-    None,
-    /// gzip (flate2's pure-Rust backend).
-    Gzip,
-}
-
-impl From<CompressionArg> for rskafka::client::partition::Compression {
-    fn from(c: CompressionArg) -> Self {
-        match c {
-            CompressionArg::None => Self::NoCompression,
-            CompressionArg::Gzip => Self::Gzip,
-        }
-    }
-}
 
 /// What to do when an input position is no longer valid (the topic was recreated, or retention deleted unread
 /// records). Kafka's `auto.offset.reset` decides only for a group without offsets; this decides for a committed
