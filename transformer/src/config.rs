@@ -115,8 +115,15 @@ pub enum OffsetsAction {
     /// next commit.
     Reset {
         /// earliest | latest | an RFC 3339 time | the offset of a checkpoint record (see `offsets show`).
-        #[arg(long)]
-        to: ResetTo,
+        #[arg(long, required_unless_present = "to_offset", conflicts_with = "to_offset")]
+        to: Option<ResetTo>,
+        /// Move only this input partition (`topic/partition`) to `--to-offset`, keeping every other position and
+        /// the output marks: the way past a record batch that cannot be read.
+        #[arg(long, requires = "to_offset")]
+        partition: Option<String>,
+        /// The offset `--partition` resumes at.
+        #[arg(long, requires = "partition")]
+        to_offset: Option<i64>,
         /// Print the new checkpoint without writing it.
         #[arg(long)]
         dry_run: bool,

@@ -39,7 +39,8 @@ fn status_json(m: &Metrics, max_age: Duration) -> serde_json::Value {
         .iter()
         .map(|((topic, partition), g)| {
             json!({"topic": topic, "partition": partition, "committed": g.next_offset,
-                   "high_watermark": g.high_watermark, "lag": (g.high_watermark - g.next_offset).max(0), "records": g.records})
+                   "high_watermark": g.high_watermark, "lag": (g.high_watermark - g.next_offset).max(0), "records": g.records,
+                   "unreadable": g.unreadable})
         })
         .collect();
     let reasons: serde_json::Map<String, serde_json::Value> =

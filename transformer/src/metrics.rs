@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::map::MapError;
 
 /// Per input partition: committed position and what the broker has.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PartitionGauges {
     /// First offset not yet committed.
     pub next_offset: i64,
@@ -18,6 +18,8 @@ pub struct PartitionGauges {
     pub high_watermark: i64,
     /// Records handled from this partition since start.
     pub records: u64,
+    /// Why the partition is stopped, when a record batch in it cannot be read.
+    pub unreadable: Option<String>,
 }
 
 /// An input position found invalid and what was done about it (see [`crate::source::PositionProblem`]).
@@ -178,6 +180,16 @@ impl Metrics {
     /// but an input position was found invalid within [`DEGRADED_FOR`] (degraded: working, but look); otherwise
     /// `Err` with why not.
     pub fn health(&self, max_age: Duration) -> Result<Option<String>, String> {
+        let stopped: Vec<String> = self
+            .partitions
+            .lock()
+            .expect("metrics lock poisoned")
+            .values()
+            .filter_map(|g| g.unreadable.clone())
+            .collect();
+        if !stopped.is_empty() {
+            return Err(stopped.join("; "));
+        }
         let last = self.last_ok_ms.load(Relaxed);
         if last == 0 {
             return Err("starting: not connected to Kafka yet".into());
@@ -204,6 +216,11 @@ impl Metrics {
             age as f64 / 1000.0,
             last_error.as_deref().unwrap_or("none yet")
         ))
+    }
+
+    /// Marks input partition `id` as stopped at an unreadable batch (`Some(why)`) or reading again (`None`).
+    pub fn set_unreadable(&self, id: (String, i32), why: Option<String>) {
+        self.partitions.lock().expect("metrics lock poisoned").entry(id).or_default().unreadable = why;
     }
 
     /// Appends a sample to the history.
@@ -337,6 +354,12 @@ impl Metrics {
             ("transformer_lag", "Records in the input partition not yet committed.", |g| {
                 (g.high_watermark - g.next_offset).max(0)
             }),
+            (
+                "transformer_partition_unreadable",
+                "1 while the input partition is stopped at a record batch that cannot be read (the log and /healthz \
+                 say which offset and why), else 0.",
+                |g| i64::from(g.unreadable.is_some()),
+            ),
         ] {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge");
             for ((topic, partition), g) in parts.iter() {

@@ -59,10 +59,24 @@ pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyho
                 writeln!(out, "earlier offset={offset} {valid}")?;
             }
         }
-        OffsetsAction::Reset { to, dry_run } => {
-            let cp = match to {
-                ResetTo::Checkpoint(offset) => store.at(*offset).await.map_err(anyhow::Error::msg)?,
-                _ => {
+        OffsetsAction::Reset { to, partition, to_offset, dry_run } => {
+            let cp = match (to, partition, to_offset) {
+                (_, Some(key), Some(offset)) => {
+                    let input = inputs.iter().find(|i| i.key() == *key).ok_or_else(|| {
+                        let keys: Vec<_> = inputs.iter().map(|i| i.key()).collect();
+                        anyhow::anyhow!("--partition {key} is not an input of this instance: {}", keys.join(", "))
+                    })?;
+                    let (low, high) = bounds(&input.client).await?;
+                    anyhow::ensure!(
+                        (low..=high).contains(offset),
+                        "--to-offset {offset} is outside {key}'s log ({low}..={high})"
+                    );
+                    let mut cp = store.load().await?.unwrap_or_default();
+                    cp.next_offsets.insert(key.clone(), *offset);
+                    cp
+                }
+                (Some(ResetTo::Checkpoint(offset)), _, _) => store.at(*offset).await.map_err(anyhow::Error::msg)?,
+                (Some(to), _, _) => {
                     let mut next_offsets = BTreeMap::new();
                     for input in &inputs {
                         let at = match to {
@@ -87,6 +101,7 @@ pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyho
                     }
                     Checkpoint { next_offsets, output_marks }
                 }
+                (None, _, _) => unreachable!("clap requires --to or --partition with --to-offset"),
             };
             for (k, o) in &cp.next_offsets {
                 writeln!(out, "position {k} next={o}")?;

@@ -63,6 +63,8 @@ pub struct Pipeline {
     ends: BTreeMap<String, i64>,
     /// Per input index: an invalid position found and not yet moved (see [`Pipeline::apply_pending`]).
     pending: Vec<Option<PositionProblem>>,
+    /// Per input index: stopped at a record batch that cannot be read (see [`Unreadable`]).
+    unreadable: Vec<Option<Unreadable>>,
     metrics: Arc<Metrics>,
     /// Recent rounds as (records in, dead letters), oldest first, covering about `--dead-letter-window` records.
     recent: VecDeque<(u64, u64)>,
@@ -132,6 +134,7 @@ impl Pipeline {
             pinned_marks: BTreeMap::new(),
             ends: BTreeMap::new(),
             pending: Vec::new(),
+            unreadable: Vec::new(),
             metrics,
             recent: VecDeque::new(),
         };
@@ -177,6 +180,21 @@ impl Pipeline {
                     share * 100.0,
                     self.recent.iter().map(|r| r.0).sum::<u64>(),
                     self.cfg.max_dead_letter_ratio
+                );
+            }
+            let stopped = self.unreadable_partitions();
+            if self.cfg.drain
+                && !stopped.is_empty()
+                && self
+                    .inputs
+                    .iter()
+                    .zip(&self.unreadable)
+                    .all(|(i, u)| u.is_some() || i.next_offset >= i.high_watermark)
+            {
+                anyhow::bail!(
+                    "--drain: not drained: {} cannot be read (a record batch that does not decode; the log and \
+                     /metrics have the error); everything else is drained and committed",
+                    stopped.join(", ")
                 );
             }
             if self.cfg.drain
@@ -249,6 +267,7 @@ impl Pipeline {
             };
         }
         self.pending = vec![None; self.inputs.len()];
+        self.unreadable.resize(self.inputs.len(), None);
         self.skips = vec![OffsetRanges::default(); self.inputs.len()];
         for idx in 0..self.inputs.len() {
             if let Some(problem) = source::check_position(&mut self.inputs[idx]).await? {
@@ -367,19 +386,35 @@ impl Pipeline {
     async fn round(&mut self) -> anyhow::Result<()> {
         let (max_bytes, max_wait) = (self.cfg.fetch_max_bytes, self.cfg.fetch_max_wait_ms);
         let mut fetched = Vec::with_capacity(self.inputs.len());
-        let fetches = self.inputs.iter_mut().zip(&self.pending).map(|(input, pending)| async move {
-            match pending {
-                Some(_) => Ok(Fetched::Records(Vec::new())), // waits for apply_pending
-                None => source::fetch(input, max_bytes, max_wait).await,
-            }
-        });
+        let now = Instant::now();
+        let fetches = self.inputs.iter_mut().zip(&self.pending).zip(&self.unreadable).map(
+            |((input, pending), unreadable)| async move {
+                if pending.is_some() || unreadable.as_ref().is_some_and(|u| now < u.retry_at) {
+                    return None; // waits for apply_pending, or for the next try of an unreadable batch
+                }
+                Some(match source::fetch(input, max_bytes, max_wait).await {
+                    // Read up to the bad batch: the first batch alone may still be fine.
+                    Err(e) if source::is_unreadable(&e) => source::fetch_one_batch(input, max_wait).await,
+                    other => other,
+                })
+            },
+        );
         for (idx, f) in join_all(fetches).await.into_iter().enumerate() {
-            match f? {
-                Fetched::Records(records) => fetched.push(records),
-                Fetched::Invalid(problem) => {
+            match f {
+                None => fetched.push(Vec::new()),
+                Some(Ok(Fetched::Records(records))) => {
+                    self.readable_again(idx);
+                    fetched.push(records)
+                }
+                Some(Ok(Fetched::Invalid(problem))) => {
                     self.found_invalid(idx, problem)?;
                     fetched.push(Vec::new());
                 }
+                Some(Err(e)) if source::is_unreadable(&e) => {
+                    self.found_unreadable(idx, &e);
+                    fetched.push(Vec::new());
+                }
+                Some(Err(e)) => return Err(e.into()),
             }
         }
         let mut batch = prepare(&self.layout, fetched, &mut self.skips, chrono::Utc::now());
@@ -413,6 +448,51 @@ impl Pipeline {
         self.metrics.commit_latency.observe(commit_started.elapsed());
         self.committed(batch, cp);
         Ok(())
+    }
+
+    /// Stops input `idx` at its position: the record batch there cannot be read. The other partitions go on; this
+    /// one is tried again every [`UNREADABLE_RETRY`], and /healthz, /metrics, the status page and the log say why.
+    fn found_unreadable(&mut self, idx: usize, e: &rskafka::client::error::Error) {
+        let input = &self.inputs[idx];
+        let (topic, partition, offset) = (input.client.topic(), input.client.partition(), input.next_offset);
+        let message = format!(
+            "partition {topic}/{partition} stopped at offset {offset}: its record batch cannot be read ({e}); the \
+             other partitions go on. It is tried again every {} s. To skip it, move the position past the batch: \
+             `transformer offsets reset --partition {topic}/{partition} --to-offset N`, then restart",
+            UNREADABLE_RETRY.as_secs()
+        );
+        match &self.unreadable[idx] {
+            Some(u) if u.offset == offset => warn!(topic, partition, offset, error = %e, "still cannot be read"),
+            _ => {
+                error!(topic, partition, offset, error = %e, "partition stopped: a record batch cannot be read; the other partitions go on");
+                self.metrics.error(message.clone());
+            }
+        }
+        self.unreadable[idx] = Some(Unreadable { offset, retry_at: Instant::now() + UNREADABLE_RETRY });
+        self.metrics.set_unreadable(input.id(), Some(message));
+    }
+
+    /// Input `idx` was read: if it had stopped at an unreadable batch, it goes on.
+    fn readable_again(&mut self, idx: usize) {
+        if let Some(u) = self.unreadable[idx].take() {
+            let input = &self.inputs[idx];
+            info!(
+                topic = input.client.topic(),
+                partition = input.client.partition(),
+                offset = u.offset,
+                "partition readable again; going on"
+            );
+            self.metrics.set_unreadable(input.id(), None);
+        }
+    }
+
+    /// The partitions stopped at a batch they cannot read, as `topic/partition at offset N`.
+    pub(crate) fn unreadable_partitions(&self) -> Vec<String> {
+        self.inputs
+            .iter()
+            .zip(&self.unreadable)
+            .filter_map(|(i, u)| u.as_ref().map(|u| format!("{} at offset {}", i.key(), u.offset)))
+            .collect()
     }
 
     /// Books a committed round: only now do the offsets move; counters count.
@@ -463,6 +543,18 @@ impl Pipeline {
             g.high_watermark = i.high_watermark.max(i.next_offset);
         }
     }
+}
+
+/// How often a partition stopped at an unreadable batch is tried again (a broker-side fault may clear).
+const UNREADABLE_RETRY: Duration = Duration::from_secs(30);
+
+/// Where an input partition stopped: the record batch at `offset` cannot be read.
+#[derive(Debug, Clone)]
+struct Unreadable {
+    /// The position, where the unreadable batch is.
+    offset: i64,
+    /// When to try it again.
+    retry_at: Instant,
 }
 
 /// The process's peak resident memory so far (VmHWM), in KiB; 0 where /proc is not there. Logged at the end of

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use rskafka::client::error::{Error as RsError, ProtocolError};
+use rskafka::client::error::{Error as RsError, ProtocolError, RequestError};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 use rskafka::record::RecordAndOffset;
 pub use runtime::kafka::{bounds, read_range, scan, tp_key};
@@ -130,7 +130,7 @@ pub enum Fetched {
 /// the position is past the high watermark or below it (records should have come), or a first record past the
 /// position (a gap: retention, or compaction, which is fine).
 pub async fn fetch(input: &mut Input, max_bytes: i32, max_wait_ms: i32) -> Result<Fetched, RsError> {
-    let result = input.client.fetch_records(input.next_offset, 1..max_bytes, max_wait_ms).await;
+    let result = input.client.fetch_records(input.next_offset, 1..max_bytes.max(2), max_wait_ms).await;
     let suspicious = match &result {
         Err(RsError::ServerError { protocol_error: ProtocolError::OffsetOutOfRange, .. }) => true,
         Err(_) => false,
@@ -148,6 +148,25 @@ pub async fn fetch(input: &mut Input, max_bytes: i32, max_wait_ms: i32) -> Resul
     records.retain(|r| r.offset >= input.next_offset);
     input.high_watermark = hw;
     Ok(Fetched::Records(records))
+}
+
+/// Whether a fetch error means that the partition's data cannot be read: a record batch or a record in it that
+/// does not decode (a corrupt batch, an unknown codec, a broken varint). Only that partition stops; a broker or
+/// network failure (anything else) fails the round as before.
+pub fn is_unreadable(e: &RsError) -> bool {
+    matches!(
+        e,
+        RsError::Request(
+            RequestError::ReadError(_) | RequestError::ReadVersionedError(_) | RequestError::TooMuchData { .. }
+        ) | RsError::InvalidResponse(_)
+    )
+}
+
+/// After an unreadable fetch: fetches again with the smallest size the broker allows, which returns exactly the
+/// first batch at the position. `Ok` with its records if that batch reads (the bad one is further on: we move up
+/// to it); `Err` if it does not (the bad batch starts at the position: the partition stops there).
+pub async fn fetch_one_batch(input: &mut Input, max_wait_ms: i32) -> Result<Fetched, RsError> {
+    fetch(input, 1, max_wait_ms).await
 }
 
 /// Checks `input`'s position against the partition's log start and high watermark now (at start, after recovery).

@@ -139,3 +139,87 @@ async fn the_dead_letter_cap_stops_the_transformer_after_committing() {
     assert!(letters.len() >= 20, "{}", letters.len());
     assert!(letters.iter().all(|d| d.reason == "invalid_json"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_batch_stops_only_its_partition_and_says_where() {
+    let s = servers();
+    let names = Names::new("unreadable");
+    let mut init = names.transformer(&s, &[]);
+    init.init = true;
+    transformer::run(init, std::future::pending()).await.unwrap();
+    let [clicks, _, orders] = names.raw();
+    // orders/0: two records, then a record we cannot decode (offset 2: a header key that is not UTF-8), then
+    // one more record behind it.
+    produce(&s, &orders, vec![Some(valid(1)), Some(valid(2))]).await;
+    produce_raw_batch(&s, &orders, 0, &batch_with_binary_header_key(&valid(9))).await;
+    produce(&s, &orders, vec![Some(valid(3))]).await;
+    // Other partitions: they must go on.
+    produce(&s, &clicks, vec![Some(valid(4)), Some(valid(5))]).await;
+    let client = rskafka::client::ClientBuilder::new(vec![s.brokers.clone()]).build().await.unwrap();
+    let orders1 = runtime::kafka::partition_client(&client, &orders, 1).await.unwrap();
+    orders1
+        .produce(vec![record(Some(valid(6)))], rskafka::client::partition::Compression::NoCompression)
+        .await
+        .unwrap();
+
+    let transformer = InProcess::start(names.transformer(&s, &[]));
+    let addr = eventually(LIMIT, "listening", || async {
+        transformer.metrics.http_addr.lock().unwrap().ok_or_else(|| "not yet".to_string())
+    })
+    .await;
+    eventually(LIMIT, "the readable records written, the stop reported", || async {
+        let out = transformer.metrics.records_out.load(Relaxed);
+        let (code, body) = http_get(addr, "/healthz").await;
+        (out == 5 && code == 503 && body.contains(&format!("{orders}/0 stopped at offset 2")))
+            .then_some(())
+            .ok_or(format!("{out}/5 written; /healthz {code} {body}; {}", http_get(addr, "/status.json").await.1))
+    })
+    .await;
+    let (_, metrics) = http_get(addr, "/metrics").await;
+    assert!(metrics.contains(&format!("transformer_partition_unreadable{{topic=\"{orders}\",partition=\"0\"}} 1")));
+    assert!(metrics.contains(&format!("transformer_partition_unreadable{{topic=\"{orders}\",partition=\"1\"}} 0")));
+    let (_, status) = http_get(addr, "/status.json").await;
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let stopped: Vec<_> = status["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| !p["unreadable"].is_null())
+        .map(|p| {
+            (
+                p["topic"].as_str().unwrap().to_string(),
+                p["partition"].as_i64().unwrap(),
+                p["committed"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(stopped, [(orders.clone(), 0, 2)], "stopped where the bad batch is, after the two records before it");
+    transformer.stop().await;
+
+    // --drain says what it could not read, with a non-zero result, instead of "drained".
+    let run = transformer::run(names.transformer(&s, &["--drain"]), std::future::pending());
+    let err = tokio::time::timeout(LIMIT, run).await.expect("--drain ends").unwrap_err();
+    assert!(format!("{err:#}").contains(&format!("not drained: {orders}/0 at offset 2")), "{err:#}");
+    let out: Vec<ProcessedEvent> = read_topic(&s, &names.output()).await;
+    let mut users: Vec<_> = out.iter().map(|e| e.user_id.as_str()).collect();
+    users.sort();
+    assert_eq!(users, ["u1", "u2", "u4", "u5", "u6"], "everything readable once, nothing behind the bad batch");
+
+    // The way out the message names: move that one partition past the batch, and the rest of it comes through.
+    let key = format!("{orders}/0");
+    let (code, text) = run_binary(
+        &[
+            names.transformer_args(&s, &[]),
+            vec!["offsets".into(), "reset".into(), "--partition".into(), key.clone(), "--to-offset".into(), "3".into()],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains(&format!("position {key} next=3")), "{text}");
+    let run = transformer::run(names.transformer(&s, &["--drain"]), std::future::pending());
+    tokio::time::timeout(LIMIT, run).await.expect("--drain ends").expect("drained now");
+    let out: Vec<ProcessedEvent> = read_topic(&s, &names.output()).await;
+    let mut users: Vec<_> = out.iter().map(|e| e.user_id.as_str()).collect();
+    users.sort();
+    assert_eq!(users, ["u1", "u2", "u3", "u4", "u5", "u6"]);
+}

@@ -362,3 +362,82 @@ pub async fn coordinates(s: &Servers, topic: &str) -> Vec<(String, i32, i64)> {
 pub fn duplicates(all: &[(String, i32, i64)]) -> usize {
     all.len() - all.iter().collect::<HashSet<_>>().len()
 }
+
+/// A record batch (magic 2, uncompressed) of one valid record carrying a header whose key is not UTF-8. Kafka's
+/// protocol says header keys are strings, and clients such as librdkafka write whatever bytes they are given; the
+/// broker stores it, and a reader that holds the protocol to its word cannot decode the record. Its CRC is right.
+pub fn batch_with_binary_header_key(value: &[u8]) -> Vec<u8> {
+    fn varint(out: &mut Vec<u8>, v: i64) {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64; // zigzag
+        while z >= 0x80 {
+            out.push((z as u8) | 0x80);
+            z >>= 7;
+        }
+        out.push(z as u8);
+    }
+    let mut record = vec![0u8]; // attributes
+    varint(&mut record, 0); // timestamp delta
+    varint(&mut record, 0); // offset delta
+    varint(&mut record, -1); // no key
+    varint(&mut record, value.len() as i64);
+    record.extend_from_slice(value);
+    varint(&mut record, 1); // one header
+    varint(&mut record, 2);
+    record.extend_from_slice(&[0xff, 0xfe]); // its key: not UTF-8
+    varint(&mut record, 1);
+    record.push(b'x');
+
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut tail = Vec::new(); // from attributes to the end: what the CRC covers
+    tail.extend_from_slice(&0i16.to_be_bytes()); // attributes: no compression, create time
+    tail.extend_from_slice(&0i32.to_be_bytes()); // last offset delta
+    tail.extend_from_slice(&now.to_be_bytes()); // base timestamp
+    tail.extend_from_slice(&now.to_be_bytes()); // max timestamp
+    tail.extend_from_slice(&(-1i64).to_be_bytes()); // producer id
+    tail.extend_from_slice(&(-1i16).to_be_bytes()); // producer epoch
+    tail.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
+    tail.extend_from_slice(&1i32.to_be_bytes()); // records
+    varint(&mut tail, record.len() as i64);
+    tail.extend_from_slice(&record);
+    let mut batch = Vec::new();
+    batch.extend_from_slice(&0i64.to_be_bytes()); // base offset (the broker assigns it)
+    batch.extend_from_slice(&((4 + 1 + 4 + tail.len()) as i32).to_be_bytes()); // batch length after this field
+    batch.extend_from_slice(&(-1i32).to_be_bytes()); // partition leader epoch
+    batch.push(2); // magic
+    batch.extend_from_slice(&crc32c::crc32c(&tail).to_be_bytes());
+    batch.extend_from_slice(&tail);
+    batch
+}
+
+/// Writes `batch` as it is to `topic`/`partition` with a hand-made Produce request (v3, acks=all), for batches no
+/// client library would write. Panics unless the broker acknowledges it.
+pub async fn produce_raw_batch(s: &Servers, topic: &str, partition: i32, batch: &[u8]) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut body = Vec::new();
+    body.extend_from_slice(&0i16.to_be_bytes()); // api key: Produce
+    body.extend_from_slice(&3i16.to_be_bytes()); // api version
+    body.extend_from_slice(&7i32.to_be_bytes()); // correlation id
+    body.extend_from_slice(&4i16.to_be_bytes());
+    body.extend_from_slice(b"test"); // client id
+    body.extend_from_slice(&(-1i16).to_be_bytes()); // transactional id: null
+    body.extend_from_slice(&(-1i16).to_be_bytes()); // acks: all
+    body.extend_from_slice(&30_000i32.to_be_bytes()); // timeout
+    body.extend_from_slice(&1i32.to_be_bytes()); // topics
+    body.extend_from_slice(&(topic.len() as i16).to_be_bytes());
+    body.extend_from_slice(topic.as_bytes());
+    body.extend_from_slice(&1i32.to_be_bytes()); // partitions
+    body.extend_from_slice(&partition.to_be_bytes());
+    body.extend_from_slice(&(batch.len() as i32).to_be_bytes());
+    body.extend_from_slice(batch);
+    let mut conn = tokio::net::TcpStream::connect(s.brokers.split(',').next().unwrap()).await.unwrap();
+    conn.write_all(&(body.len() as i32).to_be_bytes()).await.unwrap();
+    conn.write_all(&body).await.unwrap();
+    let len = conn.read_i32().await.unwrap();
+    let mut resp = vec![0u8; len as usize];
+    conn.read_exact(&mut resp).await.unwrap();
+    // correlation id, topics (1), name, partitions (1), partition, error code, ...
+    let name_len = i16::from_be_bytes([resp[8], resp[9]]) as usize;
+    let at = 10 + name_len + 4 + 4;
+    let error = i16::from_be_bytes([resp[at], resp[at + 1]]);
+    assert_eq!(error, 0, "the broker refused the hand-made batch (error code {error})");
+}
