@@ -26,6 +26,7 @@ export TEST_KAFKA_BROKERS=$KAFKA_BROKERS TEST_CLICKHOUSE_URL=$CLICKHOUSE_URL TES
 export TEST_PROMTOOL=$(command -v promtool)
 ensure_confluent_kafka
 export TEST_PYTHONPATH=$CACHE_DIR/pylib
+command -v openssl >/dev/null || apt_install openssl # the TLS tests make their CA and certificates with it
 
 cd "$ROOT"
 log "release checks: no C, static musl binaries, empty root, compose, the pipeline with the musl binaries"

@@ -12,6 +12,9 @@ pub struct Config {
     /// Kafka bootstrap brokers, comma-separated host:port.
     #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092", value_delimiter = ',')]
     pub brokers: Vec<String>,
+    /// TLS and SASL, with librdkafka's names.
+    #[command(flatten)]
+    pub security: runtime::security::SecurityArgs,
     /// Target rate in events per second; 0 sends as fast as the broker takes them.
     #[arg(long, env = "MESSAGES_PER_SECOND", default_value_t = 100)]
     pub messages_per_second: u64,
@@ -102,6 +105,7 @@ impl Config {
     /// Checks what clap cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
         runtime::kafka::check_brokers(&self.brokers).map_err(anyhow::Error::msg)?;
+        self.security.resolve()?;
         anyhow::ensure!(self.batch_size > 0, "--batch-size must be at least 1");
         anyhow::ensure!(
             (0.0..=1.0).contains(&self.malformed_ratio),

@@ -61,7 +61,13 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
         })?;
     }
     let request_timeout = Duration::from_secs(cfg.request_timeout_secs.max(1));
-    let connect = runtime::kafka::connect(&cfg.brokers, Duration::from_secs(cfg.connect_timeout_secs), request_timeout);
+    let security = cfg.security.resolve()?;
+    let connect = runtime::kafka::connect(
+        &cfg.brokers,
+        &security,
+        Duration::from_secs(cfg.connect_timeout_secs),
+        request_timeout,
+    );
     let mut stopped = stop.clone();
     let client = tokio::select! {
         client = connect => client?,
@@ -75,7 +81,7 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
     runtime::kafka::ensure_topics(&client, &wanted).await?;
     // Raw records are produced through a client that never retries by itself: after a lost acknowledgement,
     // `send` first looks at what landed, and re-sends only the rest (rskafka has no idempotent producer).
-    let producer = runtime::kafka::connect_without_retries(&cfg.brokers).await?;
+    let producer = runtime::kafka::connect_without_retries(&cfg.brokers, &security).await?;
     let mut parts: Vec<Vec<Arc<PartitionClient>>> = Vec::new();
     for topic in &topics {
         let mut clients = Vec::new();

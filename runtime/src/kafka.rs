@@ -3,6 +3,7 @@
 //! ([`KeyedLog`]). rskafka retries forever by default; here every request gets a
 //! deadline so a dead broker surfaces as an error the caller can act on.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rskafka::client::{
@@ -13,6 +14,8 @@ use rskafka::client::{
 use rskafka::record::RecordAndOffset;
 use rskafka::BackoffConfig;
 use tracing::{info, warn};
+
+use crate::security::Security;
 
 /// Compression of produced batches: every codec Kafka has, all in pure Rust (rskafka is patched for lz4 and zstd;
 /// see vendor/README.md). Reading takes any of them, whatever this says.
@@ -56,6 +59,17 @@ pub enum KafkaError {
         /// How long we tried.
         waited: Duration,
         /// The last error.
+        source: RsError,
+    },
+    /// The broker answered but refused us: its certificate is not trusted, or authentication failed. Retrying
+    /// cannot help, so this comes at once.
+    #[error("Kafka at {brokers} refused the connection: {what}. {source}")]
+    Refused {
+        /// The bootstrap list tried.
+        brokers: String,
+        /// What to change.
+        what: String,
+        /// The error.
         source: RsError,
     },
     /// A request about one topic failed.
@@ -111,20 +125,28 @@ pub fn backoff(deadline: Duration) -> BackoffConfig {
 }
 
 /// Connects to the broker, retrying every second and logging each failed attempt, for at most `wait`
-/// (`Duration::ZERO`: try forever). Each request of the returned client gives up after `request_deadline`.
-pub async fn connect(brokers: &[String], wait: Duration, request_deadline: Duration) -> Result<Client, KafkaError> {
+/// (`Duration::ZERO`: try forever). Each request of the returned client gives up after `request_deadline`. A broker
+/// that refuses us (an untrusted certificate, failed authentication) is an error at once: waiting cannot fix it.
+pub async fn connect(
+    brokers: &[String],
+    security: &Security,
+    wait: Duration,
+    request_deadline: Duration,
+) -> Result<Client, KafkaError> {
     let started = Instant::now();
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        let built = ClientBuilder::new(brokers.to_vec())
-            .client_id("etl-rs")
+        let built = builder(brokers, security)
             .backoff_config(backoff(request_deadline.min(Duration::from_secs(3))))
             .build()
             .await;
         match built {
             Ok(_) => break,
             Err(source) => {
+                if let Some(what) = refusal(&source, security) {
+                    return Err(KafkaError::Refused { brokers: brokers.join(","), what, source });
+                }
                 let waited = started.elapsed();
                 if !wait.is_zero() && waited >= wait {
                     return Err(KafkaError::Unreachable { brokers: brokers.join(","), waited, source });
@@ -135,30 +157,66 @@ pub async fn connect(brokers: &[String], wait: Duration, request_deadline: Durat
         }
     }
     // Connected: build the long-lived client with the full request deadline.
-    let client = ClientBuilder::new(brokers.to_vec())
-        .client_id("etl-rs")
-        .backoff_config(backoff(request_deadline))
-        .build()
-        .await
-        .map_err(|source| KafkaError::Unreachable { brokers: brokers.join(","), waited: started.elapsed(), source })?;
-    info!(brokers = %brokers.join(","), "connected to Kafka");
+    let client =
+        builder(brokers, security).backoff_config(backoff(request_deadline)).build().await.map_err(|source| {
+            KafkaError::Unreachable { brokers: brokers.join(","), waited: started.elapsed(), source }
+        })?;
+    info!(brokers = %brokers.join(","), tls = security.tls.is_some(), sasl = security.sasl.is_some(), "connected to Kafka");
     Ok(client)
 }
 
 /// A client whose requests rskafka never retries by itself, for producing outputs. rskafka has no idempotent
 /// producer: when a produce reaches the broker but its acknowledgement is lost (the broker restarts), its own retry
 /// writes the batch a second time (measured: 299 records twice in a chaos run with a broker restart). With this
-/// client the produce fails instead, the round fails, and recovery scans what did land before anything is written
-/// again. Connect with [`connect`] first; this one assumes the broker answers.
-pub async fn connect_without_retries(brokers: &[String]) -> Result<Client, KafkaError> {
+/// client a lost acknowledgement fails the round instead, and the caller checks what landed before writing again.
+pub async fn connect_without_retries(brokers: &[String], security: &Security) -> Result<Client, KafkaError> {
     let no_retry = BackoffConfig { deadline: Some(Duration::ZERO), ..backoff(Duration::ZERO) };
     let started = Instant::now();
-    ClientBuilder::new(brokers.to_vec())
-        .client_id("etl-rs")
-        .backoff_config(no_retry)
-        .build()
-        .await
-        .map_err(|source| KafkaError::Unreachable { brokers: brokers.join(","), waited: started.elapsed(), source })
+    builder(brokers, security).backoff_config(no_retry).build().await.map_err(|source| KafkaError::Unreachable {
+        brokers: brokers.join(","),
+        waited: started.elapsed(),
+        source,
+    })
+}
+
+/// A client builder for `brokers` with `security` (TLS, SASL) applied.
+fn builder(brokers: &[String], security: &Security) -> ClientBuilder {
+    let mut b = ClientBuilder::new(brokers.to_vec()).client_id("etl-rs");
+    if let Some(tls) = &security.tls {
+        b = b.tls_config(Arc::clone(tls));
+    }
+    if let Some(sasl) = &security.sasl {
+        b = b.sasl_config(sasl.clone());
+    }
+    b
+}
+
+/// What to change when `e` says the broker refused us rather than could not be reached: an untrusted certificate
+/// or failed SASL authentication. `None` for anything else.
+fn refusal(e: &RsError, security: &Security) -> Option<String> {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    let lower = text.to_lowercase();
+    if lower.contains("sasl") {
+        return Some(format!(
+            "SASL authentication failed ({}): check --sasl-username, --sasl-password / --sasl-password-file and \
+             --sasl-mechanism",
+            text.rsplit(": ").next().unwrap_or(&text)
+        ));
+    }
+    if security.tls.is_some() && (lower.contains("certificate") || lower.contains("unknownissuer")) {
+        return Some(
+            "the broker's TLS certificate is not trusted: give the CA that signed it with --ssl-ca-location \
+             (SSL_CA_LOCATION)"
+                .into(),
+        );
+    }
+    None
 }
 
 /// Creates each `(topic, partitions)` that does not exist yet. Existing topics are left as they are.

@@ -10,4 +10,5 @@
 pub mod http;
 pub mod kafka;
 pub mod logging;
+pub mod security;
 pub mod shutdown;

@@ -138,6 +138,9 @@ pub struct Config {
     /// Kafka bootstrap brokers, comma-separated host:port.
     #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092", value_delimiter = ',')]
     pub brokers: Vec<String>,
+    /// TLS and SASL, with librdkafka's names.
+    #[command(flatten)]
+    pub security: runtime::security::SecurityArgs,
     /// Raw topics to read, comma-separated.
     #[arg(long, env = "INPUT_TOPICS", default_value = "user_clicks,page_views,orders", value_delimiter = ',')]
     pub input_topics: Vec<String>,
@@ -247,8 +250,13 @@ impl Config {
         Duration::from_secs(self.request_timeout_secs.max(1))
     }
     /// Connects to `--brokers` within `--connect-timeout-secs`, each request bounded by `--request-timeout-secs`.
-    pub async fn connect(&self) -> Result<rskafka::client::Client, runtime::kafka::KafkaError> {
-        runtime::kafka::connect(&self.brokers, self.connect_timeout(), self.request_timeout()).await
+    pub async fn connect(&self) -> anyhow::Result<rskafka::client::Client> {
+        Ok(runtime::kafka::connect(&self.brokers, &self.security()?, self.connect_timeout(), self.request_timeout())
+            .await?)
+    }
+    /// The TLS and SASL settings, read and checked (`--security-protocol` and the flags that go with it).
+    pub fn security(&self) -> anyhow::Result<runtime::security::Security> {
+        Ok(self.security.resolve()?)
     }
     /// The checkpoint key of this instance.
     pub fn checkpoint_key(&self) -> String {
@@ -264,6 +272,7 @@ impl Config {
     /// Checks what clap cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
         runtime::kafka::check_brokers(&self.brokers).map_err(anyhow::Error::msg)?;
+        self.security.resolve()?;
         anyhow::ensure!(self.max_record_bytes > 0, "--max-record-bytes must be at least 1 (default 512000)");
         anyhow::ensure!(
             self.output_max_message_bytes >= 16_384,

@@ -91,7 +91,7 @@ impl Pipeline {
         let compression = cfg.compression.into();
         // Outputs are produced through a client that never retries on its own: a lost acknowledgement fails the
         // round, and recovery looks at what landed before anything is written again (see connect_without_retries).
-        let producer = runtime::kafka::connect_without_retries(&cfg.brokers).await?;
+        let producer = runtime::kafka::connect_without_retries(&cfg.brokers, &cfg.security()?).await?;
         let output = Sink::open(&producer, &cfg.output_topic, compression).await?;
         let dead = Sink::open(&producer, &cfg.dead_letter_topic, compression).await?;
         let store = CheckpointStore::new(

@@ -42,9 +42,13 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let client =
-        runtime::kafka::connect(std::slice::from_ref(&args.brokers), Duration::from_secs(20), Duration::from_secs(30))
-            .await?;
+    let client = runtime::kafka::connect(
+        std::slice::from_ref(&args.brokers),
+        &runtime::security::Security::default(),
+        Duration::from_secs(20),
+        Duration::from_secs(30),
+    )
+    .await?;
     runtime::kafka::ensure_topics(&client, &[(args.output_topic.as_str(), 3)]).await?;
     let mut inputs = Vec::new();
     let mut ends = Vec::new();
