@@ -399,7 +399,8 @@ impl Pipeline {
                 })
             },
         );
-        for (idx, f) in join_all(fetches).await.into_iter().enumerate() {
+        let deadline = self.cfg.request_timeout() + Duration::from_millis(max_wait.max(0) as u64);
+        for (idx, f) in within(deadline, "the fetch", join_all(fetches)).await?.into_iter().enumerate() {
             match f {
                 None => fetched.push(Vec::new()),
                 Some(Ok(Fetched::Records(records))) => {
@@ -428,7 +429,10 @@ impl Pipeline {
 
         let produce_started = Instant::now();
         let (out, letters) = (std::mem::take(&mut batch.out), std::mem::take(&mut batch.dead));
-        let (out_marks, dead_marks) = tokio::try_join!(self.output.produce(out), self.dead.produce(letters))?;
+        let (out_marks, dead_marks) = within(self.cfg.request_timeout(), "the produce", async {
+            tokio::try_join!(self.output.produce(out), self.dead.produce(letters))
+        })
+        .await??;
         self.metrics.produce_latency.observe(produce_started.elapsed());
         self.ends.extend(out_marks);
         self.ends.extend(dead_marks);
@@ -444,7 +448,7 @@ impl Pipeline {
             }
         }
         let commit_started = Instant::now();
-        self.store.commit(&cp).await?;
+        within(self.cfg.request_timeout(), "the checkpoint commit", self.store.commit(&cp)).await??;
         self.metrics.commit_latency.observe(commit_started.elapsed());
         self.committed(batch, cp);
         Ok(())
@@ -543,6 +547,20 @@ impl Pipeline {
             g.high_watermark = i.high_watermark.max(i.next_offset);
         }
     }
+}
+
+/// `fut`, or an error once `deadline` has passed without an answer. rskafka bounds only its retries, not a request:
+/// without this, a broker that accepts connections but does not answer (frozen, overloaded, cut off by a network
+/// that drops packets) would hang the round for good. A produce cut off this way may have landed; the recovery that
+/// follows every failed round checks what did before anything is written again.
+async fn within<T>(deadline: Duration, what: &str, fut: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+    tokio::time::timeout(deadline, fut).await.map_err(|_| {
+        anyhow::anyhow!(
+            "no answer from Kafka to {what} within {} s (--request-timeout-secs): the broker is frozen, overloaded \
+             or cut off",
+            deadline.as_secs_f64()
+        )
+    })
 }
 
 /// How often a partition stopped at an unreadable batch is tried again (a broker-side fault may clear).

@@ -5,55 +5,12 @@
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use common::*;
-
-/// A nisshi broker of the test's own, on a free port, with its files (sqlite storage, log) in `dir`.
-struct Broker {
-    child: Child,
-    port: u16,
-}
-
-impl Broker {
-    fn start(dir: &Path, extra: &[&str]) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let log = std::fs::File::create(dir.join(format!("broker-{port}.log"))).unwrap();
-        let child = Command::new(nisshi())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "sqlite://broker.db"])
-            .args(extra)
-            .current_dir(dir)
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(60), "nisshi did not listen on {port}: see {dir:?}");
-            std::thread::sleep(Duration::from_millis(100)); // polling the port until it listens
-        }
-        Self { child, port }
-    }
-
-    fn brokers(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn nisshi() -> String {
-    std::env::var("TEST_NISSHI_BIN").expect("TEST_NISSHI_BIN is not set: run scripts/test.sh")
-}
 
 fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl").args(args).current_dir(dir).output().expect("the openssl CLI");
@@ -109,14 +66,6 @@ fn make_certs(dir: &Path) {
             "san.ext",
         ],
     );
-}
-
-/// A fresh folder for one test's broker and certificates.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("etl-security-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Just the security flags, parsed as both binaries parse them.

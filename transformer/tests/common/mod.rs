@@ -441,3 +441,53 @@ pub async fn produce_raw_batch(s: &Servers, topic: &str, partition: i32, batch: 
     let error = i16::from_be_bytes([resp[at], resp[at + 1]]);
     assert_eq!(error, 0, "the broker refused the hand-made batch (error code {error})");
 }
+
+/// A nisshi broker of the test's own, on a free port, with its files (sqlite storage, log) in `dir`.
+pub struct Broker {
+    pub child: std::process::Child,
+    pub port: u16,
+}
+
+impl Broker {
+    pub fn start(dir: &std::path::Path, extra: &[&str]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let log = std::fs::File::create(dir.join(format!("broker-{port}.log"))).unwrap();
+        let child = std::process::Command::new(nisshi())
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "sqlite://broker.db"])
+            .args(extra)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::from(log.try_clone().unwrap()))
+            .stderr(std::process::Stdio::from(log))
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(60), "nisshi did not listen on {port}: see {dir:?}");
+            std::thread::sleep(Duration::from_millis(100)); // polling the port until it listens
+        }
+        Self { child, port }
+    }
+
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn nisshi() -> String {
+    std::env::var("TEST_NISSHI_BIN").expect("TEST_NISSHI_BIN is not set: run scripts/test.sh")
+}
+
+/// A fresh folder for one test's own broker and files.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("etl-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
