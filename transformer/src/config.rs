@@ -17,6 +17,42 @@ pub enum OnOffsetOutOfRange {
     Fail,
 }
 
+/// Where a partition with no committed position starts (`--start-at`): Kafka's `auto.offset.reset`, plus a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// The partition's first kept record (default).
+    Earliest,
+    /// The partition's end: only records produced from now on.
+    Latest,
+    /// The first record produced at or after this time (the end if there is none).
+    Time(chrono::DateTime<chrono::Utc>),
+}
+
+impl StartAt {
+    /// The ListOffsets query for it.
+    pub fn offset_at(self) -> rskafka::client::partition::OffsetAt {
+        use rskafka::client::partition::OffsetAt;
+        match self {
+            Self::Earliest => OffsetAt::Earliest,
+            Self::Latest => OffsetAt::Latest,
+            Self::Time(t) => OffsetAt::Timestamp(t),
+        }
+    }
+}
+
+impl std::str::FromStr for StartAt {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "earliest" => Ok(Self::Earliest),
+            "latest" => Ok(Self::Latest),
+            _ => chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| Self::Time(t.to_utc()))
+                .map_err(|_| format!("{s:?}: expected earliest, latest or an RFC 3339 time (2026-01-01T00:00:00Z)")),
+        }
+    }
+}
+
 /// Where `transformer offsets reset --to` moves the positions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResetTo {
@@ -235,6 +271,10 @@ pub struct Config {
     /// retention before they were read).
     #[arg(long, env = "ON_OFFSET_OUT_OF_RANGE", value_enum, default_value_t = OnOffsetOutOfRange::Earliest)]
     pub on_offset_out_of_range: OnOffsetOutOfRange,
+    /// Where a partition with no committed position starts: earliest (default), latest, or an RFC 3339 time (the
+    /// first record produced at or after it). Kafka's auto.offset.reset, plus a time; a committed position wins.
+    #[arg(long, env = "START_AT", default_value = "earliest")]
+    pub start_at: StartAt,
     /// A subcommand; none runs the pipeline.
     #[command(subcommand)]
     pub command: Option<Command>,

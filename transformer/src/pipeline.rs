@@ -252,8 +252,9 @@ impl Pipeline {
                 None => {
                     info!(
                         key = self.store.key(),
-                        "no checkpoint yet: every partition starts at its log start, and no output is scanned (a \
-                         transformer commits a checkpoint before its first write, so nothing of ours is there)"
+                        start_at = ?self.cfg.start_at,
+                        "no checkpoint yet: every partition starts where --start-at says, and no output is scanned \
+                         (a transformer commits a checkpoint before its first write, so nothing of ours is there)"
                     );
                     (None, false)
                 }
@@ -263,7 +264,11 @@ impl Pipeline {
         for input in &mut self.inputs {
             input.next_offset = match committed.next_offsets.get(&input.key()) {
                 Some(&o) => o,
-                None => input.client.get_offset(OffsetAt::Earliest).await?,
+                // Kafka answers -1 for a time after the newest record: start at the end.
+                None => match input.client.get_offset(self.cfg.start_at.offset_at()).await? {
+                    o if o < 0 => input.client.get_offset(OffsetAt::Latest).await?,
+                    o => o,
+                },
             };
         }
         self.pending = vec![None; self.inputs.len()];

@@ -248,3 +248,40 @@ async fn a_changed_instance_count_takes_over_the_group_positions() {
     let users = users_from(&s, &names, &topic).await;
     assert_eq!(users.len(), 150, "the new records once, the old ones not again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_at_latest_or_a_time_for_partitions_without_a_position() {
+    let s = servers();
+    // latest: what is there at the first start is never read; what comes after is.
+    let names = Names::new("start_latest");
+    init(&s, &names);
+    emitter::run(names.emitter(&s, 8, 300, 0.0, false), std::future::pending()).await.unwrap();
+    let (code, out) = run_binary(&names.transformer_args(&s, &["--drain", "--start-at=latest"]));
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(topic_len(&s, &names.output()).await, 0, "nothing before the start is read");
+    emitter::run(names.emitter(&s, 8, 500, 0.0, true), std::future::pending()).await.unwrap();
+    let (code, out) = run_binary(&names.transformer_args(&s, &["--drain", "--start-at=latest"]));
+    assert_eq!(code, 0, "{out}");
+    let got: Vec<ProcessedEvent> = read_topic(&s, &names.output()).await;
+    let ids: std::collections::HashSet<_> = got.iter().map(|e| e.event_id.clone()).collect();
+    assert_eq!(ids, expected(&names, 8, 300..500, 0.0).0, "exactly what came after the first start");
+
+    // A time: the first record produced at or after it.
+    let names = Names::new("start_time");
+    init(&s, &names);
+    emitter::run(names.emitter(&s, 8, 300, 0.0, false), std::future::pending()).await.unwrap();
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    // The records' own Kafka timestamps are their produce times: wait until the clock has moved past `at`.
+    eventually(LIMIT, "a later millisecond", || async {
+        (chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true) > at)
+            .then_some(())
+            .ok_or(String::new())
+    })
+    .await;
+    emitter::run(names.emitter(&s, 8, 450, 0.0, true), std::future::pending()).await.unwrap();
+    let (code, out) = run_binary(&names.transformer_args(&s, &["--drain", &format!("--start-at={at}")]));
+    assert_eq!(code, 0, "{out}");
+    let got: Vec<ProcessedEvent> = read_topic(&s, &names.output()).await;
+    let ids: std::collections::HashSet<_> = got.iter().map(|e| e.event_id.clone()).collect();
+    assert_eq!(ids, expected(&names, 8, 300..450, 0.0).0, "exactly what was produced after {at}");
+}
