@@ -7,6 +7,10 @@ STATE_DIR=${STATE_DIR:-$ROOT/.state}
 KAFKA_PORT=${KAFKA_PORT:-9092}
 CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-8123}
 CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-9000}
+# Your own servers: with KAFKA_BROKERS (or CLICKHOUSE_URL) set, up.sh uses them and installs and starts nothing for
+# them. The security settings (SECURITY_PROTOCOL, SASL_*, SSL_*) pass through to the binaries as they are.
+EXTERNAL_KAFKA=${KAFKA_BROKERS:+yes}
+EXTERNAL_CLICKHOUSE=${CLICKHOUSE_URL:+yes}
 export KAFKA_BROKERS=${KAFKA_BROKERS:-127.0.0.1:$KAFKA_PORT}
 CLICKHOUSE_URL=${CLICKHOUSE_URL:-http://127.0.0.1:$CLICKHOUSE_HTTP_PORT}
 CLICKHOUSE_DATABASE=${CLICKHOUSE_DATABASE:-default}
@@ -183,7 +187,17 @@ render_schema() { # the DDL, rendered by its one renderer, `transformer schema` 
 }
 
 apply_schema() {
-  render_schema | clickhouse-client --port "$CLICKHOUSE_TCP_PORT" --multiquery || die "applying schema/sql to ClickHouse failed"
+  if [ -n "${EXTERNAL_CLICKHOUSE:-}" ]; then # over HTTP, one statement per request: no clickhouse-client needed
+    local dir; dir=$(mktemp -d)
+    render_schema | awk -v dir="$dir" 'BEGIN { RS = ";\n" } NF { n++; print > (dir "/" sprintf("%03d", n) ".sql") }'
+    for f in "$dir"/*.sql; do
+      curl -fsS "${CLICKHOUSE_CURL_AUTH[@]}" "$CLICKHOUSE_URL/" --data-binary @"$f" >/dev/null \
+        || die "ClickHouse at $CLICKHOUSE_URL refused $(head -c 80 "$f")... (credentials: http://user:password@host:8123)"
+    done
+    rm -rf "$dir"
+  else
+    render_schema | clickhouse-client --port "$CLICKHOUSE_TCP_PORT" --multiquery || die "applying schema/sql to ClickHouse failed"
+  fi
   log "schema applied (database $CLICKHOUSE_DATABASE)"
 }
 

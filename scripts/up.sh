@@ -3,6 +3,9 @@
 # the schema, the transformer and the emitter. Installs what is missing. Running it again is harmless.
 #   scripts/up.sh            native run (state, logs and pids in .state/, or $STATE_DIR)
 #   scripts/up.sh --compose  the same with Docker (compose/docker-compose.yml)
+#   KAFKA_BROKERS=host:9092 CLICKHOUSE_URL=http://host:8123 scripts/up.sh
+#                            your own Kafka and/or ClickHouse: nothing is installed or started for them; the
+#                            security settings (SECURITY_PROTOCOL, SASL_*, SSL_*) pass through to the binaries
 # Every knob of emitter and transformer can be set as an environment variable (see README), e.g.
 #   MESSAGES_PER_SECOND=1000 scripts/up.sh
 set -euo pipefail
@@ -15,10 +18,20 @@ fi
 [ $# -eq 0 ] || die "unknown argument $1 (usage: scripts/up.sh [--compose])"
 
 started=$SECONDS
-mkdir -p "$STATE_DIR"
+mkdir -p "$STATE_DIR/logs" "$STATE_DIR/pids"
 load_pipeline_env
-start_broker
-start_clickhouse
+if [ -n "$EXTERNAL_KAFKA" ]; then
+  log "Kafka: yours at $KAFKA_BROKERS (KAFKA_BROKERS is set): nothing installed or started for it"
+else
+  start_broker
+fi
+if [ -n "$EXTERNAL_CLICKHOUSE" ]; then
+  log "ClickHouse: yours at $CLICKHOUSE_URL (CLICKHOUSE_URL is set): nothing installed or started for it"
+  command -v curl >/dev/null || apt_install curl
+  curl -fsS "$CLICKHOUSE_URL/ping" >/dev/null || die "ClickHouse at $CLICKHOUSE_URL does not answer /ping (CLICKHOUSE_URL)"
+else
+  start_clickhouse
+fi
 build_binaries
 # Topics first, so ClickHouse's Kafka tables find them when they are created.
 "$BIN_DIR/transformer" --init >>"$STATE_DIR/logs/transformer.log" 2>&1 || die "transformer --init failed (log: $STATE_DIR/logs/transformer.log)"
@@ -28,10 +41,10 @@ start_bg emitter "$STATE_DIR" "$BIN_DIR/emitter"
 
 cat <<MSG
 
-Pipeline is up ($((SECONDS - started)) s): emitter -> Kafka 127.0.0.1:$KAFKA_PORT -> transformer -> ClickHouse $CLICKHOUSE_URL
+Pipeline is up ($((SECONDS - started)) s): emitter -> Kafka $KAFKA_BROKERS -> transformer -> ClickHouse $CLICKHOUSE_URL
   logs:     $STATE_DIR/logs/{broker,clickhouse,transformer,emitter}.log
   see it:   scripts/check.sh           (counts per stage, lag; exit 0 when rows grow)
   status:   http://${HTTP_ADDR:-127.0.0.1:9464}/   (live status page; /metrics, /healthz)
-  query:    clickhouse-client --port $CLICKHOUSE_TCP_PORT -q 'SELECT count() FROM events_processed FINAL'
+  query:    curl $CLICKHOUSE_URL/ --data 'SELECT count() FROM $CLICKHOUSE_DATABASE.events_processed FINAL'
   stop:     scripts/down.sh            (data stays; scripts/down.sh --wipe deletes it)
 MSG
