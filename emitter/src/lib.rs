@@ -219,7 +219,7 @@ async fn send(
     if !wait {
         for (client, records) in jobs {
             tokio::spawn(async move {
-                if let Err(e) = client.produce(records, compression).await {
+                if let Err(e) = runtime::kafka::produce_in_requests(&client, records, compression).await {
                     warn!(topic = client.topic(), partition = client.partition(), error = %e, "produce failed (acks=0: not retried)");
                 }
             });
@@ -231,7 +231,9 @@ async fn send(
     loop {
         attempt += 1;
         let results = futures::future::join_all(
-            pending.iter().map(|(client, records)| client.produce(records.clone(), compression)),
+            pending
+                .iter()
+                .map(|(client, records)| runtime::kafka::produce_in_requests(client, records.clone(), compression)),
         )
         .await;
         let mut failed = Vec::new();

@@ -171,3 +171,30 @@ async fn resume_after_a_raw_topic_was_recreated_goes_on_and_says_so() {
     got.sort();
     assert_eq!(got, want);
 }
+
+/// A produce batch larger than the broker takes (Kafka's max.message.bytes, 1 MiB by default) would be refused for
+/// good and retried forever: the emitter splits each partition's batch into requests under the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_size_larger_than_the_broker_takes_is_sent_in_requests_it_takes() {
+    use clap::Parser;
+    let brokers = brokers();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let prefix = format!("big{}x{nanos}_", std::process::id());
+    let cfg = emitter::Config::parse_from([
+        "emitter".to_string(),
+        format!("--brokers={brokers}"),
+        format!("--topic-prefix={prefix}"),
+        "--seed=4".into(),
+        "--messages-per-second=0".into(),
+        "--total=60000".into(),
+        "--batch-size=60000".into(), // ~12 MB per produce round, ~1.3 MB per partition
+        "--http-addr=off".into(),
+        "--connect-timeout-secs=20".into(),
+    ]);
+    let summary = tokio::time::timeout(Duration::from_secs(120), emitter::run(cfg, std::future::pending()))
+        .await
+        .expect("the emitter finishes instead of retrying a refused batch")
+        .unwrap();
+    assert_eq!(summary.sent, 60_000);
+    assert_eq!(raw_ids(&brokers, &prefix).await.len(), 60_000);
+}

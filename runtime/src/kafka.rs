@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use rskafka::client::{
     error::{Error as RsError, ProtocolError},
-    partition::{OffsetAt, PartitionClient, UnknownTopicHandling},
+    partition::{Compression, OffsetAt, PartitionClient, UnknownTopicHandling},
     Client, ClientBuilder,
 };
-use rskafka::record::RecordAndOffset;
+use rskafka::record::{Record, RecordAndOffset};
 use rskafka::BackoffConfig;
 use tracing::{info, warn};
 
@@ -219,6 +219,43 @@ fn refusal(e: &RsError, security: &Security) -> Option<String> {
     None
 }
 
+/// Most records in one produce request.
+const MAX_RECORDS_PER_REQUEST: usize = 2_000;
+
+/// Most bytes (keys + values) in one produce request. Kafka's default `max.message.bytes` is 1 MiB per batch and
+/// the broker refuses a larger one outright, so requests stay well below it.
+pub const MAX_REQUEST_BYTES: usize = 768 * 1024;
+
+/// How many records from the front of `batch` go into one request: at most [`MAX_RECORDS_PER_REQUEST`] and
+/// [`MAX_REQUEST_BYTES`], and always at least one.
+fn request_len(batch: &[Record]) -> usize {
+    let mut bytes = 0;
+    for (i, r) in batch.iter().take(MAX_RECORDS_PER_REQUEST).enumerate() {
+        bytes += r.approximate_size() + 64; // + per-record framing
+        if bytes > MAX_REQUEST_BYTES {
+            return i.max(1);
+        }
+    }
+    batch.len().min(MAX_RECORDS_PER_REQUEST)
+}
+
+/// Produces `records` to one partition in as many requests as [`request_len`] says, one after another (so their
+/// order holds), and returns the offset of every record. A batch larger than the broker takes would be refused for
+/// good; this keeps every request under Kafka's default limit, whatever the caller's batch size.
+pub async fn produce_in_requests(
+    client: &PartitionClient,
+    mut records: Vec<Record>,
+    compression: Compression,
+) -> Result<Vec<i64>, RsError> {
+    let mut offsets = Vec::with_capacity(records.len());
+    while !records.is_empty() {
+        let rest = records.split_off(request_len(&records));
+        offsets.extend(client.produce(records, compression).await?);
+        records = rest;
+    }
+    Ok(offsets)
+}
+
 /// Creates each `(topic, partitions)` that does not exist yet. Existing topics are left as they are.
 pub async fn ensure_topics(client: &Client, topics: &[(&str, i32)]) -> Result<(), KafkaError> {
     let existing = client.list_topics().await.map_err(|source| KafkaError::Topic { topic: "*".into(), source })?;
@@ -394,6 +431,19 @@ impl KeyedLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rec(size: usize) -> Record {
+        Record { key: None, value: Some(vec![b'x'; size]), headers: Default::default(), timestamp: chrono::Utc::now() }
+    }
+
+    #[test]
+    fn requests_are_bounded_by_count_and_bytes() {
+        assert_eq!(request_len(&vec![rec(10); 5_000]), MAX_RECORDS_PER_REQUEST);
+        let n = request_len(&vec![rec(1_000); 2_000]);
+        assert!(n < 2_000 && n * 1_064 <= MAX_REQUEST_BYTES && (n + 1) * 1_064 > MAX_REQUEST_BYTES, "{n}");
+        assert_eq!(request_len(&[rec(5 << 20), rec(1)]), 1, "an oversized record still goes, alone");
+        assert_eq!(request_len(&[rec(1), rec(5 << 20)]), 1);
+    }
 
     #[test]
     fn broker_lists_are_checked() {

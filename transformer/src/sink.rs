@@ -11,12 +11,7 @@ use rskafka::record::Record;
 
 use crate::source::tp_key;
 
-/// Most records in one produce request.
-const MAX_RECORDS_PER_REQUEST: usize = 2_000;
-
-/// Most bytes (keys + values) in one produce request. Kafka's default `max.message.bytes` is 1 MiB per batch and
-/// the broker refuses a larger one outright, so requests stay well below it.
-pub const MAX_REQUEST_BYTES: usize = 768 * 1024;
+pub use runtime::kafka::MAX_REQUEST_BYTES;
 
 /// The partitions of one output topic.
 #[derive(Debug, Clone)]
@@ -49,48 +44,11 @@ impl Sink {
             let client = Arc::clone(&self.partitions[i]);
             let compression = self.compression;
             async move {
-                let mut end = 0;
-                let mut batch = batch;
-                while !batch.is_empty() {
-                    let rest = batch.split_off(request_len(&batch));
-                    let offsets = client.produce(batch, compression).await?;
-                    end = offsets.last().map_or(end, |o| o + 1);
-                    batch = rest;
-                }
+                let offsets = runtime::kafka::produce_in_requests(&client, batch, compression).await?;
+                let end = offsets.last().map_or(0, |o| o + 1);
                 Ok::<_, rskafka::client::error::Error>((tp_key(client.topic(), client.partition()), end))
             }
         });
         Ok(try_join_all(jobs).await?.into_iter().collect())
-    }
-}
-
-/// How many records from the front of `batch` go into one request: at most [`MAX_RECORDS_PER_REQUEST`] and
-/// [`MAX_REQUEST_BYTES`], and always at least one.
-fn request_len(batch: &[Record]) -> usize {
-    let mut bytes = 0;
-    for (i, r) in batch.iter().take(MAX_RECORDS_PER_REQUEST).enumerate() {
-        bytes += r.approximate_size() + 64; // + per-record framing
-        if bytes > MAX_REQUEST_BYTES {
-            return i.max(1);
-        }
-    }
-    batch.len().min(MAX_RECORDS_PER_REQUEST)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rec(size: usize) -> Record {
-        Record { key: None, value: Some(vec![b'x'; size]), headers: Default::default(), timestamp: chrono::Utc::now() }
-    }
-
-    #[test]
-    fn requests_are_bounded_by_count_and_bytes() {
-        assert_eq!(request_len(&vec![rec(10); 5_000]), MAX_RECORDS_PER_REQUEST);
-        let n = request_len(&vec![rec(1_000); 2_000]);
-        assert!(n < 2_000 && n * 1_064 <= MAX_REQUEST_BYTES && (n + 1) * 1_064 > MAX_REQUEST_BYTES, "{n}");
-        assert_eq!(request_len(&[rec(5 << 20), rec(1)]), 1, "an oversized record still goes, alone");
-        assert_eq!(request_len(&[rec(1), rec(5 << 20)]), 1);
     }
 }
