@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput, latency and memory, each against a baseline measured in the same run (these machines are noisy:
 # absolute figures drift, ratios hold). Appends a table to BENCHMARKS.md; the last line printed is
-#   bench: baseline_rps=B transformer_rps=T ratio=R p99_ms=P rss_mb=M recovery_rss_mb=S
+#   bench: baseline_rps=B transformer_rps=T ratio=R p99_ms=P rss_mb=M recovery_rss_mb=S rss_1k_batches_mb=A rss_50k_batches_mb=Z
 # Steps (own servers: nisshi on 39092 (in memory) and 39093 (sqlite), ClickHouse on 38123/39000, state in .state/bench):
 #  1. criterion: the pure mapping, ns per record per raw type (and the JSON shares);
 #  2. pre-load N raw records (default 1,000,000; 3 partitions per topic) into an in-memory broker;
@@ -12,6 +12,7 @@
 #     all under /usr/bin/time, with the broker's own CPU read from /proc;
 #  3b. recovery over the N records the first transformer run wrote (its checkpoints reset to the first): scan time
 #     and peak RSS once the scan is done;
+#  3c. peak RSS draining N records written in 1,000- and in 50,000-record producer batches;
 #  4. the same on the durable sqlite broker that scripts/up.sh runs, with N/5 records (it is ~30x slower);
 #  5. latency: the emitter at RATE events/s (default 10,000) for SECS s (default 60) through the whole pipeline;
 #     a probe polls ClickHouse and reports p50/p99/max of emit -> queryable.
@@ -141,6 +142,21 @@ rec_out=$(grep 'drained every input partition' "$STATE_DIR/logs/recovery.log" | 
 rec_scan_mb=$(echo "scale=1; $rec_scan_kb / 1024" | bc); rec_rss_mb=$(echo "scale=1; $rec_rss / 1024" | bc)
 log "   found all $N written (nothing written again); scan ${rec_scan_ms} ms, peak RSS after the scan $rec_scan_mb MB, whole run $rec_rss_mb MB"
 
+# Memory whatever the producer's batches: the same N records written in 1,000- and in 50,000-record produce batches
+# (the broker returns a producer's batch whole, however small the fetch), each drained once under /usr/bin/time.
+log "3c/5 peak RSS draining $N records written in 1,000- and 50,000-record producer batches"
+declare -A batch_rss_mb
+for bs in 1000 50000; do
+  "$BIN_DIR/emitter" --brokers "$KAFKA_BROKERS" --topic-prefix "bs${bs}_" --total "$N" --messages-per-second 0 \
+    --batch-size "$bs" --seed 7 --start-time 2026-01-01T00:00:00Z --http-addr off >>"$STATE_DIR/logs/batches.log" 2>&1 \
+    || die "emitter --batch-size $bs failed (log: $STATE_DIR/logs/batches.log)"
+  read -r _ _ bs_rss _ <<<"$(timed broker "$STATE_DIR/logs/batches.log" "$BIN_DIR/transformer" --brokers "$KAFKA_BROKERS" \
+    --input-topics "bs${bs}_user_clicks,bs${bs}_page_views,bs${bs}_orders" --output-topic "bs${bs}_processed" \
+    --dead-letter-topic "bs${bs}_dead" --checkpoint-topic "bs${bs}_checkpoints" --drain --http-addr off)"
+  batch_rss_mb[$bs]=$(echo "scale=1; $bs_rss / 1024" | bc)
+done
+log "   peak RSS: ${batch_rss_mb[1000]} MB (1,000-record batches), ${batch_rss_mb[50000]} MB (50,000-record batches)"
+
 NS=$((N / 5))
 log "4/5 the same on the durable sqlite broker, $NS records"
 preload "$SQLITE_BROKERS" "$NS" >/dev/null
@@ -199,4 +215,4 @@ p50=$(kv p50_ms); p99=$(kv p99_ms); pmax=$(kv max_ms); samples=$(kv samples)
   echo "orders ${write_ns[orders]}; the owned record + serde_json path it replaced: clicks ${old_ns[user_clicks]}, views ${old_ns[page_views]}, orders ${old_ns[orders]}."
 } >>"$ROOT/BENCHMARKS.md"
 log "appended to BENCHMARKS.md"
-echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb"
+echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]}"

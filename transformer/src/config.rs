@@ -201,6 +201,11 @@ pub struct Config {
     /// Most bytes fetched from one partition per round (a larger first record is still returned whole).
     #[arg(long, env = "FETCH_MAX_BYTES", default_value_t = 1_048_576)]
     pub fetch_max_bytes: i32,
+    /// Memory budget of a round: the bytes fetched, mapped and not yet acknowledged. Each partition's fetch and the
+    /// records one round takes are sized from it (a unified record is up to ~3 times its raw size), whatever the
+    /// producer's batch sizes. At least 1 MiB.
+    #[arg(long, env = "MAX_INFLIGHT_BYTES", default_value_t = 16 << 20, value_parser = clap::value_parser!(u64).range(1 << 20..))]
+    pub max_inflight_bytes: u64,
     /// How long a fetch waits for new records, in milliseconds (at least 1).
     #[arg(long, env = "FETCH_MAX_WAIT_MS", default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..))]
     pub fetch_max_wait_ms: i32,
@@ -284,6 +289,17 @@ impl Config {
     /// Connect deadline; zero means forever.
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout_secs)
+    }
+    /// Raw bytes one round takes, out of `--max-inflight-bytes`: a quarter (the raw records, and their unified
+    /// records at up to about three times the size).
+    pub fn round_raw_bytes(&self) -> u64 {
+        self.max_inflight_bytes / 4
+    }
+    /// One partition's fetch size: its share of [`Config::round_raw_bytes`], at least 64 KiB, at most
+    /// `--fetch-max-bytes`.
+    pub fn partition_fetch_bytes(&self, partitions: usize) -> i32 {
+        let share = self.round_raw_bytes() / partitions.max(1) as u64;
+        share.clamp(64 << 10, self.fetch_max_bytes.max(1) as u64).min(i32::MAX as u64) as i32
     }
     /// Per-request deadline.
     pub fn request_timeout(&self) -> Duration {

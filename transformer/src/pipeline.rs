@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use rskafka::client::partition::OffsetAt;
 use rskafka::client::Client;
+use rskafka::record::RecordAndOffset;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
@@ -65,6 +66,8 @@ pub struct Pipeline {
     pending: Vec<Option<PositionProblem>>,
     /// Per input index: stopped at a record batch that cannot be read (see [`Unreadable`]).
     unreadable: Vec<Option<Unreadable>>,
+    /// Rounds run, for taking partitions in turn when a round's budget cuts records off.
+    rounds: usize,
     metrics: Arc<Metrics>,
     /// Recent rounds as (records in, dead letters), oldest first, covering about `--dead-letter-window` records.
     recent: VecDeque<(u64, u64)>,
@@ -135,6 +138,7 @@ impl Pipeline {
             ends: BTreeMap::new(),
             pending: Vec::new(),
             unreadable: Vec::new(),
+            rounds: 0,
             metrics,
             recent: VecDeque::new(),
         };
@@ -389,7 +393,7 @@ impl Pipeline {
 
     /// One round. Nothing fetched: nothing to commit.
     async fn round(&mut self) -> anyhow::Result<()> {
-        let (max_bytes, max_wait) = (self.cfg.fetch_max_bytes, self.cfg.fetch_max_wait_ms);
+        let (max_bytes, max_wait) = (self.cfg.partition_fetch_bytes(self.inputs.len()), self.cfg.fetch_max_wait_ms);
         let mut fetched = Vec::with_capacity(self.inputs.len());
         let now = Instant::now();
         let fetches = self.inputs.iter_mut().zip(&self.pending).zip(&self.unreadable).map(
@@ -423,6 +427,8 @@ impl Pipeline {
                 Some(Err(e)) => return Err(e.into()),
             }
         }
+        self.rounds += 1;
+        within_budget(&mut fetched, self.cfg.round_raw_bytes(), self.rounds);
         let mut batch = prepare(&self.layout, fetched, &mut self.skips, chrono::Utc::now());
         for idx in self.apply_pending() {
             batch.next[idx] = Some(self.inputs[idx].next_offset); // commit the move
@@ -566,6 +572,64 @@ async fn within<T>(deadline: Duration, what: &str, fut: impl std::future::Future
             deadline.as_secs_f64()
         )
     })
+}
+
+/// Cuts `fetched` (records per input) to about `budget` bytes of values: a broker returns a producer's batch whole
+/// however small the fetch size, so a round of large batches could hold far more than its share. Inputs are taken
+/// in turn from `round % inputs`, each while the budget lasts (and always at least one record, so a round makes
+/// progress); what is cut is fetched again next round, since positions only move past what a round wrote.
+fn within_budget(fetched: &mut [Vec<RecordAndOffset>], budget: u64, round: usize) {
+    let n = fetched.len();
+    let mut used = 0u64;
+    for k in 0..n {
+        let records = &mut fetched[(round + k) % n];
+        let mut keep = 0;
+        for r in records.iter() {
+            let size = r.record.value.as_ref().map_or(0, |v| v.len() as u64);
+            if used > 0 && used + size > budget {
+                break;
+            }
+            used += size;
+            keep += 1;
+        }
+        records.truncate(keep);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(offsets: std::ops::Range<i64>, size: usize) -> Vec<RecordAndOffset> {
+        offsets
+            .map(|offset| RecordAndOffset {
+                record: rskafka::record::Record {
+                    key: None,
+                    value: Some(vec![b'x'; size]),
+                    headers: BTreeMap::new(),
+                    timestamp: chrono::Utc::now(),
+                },
+                offset,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_round_takes_records_up_to_its_budget_in_turn() {
+        let lens = |f: &[Vec<RecordAndOffset>]| f.iter().map(Vec::len).collect::<Vec<_>>();
+        let mut f = vec![records(0..10, 100), records(0..10, 100), records(0..10, 100)];
+        within_budget(&mut f, 1_500, 0);
+        assert_eq!(lens(&f), [10, 5, 0], "the first input whole, the second while the budget lasts");
+        let mut f = vec![records(0..10, 100), records(0..10, 100), records(0..10, 100)];
+        within_budget(&mut f, 1_500, 1);
+        assert_eq!(lens(&f), [0, 10, 5], "the next round starts with the next input");
+        let mut f = vec![records(0..2, 5_000), records(0..1, 10)];
+        within_budget(&mut f, 1_000, 0);
+        assert_eq!(lens(&f), [1, 0], "always at least one record, however large");
+        let mut f = vec![records(0..3, 10), records(0..3, 10)];
+        within_budget(&mut f, 1 << 20, 5);
+        assert_eq!(lens(&f), [3, 3], "under the budget nothing is cut");
+    }
 }
 
 /// How often a partition stopped at an unreadable batch is tried again (a broker-side fault may clear).
