@@ -295,11 +295,12 @@ impl Config {
     pub fn round_raw_bytes(&self) -> u64 {
         self.max_inflight_bytes / 4
     }
-    /// One partition's fetch size: its share of [`Config::round_raw_bytes`], at least 64 KiB, at most
+    /// One partition's fetch size: its share of [`Config::round_raw_bytes`], at least 64 KiB, but never more than
     /// `--fetch-max-bytes`.
     pub fn partition_fetch_bytes(&self, partitions: usize) -> i32 {
         let share = self.round_raw_bytes() / partitions.max(1) as u64;
-        share.clamp(64 << 10, self.fetch_max_bytes.max(1) as u64).min(i32::MAX as u64) as i32
+        // `--fetch-max-bytes` is the last word, even below 64 KiB.
+        share.max(64 << 10).min(self.fetch_max_bytes.max(1) as u64) as i32
     }
     /// Per-request deadline.
     pub fn request_timeout(&self) -> Duration {
@@ -357,5 +358,24 @@ impl Config {
             "--max-dead-letter-ratio must be between 0.0 (off) and 1.0"
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(args: &[&str]) -> Config {
+        Config::parse_from(std::iter::once("transformer").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn a_partitions_fetch_is_its_share_of_the_budget_within_fetch_max_bytes() {
+        // 16 MiB budget, a quarter for raw records, over 9 partitions: 455 KiB each.
+        assert_eq!(cfg(&[]).partition_fetch_bytes(9), (4 << 20) / 9);
+        assert_eq!(cfg(&[]).partition_fetch_bytes(1), 1 << 20, "at most --fetch-max-bytes");
+        assert_eq!(cfg(&[]).partition_fetch_bytes(1000), 64 << 10, "at least 64 KiB");
+        assert_eq!(cfg(&["--fetch-max-bytes=4096"]).partition_fetch_bytes(9), 4096, "a small --fetch-max-bytes wins");
+        assert_eq!(cfg(&["--fetch-max-bytes=4096"]).partition_fetch_bytes(1000), 4096);
     }
 }
