@@ -61,6 +61,8 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
         })?;
     }
     let request_timeout = Duration::from_secs(cfg.request_timeout_secs.max(1));
+    let options =
+        SendOptions { wait: cfg.wait_for_acks(), compression: cfg.compression.into(), deadline: request_timeout };
     let security = cfg.security.resolve()?;
     let connect = runtime::kafka::connect(
         &cfg.brokers,
@@ -107,7 +109,8 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
     if !missing.is_empty() {
         let (batches, bad, _) = build(&generator, &parts, missing.iter().copied());
         malformed += bad;
-        let Some(sent_marks) = send(&parts, batches, true, cfg.compression.into(), &metrics, &stop, &marks).await
+        let Some(sent_marks) =
+            send(&parts, batches, SendOptions { wait: true, ..options }, &metrics, &stop, &marks).await
         else {
             warn!("stopped while re-sending: the batch was not acknowledged (run with --resume to send it)");
             return Ok(Summary { seed, first_index, sent: 0, malformed: 0 });
@@ -137,9 +140,7 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
         let (batches, bad, bytes) = build(&generator, &parts, next..next + due);
         malformed += bad;
         let n_batches = batches.len() as u64;
-        let Some(sent_marks) =
-            send(&parts, batches, cfg.wait_for_acks(), cfg.compression.into(), &metrics, &stop, &marks).await
-        else {
+        let Some(sent_marks) = send(&parts, batches, options, &metrics, &stop, &marks).await else {
             warn!(next_index = next, "stopped while the broker was unreachable: the batch in flight was not acknowledged (--resume sends it)");
             break;
         };
@@ -205,16 +206,25 @@ fn list_ids(cfg: &Config, seed: u64) -> anyhow::Result<Summary> {
 }
 
 /// Produces every batch concurrently. With `wait`, retries (once a second, logging each attempt) until all are
+/// How [`send`] produces: whether to wait for acknowledgements (and retry), the codec, and the deadline of a
+/// produce with no answer.
+#[derive(Debug, Clone, Copy)]
+struct SendOptions {
+    wait: bool,
+    compression: Compression,
+    deadline: Duration,
+}
+
 /// acknowledged; a retried batch may land twice in the raw topic, which the stable event ids absorb downstream.
 async fn send(
     parts: &[Vec<Arc<PartitionClient>>],
     batches: BTreeMap<(usize, usize), Vec<Record>>,
-    wait: bool,
-    compression: Compression,
+    options: SendOptions,
     metrics: &metrics::Metrics,
     stop: &tokio::sync::watch::Receiver<bool>,
     ends: &BTreeMap<String, i64>,
 ) -> Option<BTreeMap<String, i64>> {
+    let SendOptions { wait, compression, deadline } = options;
     let jobs = batches.into_iter().map(|((t, p), records)| (Arc::clone(&parts[t][p]), records)).collect::<Vec<_>>();
     if !wait {
         for (client, records) in jobs {
@@ -230,11 +240,18 @@ async fn send(
     let (mut pending, mut marks, mut attempt) = (jobs, BTreeMap::new(), 0u32);
     loop {
         attempt += 1;
-        let results = futures::future::join_all(
-            pending
-                .iter()
-                .map(|(client, records)| runtime::kafka::produce_in_requests(client, records.clone(), compression)),
-        )
+        let results = futures::future::join_all(pending.iter().map(|(client, records)| async move {
+            // A broker that accepts connections but does not answer (frozen, overloaded) would hang the send.
+            match tokio::time::timeout(
+                deadline,
+                runtime::kafka::produce_in_requests(client, records.clone(), compression),
+            )
+            .await
+            {
+                Ok(result) => result.map_err(|e| e.to_string()),
+                Err(_) => Err(format!("no answer within {} s (--request-timeout-secs)", deadline.as_secs())),
+            }
+        }))
         .await;
         let mut failed = Vec::new();
         let mut last_error = None;
