@@ -41,11 +41,10 @@ pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyho
                             writeln!(out, "position {key} committed=none log_start={low} high_watermark={high}")?;
                             continue;
                         };
-                        let state = PositionProblem::check(pos, low, high).map_or("ok", |p| p.kind());
+                        let (state, lag) = PositionProblem::report(Some(pos), low, high);
                         writeln!(
                             out,
-                            "position {key} committed={pos} log_start={low} high_watermark={high} lag={} state={state}",
-                            (high - pos).max(0)
+                            "position {key} committed={pos} log_start={low} high_watermark={high} lag={lag} state={state}"
                         )?;
                     }
                     for (k, m) in &cp.output_marks {

@@ -88,6 +88,20 @@ impl PositionProblem {
         }
     }
 
+    /// A committed position as the reports print it: its state (`ok`, `past_end`, `before_log_start`) and the
+    /// records still to read, counted from where reading resumes (the log start, for a position the broker no
+    /// longer has). `None` (nothing committed yet) reads from the log start. `transformer --status` and
+    /// `transformer offsets show` both print this.
+    pub fn report(position: Option<i64>, log_start: i64, high_watermark: i64) -> (&'static str, i64) {
+        let problem = position.and_then(|p| Self::check(p, log_start, high_watermark));
+        let from = match (position, problem) {
+            (_, Some(problem)) => problem.resume_at(),
+            (Some(p), None) => p,
+            (None, None) => log_start,
+        };
+        (problem.map_or("ok", |p| p.kind()), (high_watermark - from).max(0))
+    }
+
     /// Short machine-readable name (a metric label).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -202,5 +216,9 @@ mod tests {
         let gone = PositionProblem::check(3, 8, 20).unwrap();
         assert_eq!((gone.kind(), gone.resume_at(), gone.lost()), ("before_log_start", 8, 5));
         assert!(gone.to_string().contains("3..8 (5 records)"), "{gone}");
+        assert_eq!(PositionProblem::report(Some(150), 0, 40), ("past_end", 40), "read again from the log start");
+        assert_eq!(PositionProblem::report(Some(3), 8, 20), ("before_log_start", 12));
+        assert_eq!(PositionProblem::report(Some(15), 8, 20), ("ok", 5));
+        assert_eq!(PositionProblem::report(None, 8, 20), ("ok", 12));
     }
 }

@@ -35,11 +35,7 @@ pub async fn report(client: &Client, cfg: &Config) -> anyhow::Result<String> {
         for p in runtime::kafka::partitions(client, topic).await? {
             let (low, high) = bounds(&runtime::kafka::partition_client(client, topic, p).await?).await?;
             let done = committed.next_offsets.get(&tp_key(topic, p)).copied();
-            // A committed position the broker no longer has (see PositionProblem): the transformer moves it to
-            // the log start at its next fetch; the lag counts from there.
-            let state = done.and_then(|d| PositionProblem::check(d, low, high)).map_or("ok", |p| p.kind());
-            let from = done.map_or(low, |d| if state == "ok" { d } else { low });
-            let l = (high - from).max(0);
+            let (state, l) = PositionProblem::report(done, low, high);
             emitted += high;
             lag += l;
             writeln!(

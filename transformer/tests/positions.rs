@@ -115,7 +115,7 @@ async fn a_checkpoint_past_the_end_is_caught_at_start() {
     );
     let (_, show) = run_binary(&names.transformer_args(&s, &["offsets", "show"]));
     assert!(
-        show.contains(&format!("position {key} committed=5000 log_start=0 high_watermark=100 lag=0 state=past_end")),
+        show.contains(&format!("position {key} committed=5000 log_start=0 high_watermark=100 lag=100 state=past_end")),
         "{show}"
     );
 
