@@ -68,6 +68,8 @@ pub struct Pipeline {
     unreadable: Vec<Option<Unreadable>>,
     /// Rounds run, for taking partitions in turn when a round's budget cuts records off.
     rounds: usize,
+    /// Per input partition: the last invalid position reported, and its kind (see [`Pipeline::found_invalid`]).
+    reported: BTreeMap<(String, i32), (i64, &'static str)>,
     metrics: Arc<Metrics>,
     /// Recent rounds as (records in, dead letters), oldest first, covering about `--dead-letter-window` records.
     recent: VecDeque<(u64, u64)>,
@@ -139,6 +141,7 @@ impl Pipeline {
             pending: Vec::new(),
             unreadable: Vec::new(),
             rounds: 0,
+            reported: BTreeMap::new(),
             metrics,
             recent: VecDeque::new(),
         };
@@ -330,6 +333,13 @@ impl Pipeline {
             )));
         }
         let (from, to, lost) = (self.inputs[idx].next_offset, problem.resume_at(), problem.lost());
+        // The same position found invalid again before the move was committed (a failed round's recovery checks
+        // every position anew) is one event, not two.
+        if self.reported.insert((topic.clone(), partition), (from, problem.kind())) == Some((from, problem.kind())) {
+            self.pending[idx] = Some(problem);
+            self.forget_skips(idx);
+            return Ok(());
+        }
         let message = format!("{topic}/{partition}: {problem}; resuming at the log start, offset {to}");
         error!(topic, partition, kind = problem.kind(), from, to, lost, "{message}");
         self.metrics.error(message.clone());
