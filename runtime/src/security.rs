@@ -223,13 +223,10 @@ impl SecurityArgs {
     }
 }
 
-fn protocol_name(p: SecurityProtocol) -> &'static str {
-    match p {
-        SecurityProtocol::Plaintext => "plaintext",
-        SecurityProtocol::Ssl => "ssl",
-        SecurityProtocol::SaslPlaintext => "sasl_plaintext",
-        SecurityProtocol::SaslSsl => "sasl_ssl",
-    }
+/// The protocol as `--security-protocol` spells it.
+fn protocol_name(p: SecurityProtocol) -> String {
+    use clap::ValueEnum;
+    p.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default()
 }
 
 fn file_err(flag: &'static str, path: &Path, problem: String) -> SecurityError {

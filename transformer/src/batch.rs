@@ -138,7 +138,15 @@ pub const FRAMING: usize = 512;
 /// JSON text in the raw record; the rest (event id, names, numbers, topic twice) takes under 4 KiB. Only an object
 /// or array where a string belongs can grow past it (Flink's STRING coercion writes its JSON text, escaped again).
 pub const fn output_bound(raw_bytes: usize) -> usize {
-    raw_bytes.saturating_mul(2).saturating_add(4096)
+    raw_bytes.saturating_mul(2).saturating_add(OUTPUT_FIXED_BYTES)
+}
+
+/// The part of [`output_bound`] that does not grow with the raw record.
+pub const OUTPUT_FIXED_BYTES: usize = 4096;
+
+/// The largest raw record whose [`output_bound`] fits a record batch of `max_message_bytes` (its inverse).
+pub const fn raw_bound(max_message_bytes: usize) -> usize {
+    max_message_bytes.saturating_sub(FRAMING + OUTPUT_FIXED_BYTES) / 2
 }
 
 /// Maps one record and writes its unified JSON. A valid record whose unified form is over `max_output_bytes` is an

@@ -56,12 +56,9 @@ impl std::str::FromStr for StartAt {
 /// Where `transformer offsets reset --to` moves the positions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResetTo {
-    /// Each partition's first kept record: everything is read (and written) again.
-    Earliest,
-    /// Each partition's end: what is there now is never read.
-    Latest,
-    /// The first record produced at or after this time.
-    Time(chrono::DateTime<chrono::Utc>),
+    /// Each partition to this position: earliest (everything is read and written again), latest (what is there now
+    /// is never read), or the first record produced at or after a time.
+    Position(StartAt),
     /// A copy of the checkpoint at this offset of the checkpoint topic: resumes exactly there, skipping what was
     /// written after it (the way out of a checkpoint record that does not decode).
     Checkpoint(i64),
@@ -70,18 +67,12 @@ pub enum ResetTo {
 impl std::str::FromStr for ResetTo {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "earliest" => Ok(Self::Earliest),
-            "latest" => Ok(Self::Latest),
-            _ => {
-                if let Ok(o) = s.parse::<i64>() {
-                    return if o >= 0 { Ok(Self::Checkpoint(o)) } else { Err("a checkpoint offset is >= 0".into()) };
-                }
-                chrono::DateTime::parse_from_rfc3339(s).map(|t| Self::Time(t.to_utc())).map_err(|_| {
-                    format!("{s:?}: expected earliest, latest, an RFC 3339 time or the offset of a checkpoint record")
-                })
-            }
+        if let Ok(o) = s.parse::<i64>() {
+            return if o >= 0 { Ok(Self::Checkpoint(o)) } else { Err("a checkpoint offset is >= 0".into()) };
         }
+        s.parse::<StartAt>().map(Self::Position).map_err(|_| {
+            format!("{s:?}: expected earliest, latest, an RFC 3339 time or the offset of a checkpoint record")
+        })
     }
 }
 

@@ -86,8 +86,7 @@ pub fn bigint(raw: &RawValue) -> Result<Option<i64>, Refusal> {
             Some(x as i64)
         }
         Json::String(s) => Some(parse_long(&s).ok_or_else(|| number(&s))?),
-        Json::Bool(_) => return Err(Refusal::Kind("a boolean")),
-        Json::Container(text) => return Err(Refusal::Kind(container_kind(text))),
+        Json::Bool(_) | Json::Container(_) => return Err(Refusal::Kind(kind(raw))),
     })
 }
 
@@ -98,8 +97,7 @@ pub fn double(raw: &RawValue) -> Result<Option<f64>, Refusal> {
         Json::Null => return Ok(None),
         Json::Number { text, .. } => text.parse::<f64>().map_err(|_| number(text))?,
         Json::String(s) => parse_double(&s).ok_or_else(|| number(&s))?,
-        Json::Bool(_) => return Err(Refusal::Kind("a boolean")),
-        Json::Container(text) => return Err(Refusal::Kind(container_kind(text))),
+        Json::Bool(_) | Json::Container(_) => return Err(Refusal::Kind(kind(raw))),
     };
     if !x.is_finite() {
         return Err(number(raw.get()));
@@ -107,7 +105,7 @@ pub fn double(raw: &RawValue) -> Result<Option<f64>, Refusal> {
     Ok(Some(x))
 }
 
-/// The text of a value that is not a string, for a TIMESTAMP read from a STRING column: its JSON kind.
+/// A raw value's JSON kind, as error messages name it.
 pub fn kind(raw: &RawValue) -> &'static str {
     match raw.get().as_bytes()[0] {
         b'n' => "null",
@@ -116,14 +114,6 @@ pub fn kind(raw: &RawValue) -> &'static str {
         b'{' => "an object",
         b'[' => "an array",
         _ => "a number",
-    }
-}
-
-fn container_kind(text: &str) -> &'static str {
-    if text.starts_with('{') {
-        "an object"
-    } else {
-        "an array"
     }
 }
 

@@ -9,12 +9,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use rskafka::client::partition::OffsetAt;
 use rskafka::client::Client;
 
 use crate::checkpoint::{Checkpoint, CheckpointStore};
 use crate::config::{Config, OffsetsAction, ResetTo};
-use crate::source::{bounds, tp_key, PositionProblem};
+use crate::source::{bounds, offset_at, tp_key, PositionProblem};
 
 /// Runs `action` and returns what to print.
 pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyhow::Result<String> {
@@ -75,21 +74,10 @@ pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyho
                     cp
                 }
                 (Some(ResetTo::Checkpoint(offset)), _, _) => store.at(*offset).await.map_err(anyhow::Error::msg)?,
-                (Some(to), _, _) => {
+                (Some(ResetTo::Position(at)), _, _) => {
                     let mut next_offsets = BTreeMap::new();
                     for input in &inputs {
-                        let at = match to {
-                            ResetTo::Earliest => OffsetAt::Earliest,
-                            ResetTo::Latest => OffsetAt::Latest,
-                            ResetTo::Time(t) => OffsetAt::Timestamp(*t),
-                            ResetTo::Checkpoint(_) => unreachable!("handled above"),
-                        };
-                        let offset = match input.client.get_offset(at).await? {
-                            // Kafka answers -1 for a time after the newest record: nothing to read yet.
-                            o if o < 0 => input.client.get_offset(OffsetAt::Latest).await?,
-                            o => o,
-                        };
-                        next_offsets.insert(input.key(), offset);
+                        next_offsets.insert(input.key(), offset_at(&input.client, *at).await?);
                     }
                     let mut output_marks = BTreeMap::new();
                     for topic in [&cfg.output_topic, &cfg.dead_letter_topic] {

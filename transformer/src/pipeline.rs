@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use rskafka::client::partition::OffsetAt;
 use rskafka::client::Client;
 use rskafka::record::RecordAndOffset;
 use tokio::sync::watch;
@@ -79,7 +78,10 @@ impl Pipeline {
     /// Connects, creates topics if asked, opens the owned partitions and recovers from the last checkpoint.
     /// Returns `None` with `--init`, once the topics exist.
     pub async fn start(cfg: Config, metrics: Arc<Metrics>) -> anyhow::Result<Option<Self>> {
-        let client = cfg.connect().await?;
+        // The TLS and SASL settings, read once for both clients.
+        let security = cfg.security()?;
+        let client =
+            runtime::kafka::connect(&cfg.brokers, &security, cfg.connect_timeout(), cfg.request_timeout()).await?;
         if cfg.create_topics {
             let mut topics: Vec<(&str, i32)> =
                 cfg.input_topics.iter().map(|t| (t.as_str(), cfg.topic_partitions)).collect();
@@ -96,7 +98,7 @@ impl Pipeline {
         let compression = cfg.compression.into();
         // Outputs are produced through a client that never retries on its own: a lost acknowledgement fails the
         // round, and recovery looks at what landed before anything is written again (see connect_without_retries).
-        let producer = runtime::kafka::connect_without_retries(&cfg.brokers, &cfg.security()?).await?;
+        let producer = runtime::kafka::connect_without_retries(&cfg.brokers, &security).await?;
         let output = Sink::open(&producer, &cfg.output_topic, compression).await?;
         let dead = Sink::open(&producer, &cfg.dead_letter_topic, compression).await?;
         let store = CheckpointStore::new(
@@ -124,7 +126,7 @@ impl Pipeline {
                 cfg.dead_letter_topic,
                 bound + crate::batch::FRAMING,
                 bound + crate::batch::FRAMING,
-                (cfg.output_max_message_bytes - crate::batch::FRAMING - 4096) / 2,
+                crate::batch::raw_bound(cfg.output_max_message_bytes),
             );
         }
         let mut p = Self {
@@ -189,9 +191,8 @@ impl Pipeline {
                     self.cfg.max_dead_letter_ratio
                 );
             }
-            let stopped = self.unreadable_partitions();
             if self.cfg.drain
-                && !stopped.is_empty()
+                && self.unreadable.iter().any(Option::is_some)
                 && self
                     .inputs
                     .iter()
@@ -201,7 +202,7 @@ impl Pipeline {
                 anyhow::bail!(
                     "--drain: not drained: {} cannot be read (a record batch that does not decode; the log and \
                      /metrics have the error); everything else is drained and committed",
-                    stopped.join(", ")
+                    self.unreadable_partitions().join(", ")
                 );
             }
             if self.cfg.drain
@@ -271,11 +272,7 @@ impl Pipeline {
         for input in &mut self.inputs {
             input.next_offset = match committed.next_offsets.get(&input.key()) {
                 Some(&o) => o,
-                // Kafka answers -1 for a time after the newest record: start at the end.
-                None => match input.client.get_offset(self.cfg.start_at.offset_at()).await? {
-                    o if o < 0 => input.client.get_offset(OffsetAt::Latest).await?,
-                    o => o,
-                },
+                None => source::offset_at(&input.client, self.cfg.start_at).await?,
             };
         }
         self.pending = vec![None; self.inputs.len()];
@@ -512,7 +509,7 @@ impl Pipeline {
     }
 
     /// The partitions stopped at a batch they cannot read, as `topic/partition at offset N`.
-    pub(crate) fn unreadable_partitions(&self) -> Vec<String> {
+    fn unreadable_partitions(&self) -> Vec<String> {
         self.inputs
             .iter()
             .zip(&self.unreadable)

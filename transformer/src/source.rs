@@ -8,6 +8,8 @@ use rskafka::client::partition::{OffsetAt, PartitionClient};
 use rskafka::record::RecordAndOffset;
 pub use runtime::kafka::{bounds, read_range, scan, tp_key};
 
+use crate::config::StartAt;
+
 /// One input partition and where we are in it.
 #[derive(Debug, Clone)]
 pub struct Input {
@@ -181,6 +183,15 @@ pub fn is_unreadable(e: &RsError) -> bool {
 /// to it); `Err` if it does not (the bad batch starts at the position: the partition stops there).
 pub async fn fetch_one_batch(input: &mut Input, max_wait_ms: i32) -> Result<Fetched, RsError> {
     fetch(input, 1, max_wait_ms).await
+}
+
+/// The offset `at` names in `client`'s partition: its log start, its end, or the first record produced at or after
+/// a time (Kafka answers -1 for a time after the newest record: then the end).
+pub async fn offset_at(client: &PartitionClient, at: StartAt) -> Result<i64, RsError> {
+    match client.get_offset(at.offset_at()).await? {
+        o if o < 0 => client.get_offset(OffsetAt::Latest).await,
+        o => Ok(o),
+    }
 }
 
 /// Checks `input`'s position against the partition's log start and high watermark now (at start, after recovery).

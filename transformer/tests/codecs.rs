@@ -32,9 +32,7 @@ fn rdkafka(args: &[&str]) -> String {
 async fn every_codec_librdkafka_writes_is_read() {
     let s = servers();
     let names = Names::new("codecs_in");
-    let mut init = names.transformer(&s, &[]);
-    init.init = true;
-    transformer::run(init, std::future::pending()).await.unwrap();
+    names.init_topics(&s).await;
     let clicks = names.raw()[0].clone();
     const PER_CODEC: usize = 300;
     for codec in CODECS {
@@ -58,9 +56,7 @@ async fn librdkafka_reads_every_codec_we_write() {
     let s = servers();
     for codec in CODECS {
         let names = Names::new(&format!("codecs_out_{codec}"));
-        let mut init = names.transformer(&s, &[]);
-        init.init = true;
-        transformer::run(init, std::future::pending()).await.unwrap();
+        names.init_topics(&s).await;
         emitter::run(names.emitter(&s, 3, 500, 0.0, false), std::future::pending()).await.unwrap();
         let flag = format!("--compression={codec}");
         let run = transformer::run(names.transformer(&s, &["--drain", &flag]), std::future::pending());

@@ -144,9 +144,7 @@ async fn the_dead_letter_cap_stops_the_transformer_after_committing() {
 async fn an_unreadable_batch_stops_only_its_partition_and_says_where() {
     let s = servers();
     let names = Names::new("unreadable");
-    let mut init = names.transformer(&s, &[]);
-    init.init = true;
-    transformer::run(init, std::future::pending()).await.unwrap();
+    names.init_topics(&s).await;
     let [clicks, _, orders] = names.raw();
     // orders/0: two records, then a record we cannot decode (offset 2: a header key that is not UTF-8), then
     // one more record behind it.

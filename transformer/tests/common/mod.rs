@@ -61,6 +61,13 @@ impl Names {
         transformer::Config::parse_from(args)
     }
 
+    /// Creates the pipeline's topics for these names (`transformer --init`, in process).
+    pub async fn init_topics(&self, s: &Servers) {
+        let mut cfg = self.transformer(s, &[]);
+        cfg.init = true;
+        transformer::run(cfg, std::future::pending()).await.unwrap();
+    }
+
     /// The flags of a transformer for these names, for running the binary; `extra` flags are appended.
     pub fn transformer_args(&self, s: &Servers, extra: &[&str]) -> Vec<String> {
         let mut args = vec![
