@@ -170,7 +170,7 @@ impl SecurityArgs {
             };
             let password = match (&self.sasl_password, &self.sasl_password_file) {
                 (Some(s), _) => s.expose().to_owned(),
-                (None, Some(path)) => read_password(path)?,
+                (None, Some(path)) => read_password_file("--sasl-password-file", path)?,
                 (None, None) => {
                     return flag_err(
                         "SASL needs a password: --sasl-password-file, or SASL_PASSWORD in the environment".into(),
@@ -197,20 +197,7 @@ impl SecurityArgs {
     }
 
     fn tls_config(&self) -> Result<rustls::ClientConfig, SecurityError> {
-        let mut roots = rustls::RootCertStore::empty();
-        match &self.ssl_ca_location {
-            Some(path) => {
-                let certs = read_certs("--ssl-ca-location", path)?;
-                for cert in certs {
-                    roots.add(cert).map_err(|e| file_err("--ssl-ca-location", path, format!("not a CA: {e}")))?;
-                }
-            }
-            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        }
-        let provider = Arc::new(rustls_rustcrypto::provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots);
+        let builder = tls_builder("--ssl-ca-location", self.ssl_ca_location.as_deref())?;
         Ok(match (&self.ssl_certificate_location, &self.ssl_key_location) {
             (Some(cert), Some(key)) => {
                 let chain = read_certs("--ssl-certificate-location", cert)?;
@@ -221,6 +208,32 @@ impl SecurityArgs {
             _ => builder.with_no_client_auth(),
         })
     }
+}
+
+/// A rustls configuration with the pure-Rust crypto provider, trusting the CA certificates in the PEM file `ca`
+/// (named by `ca_flag` in errors) or, without one, the public web CAs (Mozilla's list, built in); no client
+/// certificate. For other TLS clients than Kafka's (ClickHouse over HTTPS).
+pub fn tls_client_config(ca_flag: &'static str, ca: Option<&Path>) -> Result<rustls::ClientConfig, SecurityError> {
+    Ok(tls_builder(ca_flag, ca)?.with_no_client_auth())
+}
+
+fn tls_builder(
+    ca_flag: &'static str,
+    ca: Option<&Path>,
+) -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>, SecurityError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca {
+        Some(path) => {
+            for cert in read_certs(ca_flag, path)? {
+                roots.add(cert).map_err(|e| file_err(ca_flag, path, format!("not a CA: {e}")))?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let provider = Arc::new(rustls_rustcrypto::provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots))
 }
 
 /// The protocol as `--security-protocol` spells it.
@@ -244,8 +257,9 @@ fn read_certs(flag: &'static str, path: &Path) -> Result<Vec<CertificateDer<'sta
     Ok(certs)
 }
 
-fn read_password(path: &Path) -> Result<String, SecurityError> {
-    let text = std::fs::read_to_string(path).map_err(|e| file_err("--sasl-password-file", path, e.to_string()))?;
+/// The password in the file `path` (named by `flag` in errors); a trailing newline is not part of it.
+pub fn read_password_file(flag: &'static str, path: &Path) -> Result<String, SecurityError> {
+    let text = std::fs::read_to_string(path).map_err(|e| file_err(flag, path, e.to_string()))?;
     Ok(text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_owned())
 }
 

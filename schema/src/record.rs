@@ -206,20 +206,8 @@ pub fn markdown_table() -> String {
 mod tests {
     use super::*;
 
-    /// `CREATE TABLE ... {database}.NAME ( columns )` of the DDL: (column, type) in order.
     fn ddl_columns(table: &str) -> Vec<(String, String)> {
-        let ddl = include_str!("../sql/01_events.sql");
-        let head = format!("{{database}}.{table} (");
-        let start = ddl.find(&head).unwrap_or_else(|| panic!("no table {table} in 01_events.sql")) + head.len();
-        let body = &ddl[start..start + ddl[start..].find("\n)").expect("the column list ends with a line ')'")];
-        body.lines()
-            .map(|l| l.trim().trim_end_matches(','))
-            .filter(|l| !l.is_empty())
-            .map(|l| {
-                let (name, ty) = l.split_once(' ').expect("`name type`");
-                (name.to_string(), ty.to_string())
-            })
-            .collect()
+        crate::sql::table_columns(table)
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct SqlParams {
     /// Extra Kafka-engine settings, starting with a comma, or empty. ClickHouse 18.16 accepts none; a current
     /// ClickHouse wants `, kafka_flush_interval_ms = 500` for sub-second latency.
     pub kafka_extra_settings: String,
+    /// Only the database and the tables that store rows (see [`render`]).
+    pub storage_only: bool,
 }
 
 impl Default for SqlParams {
@@ -56,15 +58,18 @@ impl Default for SqlParams {
             dead_letter_topic: crate::topics::DEAD_LETTERS.into(),
             group: "clickhouse".into(),
             kafka_extra_settings: String::new(),
+            storage_only: false,
         }
     }
 }
 
-/// The DDL with placeholders filled in, as single statements, in order.
+/// The DDL with placeholders filled in, as single statements, in order. With `storage_only`, only the database
+/// and the tables that store rows (the direct ClickHouse sink needs no Kafka engine and no materialized view).
 pub fn render(p: &SqlParams) -> Vec<String> {
     FILES
         .iter()
         .flat_map(|(_, text)| split_statements(text))
+        .filter(|stmt| !p.storage_only || !(stmt.contains("ENGINE = Kafka") || stmt.contains("MATERIALIZED VIEW")))
         .map(|stmt| {
             stmt.replace("{database}", &p.database)
                 .replace("{kafka_broker}", &p.kafka_broker)
@@ -79,6 +84,21 @@ pub fn render(p: &SqlParams) -> Vec<String> {
 /// The DDL as one script for `clickhouse-client --multiquery`: the statements of [`render`], each ended by `;`.
 pub fn script(p: &SqlParams) -> String {
     render(p).iter().map(|s| format!("{s};\n\n")).collect()
+}
+
+/// The columns of `table` as the DDL declares them: `(name, type)` in order. Empty when no file declares it.
+pub fn table_columns(table: &str) -> Vec<(String, String)> {
+    let head = format!("{{database}}.{table} (");
+    let Some((ddl, start)) = FILES.iter().find_map(|(_, text)| text.find(&head).map(|at| (*text, at + head.len())))
+    else {
+        return Vec::new();
+    };
+    let body = &ddl[start..start + ddl[start..].find("\n)").unwrap_or(0)];
+    body.lines()
+        .map(|l| l.trim().trim_end_matches(','))
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(' ').map(|(name, ty)| (name.to_string(), ty.to_string())))
+        .collect()
 }
 
 /// Splits a file into statements: drops `--` comment lines, splits on `;`.
@@ -99,6 +119,9 @@ mod tests {
             assert!(!s.contains('{') && !s.contains('}'), "unfilled placeholder in {s}");
         }
         assert!(stmts.iter().any(|s| s.contains("kafka_topic_list = 'processed_events'")));
+        let storage = render(&SqlParams { storage_only: true, ..SqlParams::default() });
+        assert_eq!(storage.len(), 3, "the database and the two stored tables: {storage:#?}");
+        assert!(storage.iter().all(|s| !s.contains("Kafka") && !s.contains("VIEW")));
     }
 
     #[test]

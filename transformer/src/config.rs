@@ -76,6 +76,53 @@ impl std::str::FromStr for ResetTo {
     }
 }
 
+/// Where the transformer writes (`--sink`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SinkKind {
+    /// The topics processed_events and dead_letters; ClickHouse reads them with its Kafka engine (the original's
+    /// architecture).
+    Kafka,
+    /// Straight into ClickHouse's tables events_processed and dead_letters, exactly once (no Kafka engine).
+    #[value(name = "clickhouse")]
+    ClickHouse,
+}
+
+/// The ClickHouse server of `--sink clickhouse`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClickHouseArgs {
+    /// ClickHouse's HTTP interface, http:// or https:// (for --sink clickhouse).
+    #[arg(long, env = "CLICKHOUSE_URL", default_value = "http://127.0.0.1:8123")]
+    pub clickhouse_url: String,
+    /// ClickHouse user.
+    #[arg(long, env = "CLICKHOUSE_USER", default_value = "default")]
+    pub clickhouse_user: String,
+    /// ClickHouse password (prefer --clickhouse-password-file or the environment: a command line is visible to
+    /// other users).
+    #[arg(long, env = "CLICKHOUSE_PASSWORD", hide_env_values = true)]
+    pub clickhouse_password: Option<runtime::security::Secret>,
+    /// File holding the ClickHouse password (a trailing newline is ignored).
+    #[arg(long, env = "CLICKHOUSE_PASSWORD_FILE", conflicts_with = "clickhouse_password")]
+    pub clickhouse_password_file: Option<std::path::PathBuf>,
+    /// The database holding events_processed and dead_letters.
+    #[arg(long, env = "CLICKHOUSE_DATABASE", default_value = "default")]
+    pub clickhouse_database: String,
+    /// PEM file of the CA certificate(s) that signed ClickHouse's certificate (https:// URLs). Without it, the
+    /// public web CAs (Mozilla's list, built in) are trusted.
+    #[arg(long, env = "CLICKHOUSE_CA_LOCATION")]
+    pub clickhouse_ca_location: Option<std::path::PathBuf>,
+}
+
+impl ClickHouseArgs {
+    /// The password, from the flag, the environment or the file.
+    pub fn password(&self) -> anyhow::Result<Option<String>> {
+        Ok(match (&self.clickhouse_password, &self.clickhouse_password_file) {
+            (Some(p), _) => Some(p.expose().to_owned()),
+            (None, Some(path)) => Some(runtime::security::read_password_file("--clickhouse-password-file", path)?),
+            (None, None) => None,
+        })
+    }
+}
+
 /// `transformer schema --clickhouse-version`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ClickHouseVersionArg {
@@ -168,6 +215,13 @@ pub struct Config {
     /// TLS and SASL, with librdkafka's names.
     #[command(flatten)]
     pub security: runtime::security::SecurityArgs,
+    /// Where to write: kafka (the topics processed_events and dead_letters, read by ClickHouse's Kafka engine) or
+    /// clickhouse (straight into the tables, exactly once; then `transformer schema` prints only those tables).
+    #[arg(long, env = "SINK", value_enum, default_value_t = SinkKind::Kafka, global = true)]
+    pub sink: SinkKind,
+    /// The ClickHouse server, for --sink clickhouse.
+    #[command(flatten)]
+    pub clickhouse: ClickHouseArgs,
     /// Raw topics to read, comma-separated.
     #[arg(long, env = "INPUT_TOPICS", default_value = "user_clicks,page_views,orders", value_delimiter = ',')]
     pub input_topics: Vec<String>,
@@ -253,6 +307,11 @@ pub struct Config {
     #[cfg(feature = "failpoints")]
     #[arg(long, hide = true)]
     pub crash_before_commit: Option<u64>,
+    /// Testing only (`failpoints`): wait this long between a round's acknowledgement and its commit, so that a
+    /// kill at a random moment often lands where a crash costs the most.
+    #[cfg(feature = "failpoints")]
+    #[arg(long, hide = true)]
+    pub delay_before_commit_ms: Option<u64>,
     /// Drain mode: exit 0 once every input partition is committed up to its high watermark (a backfill, or a
     /// benchmark of draining a backlog).
     #[arg(long, env = "DRAIN")]

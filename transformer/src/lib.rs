@@ -7,7 +7,8 @@
 //! - [`batch`]: one round's fetched records mapped into output batches (pure).
 //! - [`encode`]: the unified record as JSON, written straight from the mapped views.
 //! - [`source`]: input partitions, static assignment, bounded reads.
-//! - [`sink`]: producing batches to an output topic's partitions and collecting the acknowledged ends.
+//! - [`sink`]: where a round goes: the `Sink` seam, Kafka topics ([`sink::kafka`]) or ClickHouse tables
+//!   ([`sink::clickhouse`], RowBinary from [`sink::rowbinary`]).
 //! - [`checkpoint`]: the offset store (a Kafka topic of JSON checkpoints).
 //! - [`recovery`]: the scan of the outputs for what was written after the last commit.
 //! - [`ranges`]: offsets as ranges (what that scan found, in little memory).
@@ -63,6 +64,7 @@ pub async fn run_with_metrics(
             kafka_extra_settings: contract::sql::ClickHouseVersion::from(*clickhouse_version)
                 .kafka_extra_settings()
                 .into(),
+            storage_only: cfg.sink == config::SinkKind::ClickHouse,
         };
         let text = if *fields { contract::record::markdown_table() } else { contract::sql::script(&params) };
         match output {
@@ -106,9 +108,21 @@ pub async fn run_with_metrics(
             }
         });
     }
+    match cfg.sink {
+        config::SinkKind::Kafka => run_pipeline::<sink::kafka::KafkaSink>(cfg, metrics, stop).await,
+        config::SinkKind::ClickHouse => run_pipeline::<sink::clickhouse::ClickHouseSink>(cfg, metrics, stop).await,
+    }
+}
+
+/// Starts the pipeline writing to `S` and runs it until `stop` turns true.
+async fn run_pipeline<S: sink::Sink>(
+    cfg: Config,
+    metrics: Arc<metrics::Metrics>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let mut stopped = stop.clone();
     let started = tokio::select! {
-        started = pipeline::Pipeline::start(cfg, metrics) => started?,
+        started = pipeline::Pipeline::<S>::start(cfg, metrics) => started?,
         // SIGTERM while the broker does not answer yet (or recovery runs): nothing was written, nothing to commit.
         _ = stopped.wait_for(|v| *v) => {
             tracing::info!("stopped before the pipeline started: nothing written");

@@ -212,7 +212,7 @@ impl Metrics {
         }
         let last_error = self.errors.lock().expect("metrics lock poisoned").back().map(|e| e.1.clone());
         Err(format!(
-            "no successful round for {:.1} s (Kafka unreachable or slow?); last error: {}",
+            "no successful round for {:.1} s (a server unreachable or slow?); last error: {}",
             age as f64 / 1000.0,
             last_error.as_deref().unwrap_or("none yet")
         ))

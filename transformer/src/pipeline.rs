@@ -34,7 +34,6 @@ use crate::checkpoint::{Checkpoint, CheckpointStore};
 use crate::config::{Config, OnOffsetOutOfRange};
 use crate::metrics::{Metrics, PositionEvent};
 use crate::ranges::OffsetRanges;
-use crate::recovery::{self, From};
 use crate::sink::Sink;
 use crate::source::{self, assign, Fetched, Input, PositionProblem};
 
@@ -43,24 +42,18 @@ use crate::source::{self, assign, Fetched, Input, PositionProblem};
 #[error("{0}")]
 pub struct Fatal(pub String);
 
-/// A running transformer instance.
-pub struct Pipeline {
+/// A running transformer instance, writing to the sink `S`.
+pub struct Pipeline<S> {
     cfg: Config,
-    /// The inputs and outputs as the mapping sees them.
+    /// The inputs as the mapping sees them.
     layout: Layout,
     inputs: Vec<Input>,
-    output: Sink,
-    dead: Sink,
+    sink: S,
     store: CheckpointStore,
     /// The last committed checkpoint (what a restart would resume from).
     checkpoint: Checkpoint,
     /// Per input index: offsets already written before the last crash, not written again.
     skips: Vec<OffsetRanges>,
-    /// Where the last recovery scan started, per output partition: committed instead of `ends` while `skips` is
-    /// not empty.
-    pinned_marks: BTreeMap<String, i64>,
-    /// Per output partition: its end after our last acknowledged write (or where the recovery scan ended).
-    ends: BTreeMap<String, i64>,
     /// Per input index: an invalid position found and not yet moved (see [`Pipeline::apply_pending`]).
     pending: Vec<Option<PositionProblem>>,
     /// Per input index: stopped at a record batch that cannot be read (see [`Unreadable`]).
@@ -74,7 +67,7 @@ pub struct Pipeline {
     recent: VecDeque<(u64, u64)>,
 }
 
-impl Pipeline {
+impl<S: Sink> Pipeline<S> {
     /// Connects, creates topics if asked, opens the owned partitions and recovers from the last checkpoint.
     /// Returns `None` with `--init`, once the topics exist.
     pub async fn start(cfg: Config, metrics: Arc<Metrics>) -> anyhow::Result<Option<Self>> {
@@ -85,8 +78,10 @@ impl Pipeline {
         if cfg.create_topics {
             let mut topics: Vec<(&str, i32)> =
                 cfg.input_topics.iter().map(|t| (t.as_str(), cfg.topic_partitions)).collect();
-            topics.push((&cfg.output_topic, cfg.topic_partitions));
-            topics.push((&cfg.dead_letter_topic, cfg.topic_partitions));
+            if cfg.sink == crate::config::SinkKind::Kafka {
+                topics.push((&cfg.output_topic, cfg.topic_partitions));
+                topics.push((&cfg.dead_letter_topic, cfg.topic_partitions));
+            }
             topics.push((&cfg.checkpoint_topic, 1));
             runtime::kafka::ensure_topics(&client, &topics).await?;
         }
@@ -95,51 +90,25 @@ impl Pipeline {
             return Ok(None);
         }
         let inputs = open_inputs(&client, &cfg).await?;
-        let compression = cfg.compression.into();
-        // Outputs are produced through a client that never retries on its own: a lost acknowledgement fails the
-        // round, and recovery looks at what landed before anything is written again (see connect_without_retries).
-        let producer = runtime::kafka::connect_without_retries(&cfg.brokers, &security).await?;
-        let output = Sink::open(&producer, &cfg.output_topic, compression).await?;
-        let dead = Sink::open(&producer, &cfg.dead_letter_topic, compression).await?;
+        let sink = S::open(&cfg, &security).await?;
         let store = CheckpointStore::new(
             runtime::kafka::partition_client(&client, &cfg.checkpoint_topic, 0).await?,
             cfg.checkpoint_key(),
         );
         let layout = Layout {
             inputs: inputs.iter().map(Input::id).collect(),
-            output_partitions: output.partitions.len(),
-            dead_letter_partitions: dead.partitions.len(),
             max_record_bytes: cfg.max_record_bytes,
-            max_output_bytes: cfg.max_output_bytes(),
             dead_letter_max_raw: cfg.dead_letter_max_raw,
         };
-        let bound = crate::batch::output_bound(cfg.max_record_bytes);
-        if bound > layout.max_output_bytes {
-            warn!(
-                max_record_bytes = cfg.max_record_bytes,
-                output_bound = bound,
-                output_max_message_bytes = cfg.output_max_message_bytes,
-                "a raw record that fits --max-record-bytes may give a unified record of up to {bound} bytes, over \
-                 what the output topic takes; such records are dead-lettered as too_large. Raise max.message.bytes \
-                 of {} and {} to {} and pass --output-max-message-bytes {}, or lower --max-record-bytes to {}",
-                cfg.output_topic,
-                cfg.dead_letter_topic,
-                bound + crate::batch::FRAMING,
-                bound + crate::batch::FRAMING,
-                crate::batch::raw_bound(cfg.output_max_message_bytes),
-            );
-        }
+        info!(sink = sink.name(), "writing to {}", sink.name());
         let mut p = Self {
             cfg,
             layout,
             inputs,
-            output,
-            dead,
+            sink,
             store,
             checkpoint: Checkpoint::default(),
             skips: Vec::new(),
-            pinned_marks: BTreeMap::new(),
-            ends: BTreeMap::new(),
             pending: Vec::new(),
             unreadable: Vec::new(),
             rounds: 0,
@@ -283,16 +252,9 @@ impl Pipeline {
                 self.found_invalid(idx, problem)?;
             }
         }
-        let outputs: Vec<_> = self.output.partitions.iter().chain(&self.dead.partitions).cloned().collect();
-        let from = |key: &str| match &cp {
-            None => From::End,
-            Some(cp) => cp.output_marks.get(key).map_or(From::Start, |&m| From::Mark(m)),
-        };
-        let found = recovery::scan_outputs(&outputs, from, &self.inputs).await?;
+        let found = self.sink.recover(cp.as_ref(), &self.inputs).await?;
         let scanned = found.scanned;
         self.skips = found.skips;
-        self.pinned_marks = found.starts;
-        self.ends = found.ends;
         for idx in 0..self.inputs.len() {
             self.forget_skips(idx);
         }
@@ -391,11 +353,7 @@ impl Pipeline {
     /// The output marks to commit: where the recovery scan started while records it found are still ahead
     /// (a crash now must find them again), otherwise the ends of our writes.
     fn marks(&self) -> BTreeMap<String, i64> {
-        if self.skips.iter().all(OffsetRanges::is_empty) {
-            self.ends.clone()
-        } else {
-            self.pinned_marks.clone()
-        }
+        self.sink.marks(!self.skips.iter().all(OffsetRanges::is_empty))
     }
 
     /// One round. Nothing fetched: nothing to commit.
@@ -416,7 +374,7 @@ impl Pipeline {
             },
         );
         let deadline = self.cfg.request_timeout() + Duration::from_millis(max_wait.max(0) as u64);
-        for (idx, f) in within(deadline, "the fetch", join_all(fetches)).await?.into_iter().enumerate() {
+        for (idx, f) in within(deadline, "Kafka", "the fetch", join_all(fetches)).await?.into_iter().enumerate() {
             match f {
                 None => fetched.push(Vec::new()),
                 Some(Ok(Fetched::Records(records))) => {
@@ -436,7 +394,10 @@ impl Pipeline {
         }
         self.rounds += 1;
         within_budget(&mut fetched, self.cfg.round_raw_bytes(), self.rounds);
-        let mut batch = prepare(&self.layout, fetched, &mut self.skips, chrono::Utc::now());
+        let now = chrono::Utc::now();
+        let round = self.sink.round(now);
+        let (out, mut batch) =
+            prepare(&self.layout, fetched, &mut self.skips, round, now.timestamp_millis()).take_out();
         for idx in self.apply_pending() {
             batch.next[idx] = Some(self.inputs[idx].next_offset); // commit the move
         }
@@ -446,18 +407,17 @@ impl Pipeline {
         }
 
         let produce_started = Instant::now();
-        let (out, letters) = (std::mem::take(&mut batch.out), std::mem::take(&mut batch.dead));
-        let (out_marks, dead_marks) = within(self.cfg.request_timeout(), "the produce", async {
-            tokio::try_join!(self.output.produce(out), self.dead.produce(letters))
-        })
-        .await??;
+        let (name, timeout) = (self.sink.name(), self.cfg.request_timeout());
+        within(timeout, name, "the write", self.sink.write(out)).await??;
         self.metrics.produce_latency.observe(produce_started.elapsed());
-        self.ends.extend(out_marks);
-        self.ends.extend(dead_marks);
         #[cfg(feature = "failpoints")]
         if self.cfg.crash_before_commit == Some(self.metrics.commits.load(Relaxed)) {
             error!("--crash-before-commit: aborting between produce and commit");
             std::process::abort();
+        }
+        #[cfg(feature = "failpoints")]
+        if let Some(ms) = self.cfg.delay_before_commit_ms {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
         }
         let mut cp = Checkpoint { next_offsets: self.checkpoint.next_offsets.clone(), output_marks: self.marks() };
         for (input, n) in self.inputs.iter().zip(&batch.next) {
@@ -466,7 +426,7 @@ impl Pipeline {
             }
         }
         let commit_started = Instant::now();
-        within(self.cfg.request_timeout(), "the checkpoint commit", self.store.commit(&cp)).await??;
+        within(self.cfg.request_timeout(), "Kafka", "the checkpoint commit", self.store.commit(&cp)).await??;
         self.metrics.commit_latency.observe(commit_started.elapsed());
         self.committed(batch, cp);
         Ok(())
@@ -518,7 +478,7 @@ impl Pipeline {
     }
 
     /// Books a committed round: only now do the offsets move; counters count.
-    fn committed(&mut self, batch: Batch, cp: Checkpoint) {
+    fn committed(&mut self, batch: Batch<()>, cp: Checkpoint) {
         for (input, n) in self.inputs.iter_mut().zip(&batch.next) {
             if let Some(n) = n {
                 input.next_offset = *n;
@@ -571,11 +531,16 @@ impl Pipeline {
 /// without this, a broker that accepts connections but does not answer (frozen, overloaded, cut off by a network
 /// that drops packets) would hang the round for good. A produce cut off this way may have landed; the recovery that
 /// follows every failed round checks what did before anything is written again.
-async fn within<T>(deadline: Duration, what: &str, fut: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+async fn within<T>(
+    deadline: Duration,
+    server: &str,
+    what: &str,
+    fut: impl std::future::Future<Output = T>,
+) -> anyhow::Result<T> {
     tokio::time::timeout(deadline, fut).await.map_err(|_| {
         anyhow::anyhow!(
-            "no answer from Kafka to {what} within {} s (--request-timeout-secs): the broker is frozen, overloaded \
-             or cut off",
+            "no answer from {server} to {what} within {} s (--request-timeout-secs): the server is frozen, \
+             overloaded or cut off",
             deadline.as_secs_f64()
         )
     })

@@ -12,7 +12,7 @@ use futures::future::join_all;
 use rskafka::client::partition::{Compression, OffsetAt};
 use rskafka::record::Record;
 use transformer::batch::route;
-use transformer::sink::Sink;
+use transformer::sink::kafka::Topic;
 use transformer::source::{fetch, Input};
 
 /// The same allocator as the binaries: the baseline pays what the transformer pays for memory.
@@ -59,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
             inputs.push(Input { next_offset: pc.get_offset(OffsetAt::Earliest).await?, client: pc, high_watermark: 0 });
         }
     }
-    let sink = Sink::open(&client, &args.output_topic, Compression::NoCompression).await?;
+    let sink = Topic::open(&client, &args.output_topic, Compression::NoCompression).await?;
     let total: i64 = ends.iter().zip(&inputs).map(|(e, i)| e - i.next_offset).sum();
     let started = Instant::now();
     let mut copied = 0i64;

@@ -107,6 +107,15 @@ impl Names {
 
     /// Creates the ClickHouse database and tables for these topics (the same DDL the scripts apply).
     pub async fn create_clickhouse_tables(&self, s: &Servers) {
+        self.apply_schema(s, false).await
+    }
+
+    /// Creates the ClickHouse database and only the tables that store rows (what `--sink clickhouse` needs).
+    pub async fn create_storage_tables(&self, s: &Servers) {
+        self.apply_schema(s, true).await
+    }
+
+    async fn apply_schema(&self, s: &Servers, storage_only: bool) {
         let kafka_broker = s.brokers.split(',').next().unwrap().to_string();
         let params = contract::sql::SqlParams {
             database: self.db.clone(),
@@ -115,6 +124,7 @@ impl Names {
             dead_letter_topic: self.dead(),
             group: self.db.clone(),
             kafka_extra_settings: String::new(),
+            storage_only,
         };
         for stmt in contract::sql::render(&params) {
             s.clickhouse.query(&stmt).execute().await.unwrap_or_else(|e| panic!("{stmt}\n-> {e}"));

@@ -1,0 +1,330 @@
+//! The direct ClickHouse sink (`--sink clickhouse`): unified rows into `events_processed` and dead letters into
+//! `dead_letters`, one RowBinary INSERT per table per round, over HTTP(S) with the `clickhouse` crate. The loop
+//! commits the input offsets only after ClickHouse has acknowledged both INSERTs.
+//!
+//! Exactly once without FINAL: every row carries its source coordinates. After a crash (or a failed round),
+//! [`ClickHouseSink::recover`] first waits until no INSERT into the two tables is still running on the server (one
+//! cut off by our deadline or our death may still be writing), then asks, per input partition, which offsets at or
+//! past the committed position are already stored; the loop skips those. An INSERT either lands whole or not at
+//! all for a round this size (ClickHouse writes a block only once it is read completely, and a round is far below
+//! `max_insert_block_size`), and a partial round (the first table acknowledged, the second not) is found row by row.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use contract::processed::DeadLetter;
+use tracing::{info, warn};
+
+use super::rowbinary::{self, quote, DEAD_LETTER_COLUMNS, EVENT_COLUMNS};
+use super::{Collect, Recovered, Sink};
+use crate::checkpoint::Checkpoint;
+use crate::config::Config;
+use crate::map::{MapError, Mapped};
+use crate::pipeline::Fatal;
+use crate::ranges::OffsetRanges;
+use crate::source::Input;
+
+/// The table of unified rows.
+pub const EVENTS_TABLE: &str = "events_processed";
+/// The table of dead letters.
+pub const DEAD_LETTERS_TABLE: &str = "dead_letters";
+
+/// A ClickHouse server and the two tables.
+pub struct ClickHouseSink {
+    client: clickhouse::Client,
+    database: String,
+    user: String,
+    insert_events: String,
+    insert_dead: String,
+    /// How long recovery waits for an earlier INSERT still running on the server.
+    request_timeout: Duration,
+}
+
+/// A round for ClickHouse: the RowBinary bodies of the two INSERTs.
+#[derive(Debug, Default)]
+pub struct ClickHouseRound {
+    events: Vec<u8>,
+    dead: Vec<u8>,
+    inserted_at: u32,
+}
+
+impl Collect for ClickHouseRound {
+    fn event(&mut self, m: &Mapped<'_>) -> Result<u64, MapError> {
+        let before = self.events.len();
+        rowbinary::write_event(&mut self.events, m, self.inserted_at);
+        Ok((self.events.len() - before) as u64)
+    }
+
+    fn dead_letter(&mut self, letter: &DeadLetter) {
+        rowbinary::write_dead_letter(&mut self.dead, letter, self.inserted_at);
+    }
+}
+
+/// A column of a table as ClickHouse describes it.
+#[derive(Debug, clickhouse::Row, serde::Deserialize)]
+struct Column {
+    name: String,
+    #[serde(rename = "type")]
+    ty: String,
+}
+
+/// Source coordinates of a stored row.
+#[derive(Debug, clickhouse::Row, serde::Deserialize)]
+struct Stored {
+    source_topic: String,
+    source_partition: i32,
+    source_offset: i64,
+}
+
+impl ClickHouseSink {
+    /// The client for `--clickhouse-*`, HTTPS with the pure-Rust TLS provider when the URL says https.
+    pub fn client(cfg: &Config) -> anyhow::Result<clickhouse::Client> {
+        let ch = &cfg.clickhouse;
+        let client = if ch.clickhouse_url.starts_with("https://") {
+            let tls =
+                runtime::security::tls_client_config("--clickhouse-ca-location", ch.clickhouse_ca_location.as_deref())?;
+            let connector =
+                hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
+            let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(2))
+                .build(connector);
+            clickhouse::Client::with_http_client(http)
+        } else {
+            anyhow::ensure!(
+                ch.clickhouse_ca_location.is_none(),
+                "--clickhouse-ca-location is set but --clickhouse-url {} is not https://",
+                ch.clickhouse_url
+            );
+            clickhouse::Client::default()
+        };
+        let mut client = client
+            .with_url(&ch.clickhouse_url)
+            .with_user(&ch.clickhouse_user)
+            .with_database(&ch.clickhouse_database)
+            // ClickHouse 18.16 has no RowBinaryWithNamesAndTypes: the rows are checked against the tables at start.
+            .with_validation(false);
+        if let Some(password) = ch.password()? {
+            client = client.with_password(password);
+        }
+        Ok(client)
+    }
+
+    /// Checks that both tables have the columns the rows are written to, with their types. A missing table or
+    /// column, or another type, is a [`Fatal`] error that gives the DDL command to run.
+    async fn check_tables(&self) -> anyhow::Result<()> {
+        for (table, columns) in [(EVENTS_TABLE, &EVENT_COLUMNS[..]), (DEAD_LETTERS_TABLE, &DEAD_LETTER_COLUMNS[..])] {
+            let found: Vec<Column> = match self
+                .client
+                .query("SELECT name, type FROM system.columns WHERE database = ? AND table = ?")
+                .bind(&self.database)
+                .bind(table)
+                .fetch_all()
+                .await
+            {
+                Ok(found) => found,
+                Err(e) if refused_login(&e) => {
+                    return Err(Fatal(format!(
+                        "ClickHouse refused the login: {e}. Check --clickhouse-user ({}) and the password                          (--clickhouse-password-file or CLICKHOUSE_PASSWORD)",
+                        self.user
+                    ))
+                    .into())
+                }
+                Err(e) => return Err(e).with_context(|| format!("reading the columns of {}.{table}", self.database)),
+            };
+            let fix = format!(
+                "create the tables with `transformer schema --sink clickhouse --database {db} | clickhouse-client \
+                 --multiquery` (or send each statement it prints to ClickHouse's HTTP port)",
+                db = self.database
+            );
+            if found.is_empty() {
+                return Err(Fatal(format!("ClickHouse has no table {}.{table}: {fix}", self.database)).into());
+            }
+            for (name, ty) in columns {
+                match found.iter().find(|c| c.name == *name) {
+                    None => {
+                        return Err(Fatal(format!(
+                            "{}.{table} has no column {name} {ty} (the rows need it): {fix}",
+                            self.database
+                        ))
+                        .into())
+                    }
+                    Some(c) if !same_type(&c.ty, ty) => {
+                        return Err(Fatal(format!(
+                            "{}.{table}.{name} is {} but the rows hold {ty}: alter the column, or recreate the table: \
+                             {fix}",
+                            self.database, c.ty
+                        ))
+                        .into())
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until no INSERT into our tables is running on the server (one of ours cut off by a deadline, or by our
+    /// death, may still be writing): only then does a query see everything it will ever store.
+    async fn wait_for_running_inserts(&self) -> anyhow::Result<()> {
+        let started = Instant::now();
+        loop {
+            let running: u64 = self
+                .client
+                .query(
+                    "SELECT count() FROM system.processes WHERE query LIKE 'INSERT INTO%' \
+                     AND (position(query, ?) > 0 OR position(query, ?) > 0)",
+                )
+                .bind(format!("{}.{}", quote(&self.database), quote(EVENTS_TABLE)))
+                .bind(format!("{}.{}", quote(&self.database), quote(DEAD_LETTERS_TABLE)))
+                .fetch_one()
+                .await
+                .context("asking ClickHouse for running INSERTs (system.processes)")?;
+            if running == 0 {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                started.elapsed() < self.request_timeout,
+                "{running} INSERT(s) into {}.{EVENTS_TABLE}/{DEAD_LETTERS_TABLE} still running on ClickHouse after {} \
+                 s; waiting for them before looking at what is stored",
+                self.database,
+                self.request_timeout.as_secs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// One INSERT of `body` (RowBinary rows) into `table` with `sql`; nothing to send, nothing sent.
+    async fn insert(&self, table: &str, sql: &str, body: Vec<u8>) -> anyhow::Result<()> {
+        if body.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.client.insert_formatted_with(sql.to_owned());
+        let sent = async {
+            insert.send(Bytes::from(body)).await?;
+            insert.end().await
+        };
+        sent.await.with_context(|| format!("INSERT INTO {}.{table}", self.database))
+    }
+}
+
+/// Whether ClickHouse refused the user or the password (codes 192 UNKNOWN_USER, 193 WRONG_PASSWORD, 194
+/// REQUIRED_PASSWORD, 516 AUTHENTICATION_FAILED): no retry makes that work.
+fn refused_login(e: &clickhouse::error::Error) -> bool {
+    let text = e.to_string();
+    ["Code: 192", "Code: 193", "Code: 194", "Code: 516"].iter().any(|c| text.contains(c))
+}
+
+/// Whether ClickHouse's `found` type takes values written as `want` in RowBinary (`LowCardinality` is transparent
+/// there).
+fn same_type(found: &str, want: &str) -> bool {
+    let plain = |t: &str| t.replace("LowCardinality(", "").replace(')', "").replace(['\'', '"', ' '], "");
+    found == want || plain(found) == plain(want) || (want == "DateTime('UTC')" && found == "DateTime")
+}
+
+impl Sink for ClickHouseSink {
+    type Round = ClickHouseRound;
+
+    fn name(&self) -> &'static str {
+        "ClickHouse"
+    }
+
+    async fn open(cfg: &Config, _security: &runtime::security::Security) -> anyhow::Result<Self> {
+        let database = cfg.clickhouse.clickhouse_database.clone();
+        let sink = Self {
+            client: Self::client(cfg)?,
+            user: cfg.clickhouse.clickhouse_user.clone(),
+            insert_events: rowbinary::insert_statement(&database, EVENTS_TABLE, &EVENT_COLUMNS),
+            insert_dead: rowbinary::insert_statement(&database, DEAD_LETTERS_TABLE, &DEAD_LETTER_COLUMNS),
+            database,
+            request_timeout: cfg.request_timeout(),
+        };
+        let started = Instant::now();
+        loop {
+            match sink.check_tables().await {
+                Ok(()) => break,
+                Err(e) if e.is::<Fatal>() => return Err(e),
+                Err(e) if cfg.connect_timeout_secs > 0 && started.elapsed() >= cfg.connect_timeout() => {
+                    return Err(e.context(format!(
+                        "ClickHouse at {} did not answer within {} s (--connect-timeout-secs): is it running, are \
+                         --clickhouse-url, --clickhouse-user and the password right?",
+                        cfg.clickhouse.clickhouse_url, cfg.connect_timeout_secs
+                    )))
+                }
+                Err(e) => {
+                    warn!(error = %format!("{e:#}"), "ClickHouse not ready; trying again in 1 s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        info!(url = %cfg.clickhouse.clickhouse_url, database = %sink.database, "ClickHouse tables checked");
+        Ok(sink)
+    }
+
+    fn round(&self, now: DateTime<Utc>) -> ClickHouseRound {
+        ClickHouseRound { inserted_at: now.timestamp().clamp(0, u32::MAX as i64) as u32, ..Default::default() }
+    }
+
+    async fn write(&mut self, round: ClickHouseRound) -> anyhow::Result<()> {
+        tokio::try_join!(
+            self.insert(EVENTS_TABLE, &self.insert_events, round.events),
+            self.insert(DEAD_LETTERS_TABLE, &self.insert_dead, round.dead)
+        )?;
+        Ok(())
+    }
+
+    async fn recover(&mut self, committed: Option<&Checkpoint>, inputs: &[Input]) -> anyhow::Result<Recovered> {
+        let mut found = Recovered { skips: vec![OffsetRanges::default(); inputs.len()], scanned: 0 };
+        if committed.is_none() || inputs.is_empty() {
+            return Ok(found);
+        }
+        self.wait_for_running_inserts().await?;
+        let condition = inputs
+            .iter()
+            .map(|_| "(source_topic = ? AND source_partition = ? AND source_offset >= ?)")
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        for table in [EVENTS_TABLE, DEAD_LETTERS_TABLE] {
+            let sql = format!(
+                "SELECT source_topic, source_partition, source_offset FROM {}.{} WHERE {condition}",
+                quote(&self.database),
+                quote(table)
+            );
+            let mut query = self.client.query(&sql);
+            for input in inputs {
+                query = query.bind(input.client.topic()).bind(input.client.partition()).bind(input.next_offset);
+            }
+            let mut rows = query.fetch::<Stored>().with_context(|| format!("reading {table} back"))?;
+            while let Some(row) = rows.next().await.with_context(|| format!("reading {table} back"))? {
+                found.scanned += 1;
+                let idx = inputs
+                    .iter()
+                    .position(|i| i.client.partition() == row.source_partition && i.client.topic() == row.source_topic);
+                if let Some(idx) = idx {
+                    found.skips[idx].insert(row.source_offset);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn marks(&self, _skips_ahead: bool) -> std::collections::BTreeMap<String, i64> {
+        // ClickHouse is asked by source coordinates; there is nothing to mark.
+        Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_match_as_clickhouse_reads_rowbinary() {
+        assert!(same_type("DateTime('UTC')", "DateTime('UTC')"));
+        assert!(same_type("DateTime", "DateTime('UTC')"), "18.16 may print the server zone's DateTime bare");
+        assert!(same_type("LowCardinality(String)", "String"));
+        assert!(!same_type("String", "Nullable(String)"));
+        assert!(!same_type("Int32", "Int64"));
+    }
+}

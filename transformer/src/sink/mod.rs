@@ -1,0 +1,80 @@
+//! Where a round's output goes: the seam between the loop ([`crate::pipeline`]) and its sinks.
+//!
+//! A sink does three things, and the loop needs nothing else from it:
+//! - collect a round's mapped records in the form it writes them ([`Sink::round`], [`Collect`]);
+//! - write a round and return only once everything is acknowledged ([`Sink::write`]);
+//! - after a crash, find what it already holds past the committed positions, so nothing is written twice
+//!   ([`Sink::recover`]).
+//!
+//! Implementations: [`kafka::KafkaSink`] (the topics `processed_events` and `dead_letters`, the original's
+//! architecture), [`clickhouse::ClickHouseSink`] (straight into the tables), and an in-memory one for unit tests.
+
+pub mod clickhouse;
+pub mod kafka;
+#[cfg(test)]
+pub mod memory;
+pub mod rowbinary;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use contract::processed::DeadLetter;
+use runtime::security::Security;
+
+use crate::checkpoint::Checkpoint;
+use crate::config::Config;
+use crate::map::{MapError, Mapped};
+use crate::ranges::OffsetRanges;
+use crate::source::Input;
+
+pub use runtime::kafka::MAX_REQUEST_BYTES;
+
+/// A round's output, collected in the form its sink writes.
+pub trait Collect {
+    /// Adds the unified record `m`; returns its size as written, or why the sink cannot take it (then the record
+    /// becomes a dead letter instead).
+    fn event(&mut self, m: &Mapped<'_>) -> Result<u64, MapError>;
+    /// Adds a dead letter.
+    fn dead_letter(&mut self, letter: &DeadLetter);
+}
+
+/// What a sink found it already holds after the last commit.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// Per input index: offsets past the committed position already written, to skip.
+    pub skips: Vec<OffsetRanges>,
+    /// Output records (or rows) looked at to find them.
+    pub scanned: u64,
+}
+
+/// An output of the pipeline. See the module documentation.
+pub trait Sink: Send + Sized + 'static {
+    /// A round's output being collected.
+    type Round: Collect + Send;
+
+    /// Connects and checks what the sink needs (topics, tables). Errors say what to do.
+    fn open(cfg: &Config, security: &Security) -> impl Future<Output = anyhow::Result<Self>> + Send;
+
+    /// What it writes to, for logs and messages: `Kafka` or `ClickHouse`.
+    fn name(&self) -> &'static str;
+
+    /// An empty round, stamped `now` (record timestamps, `failed_at`, `inserted_at`).
+    fn round(&self, now: chrono::DateTime<chrono::Utc>) -> Self::Round;
+
+    /// Writes `round`; returns once every part of it is acknowledged. An error may leave part of it written:
+    /// the loop then recovers ([`Sink::recover`]) before writing anything again.
+    fn write(&mut self, round: Self::Round) -> impl Future<Output = anyhow::Result<()>> + Send;
+
+    /// Finds what this sink already holds for `inputs` at or past their positions (`next_offset`, just set from
+    /// `committed`). `committed` is `None` when there is no checkpoint yet: a transformer commits one before its
+    /// first write, so nothing of ours can be there.
+    fn recover(
+        &mut self,
+        committed: Option<&Checkpoint>,
+        inputs: &[Input],
+    ) -> impl Future<Output = anyhow::Result<Recovered>> + Send;
+
+    /// The output marks to keep in the next checkpoint. `skips_ahead`: records that recovery found are still
+    /// ahead of the positions (a crash now must find them again).
+    fn marks(&self, skips_ahead: bool) -> BTreeMap<String, i64>;
+}
