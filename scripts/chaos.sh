@@ -14,9 +14,15 @@
 #          duplicates_in_clickhouse_without_final=W dead_letters=Q
 # Exit 0 only when lost, both kinds of duplicates and duplicates in the topic are 0, and every malformed record is in
 # dead_letters.
-#   scripts/chaos.sh [N] [K]        (defaults 20000 and 3; the long form: scripts/chaos.sh 1000000 10)
+#   scripts/chaos.sh [--sink kafka|clickhouse] [N] [K]   (defaults kafka, 20000 and 3; the long form: 1000000 10)
+# --sink clickhouse: the transformer inserts straight into ClickHouse; then ClickHouse's restart fails its rounds,
+# there is no topic to count, and "duplicates_inserted" counts rows ever inserted twice (a plain MergeTree copy of
+# every insert, which background merges cannot thin out) where the Kafka run counts duplicates in the topic.
 # Runs its own servers on ports 29092 / 28123 / 29000, state in .state/chaos (wiped first).
 set -euo pipefail
+export SINK=kafka
+if [ "${1:-}" = "--sink" ]; then SINK=${2:?--sink kafka|clickhouse}; shift 2; fi
+case $SINK in kafka | clickhouse) ;; *) echo "chaos.sh: --sink kafka|clickhouse, not $SINK" >&2; exit 2 ;; esac
 N=${1:-20000}
 K=${2:-3}
 SEED=${CHAOS_SEED:-42}
@@ -24,8 +30,9 @@ RATE=${CHAOS_RATE:-$(( N / 40 > 100 ? N / 40 : 100 ))}
 export STATE_DIR=${CHAOS_STATE_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.state/chaos}
 export KAFKA_PORT=29092 CLICKHOUSE_HTTP_PORT=28123 CLICKHOUSE_TCP_PORT=29000
 HEALTH_PORT=29464
-unset KAFKA_BROKERS CLICKHOUSE_URL
+unset KAFKA_BROKERS CLICKHOUSE_URL CLICKHOUSE_USER CLICKHOUSE_PASSWORD
 source "$(dirname "$0")/lib.sh"
+export CLICKHOUSE_URL # the direct sink's server
 # The recreated topics' streams: R events first (seed 7), then R/3 after the first recreation (seed 8) and R/9 after
 # the second (seed 9), whichever kind comes first. Each is shorter than the last, so a recreated partition is always shorter than the
 # position the transformer had in it (the case it must catch; an equal or longer one is indistinguishable
@@ -43,6 +50,9 @@ start_clickhouse
 build_binaries
 "$BIN_DIR/transformer" --init >>"$STATE_DIR/logs/transformer.log" 2>&1 || die "transformer --init failed"
 apply_schema
+if [ "$SINK" = clickhouse ]; then # every row ever inserted, kept by a plain MergeTree that never merges one away
+  ch "CREATE MATERIALIZED VIEW $CLICKHOUSE_DATABASE.audit_events ENGINE = MergeTree() ORDER BY tuple() AS SELECT event_id FROM $CLICKHOUSE_DATABASE.events_processed"
+fi
 
 stream=(--seed "$SEED" --start-time 2026-01-01T00:00:00Z --messages-per-second "$RATE" --total "$N" --malformed-ratio 0.01)
 "$BIN_DIR/emitter" "${stream[@]}" --list-ids >"$STATE_DIR/stream.txt"
@@ -54,7 +64,7 @@ for phase in "7 $R" "8 $((R / 3))" "9 $((R / 9))"; do r_stream $phase --list-ids
 awk '$3 != "malformed" {print $3}' "$STATE_DIR/stream.txt" | sort -u >"$STATE_DIR/expected_ids.txt"
 malformed=$(awk '$3 == "malformed"' "$STATE_DIR/stream.txt" | wc -l)
 r_stream 7 "$R" >>"$STATE_DIR/logs/r-emitter.log" 2>&1 || die "the r_ stream failed (log: $STATE_DIR/logs/r-emitter.log)"
-log "chaos: N=$N at $RATE/s (seed $SEED, $malformed malformed) + $R on the r_ topics; $K SIGKILLs, $K kill pairs, an emitter kill, a broker and a ClickHouse restart, two topic recreations"
+log "chaos (sink $SINK): N=$N at $RATE/s (seed $SEED, $malformed malformed) + $R on the r_ topics; $K SIGKILLs, $K kill pairs, an emitter kill, a broker and a ClickHouse restart, two topic recreations"
 
 transformer_args=(--fetch-max-wait-ms 20 --http-addr "127.0.0.1:$HEALTH_PORT")
 start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" "${transformer_args[@]}"
@@ -164,14 +174,20 @@ lost=$(comm -23 "$STATE_DIR/expected_ids.txt" "$STATE_DIR/clickhouse_ids.txt" | 
 final_rows=$(ch "SELECT count() FROM $CLICKHOUSE_DATABASE.events_processed FINAL")
 dups_ch=$(( final_rows - distinct ))
 dups_no_final=$(ch "SELECT count() - uniqExact(event_id) FROM $CLICKHOUSE_DATABASE.events_processed")
-topic_records=$("$BIN_DIR/transformer" --status 2>/dev/null | sed -n 's/^total .* processed=\([0-9]*\).*/\1/p')
-dups_topic=$(( topic_records - distinct ))
-dead=$(ch "SELECT count() FROM $CLICKHOUSE_DATABASE.dead_letters FINAL")
+if [ "$SINK" = clickhouse ]; then
+  inserted=$(ch "SELECT count() FROM $CLICKHOUSE_DATABASE.audit_events")
+  dups_topic=$(( inserted - distinct )) dups_label=duplicates_inserted
+else
+  topic_records=$("$BIN_DIR/transformer" --status 2>/dev/null | sed -n 's/^total .* processed=\([0-9]*\).*/\1/p')
+  dups_topic=$(( topic_records - distinct )) dups_label=duplicates_in_topic
+fi
+# The direct sink must hold each dead letter once without FINAL; the Kafka path's ReplacingMergeTree may need it.
+dead=$(ch "SELECT count() FROM $CLICKHOUSE_DATABASE.dead_letters$([ "$SINK" = clickhouse ] || echo ' FINAL')")
 restarts=$(grep -c "recovered from the last checkpoint" "$STATE_DIR/logs/transformer.log" || true)
 skipped=$(grep "recovered from the last checkpoint" "$STATE_DIR/logs/transformer.log" | sed -n 's/.*already_written=\([0-9]*\).*/\1/p' | paste -sd+ | bc)
 resets=$(grep -c "resuming at the log start" "$STATE_DIR/logs/transformer.log" || true)
 log "chaos: transformer recoveries=$restarts, records found already written at recovery (not rewritten)=$skipped, positions moved after a recreation=$resets"
 emitted=$(wc -l <"$STATE_DIR/stream.txt")
-echo "chaos: emitted=$emitted in_clickhouse_distinct=$distinct lost=$lost duplicates_in_topic=$dups_topic duplicates_in_clickhouse=$dups_ch duplicates_in_clickhouse_without_final=$dups_no_final dead_letters=$dead"
+echo "chaos: sink=$SINK emitted=$emitted in_clickhouse_distinct=$distinct lost=$lost $dups_label=$dups_topic duplicates_in_clickhouse=$dups_ch duplicates_in_clickhouse_without_final=$dups_no_final dead_letters=$dead"
 [ "$resets" -ge 2 ] || die "expected the two recreations of r_orders to be caught, found $resets"
 [ "$lost" -eq 0 ] && [ "$dups_ch" -eq 0 ] && [ "$dups_no_final" -eq 0 ] && [ "$dups_topic" -eq 0 ] && [ "$dead" -eq "$malformed" ]

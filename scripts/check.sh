@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Is data flowing? Prints, per stage, what each holds, takes a second sample a few seconds later, and exits 0 when
-# the rows in ClickHouse grew; otherwise exits 1 and names the first stage that stalls.
+# the rows in ClickHouse grew; otherwise exits 1 and names the first stage that stalls. Either sink: with no
+# Kafka-engine table in the database it takes the pipeline for the direct one (SINK=clickhouse). A stalled Kafka
+# engine is looked into: a record it cannot parse (ClickHouse 18.16 stops there for good) is named, with the way past
+# it (scripts/kafka-engine-skip.sh). CLICKHOUSE_ERR_LOG: ClickHouse's error log, if not the native run's.
 #   scripts/check.sh [--compose] [SECONDS between samples, default 5]   (CHECK_PATIENCE_SECS: extra wait for ClickHouse, 30)
 # --compose: the pipeline of `scripts/up.sh --compose`, through what compose publishes on 127.0.0.1 (Kafka 9092,
 # ClickHouse 8123 with the user of compose/pipeline.env, the transformer 9464); `transformer --status` runs in its image.
@@ -24,6 +27,12 @@ else
   status() { "$transformer_bin" --status --connect-timeout-secs 5; }
 fi
 
+# Which sink: the direct one (SINK=clickhouse) leaves no Kafka-engine table behind events_processed.
+direct=0
+queue=$(ch "SELECT count() FROM system.tables WHERE database = '$CLICKHOUSE_DATABASE' AND name = 'events_queue' FORMAT TSV" 2>/dev/null) \
+  || die "cannot query ClickHouse at $CLICKHOUSE_URL: is it running? (scripts/up.sh starts it)"
+[ "$queue" = 0 ] && direct=1
+
 report_file=$(mktemp); trap 'rm -f "$report_file"' EXIT
 sample() { # prints "emitted processed dead lag rows distinct dead_rows"; the full report goes to $report_file
   local report; report=$(status 2>/dev/null) \
@@ -45,6 +54,7 @@ read -r e2 p2 d2 l2 r2 u2 x2 < <(sample)
 # give it up to $patience s more before calling it stalled.
 patience=${CHECK_PATIENCE_SECS:-30}
 waited=0
+[ $direct -eq 1 ] && patience=0 # rows are in ClickHouse when the transformer commits: nothing to wait for
 while [ "$r2" -le "$r1" ] && [ "$p2" -gt "$p1" ] && [ $waited -lt "$patience" ]; do
   [ $waited -eq 0 ] && echo "ClickHouse has not ingested anything new yet; waiting up to $patience s (its Kafka engine starts slowly)..."
   sleep "$gap"; waited=$((waited + gap))
@@ -57,8 +67,13 @@ grep '^partition ' "$report_file" | sed 's/^partition /  /'
 printf '\n%-44s %12s %12s %10s\n' "stage" "before" "after" "per s"
 row() { printf '%-44s %12s %12s %10s\n' "$1" "$2" "$3" "$(( ($3 - $2) / gap ))"; }
 row "1 emitted (raw topics, sum of high watermarks)" "$e1" "$e2"
-row "2 processed_events (records)" "$p1" "$p2"
-row "2 dead_letters (records)" "$d1" "$d2"
+if [ $direct -eq 1 ]; then
+  echo "(sink: clickhouse, straight into the tables; the topics processed_events and dead_letters are not used)"
+  row "2 transformer committed (records)" "$((e1 - l1))" "$((e2 - l2))"
+else
+  row "2 processed_events (records)" "$p1" "$p2"
+  row "2 dead_letters (records)" "$d1" "$d2"
+fi
 row "2 transformer lag (records not committed)" "$l1" "$l2"
 row "3 ClickHouse events_processed (rows)" "$r1" "$r2"
 row "3 ClickHouse events_processed (distinct ids)" "$u1" "$u2"
@@ -78,7 +93,20 @@ if [ "$r2" -gt "$r1" ]; then
 fi
 echo
 if [ "$e2" -le "$e1" ]; then echo "STALLED at stage 1: the emitter adds nothing (log: $STATE_DIR/logs/emitter.log)"
+elif [ $direct -eq 1 ]; then echo "STALLED at stage 2: the transformer inserts nothing into ClickHouse (its /healthz above says why; log: $STATE_DIR/logs/transformer.log)"
 elif [ "$p2" -le "$p1" ] && [ "$d2" -le "$d1" ]; then echo "STALLED at stage 2: the transformer writes nothing (log: $STATE_DIR/logs/transformer.log)"
-else echo "STALLED at stage 3: ClickHouse does not ingest processed_events (log: $STATE_DIR/logs/clickhouse.err.log)"
+else
+  echo "STALLED at stage 3: ClickHouse does not ingest processed_events (log: $STATE_DIR/logs/clickhouse.err.log)"
+  # ClickHouse 18.16's Kafka engine stops for good at a record it cannot parse: say so, and which record.
+  errlog=${CLICKHOUSE_ERR_LOG:-$STATE_DIR/logs/clickhouse.err.log}
+  if [ -f "$errlog" ] && tail -n 400 "$errlog" | grep -q 'StorageKafka.*Cannot parse input'; then
+    echo "ClickHouse's log, again and again: $(tail -n 400 "$errlog" | grep -o 'Cannot parse input[^,]*' | tail -n 1)"
+  fi
+  stuck=$("$ROOT/scripts/kafka-engine-skip.sh" --dry-run 2>/dev/null || true)
+  if grep -q '^stuck' <<<"$stuck"; then
+    echo "ClickHouse's Kafka engine is stuck on a record that is not JSON; it retries it forever and nothing else gets in:"
+    grep '^stuck' <<<"$stuck" | sed 's/^/  /'
+    echo "Move the engine past it (prints what it skips): scripts/kafka-engine-skip.sh"
+  fi
 fi
 exit 1

@@ -161,7 +161,9 @@ start_broker() { # the nisshi broker, durable sqlite storage in $STATE_DIR/broke
 }
 
 start_clickhouse() { # clickhouse-server with our config, data in $STATE_DIR/clickhouse
-  ensure_clickhouse; ensure_rdkafka
+  ensure_clickhouse
+  # The Kafka engine needs a librdkafka that can talk to nisshi; the direct sink (SINK=clickhouse) uses no Kafka engine.
+  [ "${SINK:-kafka}" = clickhouse ] || ensure_rdkafka
   local conf=$STATE_DIR/clickhouse-conf
   mkdir -p "$conf" "$STATE_DIR/clickhouse" "$STATE_DIR/logs"
   sed -e "s|@STATE@|$STATE_DIR|g" -e "s|@HTTP_PORT@|$CLICKHOUSE_HTTP_PORT|" -e "s|@TCP_PORT@|$CLICKHOUSE_TCP_PORT|" \
@@ -183,6 +185,7 @@ ch() { # ch SQL : runs one statement over HTTP, prints the result (CLICKHOUSE_CU
 
 render_schema() { # the DDL, rendered by its one renderer, `transformer schema` (needs the built binary). It reads
   # KAFKA_BROKERS, OUTPUT_TOPIC, DEAD_LETTER_TOPIC, CLICKHOUSE_DATABASE, CLICKHOUSE_GROUP, CLICKHOUSE_VERSION (18|current)
+  # and SINK (clickhouse: only the tables that store rows, no Kafka engine)
   CLICKHOUSE_DATABASE=$CLICKHOUSE_DATABASE "$BIN_DIR/transformer" schema || die "transformer schema failed"
 }
 

@@ -5,7 +5,8 @@
 #  3. each runs in an empty root holding only itself: prints its version, and fails with a clear message and a
 #     non-zero exit when the broker is unreachable;
 #  4. compose/docker-compose.yml is valid (docker-compose config), and the schema works on a current ClickHouse
-#     (chdb: tables, views, and a row through each view);
+#     (chdb: tables, views, a row through each view, a parse error kept aside, and the direct sink's exact
+#     RowBinary INSERT bodies giving the same rows);
 #  5. the whole pipeline runs with those binaries, each in its own empty root, and every event reaches ClickHouse;
 #     SIGTERM stops the transformer with exit 0;
 #  6. meanwhile its status page renders in headless Chromium, healthy and with a non-zero rate.
@@ -64,8 +65,12 @@ pass "compose: all $knobs knobs of pipeline.env overridable from the environment
 
 # 4b. The same DDL, rendered as compose renders it, on a current ClickHouse (chdb, in-process).
 python3 -c "import chdb" 2>/dev/null || { log "installing chdb (ClickHouse in-process) with pip"; python3 -m pip install --quiet chdb >/dev/null 2>&1 || fail "pip install chdb"; }
-out=$( (CLICKHOUSE_DATABASE=etl KAFKA_BROKERS=kafka:9092 CLICKHOUSE_VERSION=current render_schema) \
-  | python3 "$ROOT/scripts/schema-check-current.py" 2>&1) || fail "schema on a current ClickHouse: $out"
+# And the direct sink's exact INSERT bodies for a few records, replayed into the same tables (see the script).
+bodies=$(mktemp -d)
+cargo run -q -p transformer --example insert_bodies -- "$bodies" >/dev/null || fail "cargo run --example insert_bodies"
+out=$( (CLICKHOUSE_DATABASE=etl KAFKA_BROKERS=kafka:9092 CLICKHOUSE_VERSION=current SINK=kafka render_schema) \
+  | python3 "$ROOT/scripts/schema-check-current.py" "$bodies" 2>&1) || fail "schema on a current ClickHouse: $out"
+rm -rf "$bodies"
 pass "$out"
 
 # 5

@@ -6,6 +6,9 @@
 #   KAFKA_BROKERS=host:9092 CLICKHOUSE_URL=http://host:8123 scripts/up.sh
 #                            your own Kafka and/or ClickHouse: nothing is installed or started for them; the
 #                            security settings (SECURITY_PROTOCOL, SASL_*, SSL_*) pass through to the binaries
+#   SINK=clickhouse scripts/up.sh
+#                            the transformer inserts straight into ClickHouse, exactly once: no Kafka engine, no
+#                            librdkafka for ClickHouse, only the tables that store rows
 # Every knob of emitter and transformer can be set as an environment variable (see README), e.g.
 #   MESSAGES_PER_SECOND=1000 scripts/up.sh
 set -euo pipefail
@@ -41,10 +44,10 @@ start_bg emitter "$STATE_DIR" "$BIN_DIR/emitter"
 
 cat <<MSG
 
-Pipeline is up ($((SECONDS - started)) s): emitter -> Kafka $KAFKA_BROKERS -> transformer -> ClickHouse $CLICKHOUSE_URL
+Pipeline is up ($((SECONDS - started)) s): emitter -> Kafka $KAFKA_BROKERS -> transformer -> ClickHouse $CLICKHOUSE_URL (sink: ${SINK:-kafka})
   logs:     $STATE_DIR/logs/{broker,clickhouse,transformer,emitter}.log
   see it:   scripts/check.sh           (counts per stage, lag; exit 0 when rows grow)
   status:   http://${HTTP_ADDR:-127.0.0.1:9464}/   (live status page; /metrics, /healthz)
-  query:    curl $CLICKHOUSE_URL/ --data 'SELECT count() FROM $CLICKHOUSE_DATABASE.events_processed FINAL'
+  query:    curl $CLICKHOUSE_URL/ --data 'SELECT count() FROM $CLICKHOUSE_DATABASE.events_processed$([ "${SINK:-kafka}" = clickhouse ] || echo ' FINAL')'
   stop:     scripts/down.sh            (data stays; scripts/down.sh --wipe deletes it)
 MSG

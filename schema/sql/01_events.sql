@@ -69,4 +69,4 @@ SELECT
     source_partition,
     source_offset,
     now() AS inserted_at
-FROM {database}.events_queue;
+FROM {database}.events_queue{queue_filter};

@@ -42,4 +42,4 @@ SELECT
     raw_size,
     toDateTime(intDiv(failed_at_ms, 1000), 'UTC') AS failed_at,
     now() AS inserted_at
-FROM {database}.dead_letters_queue;
+FROM {database}.dead_letters_queue{queue_filter};

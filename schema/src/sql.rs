@@ -5,26 +5,41 @@
 //! for scripts/lib.sh and compose, and the tests call it, so every path applies the same SQL.
 
 /// The DDL files in the order they must be applied.
-pub const FILES: [(&str, &str); 2] = [
+pub const FILES: [(&str, &str); 3] = [
     ("01_events.sql", include_str!("../sql/01_events.sql")),
     ("02_dead_letters.sql", include_str!("../sql/02_dead_letters.sql")),
+    (KAFKA_ERRORS_FILE, include_str!("../sql/03_kafka_errors.sql")),
 ];
 
+/// The file applied on a current ClickHouse only: the table of records its Kafka engine could not parse.
+const KAFKA_ERRORS_FILE: &str = "03_kafka_errors.sql";
+
 /// Which ClickHouse the DDL is for: the Kafka-engine settings differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ClickHouseVersion {
-    /// 18.16 (Debian's, the native run): no per-table flush interval (it is set server-wide).
+    /// 18.16 (Debian's, the native run): no per-table flush interval (it is set server-wide), and no way past a
+    /// record the engine cannot parse (scripts/check.sh detects that stall and prints the way out).
+    #[default]
     V18,
-    /// A current release (compose): `kafka_flush_interval_ms` per table.
+    /// A current release (compose): `kafka_flush_interval_ms` per table, and `kafka_handle_error_mode = 'stream'`:
+    /// a record that does not parse goes to the table `kafka_errors` and ingestion goes on.
     Current,
 }
 
 impl ClickHouseVersion {
-    /// The extra Kafka-engine settings this version takes (see [`SqlParams::kafka_extra_settings`]).
+    /// The extra Kafka-engine settings this version takes (`{kafka_extra_settings}`, after the others).
     pub fn kafka_extra_settings(self) -> &'static str {
         match self {
             Self::V18 => "",
-            Self::Current => ", kafka_flush_interval_ms = 500",
+            Self::Current => ", kafka_flush_interval_ms = 500, kafka_handle_error_mode = 'stream'",
+        }
+    }
+    /// What the views add after `FROM <Kafka table>` (`{queue_filter}`): with errors streamed, only the rows that
+    /// parsed.
+    pub fn queue_filter(self) -> &'static str {
+        match self {
+            Self::V18 => "",
+            Self::Current => "\nWHERE length(_error) = 0",
         }
     }
 }
@@ -42,9 +57,8 @@ pub struct SqlParams {
     pub dead_letter_topic: String,
     /// Prefix of ClickHouse's consumer group names (`{group}`).
     pub group: String,
-    /// Extra Kafka-engine settings, starting with a comma, or empty. ClickHouse 18.16 accepts none; a current
-    /// ClickHouse wants `, kafka_flush_interval_ms = 500` for sub-second latency.
-    pub kafka_extra_settings: String,
+    /// Which ClickHouse (the Kafka-engine settings and the error table differ).
+    pub version: ClickHouseVersion,
     /// Only the database and the tables that store rows (see [`render`]).
     pub storage_only: bool,
 }
@@ -57,7 +71,7 @@ impl Default for SqlParams {
             processed_topic: crate::topics::PROCESSED.into(),
             dead_letter_topic: crate::topics::DEAD_LETTERS.into(),
             group: "clickhouse".into(),
-            kafka_extra_settings: String::new(),
+            version: ClickHouseVersion::V18,
             storage_only: false,
         }
     }
@@ -66,8 +80,10 @@ impl Default for SqlParams {
 /// The DDL with placeholders filled in, as single statements, in order. With `storage_only`, only the database
 /// and the tables that store rows (the direct ClickHouse sink needs no Kafka engine and no materialized view).
 pub fn render(p: &SqlParams) -> Vec<String> {
+    let errors_table = p.version == ClickHouseVersion::Current && !p.storage_only;
     FILES
         .iter()
+        .filter(|(name, _)| *name != KAFKA_ERRORS_FILE || errors_table)
         .flat_map(|(_, text)| split_statements(text))
         .filter(|stmt| !p.storage_only || !(stmt.contains("ENGINE = Kafka") || stmt.contains("MATERIALIZED VIEW")))
         .map(|stmt| {
@@ -76,7 +92,8 @@ pub fn render(p: &SqlParams) -> Vec<String> {
                 .replace("{processed_topic}", &p.processed_topic)
                 .replace("{dead_letter_topic}", &p.dead_letter_topic)
                 .replace("{group}", &p.group)
-                .replace("{kafka_extra_settings}", &p.kafka_extra_settings)
+                .replace("{kafka_extra_settings}", p.version.kafka_extra_settings())
+                .replace("{queue_filter}", p.version.queue_filter())
         })
         .collect()
 }
@@ -115,6 +132,8 @@ mod tests {
     fn every_placeholder_is_filled() {
         let stmts = render(&SqlParams::default());
         assert_eq!(stmts.len(), 7, "{stmts:#?}");
+        let current = render(&SqlParams { version: ClickHouseVersion::Current, ..SqlParams::default() });
+        assert_eq!(current.len(), 10, "and the error table with its two views: {current:#?}");
         for s in &stmts {
             assert!(!s.contains('{') && !s.contains('}'), "unfilled placeholder in {s}");
         }
@@ -126,13 +145,16 @@ mod tests {
 
     #[test]
     fn the_script_holds_every_statement_once_and_the_version_settings() {
-        let p = SqlParams {
-            kafka_extra_settings: ClickHouseVersion::Current.kafka_extra_settings().into(),
-            ..SqlParams::default()
-        };
+        let p = SqlParams { version: ClickHouseVersion::Current, ..SqlParams::default() };
         let text = script(&p);
         assert_eq!(text.matches(";\n").count(), render(&p).len());
         assert_eq!(text.matches("kafka_flush_interval_ms = 500").count(), 2, "both Kafka tables: {text}");
-        assert!(!script(&SqlParams::default()).contains("kafka_flush_interval_ms"));
+        assert_eq!(text.matches("kafka_handle_error_mode = 'stream'").count(), 2, "both Kafka tables: {text}");
+        assert_eq!(text.matches("WHERE length(_error) = 0").count(), 2, "both views take only parsed rows: {text}");
+        assert_eq!(text.matches("WHERE length(_error) > 0").count(), 2, "and keep the rest: {text}");
+        let v18 = script(&SqlParams::default());
+        assert!(!v18.contains("kafka_flush_interval_ms") && !v18.contains("_error") && !v18.contains("kafka_errors"));
+        let direct = script(&SqlParams { storage_only: true, ..p });
+        assert!(!direct.contains("kafka_errors"), "no Kafka engine, no error table: {direct}");
     }
 }

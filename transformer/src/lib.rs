@@ -61,9 +61,7 @@ pub async fn run_with_metrics(
             processed_topic: cfg.output_topic.clone(),
             dead_letter_topic: cfg.dead_letter_topic.clone(),
             group: group.clone(),
-            kafka_extra_settings: contract::sql::ClickHouseVersion::from(*clickhouse_version)
-                .kafka_extra_settings()
-                .into(),
+            version: (*clickhouse_version).into(),
             storage_only: cfg.sink == config::SinkKind::ClickHouse,
         };
         let text = if *fields { contract::record::markdown_table() } else { contract::sql::script(&params) };

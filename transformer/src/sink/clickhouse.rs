@@ -50,6 +50,18 @@ pub struct ClickHouseRound {
     inserted_at: u32,
 }
 
+impl ClickHouseRound {
+    /// An empty round whose rows are inserted at `now`.
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self { inserted_at: now.timestamp().clamp(0, u32::MAX as i64) as u32, ..Default::default() }
+    }
+
+    /// The RowBinary bodies of the round's INSERTs: `events_processed`'s and `dead_letters`'.
+    pub fn bodies(&self) -> (&[u8], &[u8]) {
+        (&self.events, &self.dead)
+    }
+}
+
 impl Collect for ClickHouseRound {
     fn event(&mut self, m: &Mapped<'_>) -> Result<u64, MapError> {
         let before = self.events.len();
@@ -263,7 +275,7 @@ impl Sink for ClickHouseSink {
     }
 
     fn round(&self, now: DateTime<Utc>) -> ClickHouseRound {
-        ClickHouseRound { inserted_at: now.timestamp().clamp(0, u32::MAX as i64) as u32, ..Default::default() }
+        ClickHouseRound::new(now)
     }
 
     async fn write(&mut self, round: ClickHouseRound) -> anyhow::Result<()> {

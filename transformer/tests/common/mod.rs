@@ -123,7 +123,7 @@ impl Names {
             processed_topic: self.output(),
             dead_letter_topic: self.dead(),
             group: self.db.clone(),
-            kafka_extra_settings: String::new(),
+            version: contract::sql::ClickHouseVersion::V18,
             storage_only,
         };
         for stmt in contract::sql::render(&params) {
