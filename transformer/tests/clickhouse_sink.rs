@@ -20,7 +20,13 @@ fn clickhouse_url() -> String {
 fn sink_args(s: &Servers, names: &Names, extra: &[&str]) -> Vec<String> {
     let url = format!("--clickhouse-url={}", clickhouse_url());
     let db = format!("--clickhouse-database={}", names.db);
-    names.transformer_args(s, &[&["--sink=clickhouse", url.as_str(), db.as_str()], extra].concat())
+    let flag = |a: &str| a.split('=').next().unwrap_or(a).to_string();
+    let mut args: Vec<&str> = ["--sink=clickhouse", url.as_str(), db.as_str()]
+        .into_iter()
+        .filter(|a| !extra.iter().any(|e| flag(e) == flag(a))) // a flag in `extra` replaces ours
+        .collect();
+    args.extend_from_slice(extra);
+    names.transformer_args(s, &args)
 }
 
 fn sink_config(s: &Servers, names: &Names, extra: &[&str]) -> transformer::Config {
@@ -298,5 +304,63 @@ async fn a_wrong_schema_or_login_stops_the_start_with_what_to_do() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("ClickHouse refused the login") && out.contains("--clickhouse-user"), "{out}");
     assert!(!out.contains("hunter2-wrong"), "the password never prints: {out}");
+    names.drop_clickhouse_tables(&s).await;
+}
+
+/// A TLS listener on 127.0.0.1 that forwards each connection to the test ClickHouse's plain HTTP port: ClickHouse
+/// over HTTPS, with the certificate of [`make_certs`] in `dir`. Returns its port.
+async fn tls_proxy(dir: &std::path::Path) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(dir.join("server.pem")).unwrap().collect::<Result<Vec<_>, _>>().unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls_rustcrypto::provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let upstream = clickhouse_url().trim_start_matches("http://").trim_end_matches('/').to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return }; // e.g. the client refused our CA
+                let mut plain = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_our_ca_and_a_password_file_and_an_unknown_ca_refused() {
+    let s = servers();
+    let names = Names::new("chtls");
+    let dir = temp_dir("chtls");
+    make_certs(&dir);
+    let port = tls_proxy(&dir).await;
+    create_tables_with_audit(&s, &names).await;
+    emitter::run(names.emitter(&s, 59, 500, 0.0, false), std::future::pending()).await.unwrap();
+    // The compose user of scripts/clickhouse/users.xml, its password from a file.
+    std::fs::write(dir.join("password"), "etl-local\n").unwrap();
+    let url = format!("--clickhouse-url=https://127.0.0.1:{port}");
+    let ca = format!("--clickhouse-ca-location={}", dir.join("ca.pem").display());
+    let password = format!("--clickhouse-password-file={}", dir.join("password").display());
+    let (code, out) = run_binary(&sink_args(&s, &names, &[&url, &ca, "--clickhouse-user=etl", &password, "--drain"]));
+    assert_eq!(code, 0, "{out}");
+    assert_stored_exactly(&s, &names, &expected(&names, 59, 0..500, 0.0).0, 0).await;
+    // A CA that did not sign ClickHouse's certificate: refused at once, naming the flag.
+    let other = format!("--clickhouse-ca-location={}", dir.join("other-ca.pem").display());
+    let started = std::time::Instant::now();
+    let (code, out) = run_binary(&sink_args(&s, &names, &[&url, &other, "--clickhouse-user=etl", &password]));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("--clickhouse-ca-location"), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(15), "at once, not after --connect-timeout-secs");
     names.drop_clickhouse_tables(&s).await;
 }

@@ -143,6 +143,13 @@ impl ClickHouseSink {
                     ))
                     .into())
                 }
+                Err(e) if refused_certificate(&e) => {
+                    return Err(Fatal(format!(
+                        "ClickHouse's TLS certificate is not trusted: {e:#}. Pass the CA that signed it with \
+                         --clickhouse-ca-location (without it, the public web CAs are trusted)"
+                    ))
+                    .into())
+                }
                 Err(e) => return Err(e).with_context(|| format!("reading the columns of {}.{table}", self.database)),
             };
             let fix = format!(
@@ -226,6 +233,17 @@ impl ClickHouseSink {
 fn refused_login(e: &clickhouse::error::Error) -> bool {
     let text = e.to_string();
     ["Code: 192", "Code: 193", "Code: 194", "Code: 516"].iter().any(|c| text.contains(c))
+}
+
+/// Whether the TLS handshake failed on ClickHouse's certificate (an unknown CA, another name): no retry helps.
+fn refused_certificate(e: &clickhouse::error::Error) -> bool {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text.contains("invalid peer certificate")
 }
 
 /// Whether ClickHouse's `found` type takes values written as `want` in RowBinary (`LowCardinality` is transparent
