@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput, latency and memory, each against a baseline measured in the same run (these machines are noisy:
 # absolute figures drift, ratios hold). Appends a table to BENCHMARKS.md; the last line printed is
-#   bench: baseline_rps=B transformer_rps=T ratio=R p99_ms=P rss_mb=M recovery_rss_mb=S rss_1k_batches_mb=A rss_50k_batches_mb=Z
+#   bench: baseline_rps=B transformer_rps=T ratio=R p99_ms=P direct_p99_ms=D queryable_rps_kafka=K queryable_rps_direct=Q rss_mb=M recovery_rss_mb=S rss_1k_batches_mb=A rss_50k_batches_mb=Z
 # Steps (own servers: nisshi on 39092 (in memory) and 39093 (sqlite), ClickHouse on 38123/39000, state in .state/bench):
 #  1. criterion: the pure mapping, ns per record per raw type (and the JSON shares);
 #  2. pre-load N raw records (default 1,000,000; 3 partitions per topic) into an in-memory broker;
@@ -14,8 +14,10 @@
 #     and peak RSS once the scan is done;
 #  3c. peak RSS draining N records written in 1,000- and in 50,000-record producer batches;
 #  4. the same on the durable sqlite broker that scripts/up.sh runs, with N/5 records (it is ~30x slower);
-#  5. latency: the emitter at RATE events/s (default 10,000) for SECS s (default 60) through the whole pipeline;
-#     a probe polls ClickHouse and reports p50/p99/max of emit -> queryable.
+#  5. latency: the emitter at RATE events/s (default 10,000) for SECS s (default 60) through the whole pipeline,
+#     once with each sink (Kafka + Kafka engine, and --sink clickhouse); a probe polls ClickHouse and reports
+#     p50/p99/max of emit -> queryable;
+#  6. the N-record backlog of step 2 drained into queryable ClickHouse rows with each sink: rows/s.
 #   scripts/bench.sh [N]      env: BENCH_RUNS, BENCH_RATE, BENCH_LATENCY_SECS
 set -euo pipefail
 N=${1:-1000000}
@@ -42,7 +44,7 @@ start_server broker-sqlite "${SQLITE_BROKERS#*:}" "$STATE_DIR/broker-sqlite" "$(
 wait_tcp "$KAFKA_PORT" 30 "the nisshi broker"
 wait_tcp "${SQLITE_BROKERS#*:}" 30 "the nisshi broker (sqlite)"
 
-log "1/5 criterion: the mapping"
+log "1/6 criterion: the mapping"
 cargo bench -p transformer --bench map -- --warm-up-time 1 --measurement-time 3 2>/dev/null >"$STATE_DIR/criterion.txt"
 ns() { # ns NAME : the middle estimate of criterion's "time: [lo mid hi]" for map/NAME, in ns
   awk -v name="map/$1" '
@@ -113,9 +115,9 @@ keep_best() { # keep_best PREFIX LABEL "wall cpu rss bcpu" : logs a run; keeps i
 per_m() { printf '%.2f' "$(echo "scale=4; $1 * 1000000 / $2" | bc)"; } # per_m SECONDS N : seconds per million records
 ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
 
-log "2/5 pre-loading $N raw records (in-memory broker)"
+log "2/6 pre-loading $N raw records (in-memory broker)"
 load_rps=$(preload "$KAFKA_BROKERS" "$N")
-log "3/5 draining the backlog: baseline (plain rskafka copy), transformer, sized copy; $RUNS runs each"
+log "3/6 draining the backlog: baseline (plain rskafka copy), transformer, sized copy; $RUNS runs each"
 drain broker "$KAFKA_BROKERS" "$N" memory
 b_rps=$(echo "$N / $b_wall" | bc); t_rps=$(echo "$N / $t_wall" | bc); s_rps=$(echo "$N / $s_wall" | bc)
 ratio=$(ratio "$t_rps" "$b_rps")
@@ -128,7 +130,7 @@ log "   CPU s per million $b_cpu_m vs $t_cpu_m; peak RSS $t_rss_mb MB"
 
 # Recovery over a whole output already written: the first drain's checkpoints are reset to their first one
 # (committed before any write), so the next start scans all N output records, finds them written, and skips them.
-log "3b/5 recovery over $N already-written records (the first drain's checkpoints reset to their first)"
+log "3b/6 recovery over $N already-written records (the first drain's checkpoints reset to their first)"
 rargs=(--brokers "$KAFKA_BROKERS" --output-topic processed_1 --dead-letter-topic dead_1 --checkpoint-topic checkpoints_1)
 "$BIN_DIR/transformer" "${rargs[@]}" offsets reset --to 0 >>"$STATE_DIR/logs/recovery.log" 2>&1 \
   || die "offsets reset failed (log: $STATE_DIR/logs/recovery.log)"
@@ -144,7 +146,7 @@ log "   found all $N written (nothing written again); scan ${rec_scan_ms} ms, pe
 
 # Memory whatever the producer's batches: the same N records written in 1,000- and in 50,000-record produce batches
 # (the broker returns a producer's batch whole, however small the fetch), each drained once under /usr/bin/time.
-log "3c/5 peak RSS draining $N records written in 1,000- and 50,000-record producer batches"
+log "3c/6 peak RSS draining $N records written in 1,000- and 50,000-record producer batches"
 declare -A batch_rss_mb
 for bs in 1000 50000; do
   "$BIN_DIR/emitter" --brokers "$KAFKA_BROKERS" --topic-prefix "bs${bs}_" --total "$N" --messages-per-second 0 \
@@ -158,7 +160,7 @@ done
 log "   peak RSS: ${batch_rss_mb[1000]} MB (1,000-record batches), ${batch_rss_mb[50000]} MB (50,000-record batches)"
 
 NS=$((N / 5))
-log "4/5 the same on the durable sqlite broker, $NS records"
+log "4/6 the same on the durable sqlite broker, $NS records"
 preload "$SQLITE_BROKERS" "$NS" >/dev/null
 drain broker-sqlite "$SQLITE_BROKERS" "$NS" sqlite
 sq_b_rps=$(echo "$NS / $b_wall" | bc); sq_t_rps=$(echo "$NS / $t_wall" | bc); sq_s_rps=$(echo "$NS / $s_wall" | bc)
@@ -167,25 +169,71 @@ sq_b_bcpu_m=$(per_m "$b_bcpu" "$NS"); sq_t_bcpu_m=$(per_m "$t_bcpu" "$NS"); sq_s
 log "   baseline $sq_b_rps rec/s, transformer $sq_t_rps rec/s: ratio $sq_ratio"
 stop_bg broker-sqlite >/dev/null
 
-log "5/5 latency: emitter at $RATE/s for $SECS s through the pipeline into ClickHouse"
+log "5/6 latency: emitter at $RATE/s for $SECS s through the pipeline into ClickHouse, with each sink"
 start_clickhouse
-p=lat_
-export OUTPUT_TOPIC=${p}processed_events DEAD_LETTER_TOPIC=${p}dead_letters CLICKHOUSE_GROUP=${p}ch
-targs=(--input-topics "${p}user_clicks,${p}page_views,${p}orders" --output-topic "$OUTPUT_TOPIC" --dead-letter-topic "$DEAD_LETTER_TOPIC"
-       --checkpoint-topic ${p}checkpoints --http-addr 127.0.0.1:39464 --fetch-max-wait-ms 20)
-"$BIN_DIR/transformer" "${targs[@]}" --init >>"$STATE_DIR/logs/transformer.log" 2>&1
-apply_schema
-start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" "${targs[@]}"
-start_bg emitter "$STATE_DIR" "$BIN_DIR/emitter" --topic-prefix "$p" --messages-per-second "$RATE" --timestamp-format rfc3339 \
-  --http-addr off --total $(( RATE * (SECS + 20) ))
-sleep 5 # past the Kafka engine's start
-"$tools/latency-probe" --clickhouse-url "$CLICKHOUSE_URL" --seconds "$SECS" >"$STATE_DIR/latency.txt" || die "latency probe failed"
-rss_run_kb=$(awk '/VmHWM/ {print $2}' "/proc/$(pid_of transformer)/status")
-emit_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$(pid_of emitter)/status")
-actual_rate=$(grep -o 'actual_rate_per_s=[0-9.]*' "$STATE_DIR/logs/emitter.log" | tail -n 1 | cut -d= -f2)
-cat "$STATE_DIR/latency.txt" >&2
-kv() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$STATE_DIR/latency.txt"; }
-p50=$(kv p50_ms); p99=$(kv p99_ms); pmax=$(kv max_ms); samples=$(kv samples)
+export CLICKHOUSE_URL # the direct sink's server
+# latency SINK : the emitter at RATE/s for SECS s through transformer and ClickHouse with that sink (topics, group and
+#   database of its own); sets lat_p50 lat_p99 lat_max lat_samples, and for the kafka run the peak RSS of both programs.
+latency() {
+  local p=lat_$1_
+  export SINK=$1 OUTPUT_TOPIC=${p}processed_events DEAD_LETTER_TOPIC=${p}dead_letters CLICKHOUSE_GROUP=${p}ch \
+    CLICKHOUSE_DATABASE=${p}db
+  local targs=(--input-topics "${p}user_clicks,${p}page_views,${p}orders" --checkpoint-topic ${p}checkpoints
+    --http-addr 127.0.0.1:39464 --fetch-max-wait-ms 20)
+  "$BIN_DIR/transformer" "${targs[@]}" --init >>"$STATE_DIR/logs/transformer.log" 2>&1
+  apply_schema
+  start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" "${targs[@]}"
+  start_bg emitter "$STATE_DIR" "$BIN_DIR/emitter" --topic-prefix "$p" --messages-per-second "$RATE" --timestamp-format rfc3339 \
+    --http-addr off --total $(( RATE * (SECS + 20) ))
+  [ "$1" = kafka ] && sleep 5 # past the Kafka engine's start
+  "$tools/latency-probe" --clickhouse-url "$CLICKHOUSE_URL" --database "$CLICKHOUSE_DATABASE" --seconds "$SECS" \
+    >"$STATE_DIR/latency-$1.txt" || die "latency probe failed ($1 sink)"
+  if [ "$1" = kafka ]; then
+    rss_run_kb=$(awk '/VmHWM/ {print $2}' "/proc/$(pid_of transformer)/status")
+    emit_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$(pid_of emitter)/status")
+    actual_rate=$(grep -o 'actual_rate_per_s=[0-9.]*' "$STATE_DIR/logs/emitter.log" | tail -n 1 | cut -d= -f2)
+  fi
+  stop_bg emitter >/dev/null; stop_bg transformer >/dev/null
+  log "   $1 sink: $(cat "$STATE_DIR/latency-$1.txt")"
+  kv() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$STATE_DIR/latency-$sink.txt"; }
+  local sink=$1
+  lat_p50=$(kv p50_ms); lat_p99=$(kv p99_ms); lat_max=$(kv max_ms); lat_samples=$(kv samples)
+}
+latency kafka
+p50=$lat_p50 p99=$lat_p99 pmax=$lat_max samples=$lat_samples
+latency clickhouse
+d_p50=$lat_p50 d_p99=$lat_p99 d_max=$lat_max d_samples=$lat_samples
+
+# The backlog of step 2 (N raw records) drained into rows that can be queried, by a fresh transformer group each
+# way: through processed_events and the Kafka engine (done when ClickHouse counts N rows), and straight in (done when
+# --drain exits: a round's rows are queryable when it commits).
+log "6/6 draining the $N-record backlog into queryable ClickHouse rows: Kafka engine vs direct sink"
+rows_in() { ch "SELECT (SELECT count() FROM $1.events_processed) + (SELECT count() FROM $1.dead_letters)"; }
+# queryable SINK : sets q_secs, the seconds from the transformer's start until ClickHouse holds all N rows
+queryable() {
+  local p=drain_$1_ t0
+  export SINK=$1 OUTPUT_TOPIC=${p}processed_events DEAD_LETTER_TOPIC=${p}dead_letters CLICKHOUSE_GROUP=${p}ch \
+    CLICKHOUSE_DATABASE=${p}db
+  local targs=(--checkpoint-topic ${p}checkpoints --http-addr off --stats-interval-secs 10)
+  "$BIN_DIR/transformer" "${targs[@]}" --init >>"$STATE_DIR/logs/transformer-$p.log" 2>&1
+  apply_schema
+  [ "$1" = kafka ] && sleep 10 # the Kafka engine's start, not counted against it
+  t0=$(date +%s.%N)
+  "$BIN_DIR/transformer" "${targs[@]}" --drain >>"$STATE_DIR/logs/transformer-$p.log" 2>&1 \
+    || die "--drain failed ($1 sink; log: $STATE_DIR/logs/transformer-$p.log)"
+  local end=$((SECONDS + 900))
+  until [ "$(rows_in "$CLICKHOUSE_DATABASE")" -ge "$N" ]; do
+    [ $SECONDS -lt $end ] || die "ClickHouse did not get all $N rows within 900 s ($1 sink): $(rows_in "$CLICKHOUSE_DATABASE")"
+    sleep 0.2
+  done
+  q_secs=$(echo "$(date +%s.%N) - $t0" | bc)
+  [ "$(rows_in "$CLICKHOUSE_DATABASE")" -eq "$N" ] || die "$1 sink: $(rows_in "$CLICKHOUSE_DATABASE") rows for $N records"
+  log "   $1 sink: $N records queryable in $q_secs s ($(echo "$N / $q_secs" | bc) rows/s)"
+}
+queryable kafka
+qk_rps=$(echo "$N / $q_secs" | bc)
+queryable clickhouse
+qd_rps=$(echo "$N / $q_secs" | bc)
 
 {
   echo
@@ -206,7 +254,9 @@ p50=$(kv p50_ms); p99=$(kv p99_ms); pmax=$(kv max_ms); samples=$(kv samples)
   echo "| broker CPU seconds per million records, sqlite | $sq_b_bcpu_m | $sq_t_bcpu_m | $(ratio "$sq_t_bcpu_m" "$sq_b_bcpu_m") | $sq_s_bcpu_m | |"
   echo "| peak RSS while draining, MB | $b_rss_mb | $t_rss_mb | | | |"
   echo "| peak RSS at $RATE events/s (emitter actual ${actual_rate:-?}/s), MB | | $(echo "scale=1; $rss_run_kb / 1024" | bc) (emitter: $(echo "scale=1; $emit_rss_kb / 1024" | bc)) | | | |"
-  echo "| emit → queryable in ClickHouse, ms ($samples sampled rows) | | p50 $p50 · p99 **$p99** · max $pmax | | | |"
+  echo "| emit → queryable in ClickHouse, ms ($samples sampled rows), Kafka sink + Kafka engine | | p50 $p50 · p99 **$p99** · max $pmax | | | |"
+  echo "| emit → queryable in ClickHouse, ms ($d_samples sampled rows), direct sink (\`--sink clickhouse\`) | | p50 $d_p50 · p99 **$d_p99** · max $d_max | | | |"
+  echo "| $N-record backlog drained into queryable rows, rows/s: Kafka sink + Kafka engine · direct sink | | $qk_rps · $qd_rps | $(ratio "$qd_rps" "$qk_rps") (direct / Kafka) | | |"
   echo "| pre-load by the emitter, records/s | | $load_rps | | | |"
   echo "| recovery over $N already-written records: scan ms · peak RSS after the scan, MB · the whole run (re-reading and skipping all), MB | | $rec_scan_ms · **$rec_scan_mb** · $rec_rss_mb | | | |"
   echo
@@ -215,4 +265,4 @@ p50=$(kv p50_ms); p99=$(kv p99_ms); pmax=$(kv max_ms); samples=$(kv samples)
   echo "orders ${write_ns[orders]}; the owned record + serde_json path it replaced: clicks ${old_ns[user_clicks]}, views ${old_ns[page_views]}, orders ${old_ns[orders]}."
 } >>"$ROOT/BENCHMARKS.md"
 log "appended to BENCHMARKS.md"
-echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]}"
+echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 queryable_rps_kafka=$qk_rps queryable_rps_direct=$qd_rps rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]}"

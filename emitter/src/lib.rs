@@ -205,7 +205,7 @@ fn list_ids(cfg: &Config, seed: u64) -> anyhow::Result<Summary> {
     Ok(Summary { seed, first_index: 0, sent: 0, malformed })
 }
 
-/// Produces every batch concurrently. With `wait`, retries (once a second, logging each attempt) until all are
+/// Produces every batch concurrently. With `wait`, retries (with backoff, logging each attempt) until all are
 /// How [`send`] produces: whether to wait for acknowledgements (and retry), the codec, and the deadline of a
 /// produce with no answer.
 #[derive(Debug, Clone, Copy)]
@@ -238,6 +238,7 @@ async fn send(
     }
     // Only the partitions whose produce failed are retried: re-sending an acknowledged one would write it twice.
     let (mut pending, mut marks, mut attempt) = (jobs, BTreeMap::new(), 0u32);
+    let mut backoff = runtime::retry::Backoff::default();
     loop {
         attempt += 1;
         let results = futures::future::join_all(pending.iter().map(|(client, records)| async move {
@@ -270,11 +271,9 @@ async fn send(
         }
         let Some(e) = last_error else { return Some(marks) };
         metrics.produce_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        warn!(attempt, partitions = failed.len(), error = %e, "produce failed (is the broker up?), retrying those partitions in 1 s");
-        let mut stopped = stop.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stopped.wait_for(|v| *v) => return None,
+        warn!(attempt, partitions = failed.len(), error = %e, "produce failed (is the broker up?), retrying those partitions with backoff (1 s, doubling up to 30 s)");
+        if !backoff.wait(&mut stop.clone()).await {
+            return None;
         }
         // A failed produce may have landed all the same (its acknowledgement was lost): keep only what is not there.
         pending = Vec::with_capacity(failed.len());

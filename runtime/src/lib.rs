@@ -6,9 +6,11 @@
 //! - [`http`]: a minimal, hardened HTTP server for `/metrics`, `/healthz` and status pages.
 //! - [`shutdown`]: SIGINT/SIGTERM as a future, and a stop flag every task watches.
 //! - [`logging`]: tracing to stderr, text or JSON.
+//! - [`retry`]: the one retry pace (exponential backoff that shutdown cuts short).
 
 pub mod http;
 pub mod kafka;
 pub mod logging;
+pub mod retry;
 pub mod security;
 pub mod shutdown;

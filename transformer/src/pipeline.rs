@@ -124,10 +124,13 @@ impl<S: Sink> Pipeline<S> {
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
         let stats_every = Duration::from_secs(self.cfg.stats_interval_secs);
         let mut last_stats = (Instant::now(), 0u64);
+        // Failed rounds and recoveries are retried 1 s later, then 2, 4, ... up to 30 s while the server stays away.
+        let mut backoff = runtime::retry::Backoff::default();
         while !*stop.borrow() {
             let result = self.round().await;
             if result.is_ok() {
                 self.metrics.last_ok_ms.store(chrono::Utc::now().timestamp_millis(), Relaxed);
+                backoff.reset();
             }
             if let Err(e) = result {
                 if e.is::<Fatal>() {
@@ -137,16 +140,15 @@ impl<S: Sink> Pipeline<S> {
                 self.metrics.error(format!("round failed: {e:#}"));
                 error!(error = %format!("{e:#}"), "round failed; retrying from the last commit");
                 loop {
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        _ = stop.changed() => return Ok(()),
+                    if !backoff.wait(&mut stop).await {
+                        return Ok(());
                     }
                     match self.recover().await {
                         Ok(()) => break,
                         Err(e) if e.is::<Fatal>() => return Err(e),
                         Err(e) => {
                             self.metrics.error(format!("recovery failed: {e:#}"));
-                            warn!(error = %format!("{e:#}"), "recovery failed; retrying in 1 s")
+                            warn!(error = %format!("{e:#}"), "recovery failed; retrying with backoff")
                         }
                     }
                 }
