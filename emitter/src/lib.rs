@@ -271,7 +271,7 @@ async fn send(
         }
         let Some(e) = last_error else { return Some(marks) };
         metrics.produce_errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        warn!(attempt, partitions = failed.len(), error = %e, "produce failed (is the broker up?), retrying those partitions with backoff (1 s, doubling up to 30 s)");
+        warn!(attempt, partitions = failed.len(), error = %e, "produce failed (is the broker up?), retrying those partitions with backoff (1 s, doubling up to 5 s)");
         if !backoff.wait(&mut stop.clone()).await {
             return None;
         }

@@ -124,7 +124,7 @@ impl<S: Sink> Pipeline<S> {
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
         let stats_every = Duration::from_secs(self.cfg.stats_interval_secs);
         let mut last_stats = (Instant::now(), 0u64);
-        // Failed rounds and recoveries are retried 1 s later, then 2, 4, ... up to 30 s while the server stays away.
+        // Failed rounds and recoveries are retried 1 s later, then 2, 4, 5, 5, ... s while the server stays away.
         let mut backoff = runtime::retry::Backoff::default();
         while !*stop.borrow() {
             let result = self.round().await;

@@ -57,9 +57,12 @@ pub async fn scan_outputs(
 ) -> anyhow::Result<Found> {
     let mut found = Found { skips: vec![OffsetRanges::default(); inputs.len()], ..Found::default() };
     let mut plan = Vec::with_capacity(outputs.len());
-    for client in outputs {
+    // Every partition asked at once, and only then the first error returned: after a broker restart each client's
+    // broken connection is replaced on its next request, so one attempt heals them all instead of one per attempt.
+    let all_bounds = futures::future::join_all(outputs.iter().map(|c| bounds(c))).await;
+    for (client, bounds) in outputs.iter().zip(all_bounds) {
         let key = tp_key(client.topic(), client.partition());
-        let (low, high) = bounds(client).await?;
+        let (low, high) = bounds?;
         let start = match from(&key) {
             From::Mark(m) => m.clamp(low, high),
             From::End => high,
