@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput, latency and memory, each against a baseline measured in the same run (these machines are noisy:
 # absolute figures drift, ratios hold). Appends a table to BENCHMARKS.md; the last line printed is
-#   bench: baseline_rps=B transformer_rps=T ratio=R p99_ms=P direct_p99_ms=D queryable_rps_kafka=K queryable_rps_direct=Q rss_mb=M recovery_rss_mb=S rss_1k_batches_mb=A rss_50k_batches_mb=Z
+#   bench: baseline_rps=B transformer_rps=T ratio=R p99_ms=P direct_p99_ms=D queryable_rps_kafka=K queryable_rps_direct=Q direct_recovery_ms=C rss_mb=M recovery_rss_mb=S rss_1k_batches_mb=A rss_50k_batches_mb=Z
 # Steps (own servers: nisshi on 39092 (in memory) and 39093 (sqlite), ClickHouse on 38123/39000, state in .state/bench):
 #  1. criterion: the pure mapping, ns per record per raw type (and the JSON shares);
 #  2. pre-load N raw records (default 1,000,000; 3 partitions per topic) into an in-memory broker;
@@ -17,7 +17,8 @@
 #  5. latency: the emitter at RATE events/s (default 10,000) for SECS s (default 60) through the whole pipeline,
 #     once with each sink (Kafka + Kafka engine, and --sink clickhouse); a probe polls ClickHouse and reports
 #     p50/p99/max of emit -> queryable;
-#  6. the N-record backlog of step 2 drained into queryable ClickHouse rows with each sink: rows/s.
+#  6. the N-record backlog of step 2 drained into queryable ClickHouse rows with each sink: rows/s; and the direct
+#     sink's recovery lookup over those N stored rows (positions reset to the start): time and peak RSS.
 #   scripts/bench.sh [N]      env: BENCH_RUNS, BENCH_RATE, BENCH_LATENCY_SECS
 set -euo pipefail
 N=${1:-1000000}
@@ -234,6 +235,19 @@ queryable kafka
 qk_rps=$(echo "$N / $q_secs" | bc)
 queryable clickhouse
 qd_rps=$(echo "$N / $q_secs" | bc)
+# The direct sink's recovery asks ClickHouse what is stored past the committed positions, reading three columns of
+# the whole table: its cost over N stored rows, with the positions reset to the start (everything found, skipped).
+"$BIN_DIR/transformer" --checkpoint-topic drain_clickhouse_checkpoints offsets reset --to earliest \
+  >>"$STATE_DIR/logs/recovery-direct.log" 2>&1 || die "offsets reset failed (log: $STATE_DIR/logs/recovery-direct.log)"
+read -r _ _ rd_rss _ <<<"$(timed broker "$STATE_DIR/logs/recovery-direct.log" "$BIN_DIR/transformer" \
+  --checkpoint-topic drain_clickhouse_checkpoints --drain --http-addr off)"
+rd_line=$(grep 'recovered from the last checkpoint' "$STATE_DIR/logs/recovery-direct.log" | tail -n 1)
+rd_found=$(sed -n 's/.* already_written=\([0-9]*\).*/\1/p' <<<"$rd_line")
+rd_ms=$(sed -n 's/.* elapsed_ms=\([0-9]*\).*/\1/p' <<<"$rd_line")
+[ "$rd_found" -eq "$N" ] || die "the direct sink's recovery found $rd_found of $N stored rows"
+[ "$(rows_in "$CLICKHOUSE_DATABASE")" -eq "$N" ] || die "the direct sink wrote rows again after the reset"
+rd_rss_mb=$(echo "scale=1; $rd_rss / 1024" | bc)
+log "   direct sink recovery over $N stored rows: ${rd_ms} ms, whole run peak RSS $rd_rss_mb MB, nothing written again"
 
 {
   echo
@@ -257,6 +271,7 @@ qd_rps=$(echo "$N / $q_secs" | bc)
   echo "| emit → queryable in ClickHouse, ms ($samples sampled rows), Kafka sink + Kafka engine | | p50 $p50 · p99 **$p99** · max $pmax | | | |"
   echo "| emit → queryable in ClickHouse, ms ($d_samples sampled rows), direct sink (\`--sink clickhouse\`) | | p50 $d_p50 · p99 **$d_p99** · max $d_max | | | |"
   echo "| $N-record backlog drained into queryable rows, rows/s: Kafka sink + Kafka engine · direct sink | | $qk_rps · $qd_rps | $(ratio "$qd_rps" "$qk_rps") (direct / Kafka) | | |"
+  echo "| direct sink recovery over $N stored rows (positions reset to the start): lookup ms · peak RSS of the run, MB | | $rd_ms · $rd_rss_mb | | | |"
   echo "| pre-load by the emitter, records/s | | $load_rps | | | |"
   echo "| recovery over $N already-written records: scan ms · peak RSS after the scan, MB · the whole run (re-reading and skipping all), MB | | $rec_scan_ms · **$rec_scan_mb** · $rec_rss_mb | | | |"
   echo
@@ -265,4 +280,4 @@ qd_rps=$(echo "$N / $q_secs" | bc)
   echo "orders ${write_ns[orders]}; the owned record + serde_json path it replaced: clicks ${old_ns[user_clicks]}, views ${old_ns[page_views]}, orders ${old_ns[orders]}."
 } >>"$ROOT/BENCHMARKS.md"
 log "appended to BENCHMARKS.md"
-echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 queryable_rps_kafka=$qk_rps queryable_rps_direct=$qd_rps rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]}"
+echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 queryable_rps_kafka=$qk_rps queryable_rps_direct=$qd_rps direct_recovery_ms=$rd_ms rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]}"

@@ -214,6 +214,7 @@ impl<S: Sink> Pipeline<S> {
     /// each position against the broker, and scans both outputs from the checkpoint's marks for records this
     /// instance wrote after its last commit, so they are skipped rather than written twice.
     pub async fn recover(&mut self) -> anyhow::Result<()> {
+        let started = Instant::now();
         self.metrics.recoveries.fetch_add(1, Relaxed);
         let keys: Vec<String> = self.inputs.iter().map(Input::key).collect();
         let (cp, ours) = match self.store.load().await? {
@@ -277,6 +278,7 @@ impl<S: Sink> Pipeline<S> {
             skip_ranges = self.skips.iter().map(OffsetRanges::range_count).sum::<usize>(),
             positions = ?self.checkpoint.next_offsets,
             peak_rss_kb = peak_rss_kb(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
             "recovered from the last checkpoint"
         );
         Ok(())
