@@ -94,7 +94,9 @@ impl ClickHouseSink {
     /// The client for `--clickhouse-*`, HTTPS with the pure-Rust TLS provider when the URL says https.
     pub fn client(cfg: &Config) -> anyhow::Result<clickhouse::Client> {
         let ch = &cfg.clickhouse;
-        let client = if ch.clickhouse_url.starts_with("https://") {
+        // `http://user:password@host:8123`, the form scripts/up.sh takes, works too; the flags win.
+        let (url, in_url) = split_credentials(&ch.clickhouse_url);
+        let client = if url.starts_with("https://") {
             let tls =
                 runtime::security::tls_client_config("--clickhouse-ca-location", ch.clickhouse_ca_location.as_deref())?;
             let connector =
@@ -106,18 +108,22 @@ impl ClickHouseSink {
         } else {
             anyhow::ensure!(
                 ch.clickhouse_ca_location.is_none(),
-                "--clickhouse-ca-location is set but --clickhouse-url {} is not https://",
-                ch.clickhouse_url
+                "--clickhouse-ca-location is set but --clickhouse-url {url} is not https://"
             );
             clickhouse::Client::default()
         };
+        let user_flag_given = ch.clickhouse_user != "default";
+        let (user, url_password) = match in_url {
+            Some((u, p)) if !user_flag_given => (u, Some(p)),
+            _ => (ch.clickhouse_user.clone(), None),
+        };
         let mut client = client
-            .with_url(&ch.clickhouse_url)
-            .with_user(&ch.clickhouse_user)
+            .with_url(url)
+            .with_user(user)
             .with_database(&ch.clickhouse_database)
             // ClickHouse 18.16 has no RowBinaryWithNamesAndTypes: the rows are checked against the tables at start.
             .with_validation(false);
-        if let Some(password) = ch.password()? {
+        if let Some(password) = ch.password()?.or(url_password) {
             client = client.with_password(password);
         }
         Ok(client)
@@ -226,6 +232,15 @@ impl ClickHouseSink {
         };
         sent.await.with_context(|| format!("INSERT INTO {}.{table}", self.database))
     }
+}
+
+/// `scheme://user:password@host...` → (`scheme://host...`, the user and password); other URLs as they are.
+fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
+    let Some((scheme, rest)) = url.split_once("://") else { return (url.to_owned(), None) };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return (url.to_owned(), None) };
+    let (user, password) = rest[..at].split_once(':').unwrap_or((&rest[..at], ""));
+    (format!("{scheme}://{}", &rest[at + 1..]), Some((user.to_owned(), password.to_owned())))
 }
 
 /// Whether ClickHouse refused the user or the password (codes 192 UNKNOWN_USER, 193 WRONG_PASSWORD, 194
@@ -348,6 +363,16 @@ impl Sink for ClickHouseSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_the_url_are_taken_out_of_it() {
+        assert_eq!(
+            split_credentials("http://etl:etl-local@127.0.0.1:8123/"),
+            ("http://127.0.0.1:8123/".to_owned(), Some(("etl".to_owned(), "etl-local".to_owned())))
+        );
+        assert_eq!(split_credentials("https://host:8443"), ("https://host:8443".to_owned(), None));
+        assert_eq!(split_credentials("http://u@h/x@y"), ("http://h/x@y".to_owned(), Some(("u".into(), String::new()))));
+    }
 
     #[test]
     fn types_match_as_clickhouse_reads_rowbinary() {
