@@ -5,6 +5,8 @@
 //! earliest, latest or a time, its output marks are the outputs' current ends, so nothing is skipped as already
 //! written: a replay writes again (ClickHouse de-duplicates on event_id). To a checkpoint offset, the old
 //! checkpoint is copied whole, marks included, so recovery skips what was written after it: nothing repeated.
+//! With the direct ClickHouse sink a reset writes no marks, and nothing already stored is written again (recovery
+//! looks rows up by source coordinates): empty the tables for a real replay.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -80,7 +82,13 @@ pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyho
                         next_offsets.insert(input.key(), offset_at(&input.client, *at).await?);
                     }
                     let mut output_marks = BTreeMap::new();
-                    for topic in [&cfg.output_topic, &cfg.dead_letter_topic] {
+                    // The direct ClickHouse sink keeps no marks (it looks rows up by source coordinates) and may have
+                    // no output topics at all.
+                    let outputs: &[&String] = match cfg.sink {
+                        crate::config::SinkKind::Kafka => &[&cfg.output_topic, &cfg.dead_letter_topic],
+                        crate::config::SinkKind::ClickHouse => &[],
+                    };
+                    for &topic in outputs {
                         for p in runtime::kafka::partitions(client, topic).await? {
                             let (_, high) = bounds(&runtime::kafka::partition_client(client, topic, p).await?).await?;
                             output_marks.insert(tp_key(topic, p), high);
