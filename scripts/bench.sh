@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput, latency and memory, each against a baseline measured in the same run (these machines are noisy:
 # absolute figures drift, ratios hold). Appends a table to BENCHMARKS.md; the last line printed is
-#   bench: baseline_rps=B transformer_rps=T ratio=R p99_ms=P direct_p99_ms=D queryable_rps_kafka=K queryable_rps_direct=Q direct_recovery_ms=C rss_mb=M recovery_rss_mb=S rss_1k_batches_mb=A rss_50k_batches_mb=Z
+#   bench: baseline_rps=B transformer_rps=T ratio=R p99_ms=P direct_p99_ms=D engine_drain_rps=K direct_drain_rps=Q direct_recovery_ms=C rss_mb=M recovery_rss_mb=S rss_1k_batches_mb=A rss_50k_batches_mb=Z
 # Steps (own servers: nisshi on 39092 (in memory) and 39093 (sqlite), ClickHouse on 38123/39000, state in .state/bench):
 #  1. criterion: the pure mapping, ns per record per raw type (and the JSON shares);
 #  2. pre-load N raw records (default 1,000,000; 3 partitions per topic) into an in-memory broker;
@@ -280,4 +280,4 @@ log "   direct sink recovery over $N stored rows: ${rd_ms} ms, whole run peak RS
   echo "orders ${write_ns[orders]}; the owned record + serde_json path it replaced: clicks ${old_ns[user_clicks]}, views ${old_ns[page_views]}, orders ${old_ns[orders]}."
 } >>"$ROOT/BENCHMARKS.md"
 log "appended to BENCHMARKS.md"
-echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 queryable_rps_kafka=$qk_rps queryable_rps_direct=$qd_rps direct_recovery_ms=$rd_ms rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]}"
+echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 engine_drain_rps=$qk_rps direct_drain_rps=$qd_rps direct_recovery_ms=$rd_ms rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]}"
