@@ -51,6 +51,63 @@ pub enum CheckpointError {
     Kafka(#[from] KafkaError),
 }
 
+/// Where committed positions live: the seam between the loop and its offset store. The loop loads the newest
+/// checkpoint at start (or, with none under its key, adopts the group's positions under other keys), and commits one
+/// after every acknowledged round. Today: [`CheckpointStore`] (a topic of our own); Kafka's group offsets
+/// (OffsetCommit) are the next one; [`MemoryStore`] for unit tests.
+pub trait OffsetStore: Send + Sync + 'static {
+    /// The key this instance's checkpoints are kept under.
+    fn key(&self) -> &str;
+    /// The newest checkpoint of this instance, if any.
+    fn load(&self) -> impl std::future::Future<Output = Result<Option<Checkpoint>, CheckpointError>> + Send;
+    /// For a start with none of ours: the newest positions other keys of `group` committed for `inputs`.
+    fn adopt(
+        &self,
+        group: &str,
+        inputs: &[String],
+    ) -> impl std::future::Future<Output = Result<Option<Adopted>, CheckpointError>> + Send;
+    /// Stores `cp` durably; returns once it is acknowledged.
+    fn commit(&self, cp: &Checkpoint) -> impl std::future::Future<Output = Result<(), CheckpointError>> + Send;
+}
+
+impl OffsetStore for CheckpointStore {
+    fn key(&self) -> &str {
+        CheckpointStore::key(self)
+    }
+    async fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
+        CheckpointStore::load(self).await
+    }
+    async fn adopt(&self, group: &str, inputs: &[String]) -> Result<Option<Adopted>, CheckpointError> {
+        Ok(CheckpointStore::adopt(self, group, inputs).await?)
+    }
+    async fn commit(&self, cp: &Checkpoint) -> Result<(), CheckpointError> {
+        Ok(CheckpointStore::commit(self, cp).await?)
+    }
+}
+
+/// An in-memory [`OffsetStore`] for unit tests: every commit kept, the newest one loaded.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    /// The commits, oldest first.
+    pub commits: std::sync::Mutex<Vec<Checkpoint>>,
+}
+
+impl OffsetStore for MemoryStore {
+    fn key(&self) -> &str {
+        "memory"
+    }
+    async fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
+        Ok(self.commits.lock().expect("store lock poisoned").last().cloned())
+    }
+    async fn adopt(&self, _group: &str, _inputs: &[String]) -> Result<Option<Adopted>, CheckpointError> {
+        Ok(None)
+    }
+    async fn commit(&self, cp: &Checkpoint) -> Result<(), CheckpointError> {
+        self.commits.lock().expect("store lock poisoned").push(cp.clone());
+        Ok(())
+    }
+}
+
 /// Reads and appends this instance's checkpoints on partition 0 of the checkpoint topic.
 #[derive(Debug)]
 pub struct CheckpointStore(KeyedLog);

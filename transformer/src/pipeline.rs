@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 use crate::batch::{prepare, Batch, Layout};
-use crate::checkpoint::{Checkpoint, CheckpointStore};
+use crate::checkpoint::{Checkpoint, CheckpointStore, OffsetStore};
 use crate::config::{Config, OnOffsetOutOfRange};
 use crate::metrics::{Metrics, PositionEvent};
 use crate::ranges::OffsetRanges;
@@ -42,14 +42,14 @@ use crate::source::{self, assign, Fetched, Input, PositionProblem};
 #[error("{0}")]
 pub struct Fatal(pub String);
 
-/// A running transformer instance, writing to the sink `S`.
-pub struct Pipeline<S> {
+/// A running transformer instance, writing to the sink `S`, committing its positions to the store `O`.
+pub struct Pipeline<S, O = CheckpointStore> {
     cfg: Config,
     /// The inputs as the mapping sees them.
     layout: Layout,
     inputs: Vec<Input>,
     sink: S,
-    store: CheckpointStore,
+    store: O,
     /// The last committed checkpoint (what a restart would resume from).
     checkpoint: Checkpoint,
     /// Per input index: offsets already written before the last crash, not written again.
@@ -67,7 +67,7 @@ pub struct Pipeline<S> {
     recent: VecDeque<(u64, u64)>,
 }
 
-impl<S: Sink> Pipeline<S> {
+impl<S: Sink> Pipeline<S, CheckpointStore> {
     /// Connects, creates topics if asked, opens the owned partitions and recovers from the last checkpoint.
     /// Returns `None` with `--init`, once the topics exist.
     pub async fn start(cfg: Config, metrics: Arc<Metrics>) -> anyhow::Result<Option<Self>> {
@@ -119,7 +119,9 @@ impl<S: Sink> Pipeline<S> {
         p.recover().await?;
         Ok(Some(p))
     }
+}
 
+impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
     /// Runs rounds until `stop` turns true; the round in flight finishes and commits first.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
         let stats_every = Duration::from_secs(self.cfg.stats_interval_secs);
@@ -231,7 +233,7 @@ impl<S: Sink> Pipeline<S> {
                 }
                 None => {
                     info!(
-                        key = self.store.key(),
+                        key = OffsetStore::key(&self.store),
                         start_at = ?self.cfg.start_at,
                         "no checkpoint yet: every partition starts where --start-at says, and no output is scanned \
                          (a transformer commits a checkpoint before its first write, so nothing of ours is there)"
