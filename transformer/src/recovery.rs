@@ -48,6 +48,18 @@ impl Found {
     }
 }
 
+/// Records that an output (a record, a row) from `topic/partition` at `offset` was found already written: kept in
+/// `skips` (per input index) when one of `inputs` reads that partition and the offset is at or past its position.
+/// Every sink's recovery goes through here.
+pub fn note_written(skips: &mut [OffsetRanges], inputs: &[Input], topic: &str, partition: i32, offset: i64) {
+    let owned = inputs.iter().position(|i| i.client.partition() == partition && i.client.topic() == topic);
+    if let Some(idx) = owned {
+        if offset >= inputs[idx].next_offset {
+            skips[idx].insert(offset);
+        }
+    }
+}
+
 /// Scans `outputs` from where `from` says to their ends, for records whose source is one of `inputs` at or past
 /// its `next_offset`.
 pub async fn scan_outputs(
@@ -80,14 +92,7 @@ pub async fn scan_outputs(
             for r in records {
                 let Some(value) = r.record.value.as_deref() else { continue };
                 let Ok(c) = serde_json::from_slice::<Coordinates>(value) else { continue };
-                let owned = inputs
-                    .iter()
-                    .position(|i| i.client.partition() == c.source_partition && i.client.topic() == c.source_topic);
-                if let Some(idx) = owned {
-                    if c.source_offset >= inputs[idx].next_offset {
-                        found.skips[idx].insert(c.source_offset);
-                    }
-                }
+                note_written(&mut found.skips, inputs, &c.source_topic, c.source_partition, c.source_offset);
             }
             if last_log.elapsed() >= Duration::from_secs(5) {
                 last_log = Instant::now();

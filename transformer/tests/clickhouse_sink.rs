@@ -237,14 +237,6 @@ async fn kills_and_kill_pairs_lose_nothing_and_double_nothing() {
     names.drop_clickhouse_tables(&s).await;
 }
 
-/// Sum of the `already_written=N` fields of a transformer's recovery log lines.
-fn already_written(log: &str) -> u64 {
-    log.lines()
-        .filter(|l| l.contains("recovered from the last checkpoint"))
-        .filter_map(|l| l.split("already_written=").nth(1)?.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_that_goes_away_fails_rounds_out_loud_and_loses_nothing() {
     let s = servers();

@@ -295,14 +295,6 @@ async fn kill_pairs_inside_the_recovery_window_write_nothing_twice() {
     assert_outputs_exact(&s, &names, &want, bad).await;
 }
 
-/// Sum of the `already_written=N` fields of a transformer's recovery log lines.
-fn already_written(log: &str) -> u64 {
-    log.lines()
-        .filter(|l| l.contains("recovered from the last checkpoint"))
-        .filter_map(|l| l.split("already_written=").nth(1)?.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
-
 /// Waits until `n` input records are written and committed (`--status` says lag 0): nothing more can appear.
 async fn everything_committed(s: &Servers, names: &Names, n: u64) {
     eventually(LIMIT, "everything written and committed", || async {

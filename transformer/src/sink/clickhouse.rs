@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::map::{MapError, Mapped};
 use crate::pipeline::Fatal;
 use crate::ranges::OffsetRanges;
+use crate::recovery::note_written;
 use crate::source::Input;
 
 /// The table of unified rows.
@@ -343,12 +344,7 @@ impl Sink for ClickHouseSink {
             let mut rows = query.fetch::<Stored>().with_context(|| format!("reading {table} back"))?;
             while let Some(row) = rows.next().await.with_context(|| format!("reading {table} back"))? {
                 found.scanned += 1;
-                let idx = inputs
-                    .iter()
-                    .position(|i| i.client.partition() == row.source_partition && i.client.topic() == row.source_topic);
-                if let Some(idx) = idx {
-                    found.skips[idx].insert(row.source_offset);
-                }
+                note_written(&mut found.skips, inputs, &row.source_topic, row.source_partition, row.source_offset);
             }
         }
         Ok(found)

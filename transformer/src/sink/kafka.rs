@@ -21,8 +21,6 @@ use crate::map::{MapError, Mapped};
 use crate::recovery::{self, From};
 use crate::source::{tp_key, Input};
 
-pub use runtime::kafka::MAX_REQUEST_BYTES;
-
 /// The partitions of one output topic.
 #[derive(Debug, Clone)]
 pub struct Topic {

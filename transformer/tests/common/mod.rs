@@ -565,3 +565,11 @@ pub fn make_certs(dir: &std::path::Path) {
         ],
     );
 }
+
+/// Sum of the `already_written=N` fields of a transformer's recovery log lines.
+pub fn already_written(log: &str) -> u64 {
+    log.lines()
+        .filter(|l| l.contains("recovered from the last checkpoint"))
+        .filter_map(|l| l.split("already_written=").nth(1)?.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
