@@ -3,11 +3,13 @@
 //! # Layout
 //! - [`kafka`]: connecting to the broker with a deadline, creating topics, reading offset ranges in bounded
 //!   chunks, and [`kafka::KeyedLog`], a partition used as a log of keyed checkpoints.
+//! - [`group`]: Kafka consumer groups (join, heartbeat, commit), which rskafka does not have.
 //! - [`http`]: a minimal, hardened HTTP server for `/metrics`, `/healthz` and status pages.
 //! - [`shutdown`]: SIGINT/SIGTERM as a future, and a stop flag every task watches.
 //! - [`logging`]: tracing to stderr, text or JSON.
 //! - [`retry`]: the one retry pace (exponential backoff that shutdown cuts short).
 
+pub mod group;
 pub mod http;
 pub mod kafka;
 pub mod logging;

@@ -49,6 +49,13 @@ pub enum CheckpointError {
     /// Kafka failed.
     #[error(transparent)]
     Kafka(#[from] KafkaError),
+    /// Our consumer-group generation is over (we were silent past the session timeout, or the group rebalanced):
+    /// rejoin before writing again.
+    #[error("fenced by the group coordinator: {0}")]
+    Fenced(String),
+    /// The group coordinator failed or refused.
+    #[error("consumer group: {0}")]
+    Group(String),
 }
 
 /// Where committed positions live: the seam between the loop and its offset store. The loop loads the newest
@@ -68,6 +75,30 @@ pub trait OffsetStore: Send + Sync + 'static {
     ) -> impl std::future::Future<Output = Result<Option<Adopted>, CheckpointError>> + Send;
     /// Stores `cp` durably; returns once it is acknowledged.
     fn commit(&self, cp: &Checkpoint) -> impl std::future::Future<Output = Result<(), CheckpointError>> + Send;
+    /// Whether the partitions this instance owns are about to change (a consumer group rebalances).
+    fn rebalance_due(&self) -> bool {
+        false
+    }
+    /// When [`OffsetStore::rebalance_due`]: takes part in the rebalance and returns the partitions now owned.
+    fn rebalance(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<Option<Vec<(String, i32)>>, CheckpointError>> + Send {
+        async { Ok(None) }
+    }
+    /// Whether this instance may write now (a group member that may have been replaced may not): `Err` says why
+    /// not.
+    fn may_write(&self) -> Result<(), String> {
+        Ok(())
+    }
+    /// Whether every recovery commits its positions before the first write (a group: partitions that just moved
+    /// here need a commit and marks of their new owner).
+    fn commits_at_recovery(&self) -> bool {
+        false
+    }
+    /// On a clean stop (a group member leaves, so its partitions move at once).
+    fn close(&mut self) -> impl std::future::Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 impl OffsetStore for CheckpointStore {
@@ -82,6 +113,64 @@ impl OffsetStore for CheckpointStore {
     }
     async fn commit(&self, cp: &Checkpoint) -> Result<(), CheckpointError> {
         Ok(CheckpointStore::commit(self, cp).await?)
+    }
+}
+
+/// The offset store a transformer runs with: the checkpoint topic (`--assignment static`) or a consumer group.
+pub enum Positions {
+    /// Checkpoints in a topic of our own.
+    Topic(CheckpointStore),
+    /// The group's committed offsets.
+    Group(Box<crate::group::GroupStore>),
+}
+
+impl OffsetStore for Positions {
+    fn key(&self) -> &str {
+        match self {
+            Self::Topic(s) => OffsetStore::key(s),
+            Self::Group(s) => s.key(),
+        }
+    }
+    async fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
+        match self {
+            Self::Topic(s) => OffsetStore::load(s).await,
+            Self::Group(s) => s.load().await,
+        }
+    }
+    async fn adopt(&self, group: &str, inputs: &[String]) -> Result<Option<Adopted>, CheckpointError> {
+        match self {
+            Self::Topic(s) => OffsetStore::adopt(s, group, inputs).await,
+            Self::Group(s) => s.adopt(group, inputs).await,
+        }
+    }
+    async fn commit(&self, cp: &Checkpoint) -> Result<(), CheckpointError> {
+        match self {
+            Self::Topic(s) => OffsetStore::commit(s, cp).await,
+            Self::Group(s) => s.commit(cp).await,
+        }
+    }
+    fn rebalance_due(&self) -> bool {
+        matches!(self, Self::Group(s) if s.rebalance_due())
+    }
+    async fn rebalance(&mut self) -> Result<Option<Vec<(String, i32)>>, CheckpointError> {
+        match self {
+            Self::Topic(_) => Ok(None),
+            Self::Group(s) => s.rebalance().await,
+        }
+    }
+    fn may_write(&self) -> Result<(), String> {
+        match self {
+            Self::Topic(_) => Ok(()),
+            Self::Group(s) => s.may_write(),
+        }
+    }
+    fn commits_at_recovery(&self) -> bool {
+        matches!(self, Self::Group(_))
+    }
+    async fn close(&mut self) {
+        if let Self::Group(s) = self {
+            s.close().await
+        }
     }
 }
 
@@ -156,17 +245,27 @@ impl CheckpointStore {
     }
 
     /// For a start with no checkpoint of our own: the newest positions that other keys of `group` committed for
-    /// `inputs` (the group ran with another `--instances` before). Reads back until every input is found or the
-    /// topic's start; records of other keys that do not decode are passed over with a warning.
+    /// `inputs` (the group ran with another `--instances` before).
     pub async fn adopt(&self, group: &str, inputs: &[String]) -> Result<Option<Adopted>, KafkaError> {
-        let prefix = format!("{group}/");
+        self.newest(&format!("{group}/"), inputs, Some(self.0.key())).await
+    }
+
+    /// The newest positions that checkpoints with keys under `prefix` (other than `except`) hold for `inputs`,
+    /// and the lowest marks of the checkpoints they were taken from. Reads back until every input is found or the
+    /// topic's start; records that do not decode are passed over with a warning.
+    pub async fn newest(
+        &self,
+        prefix: &str,
+        inputs: &[String],
+        except: Option<&str>,
+    ) -> Result<Option<Adopted>, KafkaError> {
         let mut adopted = Adopted { next_offsets: BTreeMap::new(), output_marks: BTreeMap::new(), keys: Vec::new() };
         self.0
             .scan_back(|offset, key, value| {
                 let Ok(key) = std::str::from_utf8(key) else {
                     return ControlFlow::Continue(());
                 };
-                if !key.starts_with(&prefix) || key == self.0.key() || adopted.keys.iter().any(|k| k == key) {
+                if !key.starts_with(prefix) || Some(key) == except {
                     return ControlFlow::Continue(());
                 }
                 let cp: Checkpoint = match serde_json::from_slice(value) {
@@ -187,7 +286,9 @@ impl CheckpointStore {
                     }
                 }
                 if took {
-                    adopted.keys.push(key.to_string());
+                    if !adopted.keys.iter().any(|k| k == key) {
+                        adopted.keys.push(key.to_string());
+                    }
                     for (k, &m) in &cp.output_marks {
                         let e = adopted.output_marks.entry(k.clone()).or_insert(m);
                         *e = (*e).min(m);

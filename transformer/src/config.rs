@@ -17,6 +17,19 @@ pub enum OnOffsetOutOfRange {
     Fail,
 }
 
+/// How an instance gets its input partitions (`--assignment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Assignment {
+    /// `--instance i` of `--instances n` takes every n-th partition; positions in the checkpoint topic. Nothing
+    /// checks that every instance runs, or that two do not share an identity: for brokers without a group
+    /// coordinator.
+    Static,
+    /// Kafka's group coordinator deals the partitions among the transformers alive in `--group`, moves a dead
+    /// one's partitions to the others within `--session-timeout-ms`, and refuses commits from a stale member.
+    /// Positions are the group's committed offsets (Kafka's tools show the lag).
+    Group,
+}
+
 /// Where a partition with no committed position starts (`--start-at`): Kafka's `auto.offset.reset`, plus a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartAt {
@@ -243,6 +256,24 @@ pub struct Config {
     /// Number of instances in the group.
     #[arg(long, env = "TRANSFORMER_INSTANCES", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub instances: u32,
+    /// How this instance gets its input partitions: `static` (--instance of --instances, positions in the
+    /// checkpoint topic) or `group` (Kafka's consumer group --group: partitions shared among the transformers
+    /// alive, positions committed to the group).
+    #[arg(long, env = "ASSIGNMENT", value_enum, default_value_t = Assignment::Static)]
+    pub assignment: Assignment,
+    /// With --assignment group: the coordinator gives a member's partitions to the others when it has not heard
+    /// from it for this long (Kafka's session.timeout.ms). A member that has not reached the coordinator for this
+    /// long stops writing.
+    #[arg(long, env = "SESSION_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1000..))]
+    pub session_timeout_ms: u64,
+    /// With --assignment group: how often a member tells the coordinator it is alive, and learns of a rebalance
+    /// (Kafka's heartbeat.interval.ms). Below --session-timeout-ms.
+    #[arg(long, env = "HEARTBEAT_INTERVAL_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub heartbeat_interval_ms: u64,
+    /// With --assignment group: how long a rebalance waits for every member to finish its round and rejoin
+    /// (Kafka's max.poll.interval.ms, the group's rebalance timeout).
+    #[arg(long, env = "MAX_POLL_INTERVAL_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1000..))]
+    pub max_poll_interval_ms: u64,
     /// Most bytes fetched from one partition per round (a larger first record is still returned whole).
     #[arg(long, env = "FETCH_MAX_BYTES", default_value_t = 1_048_576)]
     pub fetch_max_bytes: i32,
@@ -396,6 +427,20 @@ impl Config {
             self.instances
         );
         anyhow::ensure!(!self.input_topics.is_empty(), "--input-topics is empty");
+        if self.assignment == Assignment::Group {
+            anyhow::ensure!(
+                self.instances == 1,
+                "--instances {} is the static split: with --assignment group the group coordinator shares the \
+                 partitions among the transformers alive; drop --instance/--instances (or use --assignment static)",
+                self.instances
+            );
+            anyhow::ensure!(
+                self.heartbeat_interval_ms * 2 <= self.session_timeout_ms,
+                "--heartbeat-interval-ms {} must be at most half of --session-timeout-ms {}",
+                self.heartbeat_interval_ms,
+                self.session_timeout_ms
+            );
+        }
         anyhow::ensure!(self.fetch_max_bytes > 0, "--fetch-max-bytes must be positive");
         anyhow::ensure!(self.topic_partitions > 0, "--topic-partitions must be positive");
         anyhow::ensure!(

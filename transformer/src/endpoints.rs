@@ -19,11 +19,23 @@ const PAGE: &str = include_str!("status.html");
 pub fn handle(metrics: &Arc<Metrics>, max_age: Duration, path: &str) -> Response {
     match path {
         "/metrics" => Response::ok(PROMETHEUS, metrics.render()),
-        "/healthz" => match metrics.health(max_age) {
-            Ok(None) => Response::text(200, "ok\n"),
-            Ok(Some(degraded)) => Response::text(200, format!("{degraded}\n")),
-            Err(reason) => Response::text(503, format!("{reason}\n")),
-        },
+        "/healthz" => {
+            let group = metrics.group.lock().expect("metrics lock poisoned").as_ref().map_or(String::new(), |g| {
+                format!(
+                    "group {} member {} generation {}{} partitions [{}]\n",
+                    g.group,
+                    g.member_id,
+                    g.generation,
+                    if g.leader { " (leader)" } else { "" },
+                    g.assignment.join(", ")
+                )
+            });
+            match metrics.health(max_age) {
+                Ok(None) => Response::text(200, format!("ok\n{group}")),
+                Ok(Some(degraded)) => Response::text(200, format!("{degraded}\n{group}")),
+                Err(reason) => Response::text(503, format!("{reason}\n{group}")),
+            }
+        }
         "/status.json" => Response::ok("application/json", status_json(metrics, max_age).to_string()),
         "/" | "/index.html" => Response::ok("text/html; charset=utf-8", PAGE.to_string()),
         _ => Response::text(404, "not found: try /, /metrics, /healthz, /status.json\n"),
@@ -58,6 +70,7 @@ fn status_json(m: &Metrics, max_age: Duration) -> serde_json::Value {
         "health": {"ok": health.is_ok(), "degraded": matches!(health, Ok(Some(_))),
                    "reason": match &health { Ok(r) => r.clone(), Err(r) => Some(r.clone()) }},
         "position_events": position_events,
+        "group": m.group.lock().expect("metrics lock poisoned").clone(),
         "started": m.started_ms.load(Relaxed),
         "totals": {
             "records_in": m.records_in.load(Relaxed),

@@ -9,7 +9,9 @@
 //! - [`source`]: input partitions, static assignment, bounded reads.
 //! - [`sink`]: where a round goes: the `Sink` seam, Kafka topics ([`sink::kafka`]) or ClickHouse tables
 //!   ([`sink::clickhouse`], RowBinary from [`sink::rowbinary`]).
-//! - [`checkpoint`]: the offset store (a Kafka topic of JSON checkpoints).
+//! - [`checkpoint`]: the offset store seam, and checkpoints in a Kafka topic of our own (`--assignment static`).
+//! - [`group`]: positions in a Kafka consumer group (`--assignment group`): partitions shared and moved by the
+//!   group coordinator, stale members fenced.
 //! - [`recovery`]: the scan of the outputs for what was written after the last commit.
 //! - [`ranges`]: offsets as ranges (what that scan found, in little memory).
 //! - [`pipeline`]: the loop, recovery after a crash, invalid input positions.
@@ -25,6 +27,7 @@ pub mod dead_letter;
 pub mod encode;
 pub mod endpoints;
 pub mod flink_json;
+pub mod group;
 pub mod map;
 pub mod metrics;
 pub mod offsets;

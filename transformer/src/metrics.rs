@@ -142,6 +142,30 @@ pub struct Metrics {
     pub position_counts: Mutex<BTreeMap<PositionKey, (u64, u64)>>,
     /// Where the HTTP endpoints listen, once they do.
     pub http_addr: Mutex<Option<std::net::SocketAddr>>,
+    /// With `--assignment group`: this member's place in the group.
+    pub group: Mutex<Option<GroupInfo>>,
+    /// Generations joined (the first join included).
+    pub group_rebalances: AtomicU64,
+    /// Records written in a round whose commit the group refused (we had been replaced): the partitions' new
+    /// owners may write them again.
+    pub group_fenced_records: AtomicU64,
+}
+
+/// A member's place in its consumer group, for /healthz, the status page and /metrics.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GroupInfo {
+    /// The group.
+    pub group: String,
+    /// Our member id.
+    pub member_id: String,
+    /// The generation joined.
+    pub generation: i32,
+    /// Whether we lead it (deal the partitions).
+    pub leader: bool,
+    /// Members in the generation (known to the leader only; 0 for the others).
+    pub members: usize,
+    /// Our partitions, as `topic/partition`.
+    pub assignment: Vec<String>,
 }
 
 impl Metrics {
@@ -287,6 +311,34 @@ impl Metrics {
             "Recoveries from the last checkpoint, the first start included.",
             self.recoveries.load(Relaxed),
         );
+        if let Some(g) = self.group.lock().expect("metrics lock poisoned").as_ref() {
+            counter(
+                "transformer_group_rebalances_total",
+                "Consumer-group generations joined (--assignment group), the first included.",
+                self.group_rebalances.load(Relaxed),
+            );
+            counter(
+                "transformer_group_fenced_records_total",
+                "Records written in a round whose commit the group refused (this member had been replaced); their \
+                 partitions' new owners may write them again.",
+                self.group_fenced_records.load(Relaxed),
+            );
+            let _ = writeln!(
+                s,
+                "# HELP transformer_group_generation The consumer-group generation this member joined.\n\
+                 # TYPE transformer_group_generation gauge\n\
+                 transformer_group_generation{{group=\"{}\",member=\"{}\"}} {}",
+                g.group, g.member_id, g.generation
+            );
+            let _ = writeln!(
+                s,
+                "# HELP transformer_group_assigned_partitions Input partitions the group assigned this member.\n\
+                 # TYPE transformer_group_assigned_partitions gauge\n\
+                 transformer_group_assigned_partitions{{group=\"{}\"}} {}",
+                g.group,
+                g.assignment.len()
+            );
+        }
         let _ = writeln!(s, "# HELP transformer_dead_letters_total Records sent to the dead-letter topic.");
         let _ = writeln!(s, "# TYPE transformer_dead_letters_total counter");
         for (reason, c) in MapError::REASONS.iter().zip(&self.dead_letters) {

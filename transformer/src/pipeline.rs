@@ -30,8 +30,8 @@ use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 use crate::batch::{prepare, Batch, Layout};
-use crate::checkpoint::{Checkpoint, CheckpointStore, OffsetStore};
-use crate::config::{Config, OnOffsetOutOfRange};
+use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, OffsetStore, Positions};
+use crate::config::{Assignment, Config, OnOffsetOutOfRange};
 use crate::metrics::{Metrics, PositionEvent};
 use crate::ranges::OffsetRanges;
 use crate::sink::Sink;
@@ -43,8 +43,10 @@ use crate::source::{self, assign, Fetched, Input, PositionProblem};
 pub struct Fatal(pub String);
 
 /// A running transformer instance, writing to the sink `S`, committing its positions to the store `O`.
-pub struct Pipeline<S, O = CheckpointStore> {
+pub struct Pipeline<S, O = Positions> {
     cfg: Config,
+    /// The Kafka client the inputs are opened with (again after a group rebalance).
+    client: Arc<Client>,
     /// The inputs as the mapping sees them.
     layout: Layout,
     inputs: Vec<Input>,
@@ -67,7 +69,7 @@ pub struct Pipeline<S, O = CheckpointStore> {
     recent: VecDeque<(u64, u64)>,
 }
 
-impl<S: Sink> Pipeline<S, CheckpointStore> {
+impl<S: Sink> Pipeline<S, Positions> {
     /// Connects, creates topics if asked, opens the owned partitions and recovers from the last checkpoint.
     /// Returns `None` with `--init`, once the topics exist.
     pub async fn start(cfg: Config, metrics: Arc<Metrics>) -> anyhow::Result<Option<Self>> {
@@ -89,12 +91,22 @@ impl<S: Sink> Pipeline<S, CheckpointStore> {
             info!("topics ready (--init): exiting");
             return Ok(None);
         }
-        let inputs = open_inputs(&client, &cfg).await?;
+        let client = Arc::new(client);
         let sink = S::open(&cfg, &security).await?;
-        let store = CheckpointStore::new(
-            runtime::kafka::partition_client(&client, &cfg.checkpoint_topic, 0).await?,
-            cfg.checkpoint_key(),
-        );
+        let log = runtime::kafka::partition_client(&client, &cfg.checkpoint_topic, 0).await?;
+        let (store, inputs) = match cfg.assignment {
+            Assignment::Static => {
+                (Positions::Topic(CheckpointStore::new(log, cfg.checkpoint_key())), open_inputs(&client, &cfg).await?)
+            }
+            Assignment::Group => {
+                let log = CheckpointStore::new(log, format!("{}/group", cfg.group));
+                let group =
+                    crate::group::GroupStore::join(&cfg, &security, Arc::clone(&client), log, Arc::clone(&metrics))
+                        .await?;
+                let inputs = open_partitions(&client, group.assignment()).await?;
+                (Positions::Group(Box::new(group)), inputs)
+            }
+        };
         let layout = Layout {
             inputs: inputs.iter().map(Input::id).collect(),
             max_record_bytes: cfg.max_record_bytes,
@@ -103,6 +115,7 @@ impl<S: Sink> Pipeline<S, CheckpointStore> {
         info!(sink = sink.name(), "writing to {}", sink.name());
         let mut p = Self {
             cfg,
+            client,
             layout,
             inputs,
             sink,
@@ -116,7 +129,13 @@ impl<S: Sink> Pipeline<S, CheckpointStore> {
             metrics,
             recent: VecDeque::new(),
         };
-        p.recover().await?;
+        if let Err(e) = p.recover().await {
+            // A group that rebalanced while we recovered (another member joined): take part, recover again.
+            match e.downcast_ref::<CheckpointError>() {
+                Some(CheckpointError::Fenced(_)) if p.store.rebalance_due() => p.follow_rebalance().await?,
+                _ => return Err(e),
+            }
+        }
         Ok(Some(p))
     }
 }
@@ -129,7 +148,10 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         // Failed rounds and recoveries are retried 1 s later, then 2, 4, 5, 5, ... s while the server stays away.
         let mut backoff = runtime::retry::Backoff::default();
         while !*stop.borrow() {
-            let result = self.round().await;
+            let result = match self.follow_rebalance().await {
+                Ok(()) => self.round().await,
+                Err(e) => Err(e),
+            };
             if result.is_ok() {
                 self.metrics.last_ok_ms.store(chrono::Utc::now().timestamp_millis(), Relaxed);
                 backoff.reset();
@@ -143,9 +165,14 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                 error!(error = %format!("{e:#}"), "round failed; retrying from the last commit");
                 loop {
                     if !backoff.wait(&mut stop).await {
+                        self.store.close().await;
                         return Ok(());
                     }
-                    match self.recover().await {
+                    let recovered = match self.follow_rebalance().await {
+                        Ok(()) => self.recover().await,
+                        Err(e) => Err(e),
+                    };
+                    match recovered {
                         Ok(()) => break,
                         Err(e) if e.is::<Fatal>() => return Err(e),
                         Err(e) => {
@@ -207,8 +234,26 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                 last_stats = (Instant::now(), n);
             }
         }
+        self.store.close().await;
         info!("stopped after committing the last round");
         Ok(())
+    }
+
+    /// When the consumer group rebalances: takes part, opens the partitions now ours and recovers them (what
+    /// their previous owner wrote after its last commit is found and skipped).
+    async fn follow_rebalance(&mut self) -> anyhow::Result<()> {
+        if !self.store.rebalance_due() {
+            return Ok(());
+        }
+        let Some(parts) = self.store.rebalance().await? else { return Ok(()) };
+        self.inputs = open_partitions(&self.client, &parts).await?;
+        self.layout.inputs = self.inputs.iter().map(Input::id).collect();
+        self.pending.clear();
+        self.unreadable.clear();
+        self.skips.clear();
+        let owned: std::collections::BTreeSet<_> = self.layout.inputs.iter().cloned().collect();
+        self.metrics.partitions.lock().expect("metrics lock poisoned").retain(|k, _| owned.contains(k));
+        self.recover().await
     }
 
     /// Loads the newest checkpoint (or, with none of ours, the group's positions under other keys), sets every
@@ -268,7 +313,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             next_offsets: self.inputs.iter().map(|i| (i.key(), i.next_offset)).collect(),
             output_marks: self.marks(),
         };
-        if !ours || !moved.is_empty() {
+        if !ours || !moved.is_empty() || self.store.commits_at_recovery() {
             self.store.commit(&self.checkpoint).await?;
             debug!("committed the recovered positions before any write");
         }
@@ -364,6 +409,11 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
 
     /// One round. Nothing fetched: nothing to commit.
     async fn round(&mut self) -> anyhow::Result<()> {
+        if self.inputs.is_empty() {
+            // A group member with no partition (more members than partitions): it waits for a rebalance.
+            tokio::time::sleep(Duration::from_millis(self.cfg.fetch_max_wait_ms.max(1) as u64)).await;
+            return Ok(());
+        }
         let (max_bytes, max_wait) = (self.cfg.partition_fetch_bytes(self.inputs.len()), self.cfg.fetch_max_wait_ms);
         let mut fetched = Vec::with_capacity(self.inputs.len());
         let now = Instant::now();
@@ -412,6 +462,8 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             return Ok(());
         }
 
+        // A group member that may have been replaced does not write (see crate::group).
+        self.store.may_write().map_err(CheckpointError::Fenced)?;
         let produce_started = Instant::now();
         let (name, timeout) = (self.sink.name(), self.cfg.request_timeout());
         within(timeout, name, "the write", self.sink.write(out)).await??;
@@ -432,7 +484,21 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             }
         }
         let commit_started = Instant::now();
-        within(self.cfg.request_timeout(), "Kafka", "the checkpoint commit", self.store.commit(&cp)).await??;
+        match within(self.cfg.request_timeout(), "Kafka", "the checkpoint commit", self.store.commit(&cp)).await? {
+            Ok(()) => {}
+            Err(e @ CheckpointError::Fenced(_)) => {
+                let written = batch.records_out + batch.reasons.len() as u64;
+                self.metrics.group_fenced_records.fetch_add(written, Relaxed);
+                warn!(
+                    written,
+                    error = %e,
+                    "fenced: this round was written but its commit refused; the partitions' new owners may write \
+                     these records again (rejoining)"
+                );
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        }
         self.metrics.commit_latency.observe(commit_started.elapsed());
         self.committed(batch, cp);
         Ok(())
@@ -633,6 +699,16 @@ fn peak_rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
+/// Opens `parts` as inputs (positions set by the recovery that follows).
+async fn open_partitions(client: &Client, parts: &[(String, i32)]) -> anyhow::Result<Vec<Input>> {
+    let mut inputs = Vec::with_capacity(parts.len());
+    for (topic, p) in parts {
+        let client = Arc::new(runtime::kafka::partition_client(client, topic, *p).await?);
+        inputs.push(Input { client, next_offset: 0, high_watermark: 0 });
+    }
+    Ok(inputs)
+}
+
 /// Opens the input partitions this instance owns.
 pub(crate) async fn open_inputs(client: &Client, cfg: &Config) -> anyhow::Result<Vec<Input>> {
     let mut all = Vec::new();
@@ -642,11 +718,7 @@ pub(crate) async fn open_inputs(client: &Client, cfg: &Config) -> anyhow::Result
         }
     }
     let mine = assign(&all, cfg.instance, cfg.instances);
-    let mut inputs = Vec::with_capacity(mine.len());
-    for (topic, p) in mine {
-        let client = Arc::new(runtime::kafka::partition_client(client, &topic, p).await?);
-        inputs.push(Input { client, next_offset: 0, high_watermark: 0 });
-    }
+    let inputs = open_partitions(client, &mine).await?;
     info!(
         instance = cfg.instance,
         instances = cfg.instances,

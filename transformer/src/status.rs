@@ -5,6 +5,8 @@
 //! partition topic=user_clicks partition=0 high_watermark=120 committed=118 lag=2 log_start=0 state=ok
 //! total emitted=360 processed=350 dead_letters=4 lag=6
 //! ```
+//! With `--assignment group` the positions are the group's committed offsets, and a `group` line and one `member`
+//! line per member come first (from DescribeGroups; a broker that leaves a member's partitions out prints none).
 
 use std::fmt::Write as _;
 
@@ -17,6 +19,12 @@ use crate::source::{bounds, tp_key, PositionProblem};
 /// Reads the high watermarks of every topic the pipeline touches and the committed checkpoints of every instance
 /// of the group, and renders the report.
 pub async fn report(client: &Client, cfg: &Config) -> anyhow::Result<String> {
+    let mut out = String::new();
+    if cfg.assignment == crate::config::Assignment::Group {
+        let (committed, text) = group_positions(client, cfg).await?;
+        out.push_str(&text);
+        return partitions(client, cfg, &committed, out).await;
+    }
     let mut committed = Checkpoint::default();
     // Each instance keeps its own checkpoint; together they cover every input partition. No checkpoint topic yet:
     // nothing committed.
@@ -29,7 +37,41 @@ pub async fn report(client: &Client, cfg: &Config) -> anyhow::Result<String> {
             committed.next_offsets.extend(cp.next_offsets);
         }
     }
+    partitions(client, cfg, &committed, out).await
+}
+
+/// The group's committed offsets for every input partition, and the `group` and `member` lines.
+async fn group_positions(client: &Client, cfg: &Config) -> anyhow::Result<(Checkpoint, String)> {
+    let settings = runtime::group::Settings {
+        group: cfg.group.clone(),
+        session_timeout: std::time::Duration::from_millis(cfg.session_timeout_ms),
+        rebalance_timeout: std::time::Duration::from_millis(cfg.max_poll_interval_ms),
+        request_timeout: cfg.request_timeout(),
+        client_id: "etl-rs-status".into(),
+    };
+    let member = runtime::group::Member::new(settings, cfg.brokers.clone(), cfg.security()?);
+    let mut all = Vec::new();
+    for topic in &cfg.input_topics {
+        for p in runtime::kafka::partitions(client, topic).await? {
+            all.push((topic.clone(), p));
+        }
+    }
+    let mut cp = Checkpoint::default();
+    for ((t, p), c) in member.committed(&all).await? {
+        cp.next_offsets.insert(tp_key(&t, p), c.offset);
+    }
+    let d = member.describe().await?;
     let mut out = String::new();
+    writeln!(out, "group name={} state={} protocol={} members={}", cfg.group, d.state, d.protocol, d.members.len())?;
+    for (id, client_id, host, parts) in &d.members {
+        let parts: Vec<String> = parts.iter().map(|(t, p)| tp_key(t, *p)).collect();
+        writeln!(out, "member id={id} client={client_id} host={host} partitions={}", parts.join(","))?;
+    }
+    Ok((cp, out))
+}
+
+/// The partition lines and the total, against `committed`.
+async fn partitions(client: &Client, cfg: &Config, committed: &Checkpoint, mut out: String) -> anyhow::Result<String> {
     let (mut emitted, mut lag) = (0i64, 0i64);
     for topic in &cfg.input_topics {
         for p in runtime::kafka::partitions(client, topic).await? {

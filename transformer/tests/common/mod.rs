@@ -573,3 +573,26 @@ pub fn already_written(log: &str) -> u64 {
         .filter_map(|l| l.split("already_written=").nth(1)?.split_whitespace().next()?.parse::<u64>().ok())
         .sum()
 }
+
+/// Waits until `n` input records are written and committed (`--status`, with `extra` flags, says lag 0): nothing more can appear.
+pub async fn everything_committed(s: &Servers, names: &Names, n: u64, extra: &[&str]) {
+    eventually(Duration::from_secs(120), "everything written and committed", || async {
+        let w = topic_len(s, &names.output()).await + topic_len(s, &names.dead()).await;
+        let (_, status) = run_binary(&names.transformer_args(s, &[&["--status"], extra].concat()));
+        let done = status.lines().any(|l| l.starts_with("total ") && l.ends_with(" lag=0"));
+        (w >= n as i64 && done).then_some(()).ok_or(format!("{w}/{n} written; {}", status.lines().last().unwrap_or("")))
+    })
+    .await;
+}
+
+/// The outputs hold exactly the `want` ids, each once, and exactly `bad` dead letters, each once.
+pub async fn assert_outputs_exact(s: &Servers, names: &Names, want: &HashSet<String>, bad: u64) {
+    let topic: Vec<contract::processed::ProcessedEvent> = read_topic(s, &names.output()).await;
+    let ids: HashSet<String> = topic.iter().map(|e| e.event_id.clone()).collect();
+    assert_eq!(&ids, want, "nothing lost");
+    assert_eq!(topic.len(), ids.len(), "nothing written twice to processed_events");
+    let letters: Vec<contract::processed::DeadLetter> = read_topic(s, &names.dead()).await;
+    let coords: HashSet<_> =
+        letters.iter().map(|d| (d.source_topic.clone(), d.source_partition, d.source_offset)).collect();
+    assert_eq!((letters.len() as u64, coords.len() as u64), (bad, bad), "every malformed record dead-lettered once");
+}
