@@ -132,7 +132,9 @@ impl<S: Sink> Pipeline<S, Positions> {
         if let Err(e) = p.recover().await {
             // A group that rebalanced while we recovered (another member joined): take part, recover again.
             match e.downcast_ref::<CheckpointError>() {
-                Some(CheckpointError::Fenced(_)) if p.store.rebalance_due() => p.follow_rebalance().await?,
+                Some(CheckpointError::Fenced(_)) if p.store.rebalance_due() => {
+                    p.follow_rebalance().await?;
+                }
                 _ => return Err(e),
             }
         }
@@ -149,7 +151,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         let mut backoff = runtime::retry::Backoff::default();
         while !*stop.borrow() {
             let result = match self.follow_rebalance().await {
-                Ok(()) => self.round().await,
+                Ok(_) => self.round().await,
                 Err(e) => Err(e),
             };
             if result.is_ok() {
@@ -168,8 +170,10 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                         self.store.close().await;
                         return Ok(());
                     }
+                    // A rebalance recovers the partitions it deals; otherwise recover the ones we have.
                     let recovered = match self.follow_rebalance().await {
-                        Ok(()) => self.recover().await,
+                        Ok(true) => Ok(()),
+                        Ok(false) => self.recover().await,
                         Err(e) => Err(e),
                     };
                     match recovered {
@@ -240,12 +244,12 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
     }
 
     /// When the consumer group rebalances: takes part, opens the partitions now ours and recovers them (what
-    /// their previous owner wrote after its last commit is found and skipped).
-    async fn follow_rebalance(&mut self) -> anyhow::Result<()> {
+    /// their previous owner wrote after its last commit is found and skipped). `true` when it did.
+    async fn follow_rebalance(&mut self) -> anyhow::Result<bool> {
         if !self.store.rebalance_due() {
-            return Ok(());
+            return Ok(false);
         }
-        let Some(parts) = self.store.rebalance().await? else { return Ok(()) };
+        let Some(parts) = self.store.rebalance().await? else { return Ok(false) };
         self.inputs = open_partitions(&self.client, &parts).await?;
         self.layout.inputs = self.inputs.iter().map(Input::id).collect();
         self.pending.clear();
@@ -253,7 +257,8 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         self.skips.clear();
         let owned: std::collections::BTreeSet<_> = self.layout.inputs.iter().cloned().collect();
         self.metrics.partitions.lock().expect("metrics lock poisoned").retain(|k, _| owned.contains(k));
-        self.recover().await
+        self.recover().await?;
+        Ok(true)
     }
 
     /// Loads the newest checkpoint (or, with none of ours, the group's positions under other keys), sets every

@@ -146,5 +146,116 @@ async fn transformers_in_one_group_share_the_partitions_and_take_over_a_killed_o
     assert_outputs_exact(&s, &names, &want, bad).await;
     let (_, status) = run_binary(&names.transformer_args(&s, &[&["--status"], &flags[..]].concat()));
     assert!(status.starts_with("group name="), "{status}");
+    // A foreign admin client (librdkafka's) sees the group's committed offsets, and its lag at 0.
+    let topics = names.raw().join(",");
+    let admin = rdkafka(&["group", &s.brokers, group.trim_start_matches("--group="), &topics]);
+    assert!(admin.contains("total lag=0 committed_partitions=9"), "{admin}");
     drop((b, c));
+}
+
+/// Runs tests/support/rdkafka_client.py with the confluent-kafka wheel scripts/test.sh installed.
+fn rdkafka(args: &[&str]) -> String {
+    let lib = std::env::var("TEST_PYTHONPATH")
+        .expect("TEST_PYTHONPATH is not set: it names the confluent-kafka wheel scripts/test.sh installs");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/rdkafka_client.py");
+    let out = std::process::Command::new("python3").arg(script).args(args).env("PYTHONPATH", lib).output().unwrap();
+    assert!(out.status.success(), "rdkafka_client.py {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Sends `signal` (STOP, CONT) to a child.
+fn signal(child: &Binary, signal: &str) {
+    let ok = std::process::Command::new("kill").arg(format!("-{signal}")).arg(child.child.id().to_string()).status();
+    assert!(ok.unwrap().success());
+}
+
+/// What a transformer's log says its fenced rounds wrote (`written=N` of each "fenced:" line).
+fn fenced_written(log: &str) -> u64 {
+    log.lines()
+        .filter(|l| l.contains("fenced: this round was written"))
+        .filter_map(|l| l.split("written=").nth(1)?.split(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zombie_frozen_past_the_session_timeout_learns_it_was_fenced_before_committing() {
+    let s = servers();
+    let names = Names::new("zombie");
+    let n: u64 = 10_000;
+    emitter::run(names.emitter(&s, 52, n, 0.01, false), std::future::pending()).await.unwrap();
+    let (want, bad) = expected(&names, 52, 0..n, 0.01);
+    let group = format!("--group={}g", names.prefix);
+    let flags = ["--assignment=group", group.as_str(), "--session-timeout-ms=6000", "--heartbeat-interval-ms=500"];
+    let small = ["--fetch-max-bytes=8192", "--fetch-max-wait-ms=5"];
+    // The zombie-to-be waits between each write and its commit, so the freeze most likely lands there: the worst
+    // moment, a round written and not committed.
+    let zombie_args = names.transformer_args(&s, &[&flags[..], &small, &["--delay-before-commit-ms=100"]].concat());
+    let z = Binary::spawn(&zombie_args);
+    let b = Binary::spawn(&names.transformer_args(&s, &[&flags[..], &small].concat()));
+    eventually(LIMIT, "both members to share and write", || async {
+        let w = topic_len(&s, &names.output()).await;
+        match (last_join(&z.logged()), last_join(&b.logged())) {
+            (Some((gz, nz)), Some((gb, _))) if gz == gb && nz > 0 && w > 1_000 => Ok(()),
+            other => Err(format!("{other:?} written {w}")),
+        }
+    })
+    .await;
+    signal(&z, "STOP");
+    eventually(LIMIT, "the other member to take every partition", || async {
+        match last_join(&b.logged()) {
+            Some((_, 9)) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    signal(&z, "CONT");
+    // On waking, the zombie must not commit in the old generation: it learns it was replaced and rejoins.
+    eventually(LIMIT, "the zombie to rejoin", || async {
+        let log = z.logged();
+        let rejoined = log.matches("joined the group").count() >= 2;
+        rejoined.then_some(()).ok_or_else(|| log.lines().rev().take(3).collect::<Vec<_>>().join("\n"))
+    })
+    .await;
+    everything_committed(&s, &names, n, &flags).await;
+    let log = z.logged();
+    let reported = fenced_written(&log);
+    let all = [coordinates(&s, &names.output()).await, coordinates(&s, &names.dead()).await].concat();
+    let doubled = duplicates(&all) as u64;
+    eprintln!("zombie: fenced rounds wrote {reported} records; {doubled} written twice");
+    assert!(doubled <= reported, "only the zombie's fenced round may be doubled: {doubled} > {reported}\n{log}");
+    // Nothing lost; every id there, and the doubles are exactly the ones counted above.
+    let topic: Vec<contract::processed::ProcessedEvent> = read_topic(&s, &names.output()).await;
+    let ids: std::collections::HashSet<String> = topic.iter().map(|e| e.event_id.clone()).collect();
+    assert_eq!(ids, want, "nothing lost");
+    let letters = coordinates(&s, &names.dead()).await;
+    let unique: std::collections::HashSet<_> = letters.iter().collect();
+    assert_eq!(unique.len() as u64, bad);
+    drop(b);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_resumes_once_from_the_static_checkpoints_nothing_reread_nothing_lost() {
+    let s = servers();
+    let names = Names::new("migrate");
+    let n: u64 = 6_000;
+    let mut cfg = names.emitter(&s, 53, n, 0.02, false);
+    cfg.batch_size = 20;
+    emitter::run(cfg, std::future::pending()).await.unwrap();
+    let (want, bad) = expected(&names, 53, 0..n, 0.02);
+    let group = format!("--group={}g", names.prefix);
+    // The static transformer dies between a write and its commit: the group must take both its positions and
+    // what it wrote past them.
+    let mut old = Binary::spawn(
+        &names.transformer_args(&s, &[group.as_str(), "--fetch-max-bytes=4096", "--crash-before-commit=3"]),
+    );
+    old.exit(LIMIT).await;
+    assert!(old.logged().contains("--crash-before-commit: aborting"), "{}", old.logged());
+    let log = drain_binary(&s, &names, &["--assignment=group", group.as_str()]).await;
+    assert!(log.contains("resuming from the checkpoint topic"), "{log}");
+    assert!(already_written(&log) > 0, "the static run's uncommitted writes are found, not written again\n{log}");
+    assert_outputs_exact(&s, &names, &want, bad).await;
+    // From now on the group's offsets win: a second group run reads nothing again.
+    let again = drain_binary(&s, &names, &["--assignment=group", group.as_str()]).await;
+    assert!(!again.contains("resuming from the checkpoint topic"), "{again}");
+    assert_outputs_exact(&s, &names, &want, bad).await;
 }

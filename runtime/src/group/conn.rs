@@ -232,10 +232,13 @@ impl Connection {
         deadline: Duration,
     ) -> Result<R::Response, GroupError> {
         let (addr, api) = (self.addr.clone(), api_name(R::KEY));
-        match tokio::time::timeout(deadline, self.exchange(req, version)).await {
+        let started = std::time::Instant::now();
+        let r = match tokio::time::timeout(deadline, self.exchange(req, version)).await {
             Ok(r) => r,
             Err(_) => Err(GroupError::Timeout { addr, api, waited: deadline }),
-        }
+        };
+        tracing::trace!(api, version, ms = started.elapsed().as_millis() as u64, ok = r.is_ok(), "group request");
+        r
     }
 
     async fn exchange<R: Call>(&mut self, req: &R, version: i16) -> Result<R::Response, GroupError> {

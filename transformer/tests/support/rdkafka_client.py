@@ -4,11 +4,15 @@
                                       compressed with CODEC (none, gzip, snappy, lz4, zstd); prints nothing
   consume BROKERS TOPIC COUNT         reads COUNT records from the start of every partition of TOPIC and prints each
                                       value on its own line
+  group BROKERS GROUP TOPIC,...       what Kafka's admin API says of consumer group GROUP: one line per partition
+                                      of the topics (`TOPIC PARTITION committed=C high=H lag=L`), then
+                                      `total lag=L committed_partitions=N`, then `described state=S members=M`
 """
 import json
 import sys
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 
 def produce(brokers, topic, codec, count):
@@ -68,11 +72,40 @@ def consume(brokers, topic, count):
         sys.exit("librdkafka read %d of %d records" % (seen, count))
 
 
+def group(brokers, group_id, topics):
+    admin = AdminClient({"bootstrap.servers": brokers})
+    c = Consumer({"bootstrap.servers": brokers, "group.id": "rdkafka-watermarks", "enable.auto.commit": False})
+    parts = []
+    for topic in topics:
+        meta = c.list_topics(topic, timeout=30)
+        parts += [TopicPartition(topic, p) for p in sorted(meta.topics[topic].partitions)]
+    request = [ConsumerGroupTopicPartitions(group_id, parts)]
+    listed = admin.list_consumer_group_offsets(request)[group_id].result(timeout=30)
+    committed = {(tp.topic, tp.partition): tp.offset for tp in listed.topic_partitions}
+    total, n = 0, 0
+    for tp in parts:
+        _, high = c.get_watermark_offsets(tp, timeout=30)
+        off = committed.get((tp.topic, tp.partition), -1001)
+        lag = high - off if off >= 0 else high
+        n += off >= 0
+        total += lag
+        print("%s %d committed=%d high=%d lag=%d" % (tp.topic, tp.partition, off, high, lag))
+    print("total lag=%d committed_partitions=%d" % (total, n))
+    try:
+        d = admin.describe_consumer_groups([group_id])[group_id].result(timeout=30)
+        print("described state=%s members=%d" % (d.state, len(d.members)))
+    except Exception as e:  # a broker that does not describe groups: say so, the offsets above still count
+        print("described error=%s" % str(e).replace(" ", "_"))
+    c.close()
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "produce":
         produce(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
     elif cmd == "consume":
         consume(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif cmd == "group":
+        group(sys.argv[2], sys.argv[3], sys.argv[4].split(","))
     else:
         sys.exit(__doc__)
