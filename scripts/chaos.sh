@@ -14,14 +14,26 @@
 #          duplicates_in_clickhouse_without_final=W dead_letters=Q
 # Exit 0 only when lost, both kinds of duplicates and duplicates in the topic are 0, and every malformed record is in
 # dead_letters.
-#   scripts/chaos.sh [--sink kafka|clickhouse] [N] [K]   (defaults kafka, 20000 and 3; the long form: 1000000 10)
+#   scripts/chaos.sh [--sink kafka|clickhouse] [--group M] [N] [K]   (defaults kafka, 20000 and 3; long: 1000000 10)
 # --sink clickhouse: the transformer inserts straight into ClickHouse; then ClickHouse's restart fails its rounds,
 # there is no topic to count, and "duplicates_inserted" counts rows ever inserted twice (a plain MergeTree copy of
 # every insert, which background merges cannot thin out) where the Kafka run counts duplicates in the topic.
+# --group M: M transformers in one consumer group (--assignment group, session timeout 6 s). The kills pick a member
+# at random; one more disruption freezes a member (SIGSTOP) past the session timeout, then wakes it (SIGCONT): the
+# zombie. Its fenced round may be written twice (it is counted: "fenced: ... written=N" in its log), so the topic's
+# duplicates must be at most that count; ClickHouse with FINAL must still hold each id once. The last line adds
+# takeover_ms (after each SIGKILL, until a member logs a new generation) and zombie_written.
 # Runs its own servers on ports 29092 / 28123 / 29000, state in .state/chaos (wiped first).
 set -euo pipefail
 export SINK=kafka
-if [ "${1:-}" = "--sink" ]; then SINK=${2:?--sink kafka|clickhouse}; shift 2; fi
+MEMBERS=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --sink) SINK=${2:?--sink kafka|clickhouse}; shift 2 ;;
+    --group) MEMBERS=${2:?--group M}; shift 2 ;;
+    *) break ;;
+  esac
+done
 case $SINK in kafka | clickhouse) ;; *) echo "chaos.sh: --sink kafka|clickhouse, not $SINK" >&2; exit 2 ;; esac
 N=${1:-20000}
 K=${2:-3}
@@ -40,7 +52,11 @@ export CLICKHOUSE_URL # the direct sink's server
 R=$(( N / 100 > 900 ? N / 100 : 900 ))
 export INPUT_TOPICS=user_clicks,page_views,orders,r_user_clicks,r_page_views,r_orders
 
-cleanup() { for name in emitter transformer clickhouse broker; do stop_bg "$name" >/dev/null 2>&1 || true; done; }
+cleanup() {
+  local f names=(emitter)
+  for f in "$STATE_DIR"/pids/transformer*.pid; do [ -e "$f" ] && names+=("$(basename "$f" .pid)"); done
+  for name in "${names[@]}" clickhouse broker; do stop_bg "$name" >/dev/null 2>&1 || true; done
+}
 trap cleanup EXIT
 cleanup
 rm -rf "$STATE_DIR"
@@ -64,27 +80,55 @@ for phase in "7 $R" "8 $((R / 3))" "9 $((R / 9))"; do r_stream $phase --list-ids
 awk '$3 != "malformed" {print $3}' "$STATE_DIR/stream.txt" | sort -u >"$STATE_DIR/expected_ids.txt"
 malformed=$(awk '$3 == "malformed"' "$STATE_DIR/stream.txt" | wc -l)
 r_stream 7 "$R" >>"$STATE_DIR/logs/r-emitter.log" 2>&1 || die "the r_ stream failed (log: $STATE_DIR/logs/r-emitter.log)"
-log "chaos (sink $SINK): N=$N at $RATE/s (seed $SEED, $malformed malformed) + $R on the r_ topics; $K SIGKILLs, $K kill pairs, an emitter kill, a broker and a ClickHouse restart, two topic recreations"
+log "chaos (sink $SINK, $([ "$MEMBERS" -gt 0 ] && echo "a group of $MEMBERS" || echo "one transformer")): N=$N at $RATE/s (seed $SEED, $malformed malformed) + $R on the r_ topics; $K SIGKILLs, $K kill pairs, an emitter kill, a broker and a ClickHouse restart, two topic recreations"
 
-transformer_args=(--fetch-max-wait-ms 20 --http-addr "127.0.0.1:$HEALTH_PORT")
-start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" "${transformer_args[@]}"
+transformer_args=(--fetch-max-wait-ms 20)
+members=(transformer)
+if [ "$MEMBERS" -gt 0 ]; then
+  # Every transformer command here, --status included, speaks to the group.
+  export ASSIGNMENT=group TRANSFORMER_GROUP=chaos SESSION_TIMEOUT_MS=6000 HEARTBEAT_INTERVAL_MS=500
+  members=(); for i in $(seq 0 $((MEMBERS - 1))); do members+=("transformer$i"); done
+fi
+http_port() { # http_port MEMBER: member i listens on HEALTH_PORT + i
+  local i=${1#transformer}; echo $((HEALTH_PORT + ${i:-0}))
+}
+start_member() { start_bg "$1" "$STATE_DIR" "$BIN_DIR/transformer" "${transformer_args[@]}" --http-addr "127.0.0.1:$(http_port "$1")"; }
+random_member() { echo "${members[RANDOM % ${#members[@]}]}"; }
+for m in "${members[@]}"; do start_member "$m"; done
 start_bg emitter "$STATE_DIR" "$BIN_DIR/emitter" "${stream[@]}" --http-addr off
 
-wait_health() { # wait_health CODE SECONDS : until the transformer's /healthz answers CODE
+wait_health() { # wait_health CODE SECONDS : until the (first) transformer's /healthz answers CODE
   local end=$((SECONDS + $2)) code
   while [ $SECONDS -lt $end ]; do
-    code=$(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$HEALTH_PORT/healthz" || true)
+    code=$(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$(http_port "${members[0]}")/healthz" || true)
     [ "$code" = "$1" ] && { log "chaos: /healthz says $1"; return 0; }
     sleep 0.5
   done
   die "/healthz did not answer $1 within $2 s (last: $code)"
 }
 
-restart_transformer() {
-  local pid; pid=$(pid_of transformer) || true
-  [ -n "$pid" ] && kill -KILL "$pid" && log "chaos: SIGKILL transformer (pid $pid)"
-  rm -f "$STATE_DIR/pids/transformer.pid"
-  start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" "${transformer_args[@]}"
+takeovers=()
+restart_transformer() { # restart_transformer [MEMBER]: SIGKILL and restart (a random member of a group)
+  local m=${1:-$(random_member)} pid; pid=$(pid_of "$m") || true
+  [ -n "$pid" ] && kill -KILL "$pid" && log "chaos: SIGKILL $m (pid $pid)"
+  rm -f "$STATE_DIR/pids/$m.pid"
+  [ "$MEMBERS" -gt 0 ] && [ -n "$pid" ] && measure_takeover "$m"
+  start_member "$m"
+}
+joins() { cat "$STATE_DIR"/logs/transformer*.log | grep -c "joined the group" || true; }
+measure_takeover() { # measure_takeover KILLED: until another member joins a new generation (the killed one's partitions
+  # moved), at most 60 s; the time goes into takeovers
+  local before n0; n0=$(joins); before=$(date +%s%3N)
+  for _ in $(seq 600); do
+    [ "$(joins)" -gt "$n0" ] && { takeovers+=($(( $(date +%s%3N) - before ))); log "chaos: $1's partitions taken over after ${takeovers[-1]} ms"; return 0; }
+    sleep 0.1
+  done
+  log "chaos: no takeover within 60 s after killing $1"
+}
+zombie() { # freeze a member past the session timeout, then wake it
+  local m; m=$(random_member); local pid; pid=$(pid_of "$m") || return 0
+  log "chaos: SIGSTOP $m (pid $pid) for 10 s, past the 6 s session timeout"
+  kill -STOP "$pid"; sleep 10; kill -CONT "$pid"; log "chaos: SIGCONT $m"
 }
 
 wait_r_committed() { # until the transformer has committed everything on the r_ topics (so a deletion loses nothing);
@@ -113,6 +157,7 @@ duration=$(( N / RATE + 1 ))
 events=()
 for _ in $(seq "$K"); do events+=("kill" "killpair"); done
 events+=("emitter" "broker" "clickhouse" "recreate_live" "recreate_down")
+[ "$MEMBERS" -gt 0 ] && events+=("zombie")
 slot=$(( duration * 1000 / (${#events[@]} + 1) ))
 for ev in $(printf '%s\n' "${events[@]}" | shuf); do
   sleep "$(awk -v ms=$(( slot / 2 + RANDOM % slot )) 'BEGIN{printf "%.3f", ms/1000}')"
@@ -129,11 +174,15 @@ for ev in $(printf '%s\n' "${events[@]}" | shuf); do
     recreate_down)
       # The transformer is down while the topic is recreated: at start its checkpoint is past the new topic's end.
       wait_r_committed
-      pid=$(pid_of transformer) || true
-      [ -n "$pid" ] && kill -KILL "$pid" && log "chaos: SIGKILL transformer (pid $pid) for the recreation"
-      rm -f "$STATE_DIR/pids/transformer.pid"
+      for m in "${members[@]}"; do
+        pid=$(pid_of "$m") || true
+        [ -n "$pid" ] && kill -KILL "$pid" && log "chaos: SIGKILL $m (pid $pid) for the recreation"
+        rm -f "$STATE_DIR/pids/$m.pid"
+      done
       recreate_r_orders
-      start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" "${transformer_args[@]}" ;;
+      for m in "${members[@]}"; do start_member "$m"; done ;;
+    zombie)
+      zombie ;;
     emitter)
       # The emitter too: restarted with --resume, it re-sends exactly what the kill cut from its last batch.
       pid=$(pid_of emitter) || true
@@ -183,11 +232,20 @@ else
 fi
 # The direct sink must hold each dead letter once without FINAL; the Kafka path's ReplacingMergeTree may need it.
 dead=$(ch "SELECT count() FROM $CLICKHOUSE_DATABASE.dead_letters$([ "$SINK" = clickhouse ] || echo ' FINAL')")
-restarts=$(grep -c "recovered from the last checkpoint" "$STATE_DIR/logs/transformer.log" || true)
-skipped=$(grep "recovered from the last checkpoint" "$STATE_DIR/logs/transformer.log" | sed -n 's/.*already_written=\([0-9]*\).*/\1/p' | paste -sd+ | bc)
-resets=$(grep -c "resuming at the log start" "$STATE_DIR/logs/transformer.log" || true)
+logs=$(cat "$STATE_DIR"/logs/transformer*.log)
+restarts=$(grep -c "recovered from the last checkpoint" <<<"$logs" || true)
+skipped=$(grep "recovered from the last checkpoint" <<<"$logs" | sed -n 's/.*already_written=\([0-9]*\).*/\1/p' | paste -sd+ | bc)
+resets=$(grep -c "resuming at the log start" <<<"$logs" || true)
+zombie_written=$( { grep "fenced: this round was written" <<<"$logs" || true; } | sed -n 's/.*written=\([0-9]*\).*/\1/p' | paste -sd+ | bc)
+zombie_written=${zombie_written:-0}
 log "chaos: transformer recoveries=$restarts, records found already written at recovery (not rewritten)=$skipped, positions moved after a recreation=$resets"
 emitted=$(wc -l <"$STATE_DIR/stream.txt")
-echo "chaos: sink=$SINK emitted=$emitted in_clickhouse_distinct=$distinct lost=$lost $dups_label=$dups_topic duplicates_in_clickhouse=$dups_ch duplicates_in_clickhouse_without_final=$dups_no_final dead_letters=$dead"
+group_figures=""
+if [ "$MEMBERS" -gt 0 ]; then
+  rebalances=$(grep -c "joined the group" <<<"$logs" || true)
+  group_figures=" members=$MEMBERS rebalances=$rebalances takeover_ms=$(IFS=,; echo "${takeovers[*]:-none}") zombie_written=$zombie_written"
+fi
+echo "chaos: sink=$SINK emitted=$emitted in_clickhouse_distinct=$distinct lost=$lost $dups_label=$dups_topic duplicates_in_clickhouse=$dups_ch duplicates_in_clickhouse_without_final=$dups_no_final dead_letters=$dead$group_figures"
 [ "$resets" -ge 2 ] || die "expected the two recreations of r_orders to be caught, found $resets"
-[ "$lost" -eq 0 ] && [ "$dups_ch" -eq 0 ] && [ "$dups_no_final" -eq 0 ] && [ "$dups_topic" -eq 0 ] && [ "$dead" -eq "$malformed" ]
+# A zombie's fenced round may be doubled in the topic (and so in ClickHouse without FINAL), never more than counted.
+[ "$lost" -eq 0 ] && [ "$dups_ch" -eq 0 ] && [ "$dups_no_final" -le "$zombie_written" ] && [ "$dups_topic" -le "$zombie_written" ] && [ "$dead" -eq "$malformed" ]

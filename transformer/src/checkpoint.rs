@@ -19,10 +19,23 @@ pub struct Checkpoint {
     /// by `next_offsets`. At start, records from these marks on are scanned: whatever was written after the last
     /// commit is not written again.
     pub output_marks: BTreeMap<String, i64>,
+    /// Not stored in a static checkpoint: the inputs (`topic/partition`) with records found already written still
+    /// ahead, for which `output_marks` stays where the recovery scan started. A group keeps marks per partition
+    /// (see [`crate::group`]), and the other inputs get [`Checkpoint::ends`].
+    #[serde(skip)]
+    pub pinned: std::collections::BTreeSet<String>,
+    /// Not stored in a static checkpoint: the ends of our writes, the marks of the inputs not in `pinned`.
+    #[serde(skip)]
+    pub ends: BTreeMap<String, i64>,
+    /// Not stored: per input, its own marks where they are later than `output_marks` (a group loads each
+    /// partition's from its newest record). The recovery scan starts at `output_marks` and counts a record of that
+    /// input only from its own mark on.
+    #[serde(skip)]
+    pub input_marks: BTreeMap<String, BTreeMap<String, i64>>,
 }
 
 /// A checkpoint of the same group found under another key (another `--instances`), for a start with none of ours.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Adopted {
     /// The positions taken over, for the inputs asked about that some checkpoint of the group knows.
     pub next_offsets: BTreeMap<String, i64>,
@@ -30,6 +43,8 @@ pub struct Adopted {
     pub output_marks: BTreeMap<String, i64>,
     /// The keys positions were taken from.
     pub keys: Vec<String>,
+    /// Per input taken: the marks of the checkpoint it was taken from.
+    pub input_marks: BTreeMap<String, BTreeMap<String, i64>>,
 }
 
 /// Errors of the offset store, with the way out.
@@ -56,6 +71,12 @@ pub enum CheckpointError {
     /// The group coordinator failed or refused.
     #[error("consumer group: {0}")]
     Group(String),
+    /// Another process joined the group with our `--group-instance-id` and took our place.
+    #[error(
+        "another transformer joined group with our --group-instance-id and took our partitions ({0}); stopped: give \
+         each transformer its own --group-instance-id (GROUP_INSTANCE_ID)"
+    )]
+    Replaced(String),
 }
 
 /// Where committed positions live: the seam between the loop and its offset store. The loop loads the newest
@@ -84,6 +105,14 @@ pub trait OffsetStore: Send + Sync + 'static {
         &mut self,
     ) -> impl std::future::Future<Output = Result<Option<Vec<(String, i32)>>, CheckpointError>> + Send {
         async { Ok(None) }
+    }
+    /// Before a commit that moves positions back (a recreated topic: see [`crate::pipeline`]) or that a recovery
+    /// makes before the first write: records `cp`, whose marks lie past every output record of a deleted topic of
+    /// the same name and before anything not yet committed, so no later recovery takes those records for the new
+    /// topic's. A store that commits positions and marks in one record needs nothing here.
+    fn marks_first(&self, cp: &Checkpoint) -> impl std::future::Future<Output = Result<(), CheckpointError>> + Send {
+        let _ = cp;
+        async { Ok(()) }
     }
     /// Whether this instance may write now (a group member that may have been replaced may not): `Err` says why
     /// not.
@@ -156,6 +185,12 @@ impl OffsetStore for Positions {
         match self {
             Self::Topic(_) => Ok(None),
             Self::Group(s) => s.rebalance().await,
+        }
+    }
+    async fn marks_first(&self, cp: &Checkpoint) -> Result<(), CheckpointError> {
+        match self {
+            Self::Topic(_) => Ok(()),
+            Self::Group(s) => s.marks_first(cp).await,
         }
     }
     fn may_write(&self) -> Result<(), String> {
@@ -259,7 +294,7 @@ impl CheckpointStore {
         inputs: &[String],
         except: Option<&str>,
     ) -> Result<Option<Adopted>, KafkaError> {
-        let mut adopted = Adopted { next_offsets: BTreeMap::new(), output_marks: BTreeMap::new(), keys: Vec::new() };
+        let mut adopted = Adopted::default();
         self.0
             .scan_back(|offset, key, value| {
                 let Ok(key) = std::str::from_utf8(key) else {
@@ -282,6 +317,7 @@ impl CheckpointStore {
                     }
                     if let Some(&o) = cp.next_offsets.get(input) {
                         adopted.next_offsets.insert(input.clone(), o);
+                        adopted.input_marks.insert(input.clone(), cp.output_marks.clone());
                         took = true;
                     }
                 }

@@ -256,11 +256,17 @@ pub struct Config {
     /// Number of instances in the group.
     #[arg(long, env = "TRANSFORMER_INSTANCES", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub instances: u32,
-    /// How this instance gets its input partitions: `static` (--instance of --instances, positions in the
-    /// checkpoint topic) or `group` (Kafka's consumer group --group: partitions shared among the transformers
-    /// alive, positions committed to the group).
-    #[arg(long, env = "ASSIGNMENT", value_enum, default_value_t = Assignment::Static)]
-    pub assignment: Assignment,
+    /// How this instance gets its input partitions: `group` (Kafka's consumer group --group: partitions shared
+    /// among the transformers alive, positions committed to the group) or `static` (--instance of --instances,
+    /// positions in the checkpoint topic). Default: group, or static when --instances is above 1.
+    #[arg(long, env = "ASSIGNMENT", value_enum)]
+    pub assignment: Option<Assignment>,
+    /// With --assignment group: static membership (Kafka's group.instance.id). A transformer restarted with the
+    /// same id gets its partitions back at once, with no rebalance; a second process with the same id is fenced.
+    /// Give each transformer its own (e.g. the pod or host name). Unset: a restart waits for the coordinator to
+    /// drop the old member (--session-timeout-ms).
+    #[arg(long, env = "GROUP_INSTANCE_ID")]
+    pub group_instance_id: Option<String>,
     /// With --assignment group: the coordinator gives a member's partitions to the others when it has not heard
     /// from it for this long (Kafka's session.timeout.ms). A member that has not reached the coordinator for this
     /// long stops writing.
@@ -396,6 +402,12 @@ impl Config {
     pub fn security(&self) -> anyhow::Result<runtime::security::Security> {
         Ok(self.security.resolve()?)
     }
+    /// How partitions are assigned: `--assignment`, or by default a consumer group — unless `--instances` asks for
+    /// the static split, as it did before groups existed.
+    pub fn assignment(&self) -> Assignment {
+        self.assignment.unwrap_or(if self.instances > 1 { Assignment::Static } else { Assignment::Group })
+    }
+
     /// The checkpoint key of this instance.
     pub fn checkpoint_key(&self) -> String {
         format!("{}/{}-of-{}", self.group, self.instance, self.instances)
@@ -427,7 +439,7 @@ impl Config {
             self.instances
         );
         anyhow::ensure!(!self.input_topics.is_empty(), "--input-topics is empty");
-        if self.assignment == Assignment::Group {
+        if self.assignment == Some(Assignment::Group) {
             anyhow::ensure!(
                 self.instances == 1,
                 "--instances {} is the static split: with --assignment group the group coordinator shares the \

@@ -65,21 +65,15 @@ impl Drop for GroupStore {
 }
 
 impl GroupStore {
-    /// Joins `cfg.group` and starts heartbeating; returns once the group has dealt this member its partitions.
-    pub async fn join(
+    /// A member of `cfg.group`, heartbeating once it has joined; the first [`OffsetStore::rebalance`] joins.
+    pub fn new(
         cfg: &Config,
         security: &runtime::security::Security,
         client: Arc<Client>,
         log: CheckpointStore,
         metrics: Arc<Metrics>,
-    ) -> anyhow::Result<Self> {
-        let settings = Settings {
-            group: cfg.group.clone(),
-            session_timeout: Duration::from_millis(cfg.session_timeout_ms),
-            rebalance_timeout: Duration::from_millis(cfg.max_poll_interval_ms),
-            request_timeout: cfg.request_timeout(),
-            client_id: "etl-rs-transformer".into(),
-        };
+    ) -> Self {
+        let settings = settings(cfg, "etl-rs-transformer");
         let margin = settings.session_timeout / 2;
         let member = Arc::new(Member::new(settings, cfg.brokers.clone(), security.clone()));
         let signal = Arc::new(Mutex::new(Signal { generation: -1, beat: Beat::Ok }));
@@ -88,7 +82,7 @@ impl GroupStore {
             Arc::clone(&signal),
             Duration::from_millis(cfg.heartbeat_interval_ms),
         ));
-        let mut store = Self {
+        Self {
             member,
             log,
             client,
@@ -105,14 +99,7 @@ impl GroupStore {
             metrics,
             heartbeat,
             margin,
-        };
-        store.rejoin().await?;
-        Ok(store)
-    }
-
-    /// The partitions this member owns in the current generation.
-    pub fn assignment(&self) -> &[Tp] {
-        &self.generation.assignment
+        }
     }
 
     /// Joins (again): the group deals the partitions anew.
@@ -186,6 +173,33 @@ async fn heartbeats(member: Arc<Member>, signal: Arc<Mutex<Signal>>, every: Dura
     }
 }
 
+impl GroupStore {
+    /// Appends the marks of `cp` for this member's partitions to the checkpoint topic: one record for the
+    /// partitions with records found already written still ahead (marks where the recovery scan started), one for
+    /// the others (the ends of our writes). Marks per partition, so a partition without such records never gets a
+    /// scan start that reaches back before a deleted topic's records of the same name.
+    async fn append_marks(&self, cp: &Checkpoint) -> Result<(), CheckpointError> {
+        let keys: Vec<String> = self.generation.assignment.iter().map(|(t, p)| tp_key(t, *p)).collect();
+        let part = |pinned: bool, marks: &BTreeMap<String, i64>| Checkpoint {
+            next_offsets: cp
+                .next_offsets
+                .iter()
+                .filter(|(k, _)| keys.contains(k) && cp.pinned.contains(*k) == pinned)
+                .map(|(k, o)| (k.clone(), *o))
+                .collect(),
+            output_marks: marks.clone(),
+            ..Default::default()
+        };
+        let free_marks = if cp.pinned.is_empty() { &cp.output_marks } else { &cp.ends };
+        for record in [part(true, &cp.output_marks), part(false, free_marks)] {
+            if !record.next_offsets.is_empty() {
+                self.log.commit(&record).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl OffsetStore for GroupStore {
     fn key(&self) -> &str {
         self.log.key()
@@ -198,20 +212,29 @@ impl OffsetStore for GroupStore {
         let committed = self.member.committed(parts).await.map_err(group_err)?;
         let keys: Vec<String> = parts.iter().map(|(t, p)| tp_key(t, *p)).collect();
         let prefix = format!("{}/", self.member.settings().group);
-        let logged = self.log.newest(&prefix, &keys, None).await?;
-        let Adopted { next_offsets: logged_offsets, output_marks, keys: from_keys } = logged.unwrap_or(Adopted {
-            next_offsets: BTreeMap::new(),
-            output_marks: BTreeMap::new(),
-            keys: Vec::new(),
-        });
-        let mut cp = Checkpoint { next_offsets: BTreeMap::new(), output_marks };
+        let none = Adopted::default;
+        // The marks: the newest record of the group covering each partition, ours or a static checkpoint.
+        let Adopted { next_offsets: marked, output_marks, input_marks, .. } =
+            self.log.newest(&prefix, &keys, None).await?.unwrap_or_else(none);
+        // Positions the group never committed come from static checkpoints only (migration). Our own records'
+        // positions are never used: a partition whose group offset is gone had its topic deleted (Kafka deletes a
+        // topic's group offsets with it), and an old position could lie inside the new topic.
+        // Only looked for when some partition has no group offset: the scan may read back to the topic's start.
+        let missing: Vec<String> =
+            parts.iter().zip(&keys).filter(|(tp, _)| !committed.contains_key(*tp)).map(|(_, k)| k.clone()).collect();
+        let Adopted { next_offsets: logged_offsets, keys: from_keys, .. } = if missing.is_empty() {
+            none()
+        } else {
+            self.log.newest(&prefix, &missing, Some(self.log.key())).await?.unwrap_or_else(none)
+        };
+        let mut cp = Checkpoint { output_marks, input_marks, ..Default::default() };
         let mut migrated = Vec::new();
         let mut unmarked = Vec::new();
         for (tp, key) in parts.iter().zip(&keys) {
             match (committed.get(tp), logged_offsets.get(key)) {
-                (Some(c), logged) => {
+                (Some(c), _) => {
                     cp.next_offsets.insert(key.clone(), c.offset);
-                    if logged.is_none() {
+                    if !marked.contains_key(key) {
                         unmarked.push(key.clone());
                     }
                 }
@@ -230,6 +253,7 @@ impl OffsetStore for GroupStore {
             // the commit start is unknown, so the outputs are scanned from their start.
             warn!(partitions = ?unmarked, "group offsets without output marks (set by another tool?): scanning the outputs from their log start");
             cp.output_marks.clear();
+            cp.input_marks.clear();
         }
         Ok((!cp.next_offsets.is_empty()).then_some(cp))
     }
@@ -251,13 +275,18 @@ impl OffsetStore for GroupStore {
         self.member.commit(&mine, "").await.map_err(group_err)?;
         let due = self.marks_written.lock().expect("marks lock poisoned").is_none_or(|t| t.elapsed() >= MARKS_EVERY);
         if due {
-            let own = Checkpoint {
-                next_offsets: mine.iter().map(|((t, p), o)| (tp_key(t, *p), *o)).collect(),
-                output_marks: cp.output_marks.clone(),
-            };
-            self.log.commit(&own).await?;
+            self.append_marks(cp).await?;
             *self.marks_written.lock().expect("marks lock poisoned") = Some(Instant::now());
         }
+        Ok(())
+    }
+
+    /// The marks go to the checkpoint topic before the group's offsets: after a recovery (nothing written yet) or as
+    /// they were before a round that moved positions back. A crash between the two leaves the old positions
+    /// committed (or none, for a deleted topic's partitions), which the next owner handles as it would have.
+    async fn marks_first(&self, cp: &Checkpoint) -> Result<(), CheckpointError> {
+        self.append_marks(cp).await?;
+        *self.marks_written.lock().expect("marks lock poisoned") = Some(Instant::now());
         Ok(())
     }
 
@@ -270,8 +299,13 @@ impl OffsetStore for GroupStore {
         if !self.rebalance_due() {
             return Ok(None);
         }
-        let why = self.signal.lock().expect("signal lock poisoned").beat;
-        info!(reason = ?why, "the group rebalances: rejoining");
+        if self.signal.lock().expect("signal lock poisoned").beat == Beat::Replaced {
+            return Err(CheckpointError::Replaced("the coordinator answered FENCED_INSTANCE_ID".into()));
+        }
+        if self.generation.id >= 0 {
+            let why = self.signal.lock().expect("signal lock poisoned").beat;
+            info!(reason = ?why, "the group rebalances: rejoining");
+        }
         self.rejoin().await.map_err(|e| CheckpointError::Group(format!("{e:#}")))?;
         Ok(Some(self.generation.assignment.clone()))
     }
@@ -300,9 +334,30 @@ impl OffsetStore for GroupStore {
     }
 }
 
+/// A member of `cfg.group` that does not join: for reading the group's offsets and describing it (`--status`,
+/// `offsets`), and for an operator's commit while the group is empty.
+pub fn outsider(cfg: &Config) -> anyhow::Result<Member> {
+    let settings = Settings { instance_id: None, ..settings(cfg, "etl-rs-admin") };
+    Ok(Member::new(settings, cfg.brokers.clone(), cfg.security()?))
+}
+
+/// The group settings `cfg` asks for.
+fn settings(cfg: &Config, client_id: &str) -> Settings {
+    Settings {
+        group: cfg.group.clone(),
+        session_timeout: Duration::from_millis(cfg.session_timeout_ms),
+        rebalance_timeout: Duration::from_millis(cfg.max_poll_interval_ms),
+        request_timeout: cfg.request_timeout(),
+        client_id: client_id.into(),
+        instance_id: cfg.group_instance_id.clone(),
+    }
+}
+
 /// A group error as an offset-store error: fencing apart from the rest.
 fn group_err(e: GroupError) -> CheckpointError {
-    if is_fencing(&e) {
+    if e.kafka() == Some(runtime::group::ResponseError::FencedInstanceId) {
+        CheckpointError::Replaced(e.to_string())
+    } else if is_fencing(&e) {
         CheckpointError::Fenced(e.to_string())
     } else {
         CheckpointError::Group(e.to_string())

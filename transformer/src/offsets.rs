@@ -14,11 +14,14 @@ use std::fmt::Write as _;
 use rskafka::client::Client;
 
 use crate::checkpoint::{Checkpoint, CheckpointStore};
-use crate::config::{Config, OffsetsAction, ResetTo};
+use crate::config::{Assignment, Config, OffsetsAction, ResetTo};
 use crate::source::{bounds, offset_at, tp_key, PositionProblem};
 
 /// Runs `action` and returns what to print.
 pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyhow::Result<String> {
+    if cfg.assignment() == Assignment::Group {
+        return group::run(client, cfg, action).await;
+    }
     let store = CheckpointStore::new(
         runtime::kafka::partition_client(client, &cfg.checkpoint_topic, 0).await?,
         cfg.checkpoint_key(),
@@ -34,24 +37,7 @@ pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyho
             };
             writeln!(out, "checkpoint key={} topic={} offset={offset}", store.key(), cfg.checkpoint_topic)?;
             match newest {
-                Ok(cp) => {
-                    for input in &inputs {
-                        let (low, high) = bounds(&input.client).await?;
-                        let key = input.key();
-                        let Some(&pos) = cp.next_offsets.get(&key) else {
-                            writeln!(out, "position {key} committed=none log_start={low} high_watermark={high}")?;
-                            continue;
-                        };
-                        let (state, lag) = PositionProblem::report(Some(pos), low, high);
-                        writeln!(
-                            out,
-                            "position {key} committed={pos} log_start={low} high_watermark={high} lag={lag} state={state}"
-                        )?;
-                    }
-                    for (k, m) in &cp.output_marks {
-                        writeln!(out, "mark {k} offset={m}")?;
-                    }
-                }
+                Ok(cp) => positions(&mut out, &inputs, cp).await?,
                 Err(e) => writeln!(out, "INVALID: {e}")?,
             }
             for (offset, cp) in found.iter().skip(1) {
@@ -76,26 +62,7 @@ pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyho
                     cp
                 }
                 (Some(ResetTo::Checkpoint(offset)), _, _) => store.at(*offset).await.map_err(anyhow::Error::msg)?,
-                (Some(ResetTo::Position(at)), _, _) => {
-                    let mut next_offsets = BTreeMap::new();
-                    for input in &inputs {
-                        next_offsets.insert(input.key(), offset_at(&input.client, *at).await?);
-                    }
-                    let mut output_marks = BTreeMap::new();
-                    // The direct ClickHouse sink keeps no marks (it looks rows up by source coordinates) and may have
-                    // no output topics at all.
-                    let outputs: &[&String] = match cfg.sink {
-                        crate::config::SinkKind::Kafka => &[&cfg.output_topic, &cfg.dead_letter_topic],
-                        crate::config::SinkKind::ClickHouse => &[],
-                    };
-                    for &topic in outputs {
-                        for p in runtime::kafka::partitions(client, topic).await? {
-                            let (_, high) = bounds(&runtime::kafka::partition_client(client, topic, p).await?).await?;
-                            output_marks.insert(tp_key(topic, p), high);
-                        }
-                    }
-                    Checkpoint { next_offsets, output_marks }
-                }
+                (Some(ResetTo::Position(at)), _, _) => at_position(client, cfg, &inputs, *at).await?,
                 (None, _, _) => unreachable!("clap requires --to or --partition with --to-offset"),
             };
             for (k, o) in &cp.next_offsets {
@@ -117,4 +84,136 @@ pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyho
         }
     }
     Ok(out)
+}
+
+/// One `position` line per input (its committed position against the log start and high watermark), then one
+/// `mark` line per output partition.
+async fn positions(out: &mut String, inputs: &[crate::source::Input], cp: &Checkpoint) -> anyhow::Result<()> {
+    for input in inputs {
+        let (low, high) = bounds(&input.client).await?;
+        let key = input.key();
+        let Some(&pos) = cp.next_offsets.get(&key) else {
+            writeln!(out, "position {key} committed=none log_start={low} high_watermark={high}")?;
+            continue;
+        };
+        let (state, lag) = PositionProblem::report(Some(pos), low, high);
+        writeln!(out, "position {key} committed={pos} log_start={low} high_watermark={high} lag={lag} state={state}")?;
+    }
+    for (k, m) in &cp.output_marks {
+        writeln!(out, "mark {k} offset={m}")?;
+    }
+    Ok(())
+}
+
+/// A checkpoint at `at` for every input, with the outputs' current ends as marks: nothing is skipped as already
+/// written. The direct ClickHouse sink keeps no marks (it looks rows up by source coordinates) and may have no
+/// output topics at all.
+async fn at_position(
+    client: &Client,
+    cfg: &Config,
+    inputs: &[crate::source::Input],
+    at: crate::config::StartAt,
+) -> anyhow::Result<Checkpoint> {
+    let mut next_offsets = BTreeMap::new();
+    for input in inputs {
+        next_offsets.insert(input.key(), offset_at(&input.client, at).await?);
+    }
+    let mut output_marks = BTreeMap::new();
+    let outputs: &[&String] = match cfg.sink {
+        crate::config::SinkKind::Kafka => &[&cfg.output_topic, &cfg.dead_letter_topic],
+        crate::config::SinkKind::ClickHouse => &[],
+    };
+    for &topic in outputs {
+        for p in runtime::kafka::partitions(client, topic).await? {
+            let (_, high) = bounds(&runtime::kafka::partition_client(client, topic, p).await?).await?;
+            output_marks.insert(tp_key(topic, p), high);
+        }
+    }
+    Ok(Checkpoint { next_offsets, output_marks, ..Default::default() })
+}
+
+/// `offsets show|reset` for a consumer group: the positions are the group's committed offsets, the marks the
+/// newest ones of the group in the checkpoint topic (see `crate::group`).
+mod group {
+    use super::*;
+
+    /// The group's positions for every input partition and the newest marks covering them.
+    async fn current(
+        member: &runtime::group::Member,
+        store: &CheckpointStore,
+        cfg: &Config,
+        inputs: &[crate::source::Input],
+    ) -> anyhow::Result<Checkpoint> {
+        let parts: Vec<_> = inputs.iter().map(crate::source::Input::id).collect();
+        let committed = member.committed(&parts).await?;
+        let keys: Vec<String> = inputs.iter().map(crate::source::Input::key).collect();
+        let marks = store.newest(&format!("{}/", cfg.group), &keys, None).await?;
+        Ok(Checkpoint {
+            next_offsets: committed.into_iter().map(|((t, p), c)| (tp_key(&t, p), c.offset)).collect(),
+            output_marks: marks.map(|m| m.output_marks).unwrap_or_default(),
+            ..Default::default()
+        })
+    }
+
+    pub(super) async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyhow::Result<String> {
+        let store = CheckpointStore::new(
+            runtime::kafka::partition_client(client, &cfg.checkpoint_topic, 0).await?,
+            format!("{}/group", cfg.group),
+        );
+        let member = crate::group::outsider(cfg)?;
+        let inputs = crate::pipeline::open_inputs(client, cfg).await?;
+        let cp = current(&member, &store, cfg, &inputs).await?;
+        let mut out = String::new();
+        match action {
+            OffsetsAction::Show { .. } => {
+                writeln!(
+                    out,
+                    "group {} (offsets committed to the group; marks from {})",
+                    cfg.group, cfg.checkpoint_topic
+                )?;
+                positions(&mut out, &inputs, &cp).await?;
+            }
+            OffsetsAction::Reset { to, partition, to_offset, dry_run } => {
+                let new = match (to, partition, to_offset) {
+                    (_, Some(key), Some(offset)) => {
+                        anyhow::ensure!(
+                            inputs.iter().any(|i| i.key() == *key),
+                            "--partition {key} is not an input partition"
+                        );
+                        let mut new = cp.clone();
+                        new.next_offsets.insert(key.clone(), *offset);
+                        new
+                    }
+                    (Some(ResetTo::Checkpoint(offset)), _, _) => store.at(*offset).await.map_err(anyhow::Error::msg)?,
+                    (Some(ResetTo::Position(at)), _, _) => at_position(client, cfg, &inputs, *at).await?,
+                    (None, _, _) => unreachable!("clap requires --to or --partition with --to-offset"),
+                };
+                for (k, o) in &new.next_offsets {
+                    writeln!(out, "position {k} next={o}")?;
+                }
+                for (k, m) in &new.output_marks {
+                    writeln!(out, "mark {k} offset={m}")?;
+                }
+                if *dry_run {
+                    writeln!(out, "dry run: nothing written")?;
+                    return Ok(out);
+                }
+                let offsets =
+                    inputs.iter().filter_map(|i| new.next_offsets.get(&i.key()).map(|o| (i.id(), *o))).collect();
+                member.commit_outside(&offsets).await.map_err(|e| {
+                    anyhow::anyhow!(
+                        "the group refused the reset ({e}): stop every transformer of group {} first (Kafka takes \
+                         an operator's commit only while the group is empty)",
+                        cfg.group
+                    )
+                })?;
+                store.commit(&new).await?;
+                writeln!(
+                    out,
+                    "written: the group's offsets and marks (the transformers resume there at their next start)"
+                )?;
+            }
+        }
+        Ok(out)
+    }
 }

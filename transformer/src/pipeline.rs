@@ -42,6 +42,12 @@ use crate::source::{self, assign, Fetched, Input, PositionProblem};
 #[error("{0}")]
 pub struct Fatal(pub String);
 
+/// Whether `e` stops the transformer: [`Fatal`], or another process took our group instance id (rejoining would
+/// only take it back, and the two would fence each other in turn).
+fn hopeless(e: &anyhow::Error) -> bool {
+    e.is::<Fatal>() || matches!(e.downcast_ref::<CheckpointError>(), Some(CheckpointError::Replaced(_)))
+}
+
 /// A running transformer instance, writing to the sink `S`, committing its positions to the store `O`.
 pub struct Pipeline<S, O = Positions> {
     cfg: Config,
@@ -94,17 +100,16 @@ impl<S: Sink> Pipeline<S, Positions> {
         let client = Arc::new(client);
         let sink = S::open(&cfg, &security).await?;
         let log = runtime::kafka::partition_client(&client, &cfg.checkpoint_topic, 0).await?;
-        let (store, inputs) = match cfg.assignment {
+        let (store, inputs) = match cfg.assignment() {
             Assignment::Static => {
                 (Positions::Topic(CheckpointStore::new(log, cfg.checkpoint_key())), open_inputs(&client, &cfg).await?)
             }
             Assignment::Group => {
                 let log = CheckpointStore::new(log, format!("{}/group", cfg.group));
+                // The partitions come with the first join, below.
                 let group =
-                    crate::group::GroupStore::join(&cfg, &security, Arc::clone(&client), log, Arc::clone(&metrics))
-                        .await?;
-                let inputs = open_partitions(&client, group.assignment()).await?;
-                (Positions::Group(Box::new(group)), inputs)
+                    crate::group::GroupStore::new(&cfg, &security, Arc::clone(&client), log, Arc::clone(&metrics));
+                (Positions::Group(Box::new(group)), Vec::new())
             }
         };
         let layout = Layout {
@@ -129,14 +134,25 @@ impl<S: Sink> Pipeline<S, Positions> {
             metrics,
             recent: VecDeque::new(),
         };
-        if let Err(e) = p.recover().await {
-            // A group that rebalanced while we recovered (another member joined): take part, recover again.
-            match e.downcast_ref::<CheckpointError>() {
-                Some(CheckpointError::Fenced(_)) if p.store.rebalance_due() => {
-                    p.follow_rebalance().await?;
-                }
-                _ => return Err(e),
+        // Join the group (if any) and recover. A server that fails meanwhile (a broker restarting while a group
+        // settles, which takes seconds) is retried like a connect, for --connect-timeout-secs; what retrying cannot
+        // fix (a checkpoint that does not decode, a ClickHouse table of another shape) stops the start at once.
+        let (started, wait) = (Instant::now(), p.cfg.connect_timeout());
+        let mut backoff = runtime::retry::Backoff::default();
+        loop {
+            let recovered = match p.follow_rebalance().await {
+                Ok(true) => Ok(()),
+                Ok(false) => p.recover().await,
+                Err(e) => Err(e),
+            };
+            let Err(e) = recovered else { break };
+            let bad = matches!(e.downcast_ref::<CheckpointError>(), Some(CheckpointError::Bad { .. }));
+            if bad || hopeless(&e) || (!wait.is_zero() && started.elapsed() >= wait) {
+                return Err(e);
             }
+            p.metrics.error(format!("starting: {e:#}"));
+            warn!(error = %format!("{e:#}"), "starting: recovery failed; retrying with backoff");
+            tokio::time::sleep(backoff.next_delay()).await;
         }
         Ok(Some(p))
     }
@@ -159,7 +175,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                 backoff.reset();
             }
             if let Err(e) = result {
-                if e.is::<Fatal>() {
+                if hopeless(&e) {
                     return Err(e);
                 }
                 self.metrics.round_errors.fetch_add(1, Relaxed);
@@ -178,7 +194,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                     };
                     match recovered {
                         Ok(()) => break,
-                        Err(e) if e.is::<Fatal>() => return Err(e),
+                        Err(e) if hopeless(&e) => return Err(e),
                         Err(e) => {
                             self.metrics.error(format!("recovery failed: {e:#}"));
                             warn!(error = %format!("{e:#}"), "recovery failed; retrying with backoff")
@@ -279,7 +295,14 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                         "no checkpoint under our key: taking the positions this group committed under other keys \
                          (--instances changed?) and scanning from their marks"
                     );
-                    (Some(Checkpoint { next_offsets: a.next_offsets, output_marks: a.output_marks }), false)
+                    (
+                        Some(Checkpoint {
+                            next_offsets: a.next_offsets,
+                            output_marks: a.output_marks,
+                            ..Default::default()
+                        }),
+                        false,
+                    )
                 }
                 None => {
                     info!(
@@ -312,13 +335,20 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         self.skips = found.skips;
         for idx in 0..self.inputs.len() {
             self.forget_skips(idx);
+            // A store that commits every position before the first write (a group) has written nothing of a
+            // partition it holds no position for: what the scan found there belongs to a deleted topic of the same
+            // name (deleting a topic deletes the group's offsets with it).
+            if self.store.commits_at_recovery() && !committed.next_offsets.contains_key(&self.inputs[idx].key()) {
+                self.skips[idx].clear();
+            }
         }
         let moved = self.apply_pending();
-        self.checkpoint = Checkpoint {
-            next_offsets: self.inputs.iter().map(|i| (i.key(), i.next_offset)).collect(),
-            output_marks: self.marks(),
-        };
+        self.checkpoint = self.checkpoint_at(self.inputs.iter().map(|i| (i.key(), i.next_offset)).collect());
         if !ours || !moved.is_empty() || self.store.commits_at_recovery() {
+            if !moved.is_empty() || self.store.commits_at_recovery() {
+                // Nothing is written yet: these marks lie past every record of a deleted topic of the same name.
+                self.store.marks_first(&self.checkpoint).await?;
+            }
             self.store.commit(&self.checkpoint).await?;
             debug!("committed the recovered positions before any write");
         }
@@ -412,6 +442,18 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         self.sink.marks(!self.skips.iter().all(OffsetRanges::is_empty))
     }
 
+    /// A checkpoint of `next_offsets` with the marks as they are now: [`Pipeline::marks`], and per input whether
+    /// records found already written are still ahead of it (a group keeps marks per partition).
+    fn checkpoint_at(&self, next_offsets: BTreeMap<String, i64>) -> Checkpoint {
+        Checkpoint {
+            next_offsets,
+            output_marks: self.marks(),
+            pinned: self.inputs.iter().zip(&self.skips).filter(|(_, s)| !s.is_empty()).map(|(i, _)| i.key()).collect(),
+            ends: self.sink.marks(false),
+            input_marks: BTreeMap::new(),
+        }
+    }
+
     /// One round. Nothing fetched: nothing to commit.
     async fn round(&mut self) -> anyhow::Result<()> {
         if self.inputs.is_empty() {
@@ -457,9 +499,12 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         within_budget(&mut fetched, self.cfg.round_raw_bytes(), self.rounds);
         let now = chrono::Utc::now();
         let round = self.sink.round(now);
+        // Where the outputs end before this round's writes: what a move below records (see OffsetStore::marks_first).
+        let before = self.checkpoint_at(BTreeMap::new());
         let (out, mut batch) =
             prepare(&self.layout, fetched, &mut self.skips, round, now.timestamp_millis()).take_out();
-        for idx in self.apply_pending() {
+        let moved = self.apply_pending();
+        for &idx in &moved {
             batch.next[idx] = Some(self.inputs[idx].next_offset); // commit the move
         }
         if batch.is_empty() {
@@ -482,16 +527,21 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         if let Some(ms) = self.cfg.delay_before_commit_ms {
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
-        let mut cp = Checkpoint { next_offsets: self.checkpoint.next_offsets.clone(), output_marks: self.marks() };
+        let mut cp = self.checkpoint_at(self.checkpoint.next_offsets.clone());
         for (input, n) in self.inputs.iter().zip(&batch.next) {
             if let Some(n) = n {
                 cp.next_offsets.insert(input.key(), *n);
             }
         }
+        if !moved.is_empty() {
+            let at_move = Checkpoint { next_offsets: cp.next_offsets.clone(), ..before };
+            within(self.cfg.request_timeout(), "Kafka", "the marks of a move", self.store.marks_first(&at_move))
+                .await??;
+        }
         let commit_started = Instant::now();
         match within(self.cfg.request_timeout(), "Kafka", "the checkpoint commit", self.store.commit(&cp)).await? {
             Ok(()) => {}
-            Err(e @ CheckpointError::Fenced(_)) => {
+            Err(e @ (CheckpointError::Fenced(_) | CheckpointError::Replaced(_))) => {
                 let written = batch.records_out + batch.reasons.len() as u64;
                 self.metrics.group_fenced_records.fetch_add(written, Relaxed);
                 warn!(

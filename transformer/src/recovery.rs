@@ -52,20 +52,26 @@ impl Found {
 /// `skips` (per input index) when one of `inputs` reads that partition and the offset is at or past its position.
 /// Every sink's recovery goes through here.
 pub fn note_written(skips: &mut [OffsetRanges], inputs: &[Input], topic: &str, partition: i32, offset: i64) {
-    let owned = inputs.iter().position(|i| i.client.partition() == partition && i.client.topic() == topic);
-    if let Some(idx) = owned {
+    if let Some(idx) = owner(inputs, topic, partition) {
         if offset >= inputs[idx].next_offset {
             skips[idx].insert(offset);
         }
     }
 }
 
+/// The index of the input reading `topic/partition`, if one does.
+fn owner(inputs: &[Input], topic: &str, partition: i32) -> Option<usize> {
+    inputs.iter().position(|i| i.client.partition() == partition && i.client.topic() == topic)
+}
+
 /// Scans `outputs` from where `from` says to their ends, for records whose source is one of `inputs` at or past
-/// its `next_offset`.
+/// its `next_offset`. `input_marks` (input → output partition → offset): an input's records count only from its
+/// own mark on, where it has one later than the scan's start.
 pub async fn scan_outputs(
     outputs: &[Arc<PartitionClient>],
     from: impl Fn(&str) -> From,
     inputs: &[Input],
+    input_marks: &BTreeMap<String, BTreeMap<String, i64>>,
 ) -> anyhow::Result<Found> {
     let mut found = Found { skips: vec![OffsetRanges::default(); inputs.len()], ..Found::default() };
     let mut plan = Vec::with_capacity(outputs.len());
@@ -80,19 +86,27 @@ pub async fn scan_outputs(
             From::End => high,
             From::Start => low,
         };
+        // Per input, the first offset of this output partition whose records count for it.
+        let floors: Vec<i64> = inputs
+            .iter()
+            .map(|i| input_marks.get(&i.key()).and_then(|m| m.get(&key)).copied().unwrap_or(i64::MIN))
+            .collect();
         found.starts.insert(key.clone(), start);
         found.ends.insert(key, high);
-        plan.push((client, start, high));
+        plan.push((client, start, high, floors));
     }
-    let total: i64 = plan.iter().map(|(_, s, e)| e - s).sum();
+    let total: i64 = plan.iter().map(|(_, s, e, _)| e - s).sum();
     let (started, mut last_log) = (Instant::now(), Instant::now());
-    for (client, start, end) in plan {
+    for (client, start, end, floors) in plan {
         scan(client, start, end, |records| {
             found.scanned += records.len() as u64;
             for r in records {
                 let Some(value) = r.record.value.as_deref() else { continue };
                 let Ok(c) = serde_json::from_slice::<Coordinates>(value) else { continue };
-                note_written(&mut found.skips, inputs, &c.source_topic, c.source_partition, c.source_offset);
+                let Some(idx) = owner(inputs, &c.source_topic, c.source_partition) else { continue };
+                if r.offset >= floors[idx] && c.source_offset >= inputs[idx].next_offset {
+                    found.skips[idx].insert(c.source_offset);
+                }
             }
             if last_log.elapsed() >= Duration::from_secs(5) {
                 last_log = Instant::now();

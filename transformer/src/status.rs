@@ -20,7 +20,7 @@ use crate::source::{bounds, tp_key, PositionProblem};
 /// of the group, and renders the report.
 pub async fn report(client: &Client, cfg: &Config) -> anyhow::Result<String> {
     let mut out = String::new();
-    if cfg.assignment == crate::config::Assignment::Group {
+    if cfg.assignment() == crate::config::Assignment::Group {
         let (committed, text) = group_positions(client, cfg).await?;
         out.push_str(&text);
         return partitions(client, cfg, &committed, out).await;
@@ -42,14 +42,7 @@ pub async fn report(client: &Client, cfg: &Config) -> anyhow::Result<String> {
 
 /// The group's committed offsets for every input partition, and the `group` and `member` lines.
 async fn group_positions(client: &Client, cfg: &Config) -> anyhow::Result<(Checkpoint, String)> {
-    let settings = runtime::group::Settings {
-        group: cfg.group.clone(),
-        session_timeout: std::time::Duration::from_millis(cfg.session_timeout_ms),
-        rebalance_timeout: std::time::Duration::from_millis(cfg.max_poll_interval_ms),
-        request_timeout: cfg.request_timeout(),
-        client_id: "etl-rs-status".into(),
-    };
-    let member = runtime::group::Member::new(settings, cfg.brokers.clone(), cfg.security()?);
+    let member = crate::group::outsider(cfg)?;
     let mut all = Vec::new();
     for topic in &cfg.input_topics {
         for p in runtime::kafka::partitions(client, topic).await? {

@@ -16,6 +16,7 @@ fn member(s: &Servers, group: &str, session: Duration) -> Member {
         rebalance_timeout: Duration::from_secs(10),
         request_timeout: Duration::from_secs(10),
         client_id: "test".into(),
+        instance_id: None,
     };
     Member::new(settings, vec![s.brokers.clone()], runtime::security::Security::default())
 }
@@ -26,6 +27,7 @@ async fn rejoin_on_rebalance(m: &Member, topics: &[String], parts: &[(String, i3
         match m.heartbeat().await.unwrap() {
             Beat::Ok => tokio::time::sleep(Duration::from_millis(200)).await,
             Beat::Rebalance | Beat::Fenced => return m.join(topics, parts).await.unwrap(),
+            Beat::Replaced => panic!("no static membership here"),
         }
     }
 }
@@ -113,6 +115,31 @@ async fn transformers_in_one_group_share_the_partitions_and_take_over_a_killed_o
     })
     .await;
     assert!(shared.0.abs_diff(shared.1) <= 1, "an even share: {shared:?}");
+    // /healthz, /status.json and /metrics name the member, its generation and its partitions.
+    let addr: std::net::SocketAddr = a
+        .logged()
+        .lines()
+        .find_map(|l| l.split("address=").nth(1).map(|a| a.trim().to_string()))
+        .expect("the endpoints' address is logged")
+        .parse()
+        .unwrap();
+    let health = eventually(LIMIT, "/healthz 200", || async {
+        match http_get(addr, "/healthz").await {
+            (200, body) => Ok(body),
+            (code, body) => Err(format!("{code} {body}")),
+        }
+    })
+    .await;
+    assert!(
+        health.contains("member etl-rs-") && health.contains(" generation ") && health.contains("partitions ["),
+        "{health}"
+    );
+    let (_, status) = http_get(addr, "/status.json").await;
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["group"]["assignment"].as_array().unwrap().len(), shared.0, "{status}");
+    let (_, metrics) = http_get(addr, "/metrics").await;
+    assert!(metrics.contains("transformer_group_generation{"), "{metrics}");
+    promtool_check(&metrics);
 
     let written = || async { topic_len(&s, &names.output()).await + topic_len(&s, &names.dead()).await };
     eventually(LIMIT, "progress before the kill", || async {
@@ -258,4 +285,89 @@ async fn a_group_resumes_once_from_the_static_checkpoints_nothing_reread_nothing
     let again = drain_binary(&s, &names, &["--assignment=group", group.as_str()]).await;
     assert!(!again.contains("resuming from the checkpoint topic"), "{again}");
     assert_outputs_exact(&s, &names, &want, bad).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_show_and_reset_speak_to_the_group() {
+    let s = servers();
+    let names = Names::new("goffsets");
+    let n: u64 = 900;
+    emitter::run(names.emitter(&s, 54, n, 0.0, false), std::future::pending()).await.unwrap();
+    let group = format!("--group={}g", names.prefix);
+    let flags = ["--assignment=group", group.as_str()];
+    drain_binary(&s, &names, &flags).await;
+    let run = |extra: &[&str]| run_binary(&names.transformer_args(&s, &[&flags[..], extra].concat()));
+    let (code, shown) = run(&["offsets", "show"]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.starts_with("group "), "{shown}");
+    assert_eq!(shown.lines().filter(|l| l.starts_with("position ") && l.contains(" lag=0 ")).count(), 9, "{shown}");
+    assert!(shown.lines().any(|l| l.starts_with("mark ")), "the marks of the group's last commit: {shown}");
+
+    // A replay from the start, committed to the (empty) group: the next drain reads everything again.
+    let (code, reset) = run(&["offsets", "reset", "--to", "earliest"]);
+    assert_eq!(code, 0, "{reset}");
+    assert!(reset.contains("written: the group's offsets"), "{reset}");
+    let (_, shown) = run(&["offsets", "show"]);
+    assert!(shown.lines().filter(|l| l.starts_with("position ")).all(|l| l.contains(" committed=0 ")), "{shown}");
+    let log = drain_binary(&s, &names, &flags).await;
+    assert!(log.contains(&format!("records_in={n}")), "replayed: {log}");
+
+    // While a member is in the group, Kafka refuses an operator's commit: the reset says what to do.
+    let member = Binary::spawn(&names.transformer_args(&s, &flags));
+    eventually(LIMIT, "the member to join", || async {
+        last_join(&member.logged()).map(|_| ()).ok_or_else(String::new)
+    })
+    .await;
+    let (code, refused) = run(&["offsets", "reset", "--to", "earliest"]);
+    assert_eq!(code, 1, "{refused}");
+    assert!(refused.contains("stop every transformer of group"), "{refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_member_takes_its_partitions_back_at_once_and_a_second_one_with_its_id_stops_the_first() {
+    let s = servers();
+    let names = Names::new("static");
+    let n: u64 = 10_000;
+    emitter::run(names.emitter(&s, 55, n, 0.01, false), std::future::pending()).await.unwrap();
+    let (want, bad) = expected(&names, 55, 0..n, 0.01);
+    let group = format!("--group={}g", names.prefix);
+    let flags = ["--assignment=group", group.as_str(), "--group-instance-id=etl-a", "--session-timeout-ms=10000"];
+    let args = names.transformer_args(&s, &[&flags[..], &["--fetch-max-bytes=4096", "--fetch-max-wait-ms=5"]].concat());
+    let mut first = Binary::spawn(&args);
+    let written = || async { topic_len(&s, &names.output()).await + topic_len(&s, &names.dead()).await };
+    eventually(LIMIT, "progress before the kill", || async {
+        let w = written().await;
+        (w >= n as i64 / 4).then_some(()).ok_or(format!("{w}"))
+    })
+    .await;
+    first.kill();
+    let restarted = std::time::Instant::now();
+    let mut second = Binary::spawn(&args);
+    eventually(LIMIT, "the restart to rejoin", || async {
+        last_join(&second.logged()).map(|_| ()).ok_or_else(String::new)
+    })
+    .await;
+    let back = restarted.elapsed();
+    eprintln!("static member back after {} ms (session timeout 10000 ms)", back.as_millis());
+    assert!(back < Duration::from_secs(8), "no wait for the session timeout: {back:?}");
+
+    // A second process with the same instance id takes the place; the one it replaced stops, saying why, instead
+    // of taking it back (the two would fence each other forever).
+    let third = Binary::spawn(&args);
+    let status = second.exit(LIMIT).await;
+    let log = second.logged();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("--group-instance-id"), "{log}");
+    everything_committed(&s, &names, n, &flags).await;
+    let reported = fenced_written(&log);
+    let all = [coordinates(&s, &names.output()).await, coordinates(&s, &names.dead()).await].concat();
+    let doubled = duplicates(&all) as u64;
+    eprintln!("replaced member: its last round wrote {reported}; {doubled} written twice");
+    assert!(doubled <= reported, "{doubled} > {reported}");
+    let topic: Vec<contract::processed::ProcessedEvent> = read_topic(&s, &names.output()).await;
+    let ids: std::collections::HashSet<String> = topic.iter().map(|e| e.event_id.clone()).collect();
+    assert_eq!(ids, want, "nothing lost");
+    let letters: std::collections::HashSet<_> = coordinates(&s, &names.dead()).await.into_iter().collect();
+    assert_eq!(letters.len() as u64, bad);
+    drop(third);
 }

@@ -44,6 +44,16 @@ fn assert_drained(code: i32, log: &str, total: u64) {
     assert!(line.contains(&format!("records_out={total}")), "{line}");
 }
 
+/// The same through a consumer group (`--assignment group`): the group protocol's own connection goes through the
+/// same TLS and SASL.
+async fn drain_in_a_group(brokers: &str, test: &str, security: &[String]) {
+    let names = Names::new(test);
+    emit(brokers, &names, 200, security).await;
+    let (code, log) = drain(brokers, &names, &[security, &flags(&["--assignment=group"])].concat());
+    assert_drained(code, &log, 200);
+    assert!(log.contains("joined the group"), "{log}");
+}
+
 fn flags(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
@@ -59,6 +69,7 @@ async fn tls_with_our_ca_and_an_unknown_ca_refused() {
     emit(&broker.brokers(), &names, 300, &tls).await;
     let (code, log) = drain(&broker.brokers(), &names, &tls);
     assert_drained(code, &log, 300);
+    drain_in_a_group(&broker.brokers(), "tls_group", &tls).await;
 
     // A CA that did not sign the broker's certificate: exit 1 at once, saying what to do.
     let other = dir.join("other-ca.pem").display().to_string();
@@ -121,6 +132,7 @@ async fn scram_over_plaintext_and_over_tls_and_a_wrong_password_refused() {
     let (code, log) = drain(&broker.brokers(), &names, &alice("sasl_plaintext"));
     assert_drained(code, &log, 200);
     assert!(!log.contains("alice-secret-256"), "the password is not logged");
+    drain_in_a_group(&broker.brokers(), "sasl_plain_group", &alice("sasl_plaintext")).await;
 
     // A wrong password: exit 1 at once, saying so.
     let started = Instant::now();
@@ -151,6 +163,7 @@ async fn scram_over_plaintext_and_over_tls_and_a_wrong_password_refused() {
     emit(&broker.brokers(), &names, 200, &bob).await;
     let (code, log) = drain(&broker.brokers(), &names, &bob);
     assert_drained(code, &log, 200);
+    drain_in_a_group(&broker.brokers(), "sasl_ssl_group", &bob).await;
     broker.stop();
 }
 

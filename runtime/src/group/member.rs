@@ -41,6 +41,10 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Whom we tell the broker we are (client.id).
     pub client_id: String,
+    /// Static membership (Kafka's group.instance.id, KIP-345): a member restarted with the same id takes its
+    /// place back at once, without waiting for the session timeout and without a rebalance, and a second process
+    /// with the same id is fenced. Needs the newer request versions (JoinGroup v5, OffsetCommit v7).
+    pub instance_id: Option<String>,
 }
 
 /// One generation of the group, as this member joined it.
@@ -77,6 +81,9 @@ pub enum Beat {
     /// We are no longer a member of this generation (dropped after the session timeout, or replaced): rejoin; what
     /// we write now may be written again by the partitions' new owners.
     Fenced,
+    /// Another process joined with our group instance id (static membership) and took our place: stop, rejoining
+    /// would take it back and the two would fence each other in turn.
+    Replaced,
 }
 
 /// A member of one group.
@@ -112,6 +119,21 @@ const LEAVE_GROUP: (i16, i16) = (0, 4);
 const OFFSET_COMMIT: (i16, i16) = (2, 7);
 const OFFSET_FETCH: (i16, i16) = (1, 7);
 const DESCRIBE_GROUPS: (i16, i16) = (0, 4);
+
+impl Settings {
+    /// The versions to speak: with static membership only those that carry the instance id.
+    fn versions(&self, any: (i16, i16), with_instance_id: i16) -> (i16, i16) {
+        if self.instance_id.is_some() {
+            (any.0.max(with_instance_id), any.1)
+        } else {
+            any
+        }
+    }
+
+    fn instance(&self) -> Option<StrBytes> {
+        self.instance_id.as_deref().map(s)
+    }
+}
 
 fn s(v: &str) -> StrBytes {
     StrBytes::from_string(v.to_string())
@@ -232,11 +254,12 @@ impl Member {
                 .with_session_timeout_ms(self.settings.session_timeout.as_millis() as i32)
                 .with_rebalance_timeout_ms(self.settings.rebalance_timeout.as_millis() as i32)
                 .with_member_id(s(&member_id))
+                .with_group_instance_id(self.settings.instance())
                 .with_protocol_type(StrBytes::from_static_str("consumer"))
                 .with_protocols(vec![JoinGroupRequestProtocol::default()
                     .with_name(StrBytes::from_static_str(assign::ROUND_ROBIN))
                     .with_metadata(assign::subscription(topics))]);
-            let resp = match self.call(&req, JOIN_GROUP, Some(join_deadline)).await {
+            let resp = match self.call(&req, self.settings.versions(JOIN_GROUP, 5), Some(join_deadline)).await {
                 Ok(r) => r,
                 Err(e @ (GroupError::Io { .. } | GroupError::Timeout { .. })) if attempts < 5 => {
                     warn!(error = %e, "JoinGroup failed; trying again");
@@ -304,10 +327,11 @@ impl Member {
                 .with_group_id(GroupId(s(&self.settings.group)))
                 .with_generation_id(resp.generation_id)
                 .with_member_id(s(&me))
+                .with_group_instance_id(self.settings.instance())
                 .with_assignments(assignments);
             // The coordinator's session clock for us restarts with this generation: the lease counts from here.
             let sent = Instant::now();
-            let sresp = match self.call(&sync, SYNC_GROUP, Some(join_deadline)).await {
+            let sresp = match self.call(&sync, self.settings.versions(SYNC_GROUP, 3), Some(join_deadline)).await {
                 Ok(r) => r,
                 Err(e @ (GroupError::Io { .. } | GroupError::Timeout { .. })) if attempts < 5 => {
                     warn!(error = %e, "SyncGroup failed; joining again");
@@ -348,9 +372,10 @@ impl Member {
         let req = HeartbeatRequest::default()
             .with_group_id(GroupId(s(&self.settings.group)))
             .with_generation_id(g.id)
-            .with_member_id(s(&g.member_id));
+            .with_member_id(s(&g.member_id))
+            .with_group_instance_id(self.settings.instance());
         let sent = Instant::now();
-        let resp = self.call(&req, HEARTBEAT, None).await?;
+        let resp = self.call(&req, self.settings.versions(HEARTBEAT, 3), None).await?;
         match ResponseError::try_from_code(resp.error_code) {
             None => {
                 self.renew(&g, sent);
@@ -361,11 +386,13 @@ impl Member {
                 self.renew(&g, sent);
                 Ok(Beat::Rebalance)
             }
-            Some(
-                ResponseError::IllegalGeneration | ResponseError::UnknownMemberId | ResponseError::FencedInstanceId,
-            ) => {
+            Some(ResponseError::IllegalGeneration | ResponseError::UnknownMemberId) => {
                 // A heartbeat of a generation we already left (a join raced it) says nothing about the new one.
                 Ok(if self.fenced(&g) { Beat::Fenced } else { Beat::Ok })
+            }
+            Some(ResponseError::FencedInstanceId) => {
+                self.fenced(&g);
+                Ok(Beat::Replaced)
             }
             Some(ResponseError::NotCoordinator | ResponseError::CoordinatorNotAvailable) => {
                 self.rediscover().await;
@@ -401,6 +428,10 @@ impl Member {
         let Some(g) = self.generation() else {
             return Err(GroupError::Kafka { api: "OffsetCommit", error: ResponseError::UnknownMemberId });
         };
+        self.commit_in(&g, offsets, metadata).await
+    }
+
+    async fn commit_in(&self, g: &Generation, offsets: &BTreeMap<Tp, i64>, metadata: &str) -> Result<(), GroupError> {
         let mut by_topic: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
         for ((t, p), o) in offsets {
             by_topic.entry(t).or_default().push(
@@ -414,13 +445,14 @@ impl Member {
             .with_group_id(GroupId(s(&self.settings.group)))
             .with_generation_id_or_member_epoch(g.id)
             .with_member_id(s(&g.member_id))
+            .with_group_instance_id(self.settings.instance())
             .with_topics(
                 by_topic
                     .into_iter()
                     .map(|(t, ps)| OffsetCommitRequestTopic::default().with_name(TopicName(s(t))).with_partitions(ps))
                     .collect(),
             );
-        let resp = self.call(&req, OFFSET_COMMIT, None).await?;
+        let resp = self.call(&req, self.settings.versions(OFFSET_COMMIT, 7), None).await?;
         for t in &resp.topics {
             for p in &t.partitions {
                 if let Some(error) = ResponseError::try_from_code(p.error_code) {
@@ -430,7 +462,7 @@ impl Member {
                             | ResponseError::UnknownMemberId
                             | ResponseError::FencedInstanceId
                     ) {
-                        self.fenced(&g);
+                        self.fenced(g);
                     }
                     if matches!(error, ResponseError::NotCoordinator | ResponseError::CoordinatorNotAvailable) {
                         self.rediscover().await;
@@ -442,14 +474,27 @@ impl Member {
         Ok(())
     }
 
+    /// Commits `offsets` from outside the group (an operator's reset): Kafka takes such a commit only while the
+    /// group has no members, and refuses it otherwise (UNKNOWN_MEMBER_ID or ILLEGAL_GENERATION).
+    pub async fn commit_outside(&self, offsets: &BTreeMap<Tp, i64>) -> Result<(), GroupError> {
+        let outsider =
+            Generation { id: -1, member_id: String::new(), leader: String::new(), members: vec![], assignment: vec![] };
+        self.commit_in(&outsider, offsets, "").await
+    }
+
     /// The group's committed positions for `partitions` (those with none are left out).
     pub async fn committed(&self, partitions: &[Tp]) -> Result<BTreeMap<Tp, Committed>, GroupError> {
         fetch_committed(self, partitions).await
     }
 
-    /// Leaves the group, so its partitions move at once instead of after the session timeout.
+    /// Leaves the group, so its partitions move at once instead of after the session timeout. A static member
+    /// does not (as in Kafka): it is expected back under the same instance id, and its partitions wait for it until
+    /// the session timeout.
     pub async fn leave(&self) -> Result<(), GroupError> {
         let Some(g) = self.generation() else { return Ok(()) };
+        if self.settings.instance_id.is_some() {
+            return Ok(());
+        }
         let version = {
             let guard = self.conn.lock().await;
             guard.as_ref().map(|c| c.version_of::<LeaveGroupRequest>(LEAVE_GROUP))

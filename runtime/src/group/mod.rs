@@ -11,4 +11,5 @@ pub mod member;
 
 pub use assign::Tp;
 pub use conn::GroupError;
+pub use kafka_protocol::error::ResponseError;
 pub use member::{is_fencing, Beat, Committed, Described, Generation, Member, Settings};

@@ -193,7 +193,9 @@ impl Sink for KafkaSink {
             None => From::End,
             Some(cp) => cp.output_marks.get(key).map_or(From::Start, |&m| From::Mark(m)),
         };
-        let found = recovery::scan_outputs(&outputs, from, inputs).await?;
+        let none = Default::default();
+        let input_marks = committed.map_or(&none, |cp| &cp.input_marks);
+        let found = recovery::scan_outputs(&outputs, from, inputs, input_marks).await?;
         self.pinned_marks = found.starts;
         self.ends = found.ends;
         Ok(Recovered { skips: found.skips, scanned: found.scanned })

@@ -131,7 +131,7 @@ mod tests {
                                 // none has nothing of its own to find (without it, offset 0 is written again after
                                 // a crash in the first round: this property found that).
                                 let first = [("orders/0".to_string(), 0)].into();
-                                store.commit(&Checkpoint { next_offsets: first, output_marks: BTreeMap::new() }).await.expect("committed");
+                                store.commit(&Checkpoint { next_offsets: first, ..Default::default() }).await.expect("committed");
                             }
                             at
                         }
@@ -148,7 +148,7 @@ mod tests {
                         continue;
                     }
                     let next = b.next[0].expect("read something");
-                    let cp = Checkpoint { next_offsets: [("orders/0".to_string(), next)].into(), output_marks: BTreeMap::new() };
+                    let cp = Checkpoint { next_offsets: [("orders/0".to_string(), next)].into(), ..Default::default() };
                     store.commit(&cp).await.expect("committed");
                     position = Some(next);
                 }

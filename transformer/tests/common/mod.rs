@@ -79,6 +79,9 @@ impl Names {
             "--connect-timeout-secs=20".into(),
             "--stats-interval-secs=0".into(),
             "--http-addr=127.0.0.1:0".into(),
+            // The tests of one transformer at a time keep the checkpoint topic (their figures and `offsets`
+            // commands are about it); tests/group.rs and tests/security.rs pass --assignment=group.
+            "--assignment=static".into(),
         ];
         // A flag in `extra` replaces the default above (clap refuses a flag given twice).
         let flag = |a: &str| a.split('=').next().unwrap_or(a).to_string();
