@@ -27,6 +27,9 @@ RATE=${BENCH_RATE:-10000}
 SECS=${BENCH_LATENCY_SECS:-60}
 export STATE_DIR=${BENCH_STATE_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.state/bench}
 export KAFKA_PORT=39092 CLICKHOUSE_HTTP_PORT=38123 CLICKHOUSE_TCP_PORT=39000
+# The figures are the pipeline's, comparable across versions: one transformer with its checkpoint topic, no group
+# join (a new consumer group waits the broker's initial rebalance delay, 3 s, before its first round).
+export ASSIGNMENT=static
 unset KAFKA_BROKERS CLICKHOUSE_URL
 source "$(dirname "$0")/lib.sh"
 SQLITE_BROKERS=127.0.0.1:39093

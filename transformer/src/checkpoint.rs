@@ -32,6 +32,11 @@ pub struct Checkpoint {
     /// input only from its own mark on.
     #[serde(skip)]
     pub input_marks: BTreeMap<String, BTreeMap<String, i64>>,
+    /// Not stored: inputs whose committed position is gone from the store although it had one (a group's offsets
+    /// deleted with their topic, or expired), with the position last recorded. Handled as a position the broker
+    /// no longer has (`--on-offset-out-of-range`).
+    #[serde(skip)]
+    pub gone: BTreeMap<String, i64>,
 }
 
 /// A checkpoint of the same group found under another key (another `--instances`), for a start with none of ours.

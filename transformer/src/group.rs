@@ -242,7 +242,12 @@ impl OffsetStore for GroupStore {
                     cp.next_offsets.insert(key.clone(), o);
                     migrated.push(key.clone());
                 }
-                (None, None) => {}
+                (None, None) => {
+                    // The group recorded a position for it, and the coordinator has none now.
+                    if let Some(&o) = marked.get(key) {
+                        cp.gone.insert(key.clone(), o);
+                    }
+                }
             }
         }
         if !migrated.is_empty() {
@@ -255,7 +260,7 @@ impl OffsetStore for GroupStore {
             cp.output_marks.clear();
             cp.input_marks.clear();
         }
-        Ok((!cp.next_offsets.is_empty()).then_some(cp))
+        Ok((!cp.next_offsets.is_empty() || !cp.gone.is_empty()).then_some(cp))
     }
 
     async fn adopt(&self, _group: &str, _inputs: &[String]) -> Result<Option<Adopted>, CheckpointError> {

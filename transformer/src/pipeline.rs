@@ -328,6 +328,10 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         for idx in 0..self.inputs.len() {
             if let Some(problem) = source::check_position(&mut self.inputs[idx]).await? {
                 self.found_invalid(idx, problem)?;
+            } else if let Some(&position) = committed.gone.get(&self.inputs[idx].key()) {
+                let (log_start, _) = runtime::kafka::bounds(&self.inputs[idx].client).await?;
+                self.inputs[idx].next_offset = position;
+                self.found_invalid(idx, PositionProblem::Gone { position, log_start })?;
             }
         }
         let found = self.sink.recover(cp.as_ref(), &self.inputs).await?;
@@ -407,7 +411,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
     /// name other records; after retention, the records below the log start are gone.
     fn forget_skips(&mut self, idx: usize) {
         match (self.pending[idx], self.skips.get_mut(idx)) {
-            (Some(PositionProblem::PastEnd { .. }), Some(s)) => {
+            (Some(PositionProblem::PastEnd { .. } | PositionProblem::Gone { .. }), Some(s)) => {
                 s.clear();
             }
             (Some(p @ PositionProblem::BeforeLogStart { .. }), Some(s)) => {
@@ -426,7 +430,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         for idx in 0..self.inputs.len() {
             let Some(problem) = self.pending[idx] else { continue };
             let others_clear = self.skips.iter().enumerate().all(|(j, s)| j == idx || s.is_empty());
-            if matches!(problem, PositionProblem::PastEnd { .. }) && !others_clear {
+            if matches!(problem, PositionProblem::PastEnd { .. } | PositionProblem::Gone { .. }) && !others_clear {
                 continue;
             }
             self.inputs[idx].next_offset = problem.resume_at();
@@ -451,6 +455,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             pinned: self.inputs.iter().zip(&self.skips).filter(|(_, s)| !s.is_empty()).map(|(i, _)| i.key()).collect(),
             ends: self.sink.marks(false),
             input_marks: BTreeMap::new(),
+            gone: BTreeMap::new(),
         }
     }
 

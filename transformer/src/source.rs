@@ -60,6 +60,15 @@ pub enum PositionProblem {
         /// The partition's first offset now.
         log_start: i64,
     },
+    /// The consumer group's committed offset is gone although the group had one (Kafka deletes a topic's group
+    /// offsets with the topic, and expires those of a group idle longer than `offsets.retention.minutes`). Like a
+    /// recreated topic: every record the partition holds may be new to us.
+    Gone {
+        /// The position the group last recorded for it.
+        position: i64,
+        /// The partition's first offset now.
+        log_start: i64,
+    },
 }
 
 impl PositionProblem {
@@ -78,14 +87,16 @@ impl PositionProblem {
     /// retention, the oldest record left is the first one not lost).
     pub fn resume_at(&self) -> i64 {
         match *self {
-            Self::PastEnd { log_start, .. } | Self::BeforeLogStart { log_start, .. } => log_start,
+            Self::PastEnd { log_start, .. } | Self::BeforeLogStart { log_start, .. } | Self::Gone { log_start, .. } => {
+                log_start
+            }
         }
     }
 
     /// Records deleted by retention before they were read (0 for a recreated topic: what it lost is unknowable).
     pub fn lost(&self) -> u64 {
         match *self {
-            Self::PastEnd { .. } => 0,
+            Self::PastEnd { .. } | Self::Gone { .. } => 0,
             Self::BeforeLogStart { position, log_start } => (log_start - position) as u64,
         }
     }
@@ -109,6 +120,7 @@ impl PositionProblem {
         match self {
             Self::PastEnd { .. } => "past_end",
             Self::BeforeLogStart { .. } => "before_log_start",
+            Self::Gone { .. } => "offset_gone",
         }
     }
 }
@@ -126,6 +138,11 @@ impl std::fmt::Display for PositionProblem {
                 "position {position} is below the log start {log_start}: retention deleted offsets \
                  {position}..{log_start} ({} records) before they were read",
                 log_start - position
+            ),
+            Self::Gone { position, .. } => write!(
+                f,
+                "the group's committed offset is gone (last recorded: {position}): the topic was deleted and \
+                 recreated, or the group's offsets expired"
             ),
         }
     }

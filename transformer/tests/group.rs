@@ -371,3 +371,30 @@ async fn a_static_member_takes_its_partitions_back_at_once_and_a_second_one_with
     assert_eq!(letters.len() as u64, bad);
     drop(third);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_recreated_while_the_group_is_down_is_read_from_its_start_out_loud() {
+    let s = servers();
+    let names = Names::new("grecreate");
+    names.init_topics(&s).await;
+    let topic = names.raw()[2].clone(); // orders
+    let group = format!("--group={}g", names.prefix);
+    let flags = ["--assignment=group", group.as_str()];
+    produce(&s, &topic, 0, &orders("old", 300)).await;
+    drain_binary(&s, &names, &flags).await;
+
+    // Deleting a topic deletes the group's offsets with it. The new topic grows past the old position before any
+    // member looks (400 > 300): a position check alone could not tell, the vanished offset does.
+    let client = kafka(&s).await;
+    let controller = client.controller_client().unwrap();
+    controller.delete_topic(&topic, 10_000).await.unwrap();
+    controller.create_topic(&topic, 3, 1, 10_000).await.unwrap();
+    produce(&s, &topic, 0, &orders("new", 400)).await;
+    let log = drain_binary(&s, &names, &flags).await;
+    assert!(log.contains("committed offset is gone") && log.contains("resuming at the log start"), "{log}");
+
+    let out: Vec<contract::processed::ProcessedEvent> = read_topic(&s, &names.output()).await;
+    let users: std::collections::HashSet<String> = out.iter().map(|e| e.user_id.clone()).collect();
+    assert_eq!(out.len(), 700, "each old and each new record once");
+    assert_eq!(users.iter().filter(|u| u.starts_with("new-")).count(), 400, "every new record");
+}
