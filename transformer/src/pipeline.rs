@@ -347,6 +347,9 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             }
         }
         let moved = self.apply_pending();
+        if !moved.is_empty() || self.store.commits_at_recovery() {
+            self.sink.barrier(); // the marks below lie past everything written before (see commit_moves)
+        }
         self.checkpoint = self.checkpoint_at(self.inputs.iter().map(|i| (i.key(), i.next_offset)).collect());
         if !ours || !moved.is_empty() || self.store.commits_at_recovery() {
             if !moved.is_empty() || self.store.commits_at_recovery() {
@@ -461,6 +464,12 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
 
     /// One round. Nothing fetched: nothing to commit.
     async fn round(&mut self) -> anyhow::Result<()> {
+        if self.pending.iter().any(Option::is_some) {
+            let moved = self.apply_pending();
+            if !moved.is_empty() {
+                return self.commit_moves(&moved).await;
+            }
+        }
         if self.inputs.is_empty() {
             // A group member with no partition (more members than partitions): it waits for a rebalance.
             tokio::time::sleep(Duration::from_millis(self.cfg.fetch_max_wait_ms.max(1) as u64)).await;
@@ -504,14 +513,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         within_budget(&mut fetched, self.cfg.round_raw_bytes(), self.rounds);
         let now = chrono::Utc::now();
         let round = self.sink.round(now);
-        // Where the outputs end before this round's writes: what a move below records (see OffsetStore::marks_first).
-        let before = self.checkpoint_at(BTreeMap::new());
-        let (out, mut batch) =
-            prepare(&self.layout, fetched, &mut self.skips, round, now.timestamp_millis()).take_out();
-        let moved = self.apply_pending();
-        for &idx in &moved {
-            batch.next[idx] = Some(self.inputs[idx].next_offset); // commit the move
-        }
+        let (out, batch) = prepare(&self.layout, fetched, &mut self.skips, round, now.timestamp_millis()).take_out();
         if batch.is_empty() {
             self.publish_gauges(); // the high watermarks moved
             return Ok(());
@@ -538,11 +540,6 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                 cp.next_offsets.insert(input.key(), *n);
             }
         }
-        if !moved.is_empty() {
-            let at_move = Checkpoint { next_offsets: cp.next_offsets.clone(), ..before };
-            within(self.cfg.request_timeout(), "Kafka", "the marks of a move", self.store.marks_first(&at_move))
-                .await??;
-        }
         let commit_started = Instant::now();
         match within(self.cfg.request_timeout(), "Kafka", "the checkpoint commit", self.store.commit(&cp)).await? {
             Ok(()) => {}
@@ -561,6 +558,23 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         }
         self.metrics.commit_latency.observe(commit_started.elapsed());
         self.committed(batch, cp);
+        Ok(())
+    }
+
+    /// Commits the positions [`Pipeline::apply_pending`] moved back, in a round of their own (nothing written): behind
+    /// a barrier in the outputs ([`Sink::barrier`]), so no later recovery takes the old topic's records, which carry
+    /// the same coordinates, for the new one's.
+    async fn commit_moves(&mut self, moved: &[usize]) -> anyhow::Result<()> {
+        self.sink.barrier();
+        let mut cp = self.checkpoint_at(self.checkpoint.next_offsets.clone());
+        for &idx in moved {
+            cp.next_offsets.insert(self.inputs[idx].key(), self.inputs[idx].next_offset);
+        }
+        let timeout = self.cfg.request_timeout();
+        within(timeout, "Kafka", "the marks of a move", self.store.marks_first(&cp)).await??;
+        within(timeout, "Kafka", "the checkpoint commit", self.store.commit(&cp)).await??;
+        self.checkpoint = cp;
+        self.publish_gauges();
         Ok(())
     }
 

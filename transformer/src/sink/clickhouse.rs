@@ -41,7 +41,19 @@ pub struct ClickHouseSink {
     insert_dead: String,
     /// How long recovery waits for an earlier INSERT still running on the server.
     request_timeout: Duration,
+    /// Time marks, in epoch seconds of `inserted_at` ([`MARK`]): rows written after the last commit have
+    /// `inserted_at` at or after `ends`; `pinned` is the mark the last recovery looked from (kept while what it found
+    /// is still ahead).
+    ends: i64,
+    pinned: i64,
+    /// Rows are stamped `inserted_at` no earlier than this (see [`Sink::barrier`]).
+    not_before: i64,
 }
+
+/// The key of the direct sink's time mark in checkpoints: rows with `inserted_at` at or after it may be ours and
+/// uncommitted. A recovery looks only at those (and at source offsets at or past the committed position), so a
+/// recreated topic's old rows, with the same coordinates, are never taken for the new topic's.
+pub const MARK: &str = "clickhouse/inserted_at";
 
 /// A round for ClickHouse: the RowBinary bodies of the two INSERTs.
 #[derive(Debug, Default)]
@@ -285,6 +297,9 @@ impl Sink for ClickHouseSink {
             insert_dead: rowbinary::insert_statement(&database, DEAD_LETTERS_TABLE, &DEAD_LETTER_COLUMNS),
             database,
             request_timeout: cfg.request_timeout(),
+            ends: Utc::now().timestamp(),
+            pinned: 0,
+            not_before: 0,
         };
         let started = Instant::now();
         loop {
@@ -309,14 +324,17 @@ impl Sink for ClickHouseSink {
     }
 
     fn round(&self, now: DateTime<Utc>) -> ClickHouseRound {
-        ClickHouseRound::new(now)
+        let at = DateTime::from_timestamp(now.timestamp().max(self.not_before), 0).unwrap_or(now);
+        ClickHouseRound::new(at)
     }
 
     async fn write(&mut self, round: ClickHouseRound) -> anyhow::Result<()> {
+        let at = i64::from(round.inserted_at);
         tokio::try_join!(
             self.insert(EVENTS_TABLE, &self.insert_events, round.events),
             self.insert(DEAD_LETTERS_TABLE, &self.insert_dead, round.dead)
         )?;
+        self.ends = self.ends.max(at);
         Ok(())
     }
 
@@ -326,9 +344,18 @@ impl Sink for ClickHouseSink {
             return Ok(found);
         }
         self.wait_for_running_inserts().await?;
+        let committed = committed.expect("checked above");
+        let global = committed.output_marks.get(MARK).copied();
+        let mark_of = |input: &Input| {
+            committed.input_marks.get(&input.key()).and_then(|m| m.get(MARK).copied()).or(global).unwrap_or(0)
+        };
+        self.pinned = global.unwrap_or(0);
+        self.ends = Utc::now().timestamp().max(self.ends);
         let condition = inputs
             .iter()
-            .map(|_| "(source_topic = ? AND source_partition = ? AND source_offset >= ?)")
+            .map(|_| {
+                "(source_topic = ? AND source_partition = ? AND source_offset >= ? AND inserted_at >= toDateTime(?))"
+            })
             .collect::<Vec<_>>()
             .join(" OR ");
         for table in [EVENTS_TABLE, DEAD_LETTERS_TABLE] {
@@ -339,7 +366,11 @@ impl Sink for ClickHouseSink {
             );
             let mut query = self.client.query(&sql);
             for input in inputs {
-                query = query.bind(input.client.topic()).bind(input.client.partition()).bind(input.next_offset);
+                query = query
+                    .bind(input.client.topic())
+                    .bind(input.client.partition())
+                    .bind(input.next_offset)
+                    .bind(mark_of(input).clamp(0, u32::MAX as i64) as u32);
             }
             let mut rows = query.fetch::<Stored>().with_context(|| format!("reading {table} back"))?;
             while let Some(row) = rows.next().await.with_context(|| format!("reading {table} back"))? {
@@ -350,9 +381,15 @@ impl Sink for ClickHouseSink {
         Ok(found)
     }
 
-    fn marks(&self, _skips_ahead: bool) -> std::collections::BTreeMap<String, i64> {
-        // ClickHouse is asked by source coordinates; there is nothing to mark.
-        Default::default()
+    fn marks(&self, skips_ahead: bool) -> std::collections::BTreeMap<String, i64> {
+        [(MARK.to_string(), if skips_ahead { self.pinned } else { self.ends })].into()
+    }
+
+    fn barrier(&mut self) -> std::collections::BTreeMap<String, i64> {
+        let m = self.ends.max(Utc::now().timestamp()) + 1;
+        self.not_before = m;
+        self.ends = m;
+        self.marks(false)
     }
 }
 

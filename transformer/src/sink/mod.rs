@@ -77,4 +77,12 @@ pub trait Sink: Send + Sized + 'static {
     /// The output marks to keep in the next checkpoint. `skips_ahead`: records that recovery found are still
     /// ahead of the positions (a crash now must find them again).
     fn marks(&self, skips_ahead: bool) -> BTreeMap<String, i64>;
+
+    /// Marks strictly after everything written so far and at or before anything written from now on; the ends
+    /// of our writes are such marks from then on. A position moved back (a recreated topic) is committed with
+    /// these, so the old topic's records, with the same coordinates, fall before them. Kafka: the end offsets
+    /// (already strict); ClickHouse: a second past the last `inserted_at`, which later rows are stamped with at least.
+    fn barrier(&mut self) -> BTreeMap<String, i64> {
+        self.marks(false)
+    }
 }
