@@ -285,6 +285,17 @@ pub async fn partitions(client: &Client, topic: &str) -> Result<Vec<i32>, KafkaE
     Ok(ids)
 }
 
+/// Every partition of `topics`, as (topic, partition), in the order of `topics` and then by partition.
+pub async fn topic_partitions(client: &Client, topics: &[String]) -> Result<Vec<(String, i32)>, KafkaError> {
+    let mut all = Vec::new();
+    for topic in topics {
+        for p in partitions(client, topic).await? {
+            all.push((topic.clone(), p));
+        }
+    }
+    Ok(all)
+}
+
 /// A client for one partition (fails if the topic does not exist).
 pub async fn partition_client(client: &Client, topic: &str, partition: i32) -> Result<PartitionClient, KafkaError> {
     client

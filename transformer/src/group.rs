@@ -104,12 +104,7 @@ impl GroupStore {
 
     /// Joins (again): the group deals the partitions anew.
     async fn rejoin(&mut self) -> anyhow::Result<()> {
-        let mut partitions = Vec::new();
-        for t in &self.topics {
-            for p in runtime::kafka::partitions(&self.client, t).await? {
-                partitions.push((t.clone(), p));
-            }
-        }
+        let partitions = runtime::kafka::topic_partitions(&self.client, &self.topics).await?;
         let started = Instant::now();
         let g = self
             .member
@@ -177,7 +172,8 @@ impl GroupStore {
     /// Appends the marks of `cp` for this member's partitions to the checkpoint topic: one record for the
     /// partitions with records found already written still ahead (marks where the recovery scan started), one for
     /// the others (the ends of our writes). Marks per partition, so a partition without such records never gets a
-    /// scan start that reaches back before a deleted topic's records of the same name.
+    /// scan start that reaches back before a deleted topic's records of the same name. Restarts the
+    /// [`MARKS_EVERY`] clock.
     async fn append_marks(&self, cp: &Checkpoint) -> Result<(), CheckpointError> {
         let keys: Vec<String> = self.generation.assignment.iter().map(|(t, p)| tp_key(t, *p)).collect();
         let part = |pinned: bool, marks: &BTreeMap<String, i64>| Checkpoint {
@@ -196,6 +192,7 @@ impl GroupStore {
                 self.log.commit(&record).await?;
             }
         }
+        *self.marks_written.lock().expect("marks lock poisoned") = Some(Instant::now());
         Ok(())
     }
 }
@@ -281,7 +278,6 @@ impl OffsetStore for GroupStore {
         let due = self.marks_written.lock().expect("marks lock poisoned").is_none_or(|t| t.elapsed() >= MARKS_EVERY);
         if due {
             self.append_marks(cp).await?;
-            *self.marks_written.lock().expect("marks lock poisoned") = Some(Instant::now());
         }
         Ok(())
     }
@@ -290,9 +286,7 @@ impl OffsetStore for GroupStore {
     /// they were before a round that moved positions back. A crash between the two leaves the old positions
     /// committed (or none, for a deleted topic's partitions), which the next owner handles as it would have.
     async fn marks_first(&self, cp: &Checkpoint) -> Result<(), CheckpointError> {
-        self.append_marks(cp).await?;
-        *self.marks_written.lock().expect("marks lock poisoned") = Some(Instant::now());
-        Ok(())
+        self.append_marks(cp).await
     }
 
     fn rebalance_due(&self) -> bool {

@@ -46,31 +46,14 @@ pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyho
             }
         }
         OffsetsAction::Reset { to, partition, to_offset, dry_run } => {
-            let cp = match (to, partition, to_offset) {
-                (_, Some(key), Some(offset)) => {
-                    let input = inputs.iter().find(|i| i.key() == *key).ok_or_else(|| {
-                        let keys: Vec<_> = inputs.iter().map(|i| i.key()).collect();
-                        anyhow::anyhow!("--partition {key} is not an input of this instance: {}", keys.join(", "))
-                    })?;
-                    let (low, high) = bounds(&input.client).await?;
-                    anyhow::ensure!(
-                        (low..=high).contains(offset),
-                        "--to-offset {offset} is outside {key}'s log ({low}..={high})"
-                    );
-                    let mut cp = store.load().await?.unwrap_or_default();
-                    cp.next_offsets.insert(key.clone(), *offset);
-                    cp
-                }
-                (Some(ResetTo::Checkpoint(offset)), _, _) => store.at(*offset).await.map_err(anyhow::Error::msg)?,
-                (Some(ResetTo::Position(at)), _, _) => at_position(client, cfg, &inputs, *at).await?,
-                (None, _, _) => unreachable!("clap requires --to or --partition with --to-offset"),
+            // The current checkpoint only for a one-partition move: a reset to an earlier checkpoint is the way out
+            // of one that does not decode.
+            let current = match partition {
+                Some(_) => store.load().await?.unwrap_or_default(),
+                None => Checkpoint::default(),
             };
-            for (k, o) in &cp.next_offsets {
-                writeln!(out, "position {k} next={o}")?;
-            }
-            for (k, m) in &cp.output_marks {
-                writeln!(out, "mark {k} offset={m}")?;
-            }
+            let cp = reset_target(client, cfg, &inputs, &store, (to, partition, to_offset), current).await?;
+            print_reset(&mut out, &cp)?;
             if *dry_run {
                 writeln!(out, "dry run: nothing written")?;
             } else {
@@ -84,6 +67,48 @@ pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyho
         }
     }
     Ok(out)
+}
+
+/// What a reset writes: `current` with one partition moved (`--partition P --to-offset N`, N within P's log), a copy
+/// of the checkpoint at an offset of the checkpoint topic (`--to N`), or every input at a position (`--to
+/// earliest|latest|<time>`).
+async fn reset_target(
+    client: &Client,
+    cfg: &Config,
+    inputs: &[crate::source::Input],
+    store: &CheckpointStore,
+    (to, partition, to_offset): (&Option<ResetTo>, &Option<String>, &Option<i64>),
+    mut current: Checkpoint,
+) -> anyhow::Result<Checkpoint> {
+    Ok(match (to, partition, to_offset) {
+        (_, Some(key), Some(offset)) => {
+            let input = inputs.iter().find(|i| i.key() == *key).ok_or_else(|| {
+                let keys: Vec<_> = inputs.iter().map(|i| i.key()).collect();
+                anyhow::anyhow!("--partition {key} is not an input of this instance: {}", keys.join(", "))
+            })?;
+            let (low, high) = bounds(&input.client).await?;
+            anyhow::ensure!(
+                (low..=high).contains(offset),
+                "--to-offset {offset} is outside {key}'s log ({low}..={high})"
+            );
+            current.next_offsets.insert(key.clone(), *offset);
+            current
+        }
+        (Some(ResetTo::Checkpoint(offset)), _, _) => store.at(*offset).await.map_err(anyhow::Error::msg)?,
+        (Some(ResetTo::Position(at)), _, _) => at_position(client, cfg, inputs, *at).await?,
+        (None, _, _) => unreachable!("clap requires --to or --partition with --to-offset"),
+    })
+}
+
+/// The positions and marks a reset writes, a line each.
+fn print_reset(out: &mut String, cp: &Checkpoint) -> std::fmt::Result {
+    for (k, o) in &cp.next_offsets {
+        writeln!(out, "position {k} next={o}")?;
+    }
+    for (k, m) in &cp.output_marks {
+        writeln!(out, "mark {k} offset={m}")?;
+    }
+    Ok(())
 }
 
 /// One `position` line per input (its committed position against the log start and high watermark), then one
@@ -174,26 +199,8 @@ mod group {
                 positions(&mut out, &inputs, &cp).await?;
             }
             OffsetsAction::Reset { to, partition, to_offset, dry_run } => {
-                let new = match (to, partition, to_offset) {
-                    (_, Some(key), Some(offset)) => {
-                        anyhow::ensure!(
-                            inputs.iter().any(|i| i.key() == *key),
-                            "--partition {key} is not an input partition"
-                        );
-                        let mut new = cp.clone();
-                        new.next_offsets.insert(key.clone(), *offset);
-                        new
-                    }
-                    (Some(ResetTo::Checkpoint(offset)), _, _) => store.at(*offset).await.map_err(anyhow::Error::msg)?,
-                    (Some(ResetTo::Position(at)), _, _) => at_position(client, cfg, &inputs, *at).await?,
-                    (None, _, _) => unreachable!("clap requires --to or --partition with --to-offset"),
-                };
-                for (k, o) in &new.next_offsets {
-                    writeln!(out, "position {k} next={o}")?;
-                }
-                for (k, m) in &new.output_marks {
-                    writeln!(out, "mark {k} offset={m}")?;
-                }
+                let new = reset_target(client, cfg, &inputs, &store, (to, partition, to_offset), cp).await?;
+                print_reset(&mut out, &new)?;
                 if *dry_run {
                     writeln!(out, "dry run: nothing written")?;
                     return Ok(out);

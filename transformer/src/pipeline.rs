@@ -140,12 +140,7 @@ impl<S: Sink> Pipeline<S, Positions> {
         let (started, wait) = (Instant::now(), p.cfg.connect_timeout());
         let mut backoff = runtime::retry::Backoff::default();
         loop {
-            let recovered = match p.follow_rebalance().await {
-                Ok(true) => Ok(()),
-                Ok(false) => p.recover().await,
-                Err(e) => Err(e),
-            };
-            let Err(e) = recovered else { break };
+            let Err(e) = p.resync().await else { break };
             let bad = matches!(e.downcast_ref::<CheckpointError>(), Some(CheckpointError::Bad { .. }));
             if bad || hopeless(&e) || (!wait.is_zero() && started.elapsed() >= wait) {
                 return Err(e);
@@ -186,13 +181,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                         self.store.close().await;
                         return Ok(());
                     }
-                    // A rebalance recovers the partitions it deals; otherwise recover the ones we have.
-                    let recovered = match self.follow_rebalance().await {
-                        Ok(true) => Ok(()),
-                        Ok(false) => self.recover().await,
-                        Err(e) => Err(e),
-                    };
-                    match recovered {
+                    match self.resync().await {
                         Ok(()) => break,
                         Err(e) if hopeless(&e) => return Err(e),
                         Err(e) => {
@@ -256,6 +245,15 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         }
         self.store.close().await;
         info!("stopped after committing the last round");
+        Ok(())
+    }
+
+    /// Recovers: through a rebalance when the group has one due (it recovers the partitions it deals), otherwise
+    /// the partitions we have.
+    async fn resync(&mut self) -> anyhow::Result<()> {
+        if !self.follow_rebalance().await? {
+            self.recover().await?;
+        }
         Ok(())
     }
 
@@ -346,13 +344,15 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                 self.skips[idx].clear();
             }
         }
-        let moved = self.apply_pending();
-        if !moved.is_empty() || self.store.commits_at_recovery() {
-            self.sink.barrier(); // the marks below lie past everything written before (see commit_moves)
+        // Positions moved back, or (a group) partitions that may have just come here: committed behind a barrier,
+        // with their marks first (see commit_moves).
+        let behind_barrier = !self.apply_pending().is_empty() || self.store.commits_at_recovery();
+        if behind_barrier {
+            self.sink.barrier();
         }
         self.checkpoint = self.checkpoint_at(self.inputs.iter().map(|i| (i.key(), i.next_offset)).collect());
-        if !ours || !moved.is_empty() || self.store.commits_at_recovery() {
-            if !moved.is_empty() || self.store.commits_at_recovery() {
+        if !ours || behind_barrier {
+            if behind_barrier {
                 // Nothing is written yet: these marks lie past every record of a deleted topic of the same name.
                 self.store.marks_first(&self.checkpoint).await?;
             }
@@ -457,8 +457,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             output_marks: self.marks(),
             pinned: self.inputs.iter().zip(&self.skips).filter(|(_, s)| !s.is_empty()).map(|(i, _)| i.key()).collect(),
             ends: self.sink.marks(false),
-            input_marks: BTreeMap::new(),
-            gone: BTreeMap::new(),
+            ..Default::default()
         }
     }
 
@@ -785,12 +784,7 @@ async fn open_partitions(client: &Client, parts: &[(String, i32)]) -> anyhow::Re
 
 /// Opens the input partitions this instance owns.
 pub(crate) async fn open_inputs(client: &Client, cfg: &Config) -> anyhow::Result<Vec<Input>> {
-    let mut all = Vec::new();
-    for topic in &cfg.input_topics {
-        for p in runtime::kafka::partitions(client, topic).await? {
-            all.push((topic.clone(), p));
-        }
-    }
+    let all = runtime::kafka::topic_partitions(client, &cfg.input_topics).await?;
     let mine = assign(&all, cfg.instance, cfg.instances);
     let inputs = open_partitions(client, &mine).await?;
     info!(

@@ -43,12 +43,7 @@ pub async fn report(client: &Client, cfg: &Config) -> anyhow::Result<String> {
 /// The group's committed offsets for every input partition, and the `group` and `member` lines.
 async fn group_positions(client: &Client, cfg: &Config) -> anyhow::Result<(Checkpoint, String)> {
     let member = crate::group::outsider(cfg)?;
-    let mut all = Vec::new();
-    for topic in &cfg.input_topics {
-        for p in runtime::kafka::partitions(client, topic).await? {
-            all.push((topic.clone(), p));
-        }
-    }
+    let all = runtime::kafka::topic_partitions(client, &cfg.input_topics).await?;
     let mut cp = Checkpoint::default();
     for ((t, p), c) in member.committed(&all).await? {
         cp.next_offsets.insert(tp_key(&t, p), c.offset);
