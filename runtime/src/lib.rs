@@ -8,7 +8,9 @@
 //! - [`shutdown`]: SIGINT/SIGTERM as a future, and a stop flag every task watches.
 //! - [`logging`]: tracing to stderr, text or JSON.
 //! - [`retry`]: the one retry pace (exponential backoff that shutdown cuts short).
+//! - [`cli`]: flags and environment into typed config, an empty variable counting as unset.
 
+pub mod cli;
 pub mod group;
 pub mod http;
 pub mod kafka;

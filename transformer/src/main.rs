@@ -1,6 +1,5 @@
 //! `transformer`: flags, logging, then [`transformer::run`] until SIGINT/SIGTERM.
 
-use clap::Parser;
 use transformer::config::Config;
 
 /// musl's malloc, which a static build gets by default, cost a third of the transformer's CPU (its locks and the
@@ -9,20 +8,14 @@ use transformer::config::Config;
 #[global_allocator]
 static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    let cfg = Config::parse();
+fn main() -> std::process::ExitCode {
+    // Before any thread starts: an empty environment variable counts as unset (runtime::cli).
+    let cfg: Config = runtime::cli::parse();
     // Configuration errors exit 2, as clap's own do; failures at run time exit 1.
     if let Err(e) = cfg.validate() {
         eprintln!("error: {e:#}");
         return std::process::ExitCode::from(2);
     }
     runtime::logging::init(cfg.log_format);
-    match transformer::run(cfg, runtime::shutdown::signal()).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "transformer stopped");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    runtime::cli::run("transformer", transformer::run(cfg, runtime::shutdown::signal()))
 }

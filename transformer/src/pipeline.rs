@@ -477,10 +477,16 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         let (max_bytes, max_wait) = (self.cfg.partition_fetch_bytes(self.inputs.len()), self.cfg.fetch_max_wait_ms);
         let mut fetched = Vec::with_capacity(self.inputs.len());
         let now = Instant::now();
+        let drain = self.cfg.drain;
         let fetches = self.inputs.iter_mut().zip(&self.pending).zip(&self.unreadable).map(
             |((input, pending), unreadable)| async move {
                 if pending.is_some() || unreadable.as_ref().is_some_and(|u| now < u.retry_at) {
                     return None; // waits for apply_pending, or for the next try of an unreadable batch
+                }
+                if drain && input.next_offset >= input.high_watermark {
+                    // Drained: a fetch would only wait --fetch-max-wait-ms for nothing, and hold the round that
+                    // long while other partitions still have a backlog.
+                    return None;
                 }
                 Some(match source::fetch(input, max_bytes, max_wait).await {
                     // Read up to the bad batch: the first batch alone may still be fine.

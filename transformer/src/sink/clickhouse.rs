@@ -302,6 +302,7 @@ impl Sink for ClickHouseSink {
             not_before: 0,
         };
         let started = Instant::now();
+        let mut backoff = runtime::retry::Backoff::default();
         loop {
             match sink.check_tables().await {
                 Ok(()) => break,
@@ -314,8 +315,9 @@ impl Sink for ClickHouseSink {
                     )))
                 }
                 Err(e) => {
-                    warn!(error = %format!("{e:#}"), "ClickHouse not ready; trying again in 1 s");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let delay = backoff.next_delay();
+                    warn!(error = %format!("{e:#}"), retry_in_s = delay.as_secs(), "ClickHouse not ready; trying again");
+                    tokio::time::sleep(delay).await;
                 }
             }
         }
