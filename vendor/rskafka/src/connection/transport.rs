@@ -117,6 +117,9 @@ impl Transport {
         socks5_proxy: Option<String>,
     ) -> Result<Self> {
         let tcp_stream = Self::connect_tcp(broker, socks5_proxy).await?;
+        // PATCH: no Nagle. Requests share one connection; without TCP_NODELAY a small request sent while a larger
+        // one is unacknowledged waits for the broker's delayed ACK (40 ms on Linux). The Java client sets it too.
+        tcp_stream.set_nodelay(true)?;
         Self::wrap_tls(tcp_stream, broker, tls_config).await
     }
 
