@@ -103,27 +103,38 @@ struct Stored {
     source_offset: i64,
 }
 
+/// Idle connections are closed after this: ClickHouse closes them after 3 s (keep_alive_timeout), and reusing one it
+/// is closing fails the request.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl ClickHouseSink {
     /// The client for `--clickhouse-*`, HTTPS with the pure-Rust TLS provider when the URL says https.
     pub fn client(cfg: &Config) -> anyhow::Result<clickhouse::Client> {
         let ch = &cfg.clickhouse;
         // `http://user:password@host:8123`, the form scripts/up.sh takes, works too; the flags win.
         let (url, in_url) = split_credentials(&ch.clickhouse_url);
+        // Our own connector, for TCP_NODELAY (the crate's default leaves Nagle on): an INSERT's body ends with a
+        // small chunk, which Nagle holds until ClickHouse acknowledges the one before, up to its delayed ACK (40 ms).
+        let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+        tcp.set_nodelay(true);
+        tcp.set_keepalive(Some(Duration::from_secs(60)));
+        let mut builder = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new());
         let client = if url.starts_with("https://") {
             let tls =
                 runtime::security::tls_client_config("--clickhouse-ca-location", ch.clickhouse_ca_location.as_deref())?;
-            let connector =
-                hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
-            let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(2))
-                .build(connector);
-            clickhouse::Client::with_http_client(http)
+            tcp.enforce_http(false);
+            let connector = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls)
+                .https_or_http()
+                .enable_http1()
+                .wrap_connector(tcp);
+            clickhouse::Client::with_http_client(builder.pool_idle_timeout(POOL_IDLE_TIMEOUT).build(connector))
         } else {
             anyhow::ensure!(
                 ch.clickhouse_ca_location.is_none(),
                 "--clickhouse-ca-location is set but --clickhouse-url {url} is not https://"
             );
-            clickhouse::Client::default()
+            clickhouse::Client::with_http_client(builder.pool_idle_timeout(POOL_IDLE_TIMEOUT).build(tcp))
         };
         let user_flag_given = ch.clickhouse_user != "default";
         let (user, url_password) = match in_url {
