@@ -15,8 +15,8 @@
 #  3c. peak RSS draining N records written in 1,000- and in 50,000-record producer batches;
 #  4. the same on the durable sqlite broker that scripts/up.sh runs, with N/5 records (it is ~30x slower);
 #  5. latency: the emitter at RATE events/s (default 10,000) for SECS s (default 60) through the whole pipeline,
-#     once with each sink (Kafka + Kafka engine, and --sink clickhouse); a probe polls ClickHouse and reports
-#     p50/p99/max of emit -> queryable;
+#     once with each sink (Kafka + Kafka engine, and --sink clickhouse); a probe polls ClickHouse every 50 ms and
+#     reports p50/p99/max of emit -> queryable (a row counts as seen when the query that first returned it was sent);
 #  6. the N-record backlog of step 2 drained into queryable ClickHouse rows with each sink: rows/s; and the direct
 #     sink's recovery lookup over those N stored rows (positions reset to the start): time and peak RSS.
 #   scripts/bench.sh [N]      env: BENCH_RUNS, BENCH_RATE, BENCH_LATENCY_SECS

@@ -1,10 +1,10 @@
 //! The emitter's counters, served as Prometheus text on `/metrics`, and its health on `/healthz`.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use runtime::http::{Response, PROMETHEUS};
+use runtime::http::Response;
+use runtime::telemetry::{metrics_response, Exposition, Health};
 
 /// Updated by the send loop.
 #[derive(Debug, Default)]
@@ -36,17 +36,12 @@ impl Metrics {
     /// Answers `/metrics` and `/healthz`.
     pub fn handle(&self, path: &str, max_age: Duration) -> Response {
         match path {
-            "/metrics" => Response::ok(PROMETHEUS, self.render()),
+            "/metrics" => metrics_response(self.render()),
             "/healthz" => {
+                let stale =
+                    |age: Duration| format!("no batch acknowledged for {:.1} s: is Kafka up?", age.as_secs_f64());
                 let last = self.last_ok_ms.load(Relaxed);
-                let age = chrono::Utc::now().timestamp_millis() - last;
-                if last == 0 {
-                    Response::text(503, "starting: not connected to Kafka yet\n")
-                } else if age > max_age.as_millis() as i64 {
-                    Response::text(503, format!("no batch acknowledged for {:.1} s: is Kafka up?\n", age as f64 / 1e3))
-                } else {
-                    Response::text(200, "ok\n")
-                }
+                Health::from_last_success(last, max_age, "starting: not connected to Kafka yet", stale).response("")
             }
             _ => Response::text(404, "not found: try /metrics or /healthz\n"),
         }
@@ -54,33 +49,26 @@ impl Metrics {
 
     /// Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let mut s = String::new();
-        for (name, kind, help, v) in [
-            ("emitter_events_sent_total", "counter", "Events sent and acknowledged.", self.sent.load(Relaxed)),
-            ("emitter_malformed_events_total", "counter", "Events malformed on purpose.", self.malformed.load(Relaxed)),
-            ("emitter_bytes_sent_total", "counter", "Bytes of record values sent.", self.bytes.load(Relaxed)),
-            ("emitter_batches_total", "counter", "Produce batches acknowledged.", self.batches.load(Relaxed)),
-            (
+        let mut e = Exposition::new();
+        e.counter("emitter_events_sent_total", "Events sent and acknowledged.", self.sent.load(Relaxed))
+            .counter("emitter_malformed_events_total", "Events malformed on purpose.", self.malformed.load(Relaxed))
+            .counter("emitter_bytes_sent_total", "Bytes of record values sent.", self.bytes.load(Relaxed))
+            .counter("emitter_batches_total", "Produce batches acknowledged.", self.batches.load(Relaxed))
+            .counter(
                 "emitter_produce_errors_total",
-                "counter",
                 "Failed produce attempts (retried).",
                 self.produce_errors.load(Relaxed),
-            ),
-            (
+            )
+            .gauge(
                 "emitter_target_rate_events_per_second",
-                "gauge",
                 "Target rate (0: unlimited).",
                 self.target_rate.load(Relaxed),
-            ),
-            (
+            )
+            .gauge(
                 "emitter_actual_rate_events_per_second",
-                "gauge",
                 "Rate over the last stats interval.",
                 self.actual_rate.load(Relaxed),
-            ),
-        ] {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
-        }
-        s
+            );
+        e.finish()
     }
 }

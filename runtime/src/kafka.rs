@@ -209,6 +209,15 @@ fn refusal(e: &RsError, security: &Security) -> Option<String> {
             text.rsplit(": ").next().unwrap_or(&text)
         ));
     }
+    if security.tls.is_some() && lower.contains("received fatal alert") {
+        // The broker ended the handshake: it wants a client certificate (mutual TLS) and had none, or one it does
+        // not trust (UnknownCA, BadCertificate, CertificateRequired).
+        return Some(format!(
+            "the broker refused the TLS handshake ({}): it requires a client certificate it trusts: check \
+             --ssl-certificate-location and --ssl-key-location (SSL_CERTIFICATE_LOCATION, SSL_KEY_LOCATION)",
+            text.rsplit(": ").next().unwrap_or(&text)
+        ));
+    }
     if security.tls.is_some() && (lower.contains("certificate") || lower.contains("unknownissuer")) {
         return Some(
             "the broker's TLS certificate is not trusted: give the CA that signed it with --ssl-ca-location \

@@ -8,6 +8,7 @@
 //! - [`shutdown`]: SIGINT/SIGTERM as a future, and a stop flag every task watches.
 //! - [`logging`]: tracing to stderr, text or JSON.
 //! - [`retry`]: the one retry pace (exponential backoff that shutdown cuts short).
+//! - [`telemetry`]: the Prometheus text format and the `/healthz` verdict, the same for both binaries.
 //! - [`cli`]: flags and environment into typed config, an empty variable counting as unset.
 
 pub mod cli;
@@ -18,3 +19,4 @@ pub mod logging;
 pub mod retry;
 pub mod security;
 pub mod shutdown;
+pub mod telemetry;

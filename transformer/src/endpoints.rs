@@ -6,8 +6,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use runtime::http::{Response, PROMETHEUS};
+use runtime::http::Response;
 use serde_json::json;
+
+use runtime::telemetry::Health;
 
 use crate::map::MapError;
 use crate::metrics::Metrics;
@@ -18,7 +20,7 @@ const PAGE: &str = include_str!("status.html");
 /// Answers one request for `path`. `max_age`: how old the last successful round may be for `/healthz` to say 200.
 pub fn handle(metrics: &Arc<Metrics>, max_age: Duration, path: &str) -> Response {
     match path {
-        "/metrics" => Response::ok(PROMETHEUS, metrics.render()),
+        "/metrics" => runtime::telemetry::metrics_response(metrics.render()),
         "/healthz" => {
             let group = metrics.group.lock().expect("metrics lock poisoned").as_ref().map_or(String::new(), |g| {
                 format!(
@@ -30,11 +32,7 @@ pub fn handle(metrics: &Arc<Metrics>, max_age: Duration, path: &str) -> Response
                     g.assignment.join(", ")
                 )
             });
-            match metrics.health(max_age) {
-                Ok(None) => Response::text(200, format!("ok\n{group}")),
-                Ok(Some(degraded)) => Response::text(200, format!("{degraded}\n{group}")),
-                Err(reason) => Response::text(503, format!("{reason}\n{group}")),
-            }
+            metrics.health(max_age).response(&group)
         }
         "/status.json" => Response::ok("application/json", status_json(metrics, max_age).to_string()),
         "/" | "/index.html" => Response::ok("text/html; charset=utf-8", PAGE.to_string()),
@@ -67,8 +65,8 @@ fn status_json(m: &Metrics, max_age: Duration) -> serde_json::Value {
     let position_events: Vec<_> = m.position_events.lock().expect("metrics lock poisoned").iter().cloned().collect();
     let history: Vec<_> = m.history.lock().expect("metrics lock poisoned").iter().cloned().collect();
     json!({
-        "health": {"ok": health.is_ok(), "degraded": matches!(health, Ok(Some(_))),
-                   "reason": match &health { Ok(r) => r.clone(), Err(r) => Some(r.clone()) }},
+        "health": {"ok": health.is_up(), "degraded": matches!(health, Health::Degraded(_)),
+                   "reason": health.reason()},
         "position_events": position_events,
         "group": m.group.lock().expect("metrics lock poisoned").clone(),
         "started": m.started_ms.load(Relaxed),

@@ -2,10 +2,12 @@
 //! in Prometheus text format, the health verdict, and a short history for the status page.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
+
+pub use runtime::telemetry::Histogram;
+use runtime::telemetry::{Exposition, Health, Kind};
 
 use crate::map::MapError;
 
@@ -48,42 +50,6 @@ pub type PositionKey = (String, i32, &'static str);
 
 /// How long /healthz says "degraded" after an input position was found invalid.
 pub const DEGRADED_FOR: Duration = Duration::from_secs(600);
-
-/// Upper bounds of the latency histogram buckets, in seconds.
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
-
-/// A Prometheus histogram of durations.
-#[derive(Debug, Default)]
-pub struct Histogram {
-    counts: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
-}
-
-impl Histogram {
-    /// Records one observation.
-    pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        for (bound, c) in BUCKETS.iter().zip(&self.counts) {
-            if secs <= *bound {
-                c.fetch_add(1, Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Relaxed);
-        self.sum_micros.fetch_add(d.as_micros() as u64, Relaxed);
-    }
-
-    fn render(&self, s: &mut String, name: &str, help: &str) {
-        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
-        for (bound, c) in BUCKETS.iter().zip(&self.counts) {
-            let _ = writeln!(s, "{name}_bucket{{le=\"{bound}\"}} {}", c.load(Relaxed));
-        }
-        let n = self.count.load(Relaxed);
-        let _ = writeln!(s, "{name}_bucket{{le=\"+Inf\"}} {n}");
-        let _ = writeln!(s, "{name}_sum {}", self.sum_micros.load(Relaxed) as f64 / 1e6);
-        let _ = writeln!(s, "{name}_count {n}");
-    }
-}
 
 /// One point of the status page's chart.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -200,10 +166,10 @@ impl Metrics {
         }
     }
 
-    /// Health: `Ok(None)` when the last successful round is at most `max_age` old; `Ok(Some(reason))` when it is
-    /// but an input position was found invalid within [`DEGRADED_FOR`] (degraded: working, but look); otherwise
-    /// `Err` with why not.
-    pub fn health(&self, max_age: Duration) -> Result<Option<String>, String> {
+    /// Health: down while an input partition is stopped at a batch it cannot read, or the last successful round
+    /// is older than `max_age`; degraded while an input position found invalid within [`DEGRADED_FOR`] was moved
+    /// (working, but look); otherwise ok.
+    pub fn health(&self, max_age: Duration) -> Health {
         let stopped: Vec<String> = self
             .partitions
             .lock()
@@ -212,34 +178,33 @@ impl Metrics {
             .filter_map(|g| g.unreadable.clone())
             .collect();
         if !stopped.is_empty() {
-            return Err(stopped.join("; "));
+            return Health::Down(stopped.join("; "));
         }
+        let stale = |age: Duration| {
+            let last_error = self.errors.lock().expect("metrics lock poisoned").back().map(|e| e.1.clone());
+            format!(
+                "no successful round for {:.1} s (a server unreachable or slow?); last error: {}",
+                age.as_secs_f64(),
+                last_error.as_deref().unwrap_or("none yet")
+            )
+        };
         let last = self.last_ok_ms.load(Relaxed);
-        if last == 0 {
-            return Err("starting: not connected to Kafka yet".into());
+        let health = Health::from_last_success(last, max_age, "starting: not connected to Kafka yet", stale);
+        if health != Health::Ok {
+            return health;
         }
         let now = chrono::Utc::now().timestamp_millis();
-        let age = now - last;
-        if age <= max_age.as_millis() as i64 {
-            let events = self.position_events.lock().expect("metrics lock poisoned");
-            let recent: Vec<_> =
-                events.iter().filter(|e| now - e.t <= DEGRADED_FOR.as_millis() as i64).map(|e| &e.message).collect();
-            if recent.is_empty() {
-                return Ok(None);
-            }
-            return Ok(Some(format!(
-                "degraded: {} input position(s) found invalid in the last {} min and moved; latest: {}",
+        let events = self.position_events.lock().expect("metrics lock poisoned");
+        let recent: Vec<_> =
+            events.iter().filter(|e| now - e.t <= DEGRADED_FOR.as_millis() as i64).map(|e| &e.message).collect();
+        match recent.last() {
+            None => Health::Ok,
+            Some(latest) => Health::Degraded(format!(
+                "degraded: {} input position(s) found invalid in the last {} min and moved; latest: {latest}",
                 recent.len(),
                 DEGRADED_FOR.as_secs() / 60,
-                recent[recent.len() - 1]
-            )));
+            )),
         }
-        let last_error = self.errors.lock().expect("metrics lock poisoned").back().map(|e| e.1.clone());
-        Err(format!(
-            "no successful round for {:.1} s (a server unreachable or slow?); last error: {}",
-            age as f64 / 1000.0,
-            last_error.as_deref().unwrap_or("none yet")
-        ))
     }
 
     /// Marks input partition `id` as stopped at an unreadable batch (`Some(why)`) or reading again (`None`).
@@ -279,89 +244,85 @@ impl Metrics {
 
     /// Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let mut s = String::new();
-        let mut counter = |name: &str, help: &str, v: u64| {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
-        };
-        counter("transformer_records_in_total", "Raw records read and handled.", self.records_in.load(Relaxed));
-        counter("transformer_bytes_in_total", "Bytes of raw record values read.", self.bytes_in.load(Relaxed));
-        counter(
-            "transformer_records_out_total",
-            "Unified records written and acknowledged.",
-            self.records_out.load(Relaxed),
-        );
-        counter(
-            "transformer_bytes_out_total",
-            "Bytes of unified records written and acknowledged.",
-            self.bytes_out.load(Relaxed),
-        );
-        counter(
-            "transformer_records_skipped_total",
-            "Records not written again at recovery because they were already in the output.",
-            self.records_skipped.load(Relaxed),
-        );
-        counter("transformer_commits_total", "Offset checkpoints committed.", self.commits.load(Relaxed));
-        counter(
-            "transformer_round_errors_total",
-            "Rounds that failed and were retried from the last commit.",
-            self.round_errors.load(Relaxed),
-        );
-        counter(
-            "transformer_recoveries_total",
-            "Recoveries from the last checkpoint, the first start included.",
-            self.recoveries.load(Relaxed),
-        );
+        let mut e = Exposition::new();
+        e.counter("transformer_records_in_total", "Raw records read and handled.", self.records_in.load(Relaxed))
+            .counter("transformer_bytes_in_total", "Bytes of raw record values read.", self.bytes_in.load(Relaxed))
+            .counter(
+                "transformer_records_out_total",
+                "Unified records written and acknowledged.",
+                self.records_out.load(Relaxed),
+            )
+            .counter(
+                "transformer_bytes_out_total",
+                "Bytes of unified records written and acknowledged.",
+                self.bytes_out.load(Relaxed),
+            )
+            .counter(
+                "transformer_records_skipped_total",
+                "Records not written again at recovery because they were already in the output.",
+                self.records_skipped.load(Relaxed),
+            )
+            .counter("transformer_commits_total", "Offset checkpoints committed.", self.commits.load(Relaxed))
+            .counter(
+                "transformer_round_errors_total",
+                "Rounds that failed and were retried from the last commit.",
+                self.round_errors.load(Relaxed),
+            )
+            .counter(
+                "transformer_recoveries_total",
+                "Recoveries from the last checkpoint, the first start included.",
+                self.recoveries.load(Relaxed),
+            );
         if let Some(g) = self.group.lock().expect("metrics lock poisoned").as_ref() {
-            counter(
+            e.counter(
                 "transformer_group_rebalances_total",
                 "Consumer-group generations joined (--assignment group), the first included.",
                 self.group_rebalances.load(Relaxed),
-            );
-            counter(
+            )
+            .counter(
                 "transformer_group_fenced_records_total",
                 "Records written in a round whose commit the group refused (this member had been replaced); their \
                  partitions' new owners may write them again.",
                 self.group_fenced_records.load(Relaxed),
             );
-            let _ = writeln!(
-                s,
-                "# HELP transformer_group_generation The consumer-group generation this member joined.\n\
-                 # TYPE transformer_group_generation gauge\n\
-                 transformer_group_generation{{group=\"{}\",member=\"{}\"}} {}",
-                g.group, g.member_id, g.generation
+            let name = "transformer_group_generation";
+            e.family(name, Kind::Gauge, "The consumer-group generation this member joined.").sample(
+                name,
+                &[("group", &g.group), ("member", &g.member_id)],
+                g.generation,
             );
-            let _ = writeln!(
-                s,
-                "# HELP transformer_group_assigned_partitions Input partitions the group assigned this member.\n\
-                 # TYPE transformer_group_assigned_partitions gauge\n\
-                 transformer_group_assigned_partitions{{group=\"{}\"}} {}",
-                g.group,
-                g.assignment.len()
+            let name = "transformer_group_assigned_partitions";
+            e.family(name, Kind::Gauge, "Input partitions the group assigned this member.").sample(
+                name,
+                &[("group", &g.group)],
+                g.assignment.len(),
             );
         }
-        let _ = writeln!(s, "# HELP transformer_dead_letters_total Records sent to the dead-letter topic.");
-        let _ = writeln!(s, "# TYPE transformer_dead_letters_total counter");
+        let name = "transformer_dead_letters_total";
+        e.family(name, Kind::Counter, "Records sent to the dead-letter topic.");
         for (reason, c) in MapError::REASONS.iter().zip(&self.dead_letters) {
-            let _ = writeln!(s, "transformer_dead_letters_total{{reason=\"{reason}\"}} {}", c.load(Relaxed));
+            e.sample(name, &[("reason", reason)], c.load(Relaxed));
         }
-        self.produce_latency.render(
-            &mut s,
+        e.histogram(
             "transformer_produce_duration_seconds",
             "Produce of a round's outputs until acknowledged.",
-        );
-        self.commit_latency.render(
-            &mut s,
+            &self.produce_latency,
+        )
+        .histogram(
             "transformer_commit_duration_seconds",
             "Append of a checkpoint until acknowledged.",
+            &self.commit_latency,
+        )
+        .gauge(
+            "transformer_last_success_timestamp_seconds",
+            "When the last round succeeded.",
+            self.last_ok_ms.load(Relaxed) as f64 / 1e3,
+        )
+        .gauge(
+            "transformer_start_time_seconds",
+            "When the process started (a change means a restart).",
+            self.started_ms.load(Relaxed) as f64 / 1e3,
         );
-        let _ = writeln!(s, "# HELP transformer_last_success_timestamp_seconds When the last round succeeded.");
-        let _ = writeln!(s, "# TYPE transformer_last_success_timestamp_seconds gauge");
-        let _ =
-            writeln!(s, "transformer_last_success_timestamp_seconds {}", self.last_ok_ms.load(Relaxed) as f64 / 1e3);
-        let _ =
-            writeln!(s, "# HELP transformer_start_time_seconds When the process started (a change means a restart).");
-        let _ = writeln!(s, "# TYPE transformer_start_time_seconds gauge");
-        let _ = writeln!(s, "transformer_start_time_seconds {}", self.started_ms.load(Relaxed) as f64 / 1e3);
         {
             let counts = self.position_counts.lock().expect("metrics lock poisoned");
             for (name, help, f) in [
@@ -377,22 +338,17 @@ impl Metrics {
                     |c| c.1,
                 ),
             ] {
-                let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter");
+                e.family(name, Kind::Counter, help);
                 for ((topic, partition, kind), c) in counts.iter() {
-                    let _ =
-                        writeln!(s, "{name}{{topic=\"{topic}\",partition=\"{partition}\",kind=\"{kind}\"}} {}", f(c));
+                    e.sample(name, &[("topic", topic), ("partition", partition), ("kind", kind)], f(c));
                 }
             }
         }
         let parts = self.partitions.lock().expect("metrics lock poisoned");
-        let _ = writeln!(s, "# HELP transformer_partition_records_total Records handled per input partition.");
-        let _ = writeln!(s, "# TYPE transformer_partition_records_total counter");
+        let name = "transformer_partition_records_total";
+        e.family(name, Kind::Counter, "Records handled per input partition.");
         for ((topic, partition), g) in parts.iter() {
-            let _ = writeln!(
-                s,
-                "transformer_partition_records_total{{topic=\"{topic}\",partition=\"{partition}\"}} {}",
-                g.records
-            );
+            e.sample(name, &[("topic", topic), ("partition", partition)], g.records);
         }
         for (name, help, f) in [
             (
@@ -413,11 +369,11 @@ impl Metrics {
                 |g| i64::from(g.unreadable.is_some()),
             ),
         ] {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge");
+            e.family(name, Kind::Gauge, help);
             for ((topic, partition), g) in parts.iter() {
-                let _ = writeln!(s, "{name}{{topic=\"{topic}\",partition=\"{partition}\"}} {}", f(g));
+                e.sample(name, &[("topic", topic), ("partition", partition)], f(g));
             }
         }
-        s
+        e.finish()
     }
 }

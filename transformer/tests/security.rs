@@ -1,11 +1,15 @@
 //! TLS and SASL against the real broker: the test starts its own nisshi brokers with a CA and a server certificate
 //! it makes with the openssl CLI (no private key is committed) and with SCRAM users, and runs the emitter and the
 //! transformer through each security protocol. Also: a wrong password and an unknown CA fail fast with a clear
-//! message, and the password shows nowhere.
+//! message, and the password shows nowhere. Mutual TLS goes through a rustls terminator of the test's own that
+//! requires client certificates, in front of a nisshi that advertises it (nisshi cannot require them itself).
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -164,6 +168,90 @@ async fn scram_over_plaintext_and_over_tls_and_a_wrong_password_refused() {
     let (code, log) = drain(&broker.brokers(), &names, &bob);
     assert_drained(code, &log, 200);
     drain_in_a_group(&broker.brokers(), "sasl_ssl_group", &bob).await;
+    broker.stop();
+}
+
+/// A TLS listener (`listener`) that requires a client certificate signed by `dir/ca.pem` and forwards each
+/// connection in plain TCP to `upstream`: nisshi cannot require client certificates itself, so the test puts this in
+/// front of a broker that advertises the proxy's address, and every connection (the group coordinator's too) goes
+/// through it. Returns the number of handshakes it accepted and refused, as they happen.
+fn mutual_tls_proxy(dir: &Path, listener: tokio::net::TcpListener, upstream: String) -> Arc<[AtomicU64; 2]> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls_rustcrypto::provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build().unwrap();
+    let certs = CertificateDer::pem_file_iter(dir.join("server.pem")).unwrap().collect::<Result<Vec<_>, _>>().unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let counts = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let seen = Arc::clone(&counts);
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let (acceptor, upstream, seen) = (acceptor.clone(), upstream.clone(), Arc::clone(&seen));
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    seen[1].fetch_add(1, Relaxed); // no client certificate, or one of another CA
+                    return;
+                };
+                seen[0].fetch_add(1, Relaxed);
+                let mut plain = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    counts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_with_our_client_certificate_and_without_one_refused() {
+    let dir = temp_dir("mtls");
+    make_certs(&dir);
+    make_client_certs(&dir);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let broker = Broker::start_advertising(&dir, Some(&proxy), &[]);
+    let handshakes = mutual_tls_proxy(&dir, listener, broker.brokers());
+    let file = |name: &str| dir.join(name).display().to_string();
+    let tls = flags(&["--security-protocol=ssl", &format!("--ssl-ca-location={}", file("ca.pem"))]);
+    let client = |name: &str| {
+        let cert = format!("--ssl-certificate-location={}", file(&format!("{name}.pem")));
+        [tls.clone(), flags(&[&cert, &format!("--ssl-key-location={}", file(&format!("{name}.key")))])].concat()
+    };
+    let names = Names::new("mtls");
+    emit(&proxy, &names, 300, &client("client")).await;
+    let (code, log) = drain(&proxy, &names, &client("client"));
+    assert_drained(code, &log, 300);
+    drain_in_a_group(&proxy, "mtls_group", &client("client")).await;
+    assert!(handshakes[0].load(Relaxed) >= 3, "the clients came through the proxy's mutual TLS");
+    assert_eq!(handshakes[1].load(Relaxed), 0, "and none was refused");
+
+    // No client certificate, or one signed by a CA the broker does not trust: exit 1 at once, saying what to do.
+    for (what, security) in
+        [("no client certificate", tls.clone()), ("another CA's client certificate", client("rogue"))]
+    {
+        let refused_before = handshakes[1].load(Relaxed);
+        let started = Instant::now();
+        let (code, log) = drain(&proxy, &Names::new("mtls_refused"), &security);
+        assert_eq!(code, 1, "{what}: {log}");
+        assert!(
+            log.contains("--ssl-certificate-location") && log.contains("refused the TLS handshake"),
+            "{what}: {log}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(20), "{what}: it failed fast: {:?}", started.elapsed());
+        assert!(handshakes[1].load(Relaxed) > refused_before, "{what}: the proxy refused the handshake");
+    }
     broker.stop();
 }
 

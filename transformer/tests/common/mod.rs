@@ -470,11 +470,18 @@ pub struct Broker {
 
 impl Broker {
     pub fn start(dir: &std::path::Path, extra: &[&str]) -> Self {
+        Self::start_advertising(dir, None, extra)
+    }
+
+    /// [`Broker::start`], telling clients (in metadata) to connect to `advertised` (`host:port`) instead of where
+    /// it listens: for a proxy in front of it.
+    pub fn start_advertising(dir: &std::path::Path, advertised: Option<&str>, extra: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let url = format!("tcp://127.0.0.1:{port}");
+        let advertised = advertised.map_or(url.clone(), |a| format!("tcp://{a}"));
         let log = std::fs::File::create(dir.join(format!("broker-{port}.log"))).unwrap();
         let child = std::process::Command::new(nisshi())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &advertised])
             .args(["--storage-engine", "sqlite://broker.db"])
             .args(extra)
             .current_dir(dir)
@@ -567,6 +574,38 @@ pub fn make_certs(dir: &std::path::Path) {
             "san.ext",
         ],
     );
+}
+
+/// Client certificates for mutual TLS in `dir` (after [`make_certs`]): `client.pem`/`client.key` signed by `ca`,
+/// and `rogue.pem`/`rogue.key` signed by `other-ca`.
+pub fn make_client_certs(dir: &std::path::Path) {
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    for (name, ca) in [("client", "ca"), ("rogue", "other-ca")] {
+        let (key, csr, pem) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"));
+        let subj = format!("/CN=etl-test-{name}");
+        openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", &subj]);
+        let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca_pem,
+                "-CAkey",
+                &ca_key,
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                "client.ext",
+            ],
+        );
+    }
 }
 
 /// Sum of the `already_written=N` fields of a transformer's recovery log lines.
