@@ -74,6 +74,14 @@ impl Exposition {
         self.family(name, Kind::Counter, help).sample(name, &[], value)
     }
 
+    /// [`Exposition::counter`] for each `(name, help, value)`.
+    pub fn counters(&mut self, list: &[(&str, &str, u64)]) -> &mut Self {
+        for (name, help, value) in list {
+            self.counter(name, help, *value);
+        }
+        self
+    }
+
     /// A gauge family with one sample and no labels.
     pub fn gauge(&mut self, name: &str, help: &str, value: impl Display) -> &mut Self {
         self.family(name, Kind::Gauge, help).sample(name, &[], value)
