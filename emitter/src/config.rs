@@ -103,15 +103,26 @@ impl Config {
             .with_rfc3339(self.timestamp_format == "rfc3339")
     }
     /// Checks what clap cannot.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        runtime::kafka::check_brokers(&self.brokers).map_err(anyhow::Error::msg)?;
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        runtime::kafka::check_brokers(&self.brokers).map_err(crate::Error::Config)?;
         self.security.resolve()?;
-        anyhow::ensure!(self.batch_size > 0, "--batch-size must be at least 1");
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&self.malformed_ratio),
-            "--malformed-ratio must be between 0.0 and 1.0, got {}",
-            self.malformed_ratio
-        );
+        if self.list_ids && self.total == 0 {
+            return Err(crate::Error::Config("--list-ids needs --total".into()));
+        }
+        if self.list_ids && self.start_time.is_none() {
+            return Err(crate::Error::Config(
+                "--list-ids needs --start-time (without it ids depend on the clock)".into(),
+            ));
+        }
+        if self.batch_size == 0 {
+            return Err(crate::Error::Config("--batch-size must be at least 1".into()));
+        }
+        if !(0.0..=1.0).contains(&self.malformed_ratio) {
+            return Err(crate::Error::Config(format!(
+                "--malformed-ratio must be between 0.0 and 1.0, got {}",
+                self.malformed_ratio
+            )));
+        }
         Ok(())
     }
 }

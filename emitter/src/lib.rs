@@ -40,8 +40,51 @@ pub struct Summary {
     pub malformed: u64,
 }
 
+/// Why the emitter stopped (or did not start).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Flags that cannot work together ([`Config::validate`]); `main` exits 2.
+    #[error("{0}")]
+    Config(String),
+    /// The TLS or SASL flags ([`runtime::security`]); `main` exits 2.
+    #[error(transparent)]
+    Security(#[from] runtime::security::SecurityError),
+    /// The HTTP endpoints cannot listen.
+    #[error("cannot listen on {addr}: {source} (set --http-addr / EMITTER_HTTP_ADDR, or off)")]
+    Listen {
+        /// `--http-addr`.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Connecting, creating topics, the progress log, the partitions' bounds (boxed: it is large).
+    #[error(transparent)]
+    Kafka(Box<runtime::kafka::KafkaError>),
+    /// One Kafka request.
+    #[error("Kafka: {0}")]
+    Request(Box<rskafka::client::error::Error>),
+    /// `--resume` found progress it cannot use.
+    #[error("{0}")]
+    Resume(String),
+    /// Writing `--list-ids` to standard output.
+    #[error("writing the list: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl From<runtime::kafka::KafkaError> for Error {
+    fn from(e: runtime::kafka::KafkaError) -> Self {
+        Error::Kafka(Box::new(e))
+    }
+}
+
+impl From<rskafka::client::error::Error> for Error {
+    fn from(e: rskafka::client::error::Error) -> Self {
+        Error::Request(Box::new(e))
+    }
+}
+
 /// Sends events until `stop` completes or `--total` is reached. The batch in flight is finished first.
-pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<Summary> {
+pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -> Result<Summary, Error> {
     cfg.validate()?;
     let seed = cfg.seed.unwrap_or_else(|| chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64);
     if cfg.list_ids {
@@ -56,9 +99,7 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
             let _ = done.wait_for(|v| *v).await;
         })
         .await
-        .map_err(|e| {
-            anyhow::anyhow!("cannot listen on {}: {e} (set --http-addr / EMITTER_HTTP_ADDR, or off)", cfg.http_addr)
-        })?;
+        .map_err(|source| Error::Listen { addr: cfg.http_addr.clone(), source })?;
     }
     let request_timeout = Duration::from_secs(cfg.request_timeout_secs.max(1));
     let options =
@@ -183,10 +224,8 @@ pub async fn run(cfg: Config, stop: impl Future<Output = ()> + Send + 'static) -
 }
 
 /// `--list-ids`: prints `index topic event_id|malformed` for each event of `[0, total)`.
-fn list_ids(cfg: &Config, seed: u64) -> anyhow::Result<Summary> {
+fn list_ids(cfg: &Config, seed: u64) -> Result<Summary, Error> {
     use std::io::Write;
-    anyhow::ensure!(cfg.total > 0, "--list-ids needs --total");
-    anyhow::ensure!(cfg.start_time.is_some(), "--list-ids needs --start-time (without it ids depend on the clock)");
     let generator = cfg.generator(seed);
     let topics = cfg.topics();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -306,7 +345,7 @@ async fn not_landed(
     client: &PartitionClient,
     from: Option<i64>,
     records: Vec<Record>,
-) -> Result<(Vec<Record>, i64), (Vec<Record>, anyhow::Error)> {
+) -> Result<(Vec<Record>, i64), (Vec<Record>, Error)> {
     let (low, high) = match runtime::kafka::bounds(client).await {
         Ok(b) => b,
         Err(e) => return Err((records, e.into())),
@@ -354,7 +393,7 @@ fn build(
 }
 
 /// The end offset (high watermark) of every raw partition.
-async fn ends(parts: &[Vec<Arc<PartitionClient>>]) -> anyhow::Result<BTreeMap<String, i64>> {
+async fn ends(parts: &[Vec<Arc<PartitionClient>>]) -> Result<BTreeMap<String, i64>, Error> {
     let mut out = BTreeMap::new();
     for client in parts.iter().flatten() {
         out.insert(tp_key(client.topic(), client.partition()), client.get_offset(OffsetAt::Latest).await?);
@@ -369,15 +408,15 @@ async fn resume(
     log: &runtime::kafka::KeyedLog,
     parts: &[Vec<Arc<PartitionClient>>],
     generator: &generate::Generator,
-) -> anyhow::Result<(u64, Vec<u64>, BTreeMap<String, i64>)> {
+) -> Result<(u64, Vec<u64>, BTreeMap<String, i64>), Error> {
     let recorded: Progress = log
         .load()
         .await
         .map_err(|e| match e {
-            e @ runtime::kafka::KafkaError::BadCheckpoint { .. } => anyhow::anyhow!(
+            e @ runtime::kafka::KafkaError::BadCheckpoint { .. } => Error::Resume(format!(
                 "{e}. The way out: resume from the progress topic of another name (--progress-topic), or run \
                  without --resume (the stream starts again at its first event; ClickHouse de-duplicates on event_id)"
-            ),
+            )),
             e => e.into(),
         })?
         .unwrap_or_default();
