@@ -125,9 +125,29 @@ pub struct ClickHouseArgs {
     pub clickhouse_ca_location: Option<std::path::PathBuf>,
 }
 
+/// A flag, or a combination of flags, that cannot work: `main` exits 2 with it (clap's convention for usage errors).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// What is wrong, and what would be valid.
+    #[error("{0}")]
+    Invalid(String),
+    /// The TLS or SASL flags, or a file one of them names.
+    #[error(transparent)]
+    Security(#[from] runtime::security::SecurityError),
+}
+
+/// `Err(ConfigError::Invalid(format!(...)))` unless `cond`.
+macro_rules! require {
+    ($cond:expr, $($message:tt)+) => {
+        if !$cond {
+            return Err(ConfigError::Invalid(format!($($message)+)));
+        }
+    };
+}
+
 impl ClickHouseArgs {
     /// The password, from the flag, the environment or the file.
-    pub fn password(&self) -> anyhow::Result<Option<String>> {
+    pub fn password(&self) -> Result<Option<String>, ConfigError> {
         Ok(match (&self.clickhouse_password, &self.clickhouse_password_file) {
             (Some(p), _) => Some(p.expose().to_owned()),
             (None, Some(path)) => Some(runtime::security::read_password_file("--clickhouse-password-file", path)?),
@@ -399,7 +419,7 @@ impl Config {
             .await?)
     }
     /// The TLS and SASL settings, read and checked (`--security-protocol` and the flags that go with it).
-    pub fn security(&self) -> anyhow::Result<runtime::security::Security> {
+    pub fn security(&self) -> Result<runtime::security::Security, ConfigError> {
         Ok(self.security.resolve()?)
     }
     /// How partitions are assigned: `--assignment`, or by default a consumer group — unless `--instances` asks for
@@ -420,47 +440,47 @@ impl Config {
     }
 
     /// Checks what clap cannot.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        runtime::kafka::check_brokers(&self.brokers).map_err(anyhow::Error::msg)?;
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        runtime::kafka::check_brokers(&self.brokers).map_err(ConfigError::Invalid)?;
         self.security.resolve()?;
-        anyhow::ensure!(self.max_record_bytes > 0, "--max-record-bytes must be at least 1 (default 512000)");
-        anyhow::ensure!(
+        require!(self.max_record_bytes > 0, "--max-record-bytes must be at least 1 (default 512000)");
+        require!(
             self.output_max_message_bytes >= 16_384,
             "--output-max-message-bytes must be at least 16384 (default 1048588, Kafka's default max.message.bytes)"
         );
-        anyhow::ensure!(
+        require!(
             self.health_max_age_secs > 0,
             "--health-max-age-secs must be at least 1 (default 10): 0 would make /healthz fail always"
         );
-        anyhow::ensure!(
+        require!(
             self.instance < self.instances,
             "--instance {} must be below --instances {}",
             self.instance,
             self.instances
         );
-        anyhow::ensure!(!self.input_topics.is_empty(), "--input-topics is empty");
+        require!(!self.input_topics.is_empty(), "--input-topics is empty");
         if self.assignment == Some(Assignment::Group) {
-            anyhow::ensure!(
+            require!(
                 self.instances == 1,
                 "--instances {} is the static split: with --assignment group the group coordinator shares the \
                  partitions among the transformers alive; drop --instance/--instances (or use --assignment static)",
                 self.instances
             );
-            anyhow::ensure!(
+            require!(
                 self.heartbeat_interval_ms * 2 <= self.session_timeout_ms,
                 "--heartbeat-interval-ms {} must be at most half of --session-timeout-ms {}",
                 self.heartbeat_interval_ms,
                 self.session_timeout_ms
             );
         }
-        anyhow::ensure!(self.fetch_max_bytes > 0, "--fetch-max-bytes must be positive");
-        anyhow::ensure!(self.topic_partitions > 0, "--topic-partitions must be positive");
-        anyhow::ensure!(
+        require!(self.fetch_max_bytes > 0, "--fetch-max-bytes must be positive");
+        require!(self.topic_partitions > 0, "--topic-partitions must be positive");
+        require!(
             self.dead_letter_max_raw <= crate::sink::MAX_REQUEST_BYTES / 2,
             "--dead-letter-max-raw must be at most {} (a dead letter must fit in a produce request)",
             crate::sink::MAX_REQUEST_BYTES / 2
         );
-        anyhow::ensure!(
+        require!(
             (0.0..=1.0).contains(&self.max_dead_letter_ratio),
             "--max-dead-letter-ratio must be between 0.0 (off) and 1.0"
         );
