@@ -50,19 +50,18 @@ impl Metrics {
     /// Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut e = Exposition::new();
-        let n = |c: &AtomicU64| c.load(Relaxed);
         e.counters(&[
-            ("emitter_events_sent_total", "Events sent and acknowledged.", n(&self.sent)),
-            ("emitter_malformed_events_total", "Events malformed on purpose.", n(&self.malformed)),
-            ("emitter_bytes_sent_total", "Bytes of record values sent.", n(&self.bytes)),
-            ("emitter_batches_total", "Produce batches acknowledged.", n(&self.batches)),
-            ("emitter_produce_errors_total", "Failed produce attempts (retried).", n(&self.produce_errors)),
+            ("emitter_events_sent_total", "Events sent and acknowledged.", &self.sent),
+            ("emitter_malformed_events_total", "Events malformed on purpose.", &self.malformed),
+            ("emitter_bytes_sent_total", "Bytes of record values sent.", &self.bytes),
+            ("emitter_batches_total", "Produce batches acknowledged.", &self.batches),
+            ("emitter_produce_errors_total", "Failed produce attempts (retried).", &self.produce_errors),
         ])
-        .gauge("emitter_target_rate_events_per_second", "Target rate (0: unlimited).", n(&self.target_rate))
+        .gauge("emitter_target_rate_events_per_second", "Target rate (0: unlimited).", self.target_rate.load(Relaxed))
         .gauge(
             "emitter_actual_rate_events_per_second",
             "Rate over the last stats interval.",
-            n(&self.actual_rate),
+            self.actual_rate.load(Relaxed),
         );
         e.finish()
     }

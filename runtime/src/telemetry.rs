@@ -74,10 +74,10 @@ impl Exposition {
         self.family(name, Kind::Counter, help).sample(name, &[], value)
     }
 
-    /// [`Exposition::counter`] for each `(name, help, value)`.
-    pub fn counters(&mut self, list: &[(&str, &str, u64)]) -> &mut Self {
+    /// [`Exposition::counter`] for each `(name, help, counter)`, read as it is now.
+    pub fn counters(&mut self, list: &[(&str, &str, &AtomicU64)]) -> &mut Self {
         for (name, help, value) in list {
-            self.counter(name, help, *value);
+            self.counter(name, help, value.load(Relaxed));
         }
         self
     }

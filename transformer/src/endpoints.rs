@@ -7,9 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runtime::http::Response;
-use serde_json::json;
-
 use runtime::telemetry::Health;
+use serde_json::json;
 
 use crate::map::MapError;
 use crate::metrics::Metrics;

@@ -245,27 +245,26 @@ impl Metrics {
     /// Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut e = Exposition::new();
-        let n = |c: &AtomicU64| c.load(Relaxed);
         e.counters(&[
-            ("transformer_records_in_total", "Raw records read and handled.", n(&self.records_in)),
-            ("transformer_bytes_in_total", "Bytes of raw record values read.", n(&self.bytes_in)),
-            ("transformer_records_out_total", "Unified records written and acknowledged.", n(&self.records_out)),
-            ("transformer_bytes_out_total", "Bytes of unified records written and acknowledged.", n(&self.bytes_out)),
+            ("transformer_records_in_total", "Raw records read and handled.", &self.records_in),
+            ("transformer_bytes_in_total", "Bytes of raw record values read.", &self.bytes_in),
+            ("transformer_records_out_total", "Unified records written and acknowledged.", &self.records_out),
+            ("transformer_bytes_out_total", "Bytes of unified records written and acknowledged.", &self.bytes_out),
             (
                 "transformer_records_skipped_total",
                 "Records not written again at recovery because they were already in the output.",
-                n(&self.records_skipped),
+                &self.records_skipped,
             ),
-            ("transformer_commits_total", "Offset checkpoints committed.", n(&self.commits)),
+            ("transformer_commits_total", "Offset checkpoints committed.", &self.commits),
             (
                 "transformer_round_errors_total",
                 "Rounds that failed and were retried from the last commit.",
-                n(&self.round_errors),
+                &self.round_errors,
             ),
             (
                 "transformer_recoveries_total",
                 "Recoveries from the last checkpoint, the first start included.",
-                n(&self.recoveries),
+                &self.recoveries,
             ),
         ]);
         if let Some(g) = self.group.lock().expect("metrics lock poisoned").as_ref() {
@@ -273,13 +272,13 @@ impl Metrics {
                 (
                     "transformer_group_rebalances_total",
                     "Consumer-group generations joined (--assignment group), the first included.",
-                    n(&self.group_rebalances),
+                    &self.group_rebalances,
                 ),
                 (
                     "transformer_group_fenced_records_total",
                     "Records written in a round whose commit the group refused (this member had been replaced); \
                      their partitions' new owners may write them again.",
-                    n(&self.group_fenced_records),
+                    &self.group_fenced_records,
                 ),
             ]);
             let name = "transformer_group_generation";

@@ -119,6 +119,7 @@ impl ClickHouseSink {
         tcp.set_nodelay(true);
         tcp.set_keepalive(Some(Duration::from_secs(60)));
         let mut builder = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new());
+        builder.pool_idle_timeout(POOL_IDLE_TIMEOUT);
         let client = if url.starts_with("https://") {
             let tls =
                 runtime::security::tls_client_config("--clickhouse-ca-location", ch.clickhouse_ca_location.as_deref())?;
@@ -128,13 +129,13 @@ impl ClickHouseSink {
                 .https_or_http()
                 .enable_http1()
                 .wrap_connector(tcp);
-            clickhouse::Client::with_http_client(builder.pool_idle_timeout(POOL_IDLE_TIMEOUT).build(connector))
+            clickhouse::Client::with_http_client(builder.build(connector))
         } else {
             anyhow::ensure!(
                 ch.clickhouse_ca_location.is_none(),
                 "--clickhouse-ca-location is set but --clickhouse-url {url} is not https://"
             );
-            clickhouse::Client::with_http_client(builder.pool_idle_timeout(POOL_IDLE_TIMEOUT).build(tcp))
+            clickhouse::Client::with_http_client(builder.build(tcp))
         };
         let user_flag_given = ch.clickhouse_user != "default";
         let (user, url_password) = match in_url {
