@@ -414,7 +414,7 @@ impl Config {
         Duration::from_secs(self.request_timeout_secs.max(1))
     }
     /// Connects to `--brokers` within `--connect-timeout-secs`, each request bounded by `--request-timeout-secs`.
-    pub async fn connect(&self) -> anyhow::Result<rskafka::client::Client> {
+    pub async fn connect(&self) -> Result<rskafka::client::Client, crate::Error> {
         Ok(runtime::kafka::connect(&self.brokers, &self.security()?, self.connect_timeout(), self.request_timeout())
             .await?)
     }

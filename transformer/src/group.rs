@@ -103,14 +103,13 @@ impl GroupStore {
     }
 
     /// Joins (again): the group deals the partitions anew.
-    async fn rejoin(&mut self) -> anyhow::Result<()> {
+    async fn rejoin(&mut self) -> Result<(), CheckpointError> {
         let partitions = runtime::kafka::topic_partitions(&self.client, &self.topics).await?;
         let started = Instant::now();
-        let g = self
-            .member
-            .join(&self.topics, &partitions)
-            .await
-            .map_err(|e| anyhow::anyhow!("joining the group {}: {e}", self.member.settings().group))?;
+        let g =
+            self.member.join(&self.topics, &partitions).await.map_err(|e| {
+                CheckpointError::Group(format!("joining the group {}: {e}", self.member.settings().group))
+            })?;
         *self.signal.lock().expect("signal lock poisoned") = Signal { generation: g.id, beat: Beat::Ok };
         *self.marks_written.lock().expect("marks lock poisoned") = None;
         info!(
@@ -305,7 +304,7 @@ impl OffsetStore for GroupStore {
             let why = self.signal.lock().expect("signal lock poisoned").beat;
             info!(reason = ?why, "the group rebalances: rejoining");
         }
-        self.rejoin().await.map_err(|e| CheckpointError::Group(format!("{e:#}")))?;
+        self.rejoin().await?;
         Ok(Some(self.generation.assignment.clone()))
     }
 
@@ -335,7 +334,7 @@ impl OffsetStore for GroupStore {
 
 /// A member of `cfg.group` that does not join: for reading the group's offsets and describing it (`--status`,
 /// `offsets`), and for an operator's commit while the group is empty.
-pub fn outsider(cfg: &Config) -> anyhow::Result<Member> {
+pub fn outsider(cfg: &Config) -> Result<Member, crate::config::ConfigError> {
     let settings = Settings { instance_id: None, ..settings(cfg, "etl-rs-admin") };
     Ok(Member::new(settings, cfg.brokers.clone(), cfg.security()?))
 }

@@ -19,6 +19,7 @@
 //! - [`endpoints`]: `/metrics`, `/healthz` and the status page.
 //! - [`status`]: the `--status` report (offsets and lag as Kafka sees them).
 //! - [`metrics`]: counters, the throughput log line and Prometheus text.
+//! - [`error`]: what can go wrong, and which errors stop the loop instead of being retried.
 
 pub mod batch;
 pub mod checkpoint;
@@ -26,6 +27,7 @@ pub mod config;
 pub mod dead_letter;
 pub mod encode;
 pub mod endpoints;
+pub mod error;
 pub mod flink_json;
 pub mod group;
 pub mod map;
@@ -41,10 +43,11 @@ pub mod status;
 use std::sync::Arc;
 
 pub use config::Config;
+pub use error::Error;
 
 /// Starts a pipeline with `cfg` and runs it until `stop` completes (or, with `--init` / `--status`, does that and
 /// returns).
-pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), Error> {
     run_with_metrics(cfg, Arc::new(metrics::Metrics::default()), stop).await
 }
 
@@ -53,7 +56,7 @@ pub async fn run_with_metrics(
     cfg: Config,
     metrics: Arc<metrics::Metrics>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+) -> Result<(), Error> {
     cfg.validate()?;
     if let Some(config::Command::Schema { clickhouse_version, database, group, kafka_broker, output, fields }) =
         &cfg.command
@@ -69,8 +72,7 @@ pub async fn run_with_metrics(
         };
         let text = if *fields { contract::record::markdown_table() } else { contract::sql::script(&params) };
         match output {
-            Some(path) => std::fs::write(path, text)
-                .map_err(|e| anyhow::anyhow!("cannot write the DDL to {}: {e}", path.display()))?,
+            Some(path) => std::fs::write(path, text).map_err(|source| Error::Output { path: path.clone(), source })?,
             None => print!("{text}"),
         }
         return Ok(());
@@ -94,9 +96,7 @@ pub async fn run_with_metrics(
             let _ = done.wait_for(|v| *v).await;
         })
         .await
-        .map_err(|e| {
-            anyhow::anyhow!("cannot listen on {}: {e} (set --http-addr / HTTP_ADDR, or off)", cfg.http_addr)
-        })?;
+        .map_err(|source| Error::Listen { addr: cfg.http_addr.clone(), source })?;
         *metrics.http_addr.lock().expect("metrics lock poisoned") = Some(addr);
         let (m, mut done) = (Arc::clone(&metrics), stop.clone());
         tokio::spawn(async move {
@@ -120,7 +120,7 @@ async fn run_pipeline<S: sink::Sink>(
     cfg: Config,
     metrics: Arc<metrics::Metrics>,
     stop: tokio::sync::watch::Receiver<bool>,
-) -> anyhow::Result<()> {
+) -> Result<(), Error> {
     let mut stopped = stop.clone();
     let started = tokio::select! {
         started = pipeline::Pipeline::<S>::start(cfg, metrics) => started?,

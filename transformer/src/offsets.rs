@@ -15,10 +15,11 @@ use rskafka::client::Client;
 
 use crate::checkpoint::{Checkpoint, CheckpointStore};
 use crate::config::{Assignment, Config, OffsetsAction, ResetTo};
+use crate::error::{Error, Result};
 use crate::source::{bounds, offset_at, tp_key, PositionProblem};
 
 /// Runs `action` and returns what to print.
-pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyhow::Result<String> {
+pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> Result<String> {
     if cfg.assignment() == Assignment::Group {
         return group::run(client, cfg, action).await;
     }
@@ -79,22 +80,21 @@ async fn reset_target(
     store: &CheckpointStore,
     (to, partition, to_offset): (&Option<ResetTo>, &Option<String>, &Option<i64>),
     mut current: Checkpoint,
-) -> anyhow::Result<Checkpoint> {
+) -> Result<Checkpoint> {
     Ok(match (to, partition, to_offset) {
         (_, Some(key), Some(offset)) => {
             let input = inputs.iter().find(|i| i.key() == *key).ok_or_else(|| {
                 let keys: Vec<_> = inputs.iter().map(|i| i.key()).collect();
-                anyhow::anyhow!("--partition {key} is not an input of this instance: {}", keys.join(", "))
+                Error::Fatal(format!("--partition {key} is not an input of this instance: {}", keys.join(", ")))
             })?;
             let (low, high) = bounds(&input.client).await?;
-            anyhow::ensure!(
-                (low..=high).contains(offset),
-                "--to-offset {offset} is outside {key}'s log ({low}..={high})"
-            );
+            if !(low..=high).contains(offset) {
+                return Err(Error::Fatal(format!("--to-offset {offset} is outside {key}'s log ({low}..={high})")));
+            }
             current.next_offsets.insert(key.clone(), *offset);
             current
         }
-        (Some(ResetTo::Checkpoint(offset)), _, _) => store.at(*offset).await.map_err(anyhow::Error::msg)?,
+        (Some(ResetTo::Checkpoint(offset)), _, _) => store.at(*offset).await.map_err(Error::Fatal)?,
         (Some(ResetTo::Position(at)), _, _) => at_position(client, cfg, inputs, *at).await?,
         (None, _, _) => unreachable!("clap requires --to or --partition with --to-offset"),
     })
@@ -113,7 +113,7 @@ fn print_reset(out: &mut String, cp: &Checkpoint) -> std::fmt::Result {
 
 /// One `position` line per input (its committed position against the log start and high watermark), then one
 /// `mark` line per output partition.
-async fn positions(out: &mut String, inputs: &[crate::source::Input], cp: &Checkpoint) -> anyhow::Result<()> {
+async fn positions(out: &mut String, inputs: &[crate::source::Input], cp: &Checkpoint) -> Result<()> {
     for input in inputs {
         let (low, high) = bounds(&input.client).await?;
         let key = input.key();
@@ -138,7 +138,7 @@ async fn at_position(
     cfg: &Config,
     inputs: &[crate::source::Input],
     at: crate::config::StartAt,
-) -> anyhow::Result<Checkpoint> {
+) -> Result<Checkpoint> {
     let mut next_offsets = BTreeMap::new();
     for input in inputs {
         next_offsets.insert(input.key(), offset_at(&input.client, at).await?);
@@ -168,7 +168,7 @@ mod group {
         store: &CheckpointStore,
         cfg: &Config,
         inputs: &[crate::source::Input],
-    ) -> anyhow::Result<Checkpoint> {
+    ) -> Result<Checkpoint> {
         let parts: Vec<_> = inputs.iter().map(crate::source::Input::id).collect();
         let committed = member.committed(&parts).await?;
         let keys: Vec<String> = inputs.iter().map(crate::source::Input::key).collect();
@@ -180,7 +180,7 @@ mod group {
         })
     }
 
-    pub(super) async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> anyhow::Result<String> {
+    pub(super) async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> Result<String> {
         let store = CheckpointStore::new(
             runtime::kafka::partition_client(client, &cfg.checkpoint_topic, 0).await?,
             format!("{}/group", cfg.group),
@@ -208,11 +208,11 @@ mod group {
                 let offsets =
                     inputs.iter().filter_map(|i| new.next_offsets.get(&i.key()).map(|o| (i.id(), *o))).collect();
                 member.commit_outside(&offsets).await.map_err(|e| {
-                    anyhow::anyhow!(
+                    Error::Fatal(format!(
                         "the group refused the reset ({e}): stop every transformer of group {} first (Kafka takes \
                          an operator's commit only while the group is empty)",
                         cfg.group
-                    )
+                    ))
                 })?;
                 store.commit(&new).await?;
                 writeln!(

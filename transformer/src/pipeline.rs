@@ -32,21 +32,11 @@ use tracing::{debug, error, info, warn};
 use crate::batch::{prepare, Batch, Layout};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, OffsetStore, Positions};
 use crate::config::{Assignment, Config, OnOffsetOutOfRange};
+use crate::error::{Error, Result};
 use crate::metrics::{Metrics, PositionEvent};
 use crate::ranges::OffsetRanges;
 use crate::sink::Sink;
 use crate::source::{self, assign, Fetched, Input, PositionProblem};
-
-/// An error that stops the transformer instead of being retried (the operator has to decide something).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Fatal(pub String);
-
-/// Whether `e` stops the transformer: [`Fatal`], or another process took our group instance id (rejoining would
-/// only take it back, and the two would fence each other in turn).
-fn hopeless(e: &anyhow::Error) -> bool {
-    e.is::<Fatal>() || matches!(e.downcast_ref::<CheckpointError>(), Some(CheckpointError::Replaced(_)))
-}
 
 /// A running transformer instance, writing to the sink `S`, committing its positions to the store `O`.
 pub struct Pipeline<S, O = Positions> {
@@ -78,7 +68,7 @@ pub struct Pipeline<S, O = Positions> {
 impl<S: Sink> Pipeline<S, Positions> {
     /// Connects, creates topics if asked, opens the owned partitions and recovers from the last checkpoint.
     /// Returns `None` with `--init`, once the topics exist.
-    pub async fn start(cfg: Config, metrics: Arc<Metrics>) -> anyhow::Result<Option<Self>> {
+    pub async fn start(cfg: Config, metrics: Arc<Metrics>) -> Result<Option<Self>> {
         // The TLS and SASL settings, read once for both clients.
         let security = cfg.security()?;
         let client =
@@ -141,8 +131,8 @@ impl<S: Sink> Pipeline<S, Positions> {
         let mut backoff = runtime::retry::Backoff::default();
         loop {
             let Err(e) = p.resync().await else { break };
-            let bad = matches!(e.downcast_ref::<CheckpointError>(), Some(CheckpointError::Bad { .. }));
-            if bad || hopeless(&e) || (!wait.is_zero() && started.elapsed() >= wait) {
+            let bad = matches!(&e, Error::Store(s) if matches!(**s, CheckpointError::Bad { .. }));
+            if bad || e.stops() || (!wait.is_zero() && started.elapsed() >= wait) {
                 return Err(e);
             }
             p.metrics.error(format!("starting: {e:#}"));
@@ -155,7 +145,7 @@ impl<S: Sink> Pipeline<S, Positions> {
 
 impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
     /// Runs rounds until `stop` turns true; the round in flight finishes and commits first.
-    pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Result<()> {
         let stats_every = Duration::from_secs(self.cfg.stats_interval_secs);
         let mut last_stats = (Instant::now(), 0u64);
         // Failed rounds and recoveries are retried 1 s later, then 2, 4, 5, 5, ... s while the server stays away.
@@ -170,7 +160,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                 backoff.reset();
             }
             if let Err(e) = result {
-                if hopeless(&e) {
+                if e.stops() {
                     return Err(e);
                 }
                 self.metrics.round_errors.fetch_add(1, Relaxed);
@@ -183,7 +173,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                     }
                     match self.resync().await {
                         Ok(()) => break,
-                        Err(e) if hopeless(&e) => return Err(e),
+                        Err(e) if e.stops() => return Err(e),
                         Err(e) => {
                             self.metrics.error(format!("recovery failed: {e:#}"));
                             warn!(error = %format!("{e:#}"), "recovery failed; retrying with backoff")
@@ -192,13 +182,13 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                 }
             }
             if let Some(share) = self.dead_letter_share_over_cap() {
-                anyhow::bail!(
+                return Err(Error::Fatal(format!(
                     "{:.1}% of the last {} records were dead letters, over --max-dead-letter-ratio {}: stopped \
                      (everything so far is committed; look at the dead_letters topic, fix the input, restart)",
                     share * 100.0,
                     self.recent.iter().map(|r| r.0).sum::<u64>(),
                     self.cfg.max_dead_letter_ratio
-                );
+                )));
             }
             if self.cfg.drain
                 && self.unreadable.iter().any(Option::is_some)
@@ -208,11 +198,11 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                     .zip(&self.unreadable)
                     .all(|(i, u)| u.is_some() || i.next_offset >= i.high_watermark)
             {
-                anyhow::bail!(
+                return Err(Error::Fatal(format!(
                     "--drain: not drained: {} cannot be read (a record batch that does not decode; the log and \
                      /metrics have the error); everything else is drained and committed",
                     self.unreadable_partitions().join(", ")
-                );
+                )));
             }
             if self.cfg.drain
                 && self.inputs.iter().all(|i| i.next_offset >= i.high_watermark)
@@ -250,7 +240,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
 
     /// Recovers: through a rebalance when the group has one due (it recovers the partitions it deals), otherwise
     /// the partitions we have.
-    async fn resync(&mut self) -> anyhow::Result<()> {
+    async fn resync(&mut self) -> Result<()> {
         if !self.follow_rebalance().await? {
             self.recover().await?;
         }
@@ -259,7 +249,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
 
     /// When the consumer group rebalances: takes part, opens the partitions now ours and recovers them (what
     /// their previous owner wrote after its last commit is found and skipped). `true` when it did.
-    async fn follow_rebalance(&mut self) -> anyhow::Result<bool> {
+    async fn follow_rebalance(&mut self) -> Result<bool> {
         if !self.store.rebalance_due() {
             return Ok(false);
         }
@@ -279,7 +269,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
     /// input to its committed position (a partition the checkpoint does not know starts at its log start), checks
     /// each position against the broker, and scans both outputs from the checkpoint's marks for records this
     /// instance wrote after its last commit, so they are skipped rather than written twice.
-    pub async fn recover(&mut self) -> anyhow::Result<()> {
+    pub async fn recover(&mut self) -> Result<()> {
         let started = Instant::now();
         self.metrics.recoveries.fetch_add(1, Relaxed);
         let keys: Vec<String> = self.inputs.iter().map(Input::key).collect();
@@ -373,12 +363,12 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         Ok(())
     }
 
-    /// An input position found invalid: stop (`--on-offset-out-of-range fail`), or say so out loud and remember it
-    /// for [`Pipeline::apply_pending`].
-    fn found_invalid(&mut self, idx: usize, problem: PositionProblem) -> Result<(), Fatal> {
+    /// An input position found invalid: stop (`--on-offset-out-of-range fail`, an [`Error::Fatal`]), or say so out
+    /// loud and remember it for [`Pipeline::apply_pending`].
+    fn found_invalid(&mut self, idx: usize, problem: PositionProblem) -> Result<()> {
         let (topic, partition) = self.inputs[idx].id();
         if self.cfg.on_offset_out_of_range == OnOffsetOutOfRange::Fail {
-            return Err(Fatal(format!(
+            return Err(Error::Fatal(format!(
                 "input {topic}/{partition}: {problem}. Stopped (--on-offset-out-of-range fail): move on with \
                  `transformer offsets reset --to earliest` (or another position), or run with \
                  --on-offset-out-of-range earliest"
@@ -462,7 +452,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
     }
 
     /// One round. Nothing fetched: nothing to commit.
-    async fn round(&mut self) -> anyhow::Result<()> {
+    async fn round(&mut self) -> Result<()> {
         if self.pending.iter().any(Option::is_some) {
             let moved = self.apply_pending();
             if !moved.is_empty() {
@@ -569,7 +559,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
     /// Commits the positions [`Pipeline::apply_pending`] moved back, in a round of their own (nothing written): behind
     /// a barrier in the outputs ([`Sink::barrier`]), so no later recovery takes the old topic's records, which carry
     /// the same coordinates, for the new one's.
-    async fn commit_moves(&mut self, moved: &[usize]) -> anyhow::Result<()> {
+    async fn commit_moves(&mut self, moved: &[usize]) -> Result<()> {
         self.sink.barrier();
         let mut cp = self.checkpoint_at(self.checkpoint.next_offsets.clone());
         for &idx in moved {
@@ -684,17 +674,11 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
 /// follows every failed round checks what did before anything is written again.
 async fn within<T>(
     deadline: Duration,
-    server: &str,
-    what: &str,
+    server: &'static str,
+    what: &'static str,
     fut: impl std::future::Future<Output = T>,
-) -> anyhow::Result<T> {
-    tokio::time::timeout(deadline, fut).await.map_err(|_| {
-        anyhow::anyhow!(
-            "no answer from {server} to {what} within {} s (--request-timeout-secs): the server is frozen, \
-             overloaded or cut off",
-            deadline.as_secs_f64()
-        )
-    })
+) -> Result<T> {
+    tokio::time::timeout(deadline, fut).await.map_err(|_| Error::Timeout { server, what, waited: deadline })
 }
 
 /// Cuts `fetched` (records per input) to about `budget` bytes of values: a broker returns a producer's batch whole
@@ -779,7 +763,7 @@ fn peak_rss_kb() -> u64 {
 }
 
 /// Opens `parts` as inputs (positions set by the recovery that follows).
-async fn open_partitions(client: &Client, parts: &[(String, i32)]) -> anyhow::Result<Vec<Input>> {
+async fn open_partitions(client: &Client, parts: &[(String, i32)]) -> Result<Vec<Input>> {
     let mut inputs = Vec::with_capacity(parts.len());
     for (topic, p) in parts {
         let client = Arc::new(runtime::kafka::partition_client(client, topic, *p).await?);
@@ -789,7 +773,7 @@ async fn open_partitions(client: &Client, parts: &[(String, i32)]) -> anyhow::Re
 }
 
 /// Opens the input partitions this instance owns.
-pub(crate) async fn open_inputs(client: &Client, cfg: &Config) -> anyhow::Result<Vec<Input>> {
+pub(crate) async fn open_inputs(client: &Client, cfg: &Config) -> Result<Vec<Input>> {
     let all = runtime::kafka::topic_partitions(client, &cfg.input_topics).await?;
     let mine = assign(&all, cfg.instance, cfg.instances);
     let inputs = open_partitions(client, &mine).await?;

@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use contract::processed::SourceCoordinates as Coordinates;
 use rskafka::client::partition::PartitionClient;
 use tracing::info;
 
+use crate::error::Error;
 use crate::ranges::OffsetRanges;
 use crate::source::{bounds, scan, tp_key, Input};
 
@@ -72,7 +72,7 @@ pub async fn scan_outputs(
     from: impl Fn(&str) -> From,
     inputs: &[Input],
     input_marks: &BTreeMap<String, BTreeMap<String, i64>>,
-) -> anyhow::Result<Found> {
+) -> Result<Found, Error> {
     let mut found = Found { skips: vec![OffsetRanges::default(); inputs.len()], ..Found::default() };
     let mut plan = Vec::with_capacity(outputs.len());
     // Every partition asked at once, and only then the first error returned: after a broker restart each client's
@@ -114,7 +114,7 @@ pub async fn scan_outputs(
             }
         })
         .await
-        .with_context(|| format!("recovery scan of {}/{}", client.topic(), client.partition()))?;
+        .map_err(|source| Error::Scan { partition: tp_key(client.topic(), client.partition()), source })?;
     }
     if total > 0 {
         info!(scanned = found.scanned, elapsed_ms = started.elapsed().as_millis() as u64, "recovery scan done");

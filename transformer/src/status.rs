@@ -14,11 +14,12 @@ use rskafka::client::Client;
 
 use crate::checkpoint::{Checkpoint, CheckpointStore};
 use crate::config::Config;
+use crate::error::Result;
 use crate::source::{bounds, tp_key, PositionProblem};
 
 /// Reads the high watermarks of every topic the pipeline touches and the committed checkpoints of every instance
 /// of the group, and renders the report.
-pub async fn report(client: &Client, cfg: &Config) -> anyhow::Result<String> {
+pub async fn report(client: &Client, cfg: &Config) -> Result<String> {
     let mut out = String::new();
     if cfg.assignment() == crate::config::Assignment::Group {
         let (committed, text) = group_positions(client, cfg).await?;
@@ -41,7 +42,7 @@ pub async fn report(client: &Client, cfg: &Config) -> anyhow::Result<String> {
 }
 
 /// The group's committed offsets for every input partition, and the `group` and `member` lines.
-async fn group_positions(client: &Client, cfg: &Config) -> anyhow::Result<(Checkpoint, String)> {
+async fn group_positions(client: &Client, cfg: &Config) -> Result<(Checkpoint, String)> {
     let member = crate::group::outsider(cfg)?;
     let all = runtime::kafka::topic_partitions(client, &cfg.input_topics).await?;
     let mut cp = Checkpoint::default();
@@ -59,7 +60,7 @@ async fn group_positions(client: &Client, cfg: &Config) -> anyhow::Result<(Check
 }
 
 /// The partition lines and the total, against `committed`.
-async fn partitions(client: &Client, cfg: &Config, committed: &Checkpoint, mut out: String) -> anyhow::Result<String> {
+async fn partitions(client: &Client, cfg: &Config, committed: &Checkpoint, mut out: String) -> Result<String> {
     let (mut emitted, mut lag) = (0i64, 0i64);
     for topic in &cfg.input_topics {
         for p in runtime::kafka::partitions(client, topic).await? {

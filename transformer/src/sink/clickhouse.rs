@@ -11,7 +11,6 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use contract::processed::DeadLetter;
@@ -20,9 +19,9 @@ use tracing::{info, warn};
 use super::rowbinary::{self, quote, DEAD_LETTER_COLUMNS, EVENT_COLUMNS};
 use super::{Collect, Recovered, Sink};
 use crate::checkpoint::Checkpoint;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
+use crate::error::{Error, Result};
 use crate::map::{MapError, Mapped};
-use crate::pipeline::Fatal;
 use crate::ranges::OffsetRanges;
 use crate::recovery::note_written;
 use crate::source::Input;
@@ -109,7 +108,7 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl ClickHouseSink {
     /// The client for `--clickhouse-*`, HTTPS with the pure-Rust TLS provider when the URL says https.
-    pub fn client(cfg: &Config) -> anyhow::Result<clickhouse::Client> {
+    pub fn client(cfg: &Config) -> Result<clickhouse::Client, ConfigError> {
         let ch = &cfg.clickhouse;
         // `http://user:password@host:8123`, the form scripts/up.sh takes, works too; the flags win.
         let (url, in_url) = split_credentials(&ch.clickhouse_url);
@@ -131,10 +130,11 @@ impl ClickHouseSink {
                 .wrap_connector(tcp);
             clickhouse::Client::with_http_client(builder.build(connector))
         } else {
-            anyhow::ensure!(
-                ch.clickhouse_ca_location.is_none(),
-                "--clickhouse-ca-location is set but --clickhouse-url {url} is not https://"
-            );
+            if ch.clickhouse_ca_location.is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "--clickhouse-ca-location is set but --clickhouse-url {url} is not https://"
+                )));
+            }
             clickhouse::Client::with_http_client(builder.build(tcp))
         };
         let user_flag_given = ch.clickhouse_user != "default";
@@ -155,8 +155,8 @@ impl ClickHouseSink {
     }
 
     /// Checks that both tables have the columns the rows are written to, with their types. A missing table or
-    /// column, or another type, is a [`Fatal`] error that gives the DDL command to run.
-    async fn check_tables(&self) -> anyhow::Result<()> {
+    /// column, or another type, is an [`Error::Fatal`] that gives the DDL command to run.
+    async fn check_tables(&self) -> Result<()> {
         for (table, columns) in [(EVENTS_TABLE, &EVENT_COLUMNS[..]), (DEAD_LETTERS_TABLE, &DEAD_LETTER_COLUMNS[..])] {
             let found: Vec<Column> = match self
                 .client
@@ -168,20 +168,22 @@ impl ClickHouseSink {
             {
                 Ok(found) => found,
                 Err(e) if refused_login(&e) => {
-                    return Err(Fatal(format!(
-                        "ClickHouse refused the login: {e}. Check --clickhouse-user ({}) and the password                          (--clickhouse-password-file or CLICKHOUSE_PASSWORD)",
+                    return Err(Error::Fatal(format!(
+                        "ClickHouse refused the login: {e}. Check --clickhouse-user ({}) and the password \
+                         (--clickhouse-password-file or CLICKHOUSE_PASSWORD)",
                         self.user
-                    ))
-                    .into())
+                    )))
                 }
                 Err(e) if refused_certificate(&e) => {
-                    return Err(Fatal(format!(
+                    return Err(Error::Fatal(format!(
                         "ClickHouse's TLS certificate is not trusted: {e:#}. Pass the CA that signed it with \
                          --clickhouse-ca-location (without it, the public web CAs are trusted)"
-                    ))
-                    .into())
+                    )))
                 }
-                Err(e) => return Err(e).with_context(|| format!("reading the columns of {}.{table}", self.database)),
+                Err(source) => {
+                    let what = format!("reading the columns of {}.{table}", self.database);
+                    return Err(Error::ClickHouse { what, source });
+                }
             };
             let fix = format!(
                 "create the tables with `transformer schema --sink clickhouse --database {db} | clickhouse-client \
@@ -189,24 +191,22 @@ impl ClickHouseSink {
                 db = self.database
             );
             if found.is_empty() {
-                return Err(Fatal(format!("ClickHouse has no table {}.{table}: {fix}", self.database)).into());
+                return Err(Error::Fatal(format!("ClickHouse has no table {}.{table}: {fix}", self.database)));
             }
             for (name, ty) in columns {
                 match found.iter().find(|c| c.name == *name) {
                     None => {
-                        return Err(Fatal(format!(
+                        return Err(Error::Fatal(format!(
                             "{}.{table} has no column {name} {ty} (the rows need it): {fix}",
                             self.database
-                        ))
-                        .into())
+                        )))
                     }
                     Some(c) if !same_type(&c.ty, ty) => {
-                        return Err(Fatal(format!(
+                        return Err(Error::Fatal(format!(
                             "{}.{table}.{name} is {} but the rows hold {ty}: alter the column, or recreate the table: \
                              {fix}",
                             self.database, c.ty
-                        ))
-                        .into())
+                        )))
                     }
                     Some(_) => {}
                 }
@@ -217,7 +217,7 @@ impl ClickHouseSink {
 
     /// Waits until no INSERT into our tables is running on the server (one of ours cut off by a deadline, or by our
     /// death, may still be writing): only then does a query see everything it will ever store.
-    async fn wait_for_running_inserts(&self) -> anyhow::Result<()> {
+    async fn wait_for_running_inserts(&self) -> Result<()> {
         let started = Instant::now();
         loop {
             let running: u64 = self
@@ -230,23 +230,26 @@ impl ClickHouseSink {
                 .bind(format!("{}.{}", quote(&self.database), quote(DEAD_LETTERS_TABLE)))
                 .fetch_one()
                 .await
-                .context("asking ClickHouse for running INSERTs (system.processes)")?;
+                .map_err(|source| Error::ClickHouse {
+                    what: "asking ClickHouse for running INSERTs (system.processes)".into(),
+                    source,
+                })?;
             if running == 0 {
                 return Ok(());
             }
-            anyhow::ensure!(
-                started.elapsed() < self.request_timeout,
-                "{running} INSERT(s) into {}.{EVENTS_TABLE}/{DEAD_LETTERS_TABLE} still running on ClickHouse after {} \
-                 s; waiting for them before looking at what is stored",
-                self.database,
-                self.request_timeout.as_secs()
-            );
+            if started.elapsed() >= self.request_timeout {
+                return Err(Error::InsertsRunning {
+                    running,
+                    tables: format!("{}.{EVENTS_TABLE}/{DEAD_LETTERS_TABLE}", self.database),
+                    waited: self.request_timeout,
+                });
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     /// One INSERT of `body` (RowBinary rows) into `table` with `sql`; nothing to send, nothing sent.
-    async fn insert(&self, table: &str, sql: &str, body: Vec<u8>) -> anyhow::Result<()> {
+    async fn insert(&self, table: &str, sql: &str, body: Vec<u8>) -> Result<()> {
         if body.is_empty() {
             return Ok(());
         }
@@ -255,7 +258,8 @@ impl ClickHouseSink {
             insert.send(Bytes::from(body)).await?;
             insert.end().await
         };
-        sent.await.with_context(|| format!("INSERT INTO {}.{table}", self.database))
+        sent.await
+            .map_err(|source| Error::ClickHouse { what: format!("INSERT INTO {}.{table}", self.database), source })
     }
 }
 
@@ -300,7 +304,7 @@ impl Sink for ClickHouseSink {
         "ClickHouse"
     }
 
-    async fn open(cfg: &Config, _security: &runtime::security::Security) -> anyhow::Result<Self> {
+    async fn open(cfg: &Config, _security: &runtime::security::Security) -> Result<Self> {
         let database = cfg.clickhouse.clickhouse_database.clone();
         let sink = Self {
             client: Self::client(cfg)?,
@@ -318,13 +322,14 @@ impl Sink for ClickHouseSink {
         loop {
             match sink.check_tables().await {
                 Ok(()) => break,
-                Err(e) if e.is::<Fatal>() => return Err(e),
+                Err(e @ Error::Fatal(_)) => return Err(e),
                 Err(e) if cfg.connect_timeout_secs > 0 && started.elapsed() >= cfg.connect_timeout() => {
-                    return Err(e.context(format!(
+                    let hint = format!(
                         "ClickHouse at {} did not answer within {} s (--connect-timeout-secs): is it running, are \
                          --clickhouse-url, --clickhouse-user and the password right?",
                         cfg.clickhouse.clickhouse_url, cfg.connect_timeout_secs
-                    )))
+                    );
+                    return Err(Error::NotReady { hint, last: Box::new(e) });
                 }
                 Err(e) => {
                     let delay = backoff.next_delay();
@@ -342,7 +347,7 @@ impl Sink for ClickHouseSink {
         ClickHouseRound::new(at)
     }
 
-    async fn write(&mut self, round: ClickHouseRound) -> anyhow::Result<()> {
+    async fn write(&mut self, round: ClickHouseRound) -> Result<()> {
         let at = i64::from(round.inserted_at);
         tokio::try_join!(
             self.insert(EVENTS_TABLE, &self.insert_events, round.events),
@@ -352,7 +357,7 @@ impl Sink for ClickHouseSink {
         Ok(())
     }
 
-    async fn recover(&mut self, committed: Option<&Checkpoint>, inputs: &[Input]) -> anyhow::Result<Recovered> {
+    async fn recover(&mut self, committed: Option<&Checkpoint>, inputs: &[Input]) -> Result<Recovered> {
         let mut found = Recovered { skips: vec![OffsetRanges::default(); inputs.len()], scanned: 0 };
         if committed.is_none() || inputs.is_empty() {
             return Ok(found);
@@ -386,8 +391,9 @@ impl Sink for ClickHouseSink {
                     .bind(input.next_offset)
                     .bind(mark_of(input).clamp(0, u32::MAX as i64) as u32);
             }
-            let mut rows = query.fetch::<Stored>().with_context(|| format!("reading {table} back"))?;
-            while let Some(row) = rows.next().await.with_context(|| format!("reading {table} back"))? {
+            let read_back = |source| Error::ClickHouse { what: format!("reading {table} back"), source };
+            let mut rows = query.fetch::<Stored>().map_err(read_back)?;
+            while let Some(row) = rows.next().await.map_err(read_back)? {
                 found.scanned += 1;
                 note_written(&mut found.skips, inputs, &row.source_topic, row.source_partition, row.source_offset);
             }

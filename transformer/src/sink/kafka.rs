@@ -17,6 +17,7 @@ use super::{Collect, Recovered, Sink};
 use crate::batch::{output_bound, raw_bound, route, FRAMING};
 use crate::checkpoint::Checkpoint;
 use crate::config::Config;
+use crate::error::{Error, Result};
 use crate::map::{MapError, Mapped};
 use crate::recovery::{self, From};
 use crate::source::{tp_key, Input};
@@ -31,14 +32,18 @@ pub struct Topic {
 
 impl Topic {
     /// Opens every partition of `topic`.
-    pub async fn open(client: &Client, topic: &str, compression: Compression) -> anyhow::Result<Self> {
+    pub async fn open(client: &Client, topic: &str, compression: Compression) -> Result<Self> {
         let ids = runtime::kafka::partitions(client, topic).await?;
         let mut partitions = Vec::with_capacity(ids.len());
         for (i, id) in ids.into_iter().enumerate() {
-            anyhow::ensure!(id == i as i32, "topic {topic} has a gap in its partition ids at {i}");
+            if id != i as i32 {
+                return Err(Error::Fatal(format!("topic {topic} has a gap in its partition ids at {i}")));
+            }
             partitions.push(Arc::new(runtime::kafka::partition_client(client, topic, id).await?));
         }
-        anyhow::ensure!(!partitions.is_empty(), "topic {topic} has no partitions");
+        if partitions.is_empty() {
+            return Err(Error::Fatal(format!("topic {topic} has no partitions")));
+        }
         Ok(Self { partitions, compression })
     }
 
@@ -77,7 +82,7 @@ impl KafkaSink {
     /// Opens both output topics through a client that never retries on its own: a lost acknowledgement fails the
     /// round, and recovery looks at what landed before anything is written again
     /// ([`runtime::kafka::connect_without_retries`]).
-    pub async fn connect(cfg: &Config, security: &runtime::security::Security) -> anyhow::Result<Self> {
+    pub async fn connect(cfg: &Config, security: &runtime::security::Security) -> Result<Self> {
         let producer = runtime::kafka::connect_without_retries(&cfg.brokers, security).await?;
         let compression = cfg.compression.into();
         let output = Topic::open(&producer, &cfg.output_topic, compression).await?;
@@ -168,7 +173,7 @@ impl Collect for KafkaRound {
 impl Sink for KafkaSink {
     type Round = KafkaRound;
 
-    async fn open(cfg: &Config, security: &runtime::security::Security) -> anyhow::Result<Self> {
+    async fn open(cfg: &Config, security: &runtime::security::Security) -> Result<Self> {
         Self::connect(cfg, security).await
     }
 
@@ -180,14 +185,14 @@ impl Sink for KafkaSink {
         KafkaRound::new(self.output.partitions.len(), self.dead.partitions.len(), self.max_output_bytes, now)
     }
 
-    async fn write(&mut self, round: KafkaRound) -> anyhow::Result<()> {
+    async fn write(&mut self, round: KafkaRound) -> Result<()> {
         let (out_marks, dead_marks) = tokio::try_join!(self.output.produce(round.out), self.dead.produce(round.dead))?;
         self.ends.extend(out_marks);
         self.ends.extend(dead_marks);
         Ok(())
     }
 
-    async fn recover(&mut self, committed: Option<&Checkpoint>, inputs: &[Input]) -> anyhow::Result<Recovered> {
+    async fn recover(&mut self, committed: Option<&Checkpoint>, inputs: &[Input]) -> Result<Recovered> {
         let outputs: Vec<_> = self.output.partitions.iter().chain(&self.dead.partitions).cloned().collect();
         let from = |key: &str| match committed {
             None => From::End,

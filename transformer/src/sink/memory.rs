@@ -10,6 +10,7 @@ use contract::processed::DeadLetter;
 use super::{Collect, Recovered, Sink};
 use crate::checkpoint::Checkpoint;
 use crate::config::Config;
+use crate::error::{Error, Result};
 use crate::map::{MapError, Mapped};
 use crate::ranges::OffsetRanges;
 use crate::source::Input;
@@ -53,7 +54,7 @@ impl MemorySink {
 impl Sink for MemorySink {
     type Round = MemoryRound;
 
-    async fn open(_cfg: &Config, _security: &runtime::security::Security) -> anyhow::Result<Self> {
+    async fn open(_cfg: &Config, _security: &runtime::security::Security) -> Result<Self> {
         Ok(Self::default())
     }
     fn name(&self) -> &'static str {
@@ -62,12 +63,15 @@ impl Sink for MemorySink {
     fn round(&self, _now: DateTime<Utc>) -> MemoryRound {
         MemoryRound::default()
     }
-    async fn write(&mut self, round: MemoryRound) -> anyhow::Result<()> {
+    async fn write(&mut self, round: MemoryRound) -> Result<()> {
         self.rows.extend(round.0);
-        anyhow::ensure!(!std::mem::take(&mut self.lose_next_ack), "acknowledgement lost");
+        if std::mem::take(&mut self.lose_next_ack) {
+            // Written, but the answer never came.
+            return Err(Error::Timeout { server: "memory", what: "the write", waited: std::time::Duration::ZERO });
+        }
         Ok(())
     }
-    async fn recover(&mut self, committed: Option<&Checkpoint>, inputs: &[Input]) -> anyhow::Result<Recovered> {
+    async fn recover(&mut self, committed: Option<&Checkpoint>, inputs: &[Input]) -> Result<Recovered> {
         if committed.is_none() {
             return Ok(Recovered { skips: vec![OffsetRanges::default(); inputs.len()], scanned: 0 });
         }

@@ -23,6 +23,7 @@ use runtime::security::Security;
 
 use crate::checkpoint::Checkpoint;
 use crate::config::Config;
+use crate::error::Result;
 use crate::map::{MapError, Mapped};
 use crate::ranges::OffsetRanges;
 use crate::source::Input;
@@ -53,7 +54,7 @@ pub trait Sink: Send + Sized + 'static {
     type Round: Collect + Send;
 
     /// Connects and checks what the sink needs (topics, tables). Errors say what to do.
-    fn open(cfg: &Config, security: &Security) -> impl Future<Output = anyhow::Result<Self>> + Send;
+    fn open(cfg: &Config, security: &Security) -> impl Future<Output = Result<Self>> + Send;
 
     /// What it writes to, for logs and messages: `Kafka` or `ClickHouse`.
     fn name(&self) -> &'static str;
@@ -63,7 +64,7 @@ pub trait Sink: Send + Sized + 'static {
 
     /// Writes `round`; returns once every part of it is acknowledged. An error may leave part of it written:
     /// the loop then recovers ([`Sink::recover`]) before writing anything again.
-    fn write(&mut self, round: Self::Round) -> impl Future<Output = anyhow::Result<()>> + Send;
+    fn write(&mut self, round: Self::Round) -> impl Future<Output = Result<()>> + Send;
 
     /// Finds what this sink already holds for `inputs` at or past their positions (`next_offset`, just set from
     /// `committed`). `committed` is `None` when there is no checkpoint yet: a transformer commits one before its
@@ -72,7 +73,7 @@ pub trait Sink: Send + Sized + 'static {
         &mut self,
         committed: Option<&Checkpoint>,
         inputs: &[Input],
-    ) -> impl Future<Output = anyhow::Result<Recovered>> + Send;
+    ) -> impl Future<Output = Result<Recovered>> + Send;
 
     /// The output marks to keep in the next checkpoint. `skips_ahead`: records that recovery found are still
     /// ahead of the positions (a crash now must find them again).

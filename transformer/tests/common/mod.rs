@@ -214,7 +214,7 @@ pub async fn ch_strings(s: &Servers, sql: &str) -> Vec<String> {
 /// A transformer running in this process, stopped by [`InProcess::stop`].
 pub struct InProcess {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    task: tokio::task::JoinHandle<Result<(), transformer::Error>>,
     pub metrics: std::sync::Arc<transformer::metrics::Metrics>,
 }
 
