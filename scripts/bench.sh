@@ -19,10 +19,16 @@
 #     reports p50/p99/max of emit -> queryable (a row counts as seen when the query that first returned it was sent);
 #  6. the N-record backlog of step 2 drained into queryable ClickHouse rows with each sink: rows/s; and the direct
 #     sink's recovery lookup over those N stored rows (positions reset to the start): time and peak RSS.
-#   scripts/bench.sh [N]      env: BENCH_RUNS, BENCH_RATE, BENCH_LATENCY_SECS
+#   scripts/bench.sh [N]      env: BENCH_RUNS, BENCH_RATE, BENCH_LATENCY_SECS, BENCH_COMPARE, BENCH_ONLY
+# BENCH_ONLY=drain: steps 2 and 3 only (no criterion, no table), ending with a shorter `bench:` line.
+# BENCH_COMPARE=PATH: another build of the transformer (an older commit: `git worktree add ../old COMMIT`, then
+# `cargo build --release --target x86_64-unknown-linux-musl -p transformer` there) drained in the same runs of step 3,
+# alternating with this one; the table and the last line then also give its records/s and the ratio of the two.
 set -euo pipefail
 N=${1:-1000000}
 RUNS=${BENCH_RUNS:-3}
+COMPARE=${BENCH_COMPARE:-}
+[ -z "$COMPARE" ] || [ -x "$COMPARE" ] || { echo "BENCH_COMPARE=$COMPARE is not an executable" >&2; exit 2; }
 RATE=${BENCH_RATE:-10000}
 SECS=${BENCH_LATENCY_SECS:-60}
 export STATE_DIR=${BENCH_STATE_DIR:-$(cd "$(dirname "$0")/.." && pwd)/.state/bench}
@@ -48,19 +54,23 @@ start_server broker-sqlite "${SQLITE_BROKERS#*:}" "$STATE_DIR/broker-sqlite" "$(
 wait_tcp "$KAFKA_PORT" 30 "the nisshi broker"
 wait_tcp "${SQLITE_BROKERS#*:}" 30 "the nisshi broker (sqlite)"
 
-log "1/6 criterion: the mapping"
-cargo bench -p transformer --bench map -- --warm-up-time 1 --measurement-time 3 2>/dev/null >"$STATE_DIR/criterion.txt"
-ns() { # ns NAME : the middle estimate of criterion's "time: [lo mid hi]" for map/NAME, in ns
-  awk -v name="map/$1" '
-    $1 == name { found = 1 }
-    found && /time:/ { for (i = 1; i <= NF; i++) if ($i ~ /^\[/) { v = $(i + 2); u = $(i + 3); break }
-                       f = (u == "µs") ? 1000 : (u == "ms") ? 1e6 : 1; printf "%.0f\n", v * f; exit }' "$STATE_DIR/criterion.txt"
-}
-declare -A map_ns write_ns old_ns
-for t in user_clicks page_views orders; do
-  map_ns[$t]=$(ns "$t/map_and_write_json"); write_ns[$t]=$(ns "$t/write_json_only"); old_ns[$t]=$(ns "$t/owned_and_serde_encode")
-done
-log "   ns/record (map_and_write_json): clicks ${map_ns[user_clicks]}, views ${map_ns[page_views]}, orders ${map_ns[orders]}"
+if [ "${BENCH_ONLY:-}" = drain ]; then
+  log "1/6 criterion: skipped (BENCH_ONLY=drain)"
+else
+  log "1/6 criterion: the mapping"
+  cargo bench -p transformer --bench map -- --warm-up-time 1 --measurement-time 3 2>/dev/null >"$STATE_DIR/criterion.txt"
+  ns() { # ns NAME : the middle estimate of criterion's "time: [lo mid hi]" for map/NAME, in ns
+    awk -v name="map/$1" '
+      $1 == name { found = 1 }
+      found && /time:/ { for (i = 1; i <= NF; i++) if ($i ~ /^\[/) { v = $(i + 2); u = $(i + 3); break }
+                         f = (u == "µs") ? 1000 : (u == "ms") ? 1e6 : 1; printf "%.0f\n", v * f; exit }' "$STATE_DIR/criterion.txt"
+  }
+  declare -A map_ns write_ns old_ns
+  for t in user_clicks page_views orders; do
+    map_ns[$t]=$(ns "$t/map_and_write_json"); write_ns[$t]=$(ns "$t/write_json_only"); old_ns[$t]=$(ns "$t/owned_and_serde_encode")
+  done
+  log "   ns/record (map_and_write_json): clicks ${map_ns[user_clicks]}, views ${map_ns[page_views]}, orders ${map_ns[orders]}"
+fi
 
 build_binaries
 # The tools are built like the binaries (static, musl, the same allocator): the baseline pays what they pay.
@@ -87,7 +97,7 @@ timed() { # timed BROKER LOG CMD... : runs CMD under /usr/bin/time; prints "wall
 #   runs down) and out_avg, the transformer's average output record in bytes.
 drain() {
   local name=$1 brokers=$2 n=$3 tag=$4 r
-  b_wall=""; t_wall=""; s_wall=""
+  b_wall=""; t_wall=""; s_wall=""; c_wall=""; t_sum=0; c_sum=0
   for r in $(seq "$RUNS"); do
     keep_best b "$tag run $r: baseline" "$(timed "$name" "$STATE_DIR/logs/baseline-$tag.log" \
       "$tools/copy-baseline" --brokers "$brokers" --output-topic "baseline_copy_$r")"
@@ -102,15 +112,24 @@ drain() {
     [ "$(field records_in)" -eq "$n" ] || die "the transformer handled $(field records_in) of $n"
     out_avg=$(( $(field bytes_out) / $(field records_out) ))
 
+    if [ -n "$COMPARE" ]; then
+      keep_best c "$tag run $r: transformer (BENCH_COMPARE)" "$(timed "$name" "$STATE_DIR/logs/compare-$tag.log" \
+        "$COMPARE" --brokers "$brokers" --drain --http-addr off --stats-interval-secs 5 \
+        --output-topic "cmp_processed_$r" --dead-letter-topic "cmp_dead_$r" --checkpoint-topic "cmp_checkpoints_$r")"
+      drained=$(grep 'drained every input partition' "$STATE_DIR/logs/compare-$tag.log" | tail -n 1)
+      [ "$(field records_in)" -eq "$n" ] || die "BENCH_COMPARE handled $(field records_in) of $n"
+    fi
+
     keep_best s "$tag run $r: sized copy ($out_avg bytes)" "$(timed "$name" "$STATE_DIR/logs/sized-$tag.log" \
       "$tools/copy-baseline" --brokers "$brokers" --output-topic "sized_copy_$r" --pad-to "$out_avg")"
   done
 }
 keep_best() { # keep_best PREFIX LABEL "wall cpu rss bcpu" : logs a run; keeps it in PREFIX_* when it is the fastest
-  local p=$1 label=$2 wall cpu rss bcpu best
+  local p=$1 label=$2 wall cpu rss bcpu best sum
   read -r wall cpu rss bcpu <<<"$3"
   [ -n "$wall" ] || die "$label: no timing (see $STATE_DIR/logs/)"
   log "   $label: $wall s (CPU $cpu s, broker CPU $bcpu s)"
+  sum=${p}_sum; printf -v "$sum" %s "$(echo "${!sum:-0} + $wall" | bc)" # for the means BENCH_COMPARE reports
   best=${p}_wall
   if [ -z "${!best}" ] || [ "$(echo "$wall < ${!best}" | bc)" -eq 1 ]; then
     printf -v "${p}_wall" %s "$wall"; printf -v "${p}_cpu" %s "$cpu"; printf -v "${p}_rss" %s "$rss"; printf -v "${p}_bcpu" %s "$bcpu"
@@ -131,6 +150,15 @@ t_rss_mb=$(echo "scale=1; $t_rss / 1024" | bc); b_rss_mb=$(echo "scale=1; $b_rss
 mem_out_avg=$out_avg
 log "   baseline $b_rps rec/s, transformer $t_rps rec/s: ratio $ratio; sized copy $s_rps rec/s (the ceiling: $(ratio "$s_rps" "$b_rps"));"
 log "   CPU s per million $b_cpu_m vs $t_cpu_m; peak RSS $t_rss_mb MB"
+if [ -n "$COMPARE" ]; then
+  c_rps=$(echo "$N / $c_wall" | bc); c_rss_mb=$(echo "scale=1; $c_rss / 1024" | bc)
+  log "   BENCH_COMPARE $c_rps rec/s (ratio $(ratio "$c_rps" "$b_rps")), peak RSS $c_rss_mb MB; this build / it: $(ratio "$t_rps" "$c_rps") by the best runs, $(ratio "$c_sum" "$t_sum") by the means"
+fi
+compared=${COMPARE:+ compare_rps=$c_rps compare_ratio=$(ratio "$c_rps" "$b_rps") vs_compare=$(ratio "$t_rps" "$c_rps") vs_compare_mean=$(ratio "$c_sum" "$t_sum")}
+if [ "${BENCH_ONLY:-}" = drain ]; then
+  echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio rss_mb=$t_rss_mb$compared"
+  exit 0
+fi
 
 # Recovery over a whole output already written: the first drain's checkpoints are reset to their first one
 # (committed before any write), so the next start scans all N output records, finds them written, and skips them.
@@ -275,6 +303,7 @@ log "   direct sink recovery over $N stored rows: ${rd_ms} ms, whole run peak RS
   echo "| emit → queryable in ClickHouse, ms ($d_samples sampled rows), direct sink (\`--sink clickhouse\`) | | p50 $d_p50 · p99 **$d_p99** · max $d_max | | | |"
   echo "| $N-record backlog drained into queryable rows, rows/s: Kafka sink + Kafka engine · direct sink | | $qk_rps · $qd_rps | $(ratio "$qd_rps" "$qk_rps") (direct / Kafka) | | |"
   echo "| direct sink recovery over $N stored rows (positions reset to the start): lookup ms · peak RSS of the run, MB | | $rd_ms · $rd_rss_mb | | | |"
+  [ -z "$COMPARE" ] || echo "| the same drain by BENCH_COMPARE ($COMPARE), records/s · peak RSS, MB | $b_rps | $c_rps · $c_rss_mb | $(ratio "$c_rps" "$b_rps") (this build / it: **$(ratio "$t_rps" "$c_rps")**) | | |"
   echo "| pre-load by the emitter, records/s | | $load_rps | | | |"
   echo "| recovery over $N already-written records: scan ms · peak RSS after the scan, MB · the whole run (re-reading and skipping all), MB | | $rec_scan_ms · **$rec_scan_mb** · $rec_rss_mb | | | |"
   echo
@@ -283,4 +312,4 @@ log "   direct sink recovery over $N stored rows: ${rd_ms} ms, whole run peak RS
   echo "orders ${write_ns[orders]}; the owned record + serde_json path it replaced: clicks ${old_ns[user_clicks]}, views ${old_ns[page_views]}, orders ${old_ns[orders]}."
 } >>"$ROOT/BENCHMARKS.md"
 log "appended to BENCHMARKS.md"
-echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 engine_drain_rps=$qk_rps direct_drain_rps=$qd_rps direct_recovery_ms=$rd_ms rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]}"
+echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 engine_drain_rps=$qk_rps direct_drain_rps=$qd_rps direct_recovery_ms=$rd_ms rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]}$compared"

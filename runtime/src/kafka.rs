@@ -124,7 +124,8 @@ pub fn backoff(deadline: Duration) -> BackoffConfig {
     }
 }
 
-/// Connects to the broker, retrying every second and logging each failed attempt, for at most `wait`
+/// Connects to the broker, retrying at the shared pace ([`crate::retry::Backoff`]: 1, 2, 4, 5, 5, ... s) and logging
+/// each failed attempt, for at most `wait`
 /// (`Duration::ZERO`: try forever). Each request of the returned client gives up after `request_deadline`. A broker
 /// that refuses us (an untrusted certificate, failed authentication) is an error at once: waiting cannot fix it.
 pub async fn connect(
@@ -135,6 +136,7 @@ pub async fn connect(
 ) -> Result<Client, KafkaError> {
     let started = Instant::now();
     let mut attempt = 0u32;
+    let mut pace = crate::retry::Backoff::default();
     loop {
         attempt += 1;
         let built = builder(brokers, security)
@@ -151,8 +153,10 @@ pub async fn connect(
                 if !wait.is_zero() && waited >= wait {
                     return Err(KafkaError::Unreachable { brokers: brokers.join(","), waited, source });
                 }
-                warn!(attempt, brokers = %brokers.join(","), error = %source, "Kafka broker not reachable, retrying in 1 s");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                // Not past the deadline: the last attempt is made when `wait` is up.
+                let delay = if wait.is_zero() { pace.next_delay() } else { pace.next_delay().min(wait - waited) };
+                warn!(attempt, brokers = %brokers.join(","), error = %source, retry_in_s = delay.as_secs(), "Kafka broker not reachable; retrying");
+                tokio::time::sleep(delay).await;
             }
         }
     }
