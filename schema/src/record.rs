@@ -1,14 +1,17 @@
-//! The unified record declared once, as data: every field of `processed_events` with its JSON type, its
-//! ClickHouse columns and where its value comes from. The rest is derived from this table or checked against it by
-//! a test that fails on any difference: the Rust struct ([`crate::processed::ProcessedEvent`], field order), the
-//! JSON encoder's size bound ([`json_fixed_bytes`]), the DDL of `events_queue` and `events_processed`
-//! (`schema/sql/01_events.sql`) and the field table in README.md ([`markdown_table`], printed by
-//! `transformer schema --fields`).
+//! The records on the output topics declared once, as data: every field of `processed_events` ([`EVENTS`]) and of
+//! `dead_letters` ([`DEAD_LETTERS`]) with its JSON type, the ClickHouse columns made from it (and how the
+//! materialized view makes them) and where its value comes from. Derived from these tables: the column lists of the
+//! DDL (`contract::sql` fills them into `schema/sql/`), the direct sink's INSERT columns, the JSON encoder's size
+//! bound ([`json_fixed_bytes`]) and the field table in README.md ([`markdown_table`], printed by `transformer schema
+//! --fields`). Checked against them by tests that fail on any difference: the Rust structs
+//! ([`crate::processed::ProcessedEvent`], [`crate::processed::DeadLetter`]: field order and JSON types), the
+//! transformer's JSON and RowBinary writers, and the README.
 //!
-//! Adding a field: a row here; the field in `ProcessedEvent` (same place); its value in the transformer's `Mapped`
-//! and `write_json` (a property test holds the encoder to serde's output of the struct); its columns in
-//! `schema/sql/01_events.sql`; the README table (`transformer schema --fields` prints it). The tests name whichever
-//! of these was forgotten.
+//! Adding a field: a row here; the field in `ProcessedEvent` (same place); its value in the transformer's `Mapped`,
+//! `write_json` (a property test holds it to serde's output of the struct) and `rowbinary::write_event`; the README
+//! table (`transformer schema --fields` prints it). The tests name whichever of these was forgotten. Existing tables
+//! take the new columns with `ALTER TABLE ... ADD COLUMN` (the Kafka table and its view are dropped and created again
+//! from `transformer schema`).
 
 /// How a field is written in the JSON of `processed_events`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,17 +48,38 @@ impl Json {
     }
 }
 
-/// One field of the unified record.
+/// A column of a stored table, and how the materialized view fills it from the Kafka table's row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    /// The column's name.
+    pub name: &'static str,
+    /// Its ClickHouse type.
+    pub ty: &'static str,
+    /// The view's expression for it: a column of the Kafka table, or SQL over them.
+    pub from: &'static str,
+}
+
+/// A stored column with the same name and value as its field.
+const fn col(name: &'static str, ty: &'static str) -> Column {
+    Column { name, ty, from: name }
+}
+
+/// A stored column the view computes with `from`.
+const fn col_from(name: &'static str, ty: &'static str, from: &'static str) -> Column {
+    Column { name, ty, from }
+}
+
+/// One field of a record on an output topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Field {
     /// Its name in the JSON (and, mostly, in ClickHouse).
     pub name: &'static str,
     /// Its JSON type.
     pub json: Json,
-    /// Its column type in the Kafka-engine table `events_queue`, which reads the JSON as written.
+    /// Its column type in the Kafka-engine table, which reads the JSON as written.
     pub queue_type: &'static str,
-    /// The columns of `events_processed` made from it, with their types (none: stored through another field).
-    pub stored_as: &'static [(&'static str, &'static str)],
+    /// The columns of the stored table made from it (none: stored through another field).
+    pub stored_as: &'static [Column],
     /// Where its value comes from.
     pub origin: &'static str,
 }
@@ -64,11 +88,44 @@ const fn field(
     name: &'static str,
     json: Json,
     queue_type: &'static str,
-    stored_as: &'static [(&'static str, &'static str)],
+    stored_as: &'static [Column],
     origin: &'static str,
 ) -> Field {
     Field { name, json, queue_type, stored_as, origin }
 }
+
+/// A record on an output topic and the two ClickHouse tables of it: the Kafka-engine table that reads the topic and
+/// the table that stores the rows (filled by a materialized view, or by the direct sink).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record {
+    /// The fields, in the order they are written.
+    pub fields: &'static [Field],
+    /// The Kafka-engine table.
+    pub queue: &'static str,
+    /// The stored table.
+    pub stored: &'static str,
+    /// Columns of the stored table that no field makes.
+    pub table_only: &'static [Column],
+}
+
+impl Record {
+    /// The stored table's columns in table order: each field's, then the table's own.
+    pub fn stored_columns(&self) -> impl Iterator<Item = Column> {
+        self.fields.iter().flat_map(|f| f.stored_as.iter().copied()).chain(self.table_only.iter().copied())
+    }
+}
+
+/// The unified record: `processed_events`, `events_queue`, `events_processed`.
+pub const EVENTS: Record =
+    Record { fields: &FIELDS, queue: "events_queue", stored: "events_processed", table_only: &TABLE_ONLY };
+
+/// A dead letter: `dead_letters` (topic and stored table), `dead_letters_queue`.
+pub const DEAD_LETTERS: Record = Record {
+    fields: &DEAD_LETTER_FIELDS,
+    queue: "dead_letters_queue",
+    stored: "dead_letters",
+    table_only: &TABLE_ONLY,
+};
 
 /// The fields, in the order they are written.
 pub const FIELDS: [Field; 15] = [
@@ -76,14 +133,14 @@ pub const FIELDS: [Field; 15] = [
         "event_id",
         Json::String,
         "String",
-        &[("event_id", "UUID")],
+        &[col_from("event_id", "UUID", "toUUID(event_id)")],
         "xxh3-128 of topic and raw bytes, as a UUID (stable across replays)",
     ),
     field(
         "event_type",
         Json::String,
         "String",
-        &[("event_type", "String")],
+        &[col("event_type", "String")],
         "UPPER(REPLACE(topic, 'user_', '')) (original)",
     ),
     field(
@@ -97,48 +154,88 @@ pub const FIELDS: [Field; 15] = [
         "event_time_ms",
         Json::Int,
         "UInt64",
-        &[("event_timestamp", "DateTime('UTC')"), ("event_timestamp_ms", "UInt16")],
+        &[
+            col_from("event_timestamp", "DateTime('UTC')", "toDateTime(intDiv(event_time_ms, 1000), 'UTC')"),
+            col_from("event_timestamp_ms", "UInt16", "toUInt16(event_time_ms % 1000)"),
+        ],
         "the same instant, epoch milliseconds",
     ),
-    field("user_id", Json::String, "String", &[("user_id", "String")], "raw `user_id` (original)"),
+    field("user_id", Json::String, "String", &[col("user_id", "String")], "raw `user_id` (original)"),
     field(
         "details",
         Json::String,
         "String",
-        &[("details", "String")],
+        &[col("details", "String")],
         "CONCAT_WS(' \\| ', url, element_id, order_id, amount) (original)",
     ),
-    field("url", Json::NullableString, "Nullable(String)", &[("url", "Nullable(String)")], "raw `url`"),
+    field("url", Json::NullableString, "Nullable(String)", &[col("url", "Nullable(String)")], "raw `url`"),
     field(
         "element_id",
         Json::NullableString,
         "Nullable(String)",
-        &[("element_id", "Nullable(String)")],
+        &[col("element_id", "Nullable(String)")],
         "raw `element_id`",
     ),
     field(
         "duration_seconds",
         Json::NullableInt,
         "Nullable(Int64)",
-        &[("duration_seconds", "Nullable(Int64)")],
+        &[col("duration_seconds", "Nullable(Int64)")],
         "raw `duration_seconds`",
     ),
-    field("order_id", Json::NullableString, "Nullable(String)", &[("order_id", "Nullable(String)")], "raw `order_id`"),
-    field("amount", Json::NullableFloat, "Nullable(Float64)", &[("amount", "Nullable(Float64)")], "raw `amount`"),
+    field(
+        "order_id",
+        Json::NullableString,
+        "Nullable(String)",
+        &[col("order_id", "Nullable(String)")],
+        "raw `order_id`",
+    ),
+    field("amount", Json::NullableFloat, "Nullable(Float64)", &[col("amount", "Nullable(Float64)")], "raw `amount`"),
     field(
         "ip_address",
         Json::NullableString,
         "Nullable(String)",
-        &[("ip_address", "Nullable(String)")],
+        &[col("ip_address", "Nullable(String)")],
         "raw `ip_address`",
     ),
-    field("source_topic", Json::String, "String", &[("source_topic", "String")], "the raw record's topic"),
-    field("source_partition", Json::Int, "Int32", &[("source_partition", "Int32")], "the raw record's partition"),
-    field("source_offset", Json::Int, "Int64", &[("source_offset", "Int64")], "the raw record's offset"),
+    SOURCE[0],
+    SOURCE[1],
+    SOURCE[2],
 ];
 
-/// Columns of `events_processed` that no field makes: ClickHouse fills them.
-pub const TABLE_ONLY: [(&str, &str); 1] = [("inserted_at", "DateTime('UTC')")];
+/// The source coordinates, in both records: they make a replay find what is already stored.
+const SOURCE: [Field; 3] = [
+    field("source_topic", Json::String, "String", &[col("source_topic", "String")], "the raw record's topic"),
+    field("source_partition", Json::Int, "Int32", &[col("source_partition", "Int32")], "the raw record's partition"),
+    field("source_offset", Json::Int, "Int64", &[col("source_offset", "Int64")], "the raw record's offset"),
+];
+
+/// The fields of a dead letter, in the order they are written.
+pub const DEAD_LETTER_FIELDS: [Field; 8] = [
+    SOURCE[0],
+    SOURCE[1],
+    SOURCE[2],
+    field("reason", Json::String, "String", &[col("reason", "String")], "why it was not mapped, a code"),
+    field("error", Json::String, "String", &[col("error", "String")], "why it was not mapped, in words"),
+    field(
+        "raw",
+        Json::String,
+        "String",
+        &[col("raw", "String")],
+        "the raw value as text, cut to --dead-letter-max-raw",
+    ),
+    field("raw_size", Json::Int, "UInt64", &[col("raw_size", "UInt64")], "the raw value's size in bytes"),
+    field(
+        "failed_at_ms",
+        Json::Int,
+        "UInt64",
+        &[col_from("failed_at", "DateTime('UTC')", "toDateTime(intDiv(failed_at_ms, 1000), 'UTC')")],
+        "when the transformer dead-lettered it, epoch milliseconds",
+    ),
+];
+
+/// Columns of both stored tables that no field makes: ClickHouse fills them.
+pub const TABLE_ONLY: [Column; 1] = [col_from("inserted_at", "DateTime('UTC')", "now()")];
 
 /// The bytes of the unified JSON that do not depend on the values: braces, field names with their quotes and
 /// colons, separators, and the quotes of string values.
@@ -180,11 +277,6 @@ pub const fn nullable_string_fields() -> usize {
     count_of(&[Json::NullableString])
 }
 
-/// The `events_processed` columns in table order: each field's, then [`TABLE_ONLY`].
-pub fn stored_columns() -> Vec<(&'static str, &'static str)> {
-    FIELDS.iter().flat_map(|f| f.stored_as.iter().copied()).chain(TABLE_ONLY).collect()
-}
-
 /// The README's field table (Markdown), exactly as README.md must hold it.
 pub fn markdown_table() -> String {
     let mut s = String::from("| field | JSON | `events_queue` | `events_processed` | from |\n|---|---|---|---|---|\n");
@@ -192,12 +284,12 @@ pub fn markdown_table() -> String {
         let stored = if f.stored_as.is_empty() {
             "(via `event_time_ms`)".to_string()
         } else {
-            f.stored_as.iter().map(|(c, t)| format!("`{c}` {t}")).collect::<Vec<_>>().join(", ")
+            f.stored_as.iter().map(|c| format!("`{}` {}", c.name, c.ty)).collect::<Vec<_>>().join(", ")
         };
         s.push_str(&format!("| `{}` | {} | {} | {stored} | {} |\n", f.name, f.json.name(), f.queue_type, f.origin));
     }
-    for (c, t) in TABLE_ONLY {
-        s.push_str(&format!("| | | | `{c}` {t} | ClickHouse, at insert |\n"));
+    for c in TABLE_ONLY {
+        s.push_str(&format!("| | | | `{}` {} | ClickHouse, at insert |\n", c.name, c.ty));
     }
     s
 }
@@ -211,30 +303,59 @@ mod tests {
     }
 
     #[test]
-    fn the_kafka_table_reads_exactly_the_fields() {
-        let want: Vec<(String, String)> =
-            FIELDS.iter().map(|f| (f.name.to_string(), f.queue_type.to_string())).collect();
-        assert_eq!(ddl_columns("events_queue"), want);
-    }
-
-    #[test]
-    fn the_stored_table_has_exactly_the_declared_columns() {
-        let want: Vec<(String, String)> =
-            stored_columns().into_iter().map(|(c, t)| (c.to_string(), t.to_string())).collect();
-        assert_eq!(ddl_columns("events_processed"), want);
-        let view = include_str!("../sql/01_events.sql").split("{database}.events_mv TO").nth(1).expect("the view");
-        for (c, _) in stored_columns() {
-            assert!(
-                view.contains(&format!("AS {c},"))
-                    || view.contains(&format!("    {c},"))
-                    || view.contains(&format!("AS {c}\n")),
-                "the view does not fill {c}"
-            );
+    fn the_tables_have_exactly_the_declared_columns() {
+        for r in [EVENTS, DEAD_LETTERS] {
+            let queue: Vec<_> = r.fields.iter().map(|f| (f.name.to_string(), f.queue_type.to_string())).collect();
+            assert_eq!(ddl_columns(r.queue), queue, "{}", r.queue);
+            let stored: Vec<_> = r.stored_columns().map(|c| (c.name.to_string(), c.ty.to_string())).collect();
+            assert_eq!(ddl_columns(r.stored), stored, "{}", r.stored);
         }
     }
 
     #[test]
-    fn the_struct_writes_exactly_the_fields_in_order() {
+    fn each_view_fills_every_stored_column_from_its_kafka_table() {
+        let ddl = crate::sql::script(&crate::sql::SqlParams::default());
+        for r in [EVENTS, DEAD_LETTERS] {
+            let head = format!("TO default.{} AS\nSELECT\n", r.stored);
+            let view = ddl.split(&head).nth(1).unwrap_or_else(|| panic!("no view into {}", r.stored));
+            let view = &view[..view.find(';').expect("the view ends")];
+            let filled: Vec<&str> =
+                view.lines().take_while(|l| !l.starts_with("FROM")).map(|l| l.trim().trim_end_matches(',')).collect();
+            let want: Vec<String> = r
+                .stored_columns()
+                .map(|c| if c.from == c.name { c.name.to_string() } else { format!("{} AS {}", c.from, c.name) })
+                .collect();
+            assert_eq!(filled, want, "{view}");
+            assert!(view.contains(&format!("FROM default.{}", r.queue)), "{view}");
+        }
+    }
+
+    /// `json` (serde's output of a struct) has exactly `fields`, in order, each of its declared JSON type.
+    fn holds_to(json: &str, fields: &[Field]) {
+        let mut at = 0;
+        for f in fields {
+            let needle = format!("\"{}\":", f.name);
+            let found =
+                json[at..].find(&needle).unwrap_or_else(|| panic!("{} missing or out of order in {json}", f.name));
+            at += found + needle.len();
+        }
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).unwrap();
+        assert_eq!(map.len(), fields.len(), "the struct has fields the table does not: {json}");
+        for f in fields {
+            let v = &map[f.name];
+            let ok = match f.json {
+                Json::String => v.is_string(),
+                Json::NullableString => v.is_string() || v.is_null(),
+                Json::Int => v.is_i64() || v.is_u64(),
+                Json::NullableInt => v.is_i64() || v.is_u64() || v.is_null(),
+                Json::NullableFloat => v.is_number() || v.is_null(),
+            };
+            assert!(ok, "{} is written as {v}, declared {:?}", f.name, f.json);
+        }
+    }
+
+    #[test]
+    fn the_structs_write_exactly_the_fields_in_order() {
         let e = crate::processed::ProcessedEvent {
             event_id: "i".into(),
             event_type: "T".into(),
@@ -252,27 +373,18 @@ mod tests {
             source_partition: 0,
             source_offset: 2,
         };
-        let json = serde_json::to_string(&e).unwrap();
-        let keys: Vec<&str> = FIELDS.iter().map(|f| f.name).collect();
-        let mut at = 0;
-        for k in &keys {
-            let needle = format!("\"{k}\":");
-            let found = json[at..].find(&needle).unwrap_or_else(|| panic!("{k} missing or out of order in {json}"));
-            at += found + needle.len();
-        }
-        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&json).unwrap();
-        assert_eq!(map.len(), FIELDS.len(), "the struct has fields the table does not: {json}");
-        for f in FIELDS {
-            let v = &map[f.name];
-            let ok = match f.json {
-                Json::String => v.is_string(),
-                Json::NullableString => v.is_string() || v.is_null(),
-                Json::Int => v.is_i64() || v.is_u64(),
-                Json::NullableInt => v.is_i64() || v.is_u64() || v.is_null(),
-                Json::NullableFloat => v.is_number() || v.is_null(),
-            };
-            assert!(ok, "{} is written as {v}, declared {:?}", f.name, f.json);
-        }
+        holds_to(&serde_json::to_string(&e).unwrap(), &FIELDS);
+        let d = crate::processed::DeadLetter {
+            source_topic: "s".into(),
+            source_partition: 1,
+            source_offset: 2,
+            reason: "invalid_json".into(),
+            error: "e".into(),
+            raw: "r".into(),
+            raw_size: 1,
+            failed_at_ms: 3,
+        };
+        holds_to(&serde_json::to_string(&d).unwrap(), &DEAD_LETTER_FIELDS);
     }
 
     #[test]

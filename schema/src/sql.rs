@@ -3,16 +3,64 @@
 //! The files hold `{placeholders}`; [`render`] fills them in and splits the text into single statements (ClickHouse's
 //! HTTP interface takes one statement per request). It is the only renderer: `transformer schema` prints its output
 //! for scripts/lib.sh and compose, and the tests call it, so every path applies the same SQL.
+//!
+//! Per record on an output topic (the unified record, the dead letter): its stored table (`01_events.sql`,
+//! `02_dead_letters.sql`), then its Kafka path, one template for both (`kafka_path.sql`: the Kafka-engine table and
+//! the materialized view). The column lists come from the records' declaration ([`crate::record`]):
+//! `{stored_columns}`, `{queue_columns}` (as the JSON is written) and `{select}` (what the view makes of a row).
+//! On a current ClickHouse, `03_kafka_errors.sql` comes last.
 
-/// The DDL files in the order they must be applied.
-pub const FILES: [(&str, &str); 3] = [
-    ("01_events.sql", include_str!("../sql/01_events.sql")),
-    ("02_dead_letters.sql", include_str!("../sql/02_dead_letters.sql")),
-    (KAFKA_ERRORS_FILE, include_str!("../sql/03_kafka_errors.sql")),
+use crate::record::{Record, DEAD_LETTERS, EVENTS};
+
+/// The template of a record's Kafka path.
+const KAFKA_PATH: &str = include_str!("../sql/kafka_path.sql");
+
+/// Applied on a current ClickHouse only: the table of records its Kafka engine could not parse.
+const KAFKA_ERRORS: &str = include_str!("../sql/03_kafka_errors.sql");
+
+/// A record's part of the DDL.
+struct RecordSql {
+    /// The declaration.
+    record: Record,
+    /// Its stored table's DDL.
+    file: &'static str,
+    /// The name of its Kafka path: the view is `{name}_mv`, the Kafka table reads as consumer group `{group}_{name}`.
+    name: &'static str,
+    /// Its topic.
+    topic: fn(&SqlParams) -> &str,
+}
+
+/// The records, in the order their DDL is applied.
+const RECORDS: [RecordSql; 2] = [
+    RecordSql::new(EVENTS, include_str!("../sql/01_events.sql"), "events", |p| &p.processed_topic),
+    RecordSql::new(DEAD_LETTERS, include_str!("../sql/02_dead_letters.sql"), "dead_letters", |p| &p.dead_letter_topic),
 ];
 
-/// The file applied on a current ClickHouse only: the table of records its Kafka engine could not parse.
-const KAFKA_ERRORS_FILE: &str = "03_kafka_errors.sql";
+impl RecordSql {
+    const fn new(record: Record, file: &'static str, name: &'static str, topic: fn(&SqlParams) -> &str) -> Self {
+        Self { record, file, name, topic }
+    }
+
+    /// `stmt` with this record's placeholders filled.
+    fn fill(&self, stmt: &str, p: &SqlParams) -> String {
+        let lines = |items: Vec<String>| items.iter().map(|i| format!("    {i}")).collect::<Vec<_>>().join(",\n");
+        let r = &self.record;
+        let queue_columns = r.fields.iter().map(|f| format!("{} {}", f.name, f.queue_type)).collect();
+        let stored_columns = r.stored_columns().map(|c| format!("{} {}", c.name, c.ty)).collect();
+        let select = r
+            .stored_columns()
+            .map(|c| if c.from == c.name { c.name.to_string() } else { format!("{} AS {}", c.from, c.name) })
+            .collect();
+        stmt.replace("{queue}", r.queue)
+            .replace("{stored}", r.stored)
+            .replace("{view}", &format!("{}_mv", self.name))
+            .replace("{consumer}", self.name)
+            .replace("{topic}", (self.topic)(p))
+            .replace("{queue_columns}", &lines(queue_columns))
+            .replace("{stored_columns}", &lines(stored_columns))
+            .replace("{select}", &lines(select))
+    }
+}
 
 /// Which ClickHouse the DDL is for: the Kafka-engine settings differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,9 +99,9 @@ pub struct SqlParams {
     pub database: String,
     /// `host:port` of the Kafka broker as ClickHouse sees it (`{kafka_broker}`).
     pub kafka_broker: String,
-    /// Topic of unified records (`{processed_topic}`).
+    /// Topic of unified records (the `{topic}` of their Kafka path).
     pub processed_topic: String,
-    /// Topic of dead letters (`{dead_letter_topic}`).
+    /// Topic of dead letters (the `{topic}` of their Kafka path).
     pub dead_letter_topic: String,
     /// Prefix of ClickHouse's consumer group names (`{group}`).
     pub group: String,
@@ -80,17 +128,21 @@ impl Default for SqlParams {
 /// The DDL with placeholders filled in, as single statements, in order. With `storage_only`, only the database
 /// and the tables that store rows (the direct ClickHouse sink needs no Kafka engine and no materialized view).
 pub fn render(p: &SqlParams) -> Vec<String> {
-    let errors_table = p.version == ClickHouseVersion::Current && !p.storage_only;
-    FILES
-        .iter()
-        .filter(|(name, _)| *name != KAFKA_ERRORS_FILE || errors_table)
-        .flat_map(|(_, text)| split_statements(text))
-        .filter(|stmt| !p.storage_only || !(stmt.contains("ENGINE = Kafka") || stmt.contains("MATERIALIZED VIEW")))
+    let mut stmts = Vec::new();
+    for r in &RECORDS {
+        stmts.extend(split_statements(r.file).iter().map(|s| r.fill(s, p)));
+        if !p.storage_only {
+            stmts.extend(split_statements(KAFKA_PATH).iter().map(|s| r.fill(s, p)));
+        }
+    }
+    if p.version == ClickHouseVersion::Current && !p.storage_only {
+        stmts.extend(split_statements(KAFKA_ERRORS));
+    }
+    stmts
+        .into_iter()
         .map(|stmt| {
             stmt.replace("{database}", &p.database)
                 .replace("{kafka_broker}", &p.kafka_broker)
-                .replace("{processed_topic}", &p.processed_topic)
-                .replace("{dead_letter_topic}", &p.dead_letter_topic)
                 .replace("{group}", &p.group)
                 .replace("{kafka_extra_settings}", p.version.kafka_extra_settings())
                 .replace("{queue_filter}", p.version.queue_filter())
@@ -103,13 +155,12 @@ pub fn script(p: &SqlParams) -> String {
     render(p).iter().map(|s| format!("{s};\n\n")).collect()
 }
 
-/// The columns of `table` as the DDL declares them: `(name, type)` in order. Empty when no file declares it.
+/// The columns of `table` as the rendered DDL creates them: `(name, type)` in order. Empty when it creates no such
+/// table.
 pub fn table_columns(table: &str) -> Vec<(String, String)> {
-    let head = format!("{{database}}.{table} (");
-    let Some((ddl, start)) = FILES.iter().find_map(|(_, text)| text.find(&head).map(|at| (*text, at + head.len())))
-    else {
-        return Vec::new();
-    };
+    let ddl = script(&SqlParams { version: ClickHouseVersion::Current, ..SqlParams::default() });
+    let head = format!("CREATE TABLE IF NOT EXISTS default.{table} (");
+    let Some(start) = ddl.find(&head).map(|at| at + head.len()) else { return Vec::new() };
     let body = &ddl[start..start + ddl[start..].find("\n)").unwrap_or(0)];
     body.lines()
         .map(|l| l.trim().trim_end_matches(','))

@@ -5,12 +5,13 @@
 
 use std::collections::BTreeMap;
 
+use contract::record::{DEAD_LETTERS, EVENTS};
 use rskafka::record::{Record, RecordAndOffset};
 use transformer::batch::{prepare, Layout};
 use transformer::ranges::OffsetRanges;
 use transformer::sink::clickhouse::ClickHouseRound;
 use transformer::sink::kafka::KafkaRound;
-use transformer::sink::rowbinary::{DEAD_LETTER_COLUMNS, EVENT_COLUMNS};
+use transformer::sink::rowbinary::columns;
 
 /// `(topic, partition, offset, raw value)`: one event of each kind, nulls and a non-ASCII string among them, and a
 /// record that is not JSON (a dead letter).
@@ -56,8 +57,8 @@ fn main() -> std::io::Result<()> {
     std::fs::write(dir.join("events_processed.bin"), events)?;
     std::fs::write(dir.join("dead_letters.bin"), dead)?;
     let structure = |cols: &[(&str, &str)]| cols.iter().map(|(c, t)| format!("{c} {t}")).collect::<Vec<_>>().join(", ");
-    std::fs::write(dir.join("events_processed.columns"), structure(&EVENT_COLUMNS))?;
-    std::fs::write(dir.join("dead_letters.columns"), structure(&DEAD_LETTER_COLUMNS))?;
+    std::fs::write(dir.join("events_processed.columns"), structure(&columns(&EVENTS)))?;
+    std::fs::write(dir.join("dead_letters.columns"), structure(&columns(&DEAD_LETTERS)))?;
     let kafka = prepare(&layout, fetched(), &mut skips(), KafkaRound::new(1, 1, usize::MAX, now), now_ms);
     let lines = |records: &[Vec<Record>]| -> Vec<u8> {
         records.iter().flatten().flat_map(|r| [r.value.as_deref().unwrap_or_default(), b"\n"].concat()).collect()

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use contract::processed::DeadLetter;
 use tracing::{info, warn};
 
-use super::rowbinary::{self, quote, DEAD_LETTER_COLUMNS, EVENT_COLUMNS};
+use super::rowbinary::{self, quote};
 use super::{Collect, Recovered, Sink};
 use crate::checkpoint::Checkpoint;
 use crate::config::{Config, ConfigError};
@@ -25,11 +25,12 @@ use crate::map::{MapError, Mapped};
 use crate::ranges::OffsetRanges;
 use crate::recovery::note_written;
 use crate::source::Input;
+use contract::record::{DEAD_LETTERS, EVENTS};
 
 /// The table of unified rows.
-pub const EVENTS_TABLE: &str = "events_processed";
+pub const EVENTS_TABLE: &str = EVENTS.stored;
 /// The table of dead letters.
-pub const DEAD_LETTERS_TABLE: &str = "dead_letters";
+pub const DEAD_LETTERS_TABLE: &str = DEAD_LETTERS.stored;
 
 /// A ClickHouse server and the two tables.
 pub struct ClickHouseSink {
@@ -157,7 +158,8 @@ impl ClickHouseSink {
     /// Checks that both tables have the columns the rows are written to, with their types. A missing table or
     /// column, or another type, is an [`Error::Fatal`] that gives the DDL command to run.
     async fn check_tables(&self) -> Result<()> {
-        for (table, columns) in [(EVENTS_TABLE, &EVENT_COLUMNS[..]), (DEAD_LETTERS_TABLE, &DEAD_LETTER_COLUMNS[..])] {
+        for record in [EVENTS, DEAD_LETTERS] {
+            let (table, columns) = (record.stored, rowbinary::columns(&record));
             let found: Vec<Column> = match self
                 .client
                 .query("SELECT name, type FROM system.columns WHERE database = ? AND table = ?")
@@ -309,8 +311,8 @@ impl Sink for ClickHouseSink {
         let sink = Self {
             client: Self::client(cfg)?,
             user: cfg.clickhouse.clickhouse_user.clone(),
-            insert_events: rowbinary::insert_statement(&database, EVENTS_TABLE, &EVENT_COLUMNS),
-            insert_dead: rowbinary::insert_statement(&database, DEAD_LETTERS_TABLE, &DEAD_LETTER_COLUMNS),
+            insert_events: rowbinary::insert_statement(&database, EVENTS_TABLE, &rowbinary::columns(&EVENTS)),
+            insert_dead: rowbinary::insert_statement(&database, DEAD_LETTERS_TABLE, &rowbinary::columns(&DEAD_LETTERS)),
             database,
             request_timeout: cfg.request_timeout(),
             ends: Utc::now().timestamp(),

@@ -1,50 +1,24 @@
 //! ClickHouse's RowBinary format, written straight from a mapped record (as [`crate::encode`] writes JSON): no
-//! owned row, no allocation per field. The column lists are checked against the record's declaration
-//! (`contract::record`) and the DDL by the tests below; the INSERT names its columns from them, so a table with
-//! extra columns (with defaults) still takes the rows.
+//! owned row, no allocation per field. The columns are the records' declaration (`contract::record`), which the
+//! DDL is rendered from; the tests below read the rows back by the declared types. The INSERT names its columns, so
+//! a table with extra columns (with defaults) still takes the rows.
 //!
 //! Encodings (ClickHouse's RowBinary): integers and floats little-endian; `String` as a LEB128 length and the
 //! bytes; `Nullable(T)` as one byte (1 = NULL) and then `T` if not NULL; `DateTime` as u32 seconds; `UUID` as its
 //! two 64-bit halves, each little-endian.
 
 use contract::processed::DeadLetter;
+use contract::record::Record;
 
 use crate::map::{details, event_type, Mapped};
 
-/// The columns of `events_processed` that [`write_event`] writes, in order, with their ClickHouse types.
-pub const EVENT_COLUMNS: [(&str, &str); 16] = [
-    ("event_id", "UUID"),
-    ("event_type", "String"),
-    ("event_timestamp", "DateTime('UTC')"),
-    ("event_timestamp_ms", "UInt16"),
-    ("user_id", "String"),
-    ("details", "String"),
-    ("url", "Nullable(String)"),
-    ("element_id", "Nullable(String)"),
-    ("duration_seconds", "Nullable(Int64)"),
-    ("order_id", "Nullable(String)"),
-    ("amount", "Nullable(Float64)"),
-    ("ip_address", "Nullable(String)"),
-    ("source_topic", "String"),
-    ("source_partition", "Int32"),
-    ("source_offset", "Int64"),
-    ("inserted_at", "DateTime('UTC')"),
-];
+/// The columns of `record`'s stored table, in order, with their ClickHouse types: what [`write_event`] (for
+/// `contract::record::EVENTS`) and [`write_dead_letter`] (`DEAD_LETTERS`) write, as the tests below check.
+pub fn columns(record: &Record) -> Vec<(&'static str, &'static str)> {
+    record.stored_columns().map(|c| (c.name, c.ty)).collect()
+}
 
-/// The columns of `dead_letters` that [`write_dead_letter`] writes, in order, with their ClickHouse types.
-pub const DEAD_LETTER_COLUMNS: [(&str, &str); 9] = [
-    ("source_topic", "String"),
-    ("source_partition", "Int32"),
-    ("source_offset", "Int64"),
-    ("reason", "String"),
-    ("error", "String"),
-    ("raw", "String"),
-    ("raw_size", "UInt64"),
-    ("failed_at", "DateTime('UTC')"),
-    ("inserted_at", "DateTime('UTC')"),
-];
-
-/// Appends the `events_processed` row of `m` ([`EVENT_COLUMNS`]), inserted at `inserted_at` (epoch seconds).
+/// Appends the `events_processed` row of `m` ([`columns`] of `EVENTS`), inserted at `inserted_at` (epoch seconds).
 /// The values are the ones the Kafka path stores (its materialized view makes the same columns from the JSON).
 pub fn write_event(out: &mut Vec<u8>, m: &Mapped<'_>, inserted_at: u32) {
     uuid(out, &m.event_id);
@@ -66,7 +40,7 @@ pub fn write_event(out: &mut Vec<u8>, m: &Mapped<'_>, inserted_at: u32) {
     out.extend_from_slice(&inserted_at.to_le_bytes());
 }
 
-/// Appends the `dead_letters` row of `d` ([`DEAD_LETTER_COLUMNS`]), inserted at `inserted_at` (epoch seconds).
+/// Appends the `dead_letters` row of `d` ([`columns`] of `DEAD_LETTERS`), inserted at `inserted_at` (epoch seconds).
 pub fn write_dead_letter(out: &mut Vec<u8>, d: &DeadLetter, inserted_at: u32) {
     string(out, &d.source_topic);
     out.extend_from_slice(&d.source_partition.to_le_bytes());
@@ -137,17 +111,98 @@ fn uuid(out: &mut Vec<u8>, text: &[u8; 36]) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_event_columns_are_the_declared_stored_columns() {
-        assert_eq!(EVENT_COLUMNS.to_vec(), contract::record::stored_columns());
+    /// Reads one RowBinary row of `columns` from `bytes` by the declared types; returns each column's value as text
+    /// and the bytes left. Panics on a type it does not know or on too few bytes.
+    fn read_row<'a>(columns: &[(&str, &str)], mut bytes: &'a [u8]) -> (Vec<(String, String)>, &'a [u8]) {
+        fn take<'a>(bytes: &mut &'a [u8], n: usize) -> &'a [u8] {
+            let (head, rest) = bytes.split_at(n);
+            *bytes = rest;
+            head
+        }
+        fn value(ty: &str, bytes: &mut &[u8]) -> String {
+            if let Some(inner) = ty.strip_prefix("Nullable(").and_then(|t| t.strip_suffix(')')) {
+                return if take(bytes, 1)[0] == 1 { "NULL".into() } else { value(inner, bytes) };
+            }
+            let le = |b: &[u8]| b.iter().rev().fold(0u64, |n, &x| n << 8 | u64::from(x));
+            match ty {
+                "String" => {
+                    let (mut n, mut shift) = (0usize, 0);
+                    loop {
+                        let b = take(bytes, 1)[0];
+                        n |= usize::from(b & 0x7f) << shift;
+                        shift += 7;
+                        if b < 0x80 {
+                            break;
+                        }
+                    }
+                    String::from_utf8(take(bytes, n).to_vec()).expect("UTF-8")
+                }
+                "UUID" => format!("{:016x}{:016x}", le(take(bytes, 8)), le(take(bytes, 8))),
+                "UInt16" => le(take(bytes, 2)).to_string(),
+                "Int32" => (le(take(bytes, 4)) as i32).to_string(),
+                "UInt32" | "DateTime('UTC')" => le(take(bytes, 4)).to_string(),
+                "Int64" => (le(take(bytes, 8)) as i64).to_string(),
+                "UInt64" => le(take(bytes, 8)).to_string(),
+                "Float64" => f64::from_bits(le(take(bytes, 8))).to_string(),
+                other => panic!("a column type the test does not read: {other}"),
+            }
+        }
+        let row = columns.iter().map(|(c, ty)| (c.to_string(), value(ty, &mut bytes))).collect();
+        (row, bytes)
     }
 
     #[test]
-    fn the_dead_letter_columns_are_the_tables() {
-        let ddl = contract::sql::table_columns("dead_letters");
-        let ours: Vec<(String, String)> =
-            DEAD_LETTER_COLUMNS.iter().map(|(c, t)| (c.to_string(), t.to_string())).collect();
-        assert_eq!(ours, ddl);
+    fn rows_read_back_by_the_declared_columns() {
+        let raw = br#"{"user_id":"u1","timestamp":"2024-05-01 10:00:00.250","amount":12.5,"url":"/a"}"#;
+        let src = crate::map::Source { topic: "orders", partition: 2, offset: 9 };
+        let m = crate::map::map(src, Some(raw), 1 << 20).expect("maps");
+        let mut out = Vec::new();
+        write_event(&mut out, &m, 7);
+        write_event(&mut out, &m, 8);
+        let event_columns = columns(&contract::record::EVENTS);
+        let (first, rest) = read_row(&event_columns, &out);
+        let (second, rest) = read_row(&event_columns, rest);
+        assert!(rest.is_empty(), "bytes left over: the writer writes more than the declared columns");
+        let get = |row: &[(String, String)], c: &str| row.iter().find(|(n, _)| n == c).expect(c).1.clone();
+        assert_eq!(get(&first, "event_id"), std::str::from_utf8(&m.event_id).unwrap().replace('-', ""));
+        assert_eq!(get(&first, "event_type"), "ORDERS");
+        assert_eq!(get(&first, "event_timestamp"), "1714557600");
+        assert_eq!(get(&first, "event_timestamp_ms"), "250");
+        assert_eq!(get(&first, "details"), "/a | 12.5");
+        assert_eq!(get(&first, "amount"), "12.5");
+        assert_eq!(get(&first, "order_id"), "NULL");
+        assert_eq!((get(&first, "source_partition"), get(&first, "source_offset")), ("2".into(), "9".into()));
+        assert_eq!((get(&first, "inserted_at"), get(&second, "inserted_at")), ("7".into(), "8".into()));
+
+        let letter = DeadLetter {
+            source_topic: "orders".into(),
+            source_partition: 1,
+            source_offset: 5,
+            reason: "invalid_json".into(),
+            error: "expected value".into(),
+            raw: "nope".into(),
+            raw_size: 4,
+            failed_at_ms: 1_714_557_600_999,
+        };
+        let mut out = Vec::new();
+        write_dead_letter(&mut out, &letter, 9);
+        let (row, rest) = read_row(&columns(&contract::record::DEAD_LETTERS), &out);
+        assert!(rest.is_empty(), "bytes left over in the dead letter");
+        let row: Vec<(&str, &str)> = row.iter().map(|(c, v)| (c.as_str(), v.as_str())).collect();
+        assert_eq!(
+            row,
+            [
+                ("source_topic", "orders"),
+                ("source_partition", "1"),
+                ("source_offset", "5"),
+                ("reason", "invalid_json"),
+                ("error", "expected value"),
+                ("raw", "nope"),
+                ("raw_size", "4"),
+                ("failed_at", "1714557600"),
+                ("inserted_at", "9"),
+            ]
+        );
     }
 
     #[test]
@@ -166,22 +221,5 @@ mod tests {
             insert_statement("d", "t", &[("a", "String"), ("b`c", "String")]),
             "INSERT INTO `d`.`t` (`a`, `b\\`c`) FORMAT RowBinary"
         );
-    }
-
-    #[test]
-    fn an_event_row_has_every_column() {
-        let raw = br#"{"user_id":"u1","timestamp":"2024-05-01 10:00:00.250","amount":12.5,"url":"/a"}"#;
-        let src = crate::map::Source { topic: "orders", partition: 2, offset: 9 };
-        let m = crate::map::map(src, Some(raw), 1 << 20).expect("maps");
-        let mut out = Vec::new();
-        write_event(&mut out, &m, 7);
-        let details = "/a | 12.5";
-        let expect =
-            16 + (1 + 6) + 4 + 2 + (1 + 2) + (1 + details.len()) + (2 + 2) + 1 + 1 + 1 + 9 + 1 + (1 + 6) + 4 + 8 + 4;
-        assert_eq!(out.len(), expect);
-        assert_eq!(&out[16..23], b"\x06ORDERS");
-        assert_eq!(&out[23..27], &1_714_557_600u32.to_le_bytes());
-        assert_eq!(&out[27..29], &250u16.to_le_bytes());
-        assert_eq!(&out[out.len() - 4..], &7u32.to_le_bytes());
     }
 }
