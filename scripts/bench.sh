@@ -94,9 +94,20 @@ timed() { # timed BROKER LOG CMD... : runs CMD under /usr/bin/time; prints "wall
 }
 # drain BROKER_NAME BROKERS N TAG : RUNS alternating drains of the backlog: baseline, transformer, sized copy. Sets
 #   the globals {b,t,s}_{wall,cpu,rss,bcpu} of the fastest run of each (wall-clock best: a noisy machine only slows
-#   runs down) and out_avg, the transformer's average output record in bytes.
+#   runs down; c_* for BENCH_COMPARE, drained after the transformer) and out_avg, the transformer's average output
+#   record in bytes.
 drain() {
-  local name=$1 brokers=$2 n=$3 tag=$4 r
+  local name=$1 brokers=$2 n=$3 tag=$4 r drained
+  field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$drained"; } # field NAME : a number of the drain's summary line
+  # transformer_drain PREFIX LABEL BINARY LOG TOPIC_PREFIX : one --drain of the backlog by BINARY, timed and kept in
+  #   PREFIX_*, checked to have handled all n records; its summary line is left in $drained
+  transformer_drain() {
+    keep_best "$1" "$tag run $r: $2" "$(timed "$name" "$4" "$3" --brokers "$brokers" --drain --http-addr off \
+      --stats-interval-secs 5 --output-topic "${5}processed_$r" --dead-letter-topic "${5}dead_$r" \
+      --checkpoint-topic "${5}checkpoints_$r")"
+    drained=$(grep 'drained every input partition' "$4" | tail -n 1)
+    [ "$(field records_in)" -eq "$n" ] || die "the $2 handled $(field records_in) of $n"
+  }
   b_wall=""; t_wall=""; s_wall=""; c_wall=""; t_sum=0; c_sum=0
   for r in $(seq "$RUNS"); do
     keep_best b "$tag run $r: baseline" "$(timed "$name" "$STATE_DIR/logs/baseline-$tag.log" \
@@ -104,21 +115,9 @@ drain() {
     copied=$(sed -n 's/.*copied=\([0-9]*\).*/\1/p' "$STATE_DIR/logs/baseline-$tag.log" | tail -n 1)
     [ "$copied" -eq "$n" ] || die "the baseline copied $copied of $n"
 
-    keep_best t "$tag run $r: transformer" "$(timed "$name" "$STATE_DIR/logs/transformer-$tag.log" \
-      "$BIN_DIR/transformer" --brokers "$brokers" --drain --http-addr off --stats-interval-secs 5 \
-      --output-topic "processed_$r" --dead-letter-topic "dead_$r" --checkpoint-topic "checkpoints_$r")"
-    local drained; drained=$(grep 'drained every input partition' "$STATE_DIR/logs/transformer-$tag.log" | tail -n 1)
-    field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$drained"; }
-    [ "$(field records_in)" -eq "$n" ] || die "the transformer handled $(field records_in) of $n"
+    transformer_drain t transformer "$BIN_DIR/transformer" "$STATE_DIR/logs/transformer-$tag.log" ""
     out_avg=$(( $(field bytes_out) / $(field records_out) ))
-
-    if [ -n "$COMPARE" ]; then
-      keep_best c "$tag run $r: transformer (BENCH_COMPARE)" "$(timed "$name" "$STATE_DIR/logs/compare-$tag.log" \
-        "$COMPARE" --brokers "$brokers" --drain --http-addr off --stats-interval-secs 5 \
-        --output-topic "cmp_processed_$r" --dead-letter-topic "cmp_dead_$r" --checkpoint-topic "cmp_checkpoints_$r")"
-      drained=$(grep 'drained every input partition' "$STATE_DIR/logs/compare-$tag.log" | tail -n 1)
-      [ "$(field records_in)" -eq "$n" ] || die "BENCH_COMPARE handled $(field records_in) of $n"
-    fi
+    [ -z "$COMPARE" ] || transformer_drain c "transformer (BENCH_COMPARE)" "$COMPARE" "$STATE_DIR/logs/compare-$tag.log" cmp_
 
     keep_best s "$tag run $r: sized copy ($out_avg bytes)" "$(timed "$name" "$STATE_DIR/logs/sized-$tag.log" \
       "$tools/copy-baseline" --brokers "$brokers" --output-topic "sized_copy_$r" --pad-to "$out_avg")"

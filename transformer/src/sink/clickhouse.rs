@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use contract::processed::DeadLetter;
+use contract::record::{DEAD_LETTERS, EVENTS};
 use tracing::{info, warn};
 
 use super::rowbinary::{self, quote};
@@ -25,7 +26,6 @@ use crate::map::{MapError, Mapped};
 use crate::ranges::OffsetRanges;
 use crate::recovery::note_written;
 use crate::source::Input;
-use contract::record::{DEAD_LETTERS, EVENTS};
 
 /// The table of unified rows.
 pub const EVENTS_TABLE: &str = EVENTS.stored;
