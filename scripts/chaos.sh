@@ -136,7 +136,9 @@ wait_r_committed() { # until the transformer has committed everything on the r_ 
   local end=$((SECONDS + 900)) report
   while [ $SECONDS -lt $end ]; do
     report=$("$BIN_DIR/transformer" --status 2>/dev/null) || true
-    if grep -q 'topic=r_' <<<"$report" && ! grep 'topic=r_.*committed=' <<<"$report" | grep -qv ' lag=0 '; then return 0; fi
+    # Every r_ partition committed and none with lag: counted, not `grep | grep -q` (a pipe under pipefail fails
+    # when the reader exits early).
+    if grep -q 'topic=r_' <<<"$report" && [ "$(grep 'topic=r_.*committed=' <<<"$report" | grep -vc ' lag=0 ')" = 0 ]; then return 0; fi
     sleep 0.5
   done
   die "the transformer did not catch up on the r_ topics within 900 s"

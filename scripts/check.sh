@@ -99,8 +99,9 @@ else
   echo "STALLED at stage 3: ClickHouse does not ingest processed_events (log: $STATE_DIR/logs/clickhouse.err.log)"
   # ClickHouse 18.16's Kafka engine stops for good at a record it cannot parse: say so, and which record.
   errlog=${CLICKHOUSE_ERR_LOG:-$STATE_DIR/logs/clickhouse.err.log}
-  if [ -f "$errlog" ] && tail -n 400 "$errlog" | grep -q 'StorageKafka.*Cannot parse input'; then
-    echo "ClickHouse's log, again and again: $(tail -n 400 "$errlog" | grep -o 'Cannot parse input[^,]*' | tail -n 1)"
+  recent=$([ -f "$errlog" ] && tail -n 400 "$errlog" || true)
+  if grep -q 'StorageKafka.*Cannot parse input' <<<"$recent"; then
+    echo "ClickHouse's log, again and again: $(grep -o 'Cannot parse input[^,]*' <<<"$recent" | tail -n 1)"
   fi
   stuck=$("$ROOT/scripts/kafka-engine-skip.sh" --dry-run 2>/dev/null || true)
   if grep -q '^stuck' <<<"$stuck"; then

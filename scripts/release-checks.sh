@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # The promises of the release build, checked (called by scripts/test.sh while its test servers run):
+#  0. no pipe into a reader that may exit early (`| grep -q`, `| head`, ...) in scripts/ and .ci/: under pipefail the
+#     writer then dies of SIGPIPE and the check fails by timing (issue 29: it failed 10 times of 20);
 #  1. no crate in the dependency tree compiles C (normal and build dependencies, musl target);
 #  2. the musl release binaries are statically linked;
 #  3. each runs in an empty root holding only itself: prints its version, and fails with a clear message and a
@@ -16,6 +18,20 @@ cd "$ROOT"
 fail() { log "FAIL: $*"; exit 1; }
 pass() { log "ok: $*"; }
 
+# 0
+early_exit_pipes() { # early_exit_pipes FILE... : prints each line, not a comment, that pipes into grep -q/-m/-l, head
+  # or a sed that quits
+  grep -nHE '[^|]\|[[:space:]]*(grep[[:space:]]+(-[A-Za-z]*[qml]|--quiet|--max-count|--files-with)|head([[:space:]]|$)|sed[[:space:]][^|]*[0-9]q)' "$@" \
+    | grep -vE '^[^:]+:[0-9]+:[[:space:]]*#' || true
+}
+canary=$(mktemp); printf '%s\n' 'x=$(producer | grep'' -q done)' '# a comment | grep'' -q is fine' 'a || head -n1 f' >"$canary"
+[ "$(early_exit_pipes "$canary" | wc -l)" = 1 ] || fail "the pipe lint does not find the pipe it exists for"
+rm -f "$canary"
+pipes=$(early_exit_pipes scripts/*.sh .ci/run)
+[ -z "$pipes" ] || fail "a pipe into a reader that exits early fails by timing under pipefail; capture first (x=\$(cmd); grep -q p <<<\"\$x\"):
+$pipes"
+pass "no pipe into grep -q, head or an early-quitting reader in scripts/ and .ci/"
+
 # 1
 sys=$(cargo tree --workspace --target "$MUSL_TARGET" -e normal,build --prefix none | grep -E '^[a-z0-9_-]+-sys v|^cc v|^cmake v|^bindgen v' | sort -u || true)
 [ -z "$sys" ] || fail "crates that compile C are in the tree: $sys"
@@ -25,7 +41,8 @@ pass "no -sys/cc/cmake/bindgen crate among normal and build dependencies ($MUSL_
 build_binaries
 apt_install file
 for b in emitter transformer; do
-  file "$BIN_DIR/$b" | grep -Eq 'static(-pie)? linked|statically linked' || fail "$b is not statically linked: $(file "$BIN_DIR/$b")"
+  kind=$(file "$BIN_DIR/$b")
+  grep -Eq 'static(-pie)? linked|statically linked' <<<"$kind" || fail "$b is not statically linked: $kind"
   pass "$b is static: $(stat -c %s "$BIN_DIR/$b") bytes"
 done
 
@@ -58,9 +75,10 @@ while IFS='=' read -r k _; do
   knobs=$((knobs + 1))
 done <compose/pipeline.env
 # Published ports are on 127.0.0.1 only, and ClickHouse has a named user (its image refuses the default one remotely).
-published=$(cd compose && docker-compose -f docker-compose.yml config | grep -E '^\s+- ([0-9.]+:)?[0-9]+:[0-9]+(/tcp)?$' || true)
+published=$(grep -E '^\s+- ([0-9.]+:)?[0-9]+:[0-9]+(/tcp)?$' || true)
 [ -n "$published" ] && ! grep -qv ' 127\.0\.0\.1:' <<<"$published" || fail "compose publishes ports beyond 127.0.0.1: $published"
-(cd compose && docker-compose -f docker-compose.yml config) | grep -q 'CLICKHOUSE_USER: etl' || fail "compose has no named ClickHouse user"
+config=$(cd compose && docker-compose -f docker-compose.yml config) || fail "docker-compose config failed"
+grep -q 'CLICKHOUSE_USER: etl' <<<"$config" || fail "compose has no named ClickHouse user"
 pass "compose: all $knobs knobs of pipeline.env overridable from the environment; $(wc -l <<<"$published") ports, all on 127.0.0.1; a named ClickHouse user"
 
 # 4b. The same DDL, rendered as compose renders it, on a current ClickHouse (chdb, in-process).

@@ -19,21 +19,30 @@ trap cleanup EXIT
 log "test servers: state in $STATE_DIR (wiped first)"
 cleanup
 rm -rf "$STATE_DIR"
-start_broker
+# On a fresh machine the broker's build is the long pole (about 10 minutes): it compiles in the background while
+# ClickHouse and the tools install and our binaries and tests build.
+nisshi_build_start
 start_clickhouse
 command -v promtool >/dev/null || apt_install prometheus
-export TEST_KAFKA_BROKERS=$KAFKA_BROKERS TEST_CLICKHOUSE_URL=$CLICKHOUSE_URL TEST_NISSHI_BIN=$(nisshi_bin)
 export TEST_PROMTOOL=$(command -v promtool)
 ensure_confluent_kafka
 export TEST_PYTHONPATH=$CACHE_DIR/pylib
 command -v openssl >/dev/null || apt_install openssl # the TLS tests make their CA and certificates with it
 
+# The e2e features turn on the integration tests (and the transformer's crash injection, for them only).
+features=(--features transformer/e2e,emitter/e2e)
 cd "$ROOT"
+build_binaries
+if [ -z "$(nisshi_bin)" ]; then
+  log "building the tests while the broker builds"
+  if cargo nextest --version >/dev/null 2>&1; then cargo nextest run --workspace "${features[@]}" --no-run; else cargo test --workspace "${features[@]}" --no-run; fi
+fi
+start_broker
+export TEST_KAFKA_BROKERS=$KAFKA_BROKERS TEST_CLICKHOUSE_URL=$CLICKHOUSE_URL TEST_NISSHI_BIN=$(nisshi_bin)
+
 log "release checks: no C, static musl binaries, empty root, compose, the pipeline with the musl binaries"
 "$ROOT/scripts/release-checks.sh"
 
-# The e2e features turn on the integration tests (and the transformer's crash injection, for them only).
-features=(--features transformer/e2e,emitter/e2e)
 if cargo nextest --version >/dev/null 2>&1; then
   log "cargo nextest run --workspace ${features[*]}"
   cargo nextest run --workspace "${features[@]}" --no-fail-fast "$@" 2>&1 | tee "$STATE_DIR/nextest.log"
