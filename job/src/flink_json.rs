@@ -9,6 +9,14 @@
 //! - DOUBLE takes a number (an integer read as its decimal text) and a string that Java's `Double.parseDouble`
 //!   reads (`"12.50"`, `"1e3"`, `"12.5d"`).
 //!
+//! - INT, SMALLINT, TINYINT read as BIGINT does, then must fit (Jackson's `getIntValue` refuses what does not).
+//! - BOOLEAN takes `true`/`false`, and any other scalar as Java's `Boolean.parseBoolean` of its trimmed text
+//!   (`"TRUE"` → true, `"yes"` → false, `1` → false).
+//! - DECIMAL(p, s) takes a number or a string Java's `BigDecimal` reads, rounded half up to s decimals; a value
+//!   with more than p digits is NULL (Flink's `DecimalData.fromBigDecimal`).
+//! - TIMESTAMP takes a string `yyyy-MM-dd HH:mm:ss[.fraction]` (the format's SQL standard, fixed widths), DATE a
+//!   string `yyyy-MM-dd`; BYTES takes a base64 string.
+//!
 //! Anything else fails the Flink job; here it is a [`Refusal`], which the mapping turns into a dead letter.
 
 use std::borrow::Cow;
@@ -24,6 +32,8 @@ pub enum Refusal {
     Number(String),
     /// A string serde_json cannot decode: a lone UTF-16 surrogate escape, which UTF-8 cannot carry.
     LoneSurrogate,
+    /// A string that is not in the form the type needs (what it needs, and the text cut to 64 characters).
+    Text(&'static str, String),
 }
 
 /// One raw JSON value, by kind.
@@ -105,6 +115,84 @@ pub fn double(raw: &RawValue) -> Result<Option<f64>, Refusal> {
     Ok(Some(x))
 }
 
+/// An INT (or SMALLINT, TINYINT: `bits` 32, 16, 8) column: [`bigint`], then the value must fit.
+pub fn int(raw: &RawValue, bits: u32) -> Result<Option<i64>, Refusal> {
+    let n = bigint(raw)?;
+    let (min, max) = (-(1i64 << (bits - 1)), (1i64 << (bits - 1)) - 1);
+    match n {
+        Some(v) if !(min..=max).contains(&v) => Err(number(raw.get().trim_matches('"'))),
+        other => Ok(other),
+    }
+}
+
+/// A BOOLEAN column: `None` for null.
+pub fn boolean(raw: &RawValue) -> Result<Option<bool>, Refusal> {
+    Ok(match classify(raw)? {
+        Json::Null => None,
+        Json::Bool(b) => Some(b),
+        Json::Number { text, .. } => Some(java_trim(text).eq_ignore_ascii_case("true")),
+        Json::String(s) => Some(java_trim(&s).eq_ignore_ascii_case("true")),
+        Json::Container(_) => return Err(Refusal::Kind(kind(raw))),
+    })
+}
+
+/// A DECIMAL(precision, scale) column: the unscaled value, `None` for null and for a value too wide for
+/// `precision` (Flink gives NULL there).
+pub fn decimal(raw: &RawValue, precision: u8, scale: u8) -> Result<Option<i128>, Refusal> {
+    let text = match classify(raw)? {
+        Json::Null => return Ok(None),
+        Json::Number { text, .. } => Cow::Borrowed(text),
+        Json::String(s) => s,
+        Json::Bool(_) | Json::Container(_) => return Err(Refusal::Kind(kind(raw))),
+    };
+    // Java's BigDecimal(String) takes no spaces and no `d`/`f` suffix; Flink trims the text first.
+    let t = java_trim(&text);
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E')) {
+        return Err(number(t));
+    }
+    let v = crate::value::parse_decimal(t, scale).ok_or_else(|| number(t))?;
+    Ok(crate::value::fits(v, precision).then_some(v))
+}
+
+/// A TIMESTAMP column, epoch milliseconds: `None` for null.
+pub fn timestamp(raw: &RawValue) -> Result<Option<i64>, Refusal> {
+    match classify(raw)? {
+        Json::Null => Ok(None),
+        Json::String(s) => crate::func::time::parse_sql_timestamp(&s)
+            .map(Some)
+            .ok_or_else(|| Refusal::Text("a timestamp 'yyyy-MM-dd HH:mm:ss[.fraction]'", cut(&s))),
+        _ => Err(Refusal::Kind(kind(raw))),
+    }
+}
+
+/// A DATE column, days since 1970-01-01: `None` for null.
+pub fn date(raw: &RawValue) -> Result<Option<i32>, Refusal> {
+    match classify(raw)? {
+        Json::Null => Ok(None),
+        Json::String(s) => {
+            crate::func::time::parse_iso_date(&s).map(Some).ok_or_else(|| Refusal::Text("a date 'yyyy-MM-dd'", cut(&s)))
+        }
+        _ => Err(Refusal::Kind(kind(raw))),
+    }
+}
+
+/// A BYTES column: the base64 string decoded (Jackson's `getBinaryValue`), `None` for null.
+pub fn bytes(raw: &RawValue) -> Result<Option<Vec<u8>>, Refusal> {
+    use base64::Engine;
+    match classify(raw)? {
+        Json::Null => Ok(None),
+        Json::String(s) => base64::engine::general_purpose::STANDARD
+            .decode(s.as_bytes())
+            .map(Some)
+            .map_err(|_| Refusal::Text("base64 text", cut(&s))),
+        _ => Err(Refusal::Kind(kind(raw))),
+    }
+}
+
+fn cut(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
 /// A raw value's JSON kind, as error messages name it.
 pub fn kind(raw: &RawValue) -> &'static str {
     match raw.get().as_bytes()[0] {
@@ -122,7 +210,7 @@ fn number(text: &str) -> Refusal {
 }
 
 /// Java's `String.trim`: every character up to U+0020 off both ends.
-fn java_trim(s: &str) -> &str {
+pub fn java_trim(s: &str) -> &str {
     s.trim_matches(|c: char| c <= ' ')
 }
 
@@ -221,9 +309,9 @@ impl Node {
             Node::Null => out.push_str("null"),
             Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Node::Int(digits) => out.push_str(digits),
-            Node::Float(x) if x.is_finite() => out.push_str(&crate::map::java_double_to_string(*x)),
+            Node::Float(x) if x.is_finite() => out.push_str(&crate::value::java_double(*x)),
             // JsonWriteFeature.WRITE_NAN_AS_STRINGS, on by default.
-            Node::Float(x) => write_jackson_string(out, &crate::map::java_double_to_string(*x)),
+            Node::Float(x) => write_jackson_string(out, &crate::value::java_double(*x)),
             Node::Str(s) => write_jackson_string(out, s),
             Node::Array(items) => {
                 out.push('[');

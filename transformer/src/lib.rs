@@ -28,7 +28,6 @@ pub mod dead_letter;
 pub mod encode;
 pub mod endpoints;
 pub mod error;
-pub mod flink_json;
 pub mod group;
 pub mod map;
 pub mod metrics;

@@ -25,7 +25,7 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::flink_json::{self, Refusal};
+use job::flink_json::{self, Refusal};
 
 /// Where a raw record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,6 +309,7 @@ fn coerce<T>(field: &'static str, expected: &'static str, r: Result<T, Refusal>)
         Refusal::Kind(got) => wrong(field, expected, got),
         Refusal::Number(text) => MapError::BadNumber { field, text },
         Refusal::LoneSurrogate => MapError::InvalidJson(format!("field {field} has a lone UTF-16 surrogate escape")),
+        Refusal::Text(_, text) => MapError::BadNumber { field, text },
     })
 }
 

@@ -1,0 +1,373 @@
+//! The tables a job declares, checked: which columns each has, what its `WITH` options mean, and whether we
+//! support them. Options are validated against a table of known keys, so a misspelt option is an error that lists
+//! what is supported, never a silent default.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Pos, Problem};
+use crate::parse::{ColumnKind, TableDef};
+use crate::types::Type;
+
+/// Connector metadata a Kafka source can read (`METADATA FROM 'key'`), with its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meta {
+    /// `topic` STRING
+    Topic,
+    /// `partition` INT
+    Partition,
+    /// `offset` BIGINT
+    Offset,
+    /// `timestamp` TIMESTAMP_LTZ(3): the record's timestamp
+    Timestamp,
+    /// `timestamp-type` STRING: `CreateTime` or `LogAppendTime`
+    TimestampType,
+    /// `leader-epoch` INT (NULL: not known to the client)
+    LeaderEpoch,
+    /// `key` BYTES: the record key (etl-rs; Flink reads keys with `key.format`)
+    Key,
+    /// `etl.event-id` STRING: the stable id of the record (a hash of topic and value)
+    EventId,
+    /// `etl.raw` STRING: the record's value as text
+    Raw,
+}
+
+impl Meta {
+    fn of(key: &str) -> Option<(Meta, Type)> {
+        Some(match key {
+            "topic" => (Meta::Topic, Type::String),
+            "partition" => (Meta::Partition, Type::Int),
+            "offset" => (Meta::Offset, Type::BigInt),
+            "timestamp" => (Meta::Timestamp, Type::TimestampLtz(3)),
+            "timestamp-type" => (Meta::TimestampType, Type::String),
+            "leader-epoch" => (Meta::LeaderEpoch, Type::Int),
+            "key" => (Meta::Key, Type::Bytes),
+            "etl.event-id" => (Meta::EventId, Type::String),
+            "etl.raw" => (Meta::Raw, Type::String),
+            _ => return None,
+        })
+    }
+
+    /// The metadata keys, for messages.
+    pub const KEYS: &'static str =
+        "topic, partition, offset, timestamp, timestamp-type, leader-epoch, key, etl.event-id, etl.raw";
+}
+
+/// A column of a declared table, checked.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub ty: Type,
+    /// Whether it may be NULL.
+    pub nullable: bool,
+    /// What it is.
+    pub kind: Kind,
+    /// Where it is declared.
+    pub pos: Pos,
+}
+
+/// What a column is.
+#[derive(Debug, Clone)]
+pub enum Kind {
+    /// A field of the value.
+    Physical,
+    /// Connector metadata; `virtual_`: read-only.
+    Metadata(Meta, bool),
+    /// A computed column (its expression is planned where it is used).
+    Computed(Box<sqlparser::ast::Expr>),
+}
+
+/// The connector of a table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Connector {
+    /// `'connector' = 'kafka'`.
+    Kafka,
+}
+
+/// Which topics a Kafka source reads.
+#[derive(Debug, Clone)]
+pub enum Topics {
+    /// `'topic' = 'a;b'`.
+    List(Vec<String>),
+    /// `'topic-pattern' = 'regex'` (the whole name must match, as in Java).
+    Pattern(regex::Regex),
+}
+
+impl Topics {
+    /// Whether the source reads `topic`.
+    pub fn matches(&self, topic: &str) -> bool {
+        match self {
+            Topics::List(l) => l.iter().any(|t| t == topic),
+            Topics::Pattern(re) => re.is_match(topic),
+        }
+    }
+}
+
+/// Where a Kafka source starts when it has no position of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartupMode {
+    /// `earliest-offset`.
+    Earliest,
+    /// `latest-offset`.
+    Latest,
+    /// `group-offsets` (the group's committed offsets; earliest where there are none, as our default reset).
+    GroupOffsets,
+}
+
+/// A declared table, checked.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Its name.
+    pub name: String,
+    /// Its columns.
+    pub columns: Vec<Column>,
+    /// The connector.
+    pub connector: Connector,
+    /// Every option, as written.
+    pub options: BTreeMap<String, String>,
+    /// Where the statement is.
+    pub pos: Pos,
+    /// Where each option is.
+    pub option_pos: BTreeMap<String, Pos>,
+    /// `PRIMARY KEY (…)`.
+    pub primary_key: Vec<String>,
+    /// Warnings for the log (WATERMARK ignored, …).
+    pub warnings: Vec<String>,
+}
+
+impl Table {
+    /// Checks a `CREATE TABLE`'s columns and connector.
+    pub fn new(def: &TableDef) -> Result<Table, Problem> {
+        let mut columns: Vec<Column> = Vec::new();
+        for c in &def.columns {
+            if columns.iter().any(|x| x.name == c.name.value) {
+                return Err(Problem::at(c.name.pos, format!("the column {} is declared twice", c.name.value)));
+            }
+            let (ty, nullable, kind) = match &c.kind {
+                ColumnKind::Physical { ty, not_null } => (*ty, !not_null, Kind::Physical),
+                ColumnKind::Metadata { ty, key, is_virtual } => {
+                    let key = key.as_deref().unwrap_or(&c.name.value);
+                    let (meta, natural) = Meta::of(key).ok_or_else(|| {
+                        Problem::at(c.name.pos, format!("unknown metadata key '{key}'"))
+                            .hint(format!("the Kafka connector's metadata: {}", Meta::KEYS))
+                    })?;
+                    let fits = *ty == natural
+                        || natural.assignable_to(*ty)
+                        || (natural.is_timestamp() && ty.is_timestamp())
+                        || (natural == Type::Bytes && *ty == Type::String);
+                    if !fits {
+                        return Err(Problem::at(
+                            c.name.pos,
+                            format!("metadata '{key}' is {natural}; it cannot be declared {ty}"),
+                        ));
+                    }
+                    (*ty, true, Kind::Metadata(meta, *is_virtual))
+                }
+                ColumnKind::Computed { expr } => (Type::Null, true, Kind::Computed(expr.clone())),
+            };
+            columns.push(Column { name: c.name.value.clone(), ty, nullable, kind, pos: c.name.pos });
+        }
+        let mut options = BTreeMap::new();
+        let mut option_pos = BTreeMap::new();
+        for o in &def.options {
+            if options.insert(o.key.clone(), o.value.clone()).is_some() {
+                return Err(Problem::at(o.pos, format!("the option '{}' is given twice", o.key)));
+            }
+            option_pos.insert(o.key.clone(), o.pos);
+        }
+        let connector = match options.get("connector").map(String::as_str) {
+            Some("kafka") => Connector::Kafka,
+            Some(other) => {
+                return Err(Problem::at(option_pos["connector"], format!("the connector '{other}' is not supported"))
+                    .hint("supported: 'connector' = 'kafka'"))
+            }
+            None => {
+                return Err(Problem::at(def.pos, format!("the table {} has no 'connector' option", def.name.value))
+                    .hint("add WITH ('connector' = 'kafka', …)"))
+            }
+        };
+        let mut warnings = Vec::new();
+        if let Some(pos) = def.watermark {
+            warnings.push(format!(
+                "{}:{}: WATERMARK is accepted and ignored: this engine has no event-time windows",
+                pos.line, pos.column
+            ));
+        }
+        if let Some(pos) = def.partitioned_by {
+            warnings.push(format!("{}:{}: PARTITIONED BY is accepted and ignored", pos.line, pos.column));
+        }
+        Ok(Table {
+            name: def.name.value.clone(),
+            columns,
+            connector,
+            options,
+            pos: def.pos,
+            option_pos,
+            primary_key: def.primary_key.iter().map(|n| n.value.clone()).collect(),
+            warnings,
+        })
+    }
+
+    /// The position of option `key`, or of the statement.
+    pub fn pos_of(&self, key: &str) -> Pos {
+        self.option_pos.get(key).copied().unwrap_or(self.pos)
+    }
+
+    /// Checks the options of a table read as a source; returns its topics and start mode.
+    pub fn as_source(&mut self) -> Result<(Topics, StartupMode), Problem> {
+        self.check_options(SOURCE_OPTIONS, "a Kafka source")?;
+        self.check_format()?;
+        let topics = match (self.options.get("topic"), self.options.get("topic-pattern")) {
+            (Some(t), None) => {
+                Topics::List(t.split(';').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+            }
+            (None, Some(p)) => Topics::Pattern(regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+                Problem::at(self.pos_of("topic-pattern"), format!("'topic-pattern' is not a regular expression: {e}"))
+            })?),
+            (Some(_), Some(_)) => {
+                return Err(Problem::at(self.pos_of("topic-pattern"), "give 'topic' or 'topic-pattern', not both"))
+            }
+            (None, None) => {
+                return Err(Problem::at(
+                    self.pos,
+                    format!("the source {} has neither 'topic' nor 'topic-pattern'", self.name),
+                ))
+            }
+        };
+        let mode = match self.options.get("scan.startup.mode").map(String::as_str) {
+            None | Some("group-offsets") => StartupMode::GroupOffsets,
+            Some("earliest-offset") => StartupMode::Earliest,
+            Some("latest-offset") => StartupMode::Latest,
+            Some(other) => {
+                return Err(Problem::at(
+                    self.pos_of("scan.startup.mode"),
+                    format!("'scan.startup.mode' = '{other}' is not supported"),
+                )
+                .hint("supported: 'earliest-offset', 'latest-offset', 'group-offsets'"))
+            }
+        };
+        if self.options.contains_key("scan.topic-partition-discovery.interval") {
+            self.warnings.push(
+                "'scan.topic-partition-discovery.interval' is ignored: partitions are found at start and on rebalance"
+                    .into(),
+            );
+        }
+        Ok((topics, mode))
+    }
+
+    /// Checks the options of a table written as a sink; returns its topic.
+    pub fn as_sink(&mut self) -> Result<String, Problem> {
+        self.check_options(SINK_OPTIONS, "a Kafka sink")?;
+        self.check_format()?;
+        let topic = match self.options.get("topic") {
+            Some(t) if !t.contains(';') && !t.trim().is_empty() => t.trim().to_owned(),
+            Some(_) => {
+                return Err(Problem::at(self.pos_of("topic"), "a Kafka sink writes one topic: 'topic' = 'name'"))
+            }
+            None => return Err(Problem::at(self.pos, format!("the sink {} has no 'topic' option", self.name))),
+        };
+        if let Some(p) = self.options.get("sink.partitioner") {
+            if p != "default" {
+                return Err(Problem::at(
+                    self.pos_of("sink.partitioner"),
+                    format!("'sink.partitioner' = '{p}' is not supported"),
+                )
+                .hint("supported: 'default' (each input partition to one output partition, so order is kept)"));
+            }
+        }
+        for key in ["sink.parallelism", "sink.transactional-id-prefix"] {
+            if self.options.contains_key(key) {
+                self.warnings.push(format!("'{key}' is ignored"));
+            }
+        }
+        for c in &self.columns {
+            if let Kind::Metadata(_, false) = c.kind {
+                return Err(Problem::at(
+                    c.pos,
+                    format!("writing metadata ({}) to a sink is not supported yet", c.name),
+                )
+                .hint("declare it METADATA … VIRTUAL, or drop it from the sink"));
+            }
+        }
+        Ok(topic)
+    }
+
+    fn check_format(&self) -> Result<(), Problem> {
+        let format = self.options.get("format").or_else(|| self.options.get("value.format"));
+        match format.map(String::as_str) {
+            Some("json") => {}
+            Some(other) => {
+                let key = if self.options.contains_key("format") { "format" } else { "value.format" };
+                return Err(Problem::at(self.pos_of(key), format!("the format '{other}' is not supported"))
+                    .hint("supported: 'format' = 'json'"));
+            }
+            None => {
+                return Err(Problem::at(self.pos, format!("the table {} has no 'format' option", self.name))
+                    .hint("add 'format' = 'json'"))
+            }
+        }
+        for key in ["json.ignore-parse-errors", "json.fail-on-missing-field"] {
+            if let Some(v) = self.options.get(key) {
+                if v != "true" && v != "false" {
+                    return Err(Problem::at(self.pos_of(key), format!("'{key}' takes 'true' or 'false', not '{v}'")));
+                }
+            }
+        }
+        if let Some(v) = self.options.get("json.timestamp-format.standard") {
+            if v != "SQL" {
+                return Err(Problem::at(
+                    self.pos_of("json.timestamp-format.standard"),
+                    format!("'json.timestamp-format.standard' = '{v}' is not supported yet"),
+                )
+                .hint("supported: 'SQL' (the default)"));
+            }
+        }
+        Ok(())
+    }
+
+    /// A boolean option.
+    pub fn flag(&self, key: &str) -> bool {
+        self.options.get(key).is_some_and(|v| v == "true")
+    }
+
+    fn check_options(&self, known: &[&str], what: &str) -> Result<(), Problem> {
+        for key in self.options.keys() {
+            if key.starts_with("properties.") || known.contains(&key.as_str()) {
+                continue;
+            }
+            let hint = format!("the options of {what}: {}, properties.*", known.join(", "));
+            return Err(
+                Problem::at(self.pos_of(key), format!("unknown or unsupported option '{key}' for {what}")).hint(hint)
+            );
+        }
+        Ok(())
+    }
+}
+
+const SOURCE_OPTIONS: &[&str] = &[
+    "connector",
+    "topic",
+    "topic-pattern",
+    "scan.startup.mode",
+    "scan.topic-partition-discovery.interval",
+    "format",
+    "value.format",
+    "json.ignore-parse-errors",
+    "json.fail-on-missing-field",
+    "json.timestamp-format.standard",
+];
+
+const SINK_OPTIONS: &[&str] = &[
+    "connector",
+    "topic",
+    "format",
+    "value.format",
+    "json.ignore-parse-errors",
+    "json.fail-on-missing-field",
+    "json.timestamp-format.standard",
+    "sink.partitioner",
+    "sink.delivery-guarantee",
+    "sink.parallelism",
+    "sink.transactional-id-prefix",
+];

@@ -1,0 +1,284 @@
+//! Compiled expressions and their evaluation over one record's row. The planner ([`crate::plan`]) has resolved
+//! every name to a row slot, checked every type and inserted the implicit casts, so evaluation only computes:
+//! NULLs propagate as Flink's rules say (three-valued logic included), and a failure Flink would fail the job on
+//! (a CAST that does not parse, a division by zero) is a [`Fail`] naming the expression.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+use crate::func::{self, Func};
+use crate::types::Type;
+use crate::value::{rescale, Val, Why, NULL};
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    /// `=`
+    Eq,
+    /// `<>`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// An arithmetic operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arith {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `%` and `MOD`
+    Rem,
+}
+
+/// A compiled expression.
+#[derive(Debug, Clone)]
+pub enum Expr {
+    /// A constant.
+    Lit(Val<'static>),
+    /// A slot of the row.
+    Col(u16),
+    /// `NOT x`.
+    Not(Box<Expr>),
+    /// `a AND b`.
+    And(Box<Expr>, Box<Expr>),
+    /// `a OR b`.
+    Or(Box<Expr>, Box<Expr>),
+    /// `x IS NULL` (never NULL).
+    IsNull(Box<Expr>),
+    /// `x IS TRUE` (`true`) or `x IS FALSE` (`false`); never NULL.
+    IsBool(Box<Expr>, bool),
+    /// A comparison of two values of the same type.
+    Cmp(Cmp, Box<Expr>, Box<Expr>),
+    /// `a IS NOT DISTINCT FROM b` (never NULL).
+    NotDistinct(Box<Expr>, Box<Expr>),
+    /// `x IN (list)`, all of one type.
+    In(Box<Expr>, Vec<Expr>),
+    /// Arithmetic on operands of the result's type (`ty`); `site` names it in a failure.
+    Arith(Arith, Type, Box<Expr>, Box<Expr>, u32),
+    /// `-x`.
+    Neg(Box<Expr>),
+    /// `x LIKE pattern`, the pattern compiled (or computed per record when it is not a constant).
+    Like(Box<Expr>, Like),
+    /// `CASE WHEN c THEN v … ELSE e END` (the simple form is compiled into this one).
+    Case(Vec<(Expr, Expr)>, Box<Expr>),
+    /// `CAST(x AS to)` from `from`; `try_` gives NULL where CAST fails.
+    Cast {
+        /// The operand.
+        x: Box<Expr>,
+        /// Its type.
+        from: Type,
+        /// The target type.
+        to: Type,
+        /// TRY_CAST.
+        try_: bool,
+        /// The expression, for a failure.
+        site: u32,
+    },
+    /// A built-in function.
+    Call(Func, Vec<Expr>, u32),
+}
+
+/// A LIKE pattern.
+#[derive(Debug, Clone)]
+pub enum Like {
+    /// Compiled at plan time.
+    Fixed(regex::Regex),
+    /// Computed per record (rare).
+    Dynamic(Box<Expr>, Option<char>),
+}
+
+/// A failure Flink would fail the job on: which expression ([`crate::plan::Plan`] holds its text) and what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fail {
+    /// The expression's site.
+    pub site: u32,
+    /// What went wrong.
+    pub message: String,
+    /// Whether it was a CAST (`cast_error`) or another evaluation (`eval_error`).
+    pub cast: bool,
+}
+
+/// What an evaluation reads: the row, and the round's clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'r> {
+    /// The row's slots (see [`crate::plan::Source`]).
+    pub row: &'r [Val<'r>],
+    /// `NOW()`, `CURRENT_TIMESTAMP`: epoch milliseconds of the round.
+    pub now_ms: i64,
+}
+
+/// A result of evaluation.
+pub type Res<'r> = Result<Val<'r>, Fail>;
+
+impl Expr {
+    /// Evaluates the expression over `ctx`.
+    pub fn eval<'r>(&self, ctx: Ctx<'r>) -> Res<'r> {
+        Ok(match self {
+            Expr::Lit(v) => v.clone(),
+            Expr::Col(i) => borrow(&ctx.row[*i as usize]),
+            Expr::Not(x) => match x.eval(ctx)? {
+                Val::Bool(b) => Val::Bool(!b),
+                null => null,
+            },
+            Expr::And(a, b) => match a.eval(ctx)? {
+                Val::Bool(false) => Val::Bool(false),
+                left => match (left, b.eval(ctx)?) {
+                    (_, Val::Bool(false)) => Val::Bool(false),
+                    (Val::Bool(true), Val::Bool(true)) => Val::Bool(true),
+                    _ => NULL,
+                },
+            },
+            Expr::Or(a, b) => match a.eval(ctx)? {
+                Val::Bool(true) => Val::Bool(true),
+                left => match (left, b.eval(ctx)?) {
+                    (_, Val::Bool(true)) => Val::Bool(true),
+                    (Val::Bool(false), Val::Bool(false)) => Val::Bool(false),
+                    _ => NULL,
+                },
+            },
+            Expr::IsNull(x) => Val::Bool(x.eval(ctx)?.is_null()),
+            Expr::IsBool(x, want) => Val::Bool(x.eval(ctx)? == Val::Bool(*want)),
+            Expr::Cmp(op, a, b) => {
+                let (a, b) = (a.eval(ctx)?, b.eval(ctx)?);
+                if a.is_null() || b.is_null() {
+                    return Ok(NULL);
+                }
+                match compare(&a, &b) {
+                    Some(ord) => Val::Bool(holds(*op, ord)),
+                    // A NaN: every comparison but <> is false, as Java's primitive comparisons are.
+                    None => Val::Bool(*op == Cmp::Ne),
+                }
+            }
+            Expr::NotDistinct(a, b) => {
+                let (a, b) = (a.eval(ctx)?, b.eval(ctx)?);
+                Val::Bool(match (a.is_null(), b.is_null()) {
+                    (true, true) => true,
+                    (false, false) => compare(&a, &b) == Some(Ordering::Equal),
+                    _ => false,
+                })
+            }
+            Expr::In(x, list) => {
+                let x = x.eval(ctx)?;
+                if x.is_null() {
+                    return Ok(NULL);
+                }
+                let mut saw_null = false;
+                for item in list {
+                    let v = item.eval(ctx)?;
+                    if v.is_null() {
+                        saw_null = true;
+                    } else if compare(&x, &v) == Some(Ordering::Equal) {
+                        return Ok(Val::Bool(true));
+                    }
+                }
+                if saw_null {
+                    NULL
+                } else {
+                    Val::Bool(false)
+                }
+            }
+            Expr::Arith(op, ty, a, b, site) => {
+                let (a, b) = (a.eval(ctx)?, b.eval(ctx)?);
+                if a.is_null() || b.is_null() {
+                    return Ok(NULL);
+                }
+                func::math::arith(*op, *ty, &a, &b).map_err(|message| Fail { site: *site, message, cast: false })?
+            }
+            Expr::Neg(x) => match x.eval(ctx)? {
+                Val::Int(n) => Val::Int(n.wrapping_neg()),
+                Val::Double(f) => Val::Double(-f),
+                Val::Dec(v, s) => Val::Dec(-v, s),
+                other => other,
+            },
+            Expr::Like(x, like) => {
+                let x = x.eval(ctx)?;
+                let Val::Str(s) = &x else { return Ok(NULL) };
+                match like {
+                    Like::Fixed(re) => Val::Bool(re.is_match(s)),
+                    Like::Dynamic(p, escape) => match p.eval(ctx)? {
+                        Val::Str(p) => match func::string::like_regex(&p, *escape) {
+                            Ok(re) => Val::Bool(re.is_match(s)),
+                            Err(_) => NULL,
+                        },
+                        _ => NULL,
+                    },
+                }
+            }
+            Expr::Case(whens, otherwise) => {
+                for (cond, value) in whens {
+                    if cond.eval(ctx)? == Val::Bool(true) {
+                        return value.eval(ctx);
+                    }
+                }
+                otherwise.eval(ctx)?
+            }
+            Expr::Cast { x, from, to, try_, site } => {
+                let v = x.eval(ctx)?;
+                if v.is_null() {
+                    return Ok(v);
+                }
+                match func::cast::cast(v, *from, *to) {
+                    Ok(v) => v,
+                    Err(_) if *try_ => NULL,
+                    Err(message) => return Err(Fail { site: *site, message, cast: true }),
+                }
+            }
+            Expr::Call(f, args, site) => func::call(f, args, ctx, *site)?,
+        })
+    }
+}
+
+/// A slot's value for an expression: strings and bytes borrowed from the row, never copied.
+fn borrow<'r>(v: &'r Val<'r>) -> Val<'r> {
+    match v {
+        Val::Str(s) => Val::Str(Cow::Borrowed(s.as_ref())),
+        Val::Bytes(b) => Val::Bytes(Cow::Borrowed(b.as_ref())),
+        Val::Null(Why::BadTimestamp(s)) => Val::Null(Why::BadTimestamp(Cow::Borrowed(s.as_ref()))),
+        other => other.clone(),
+    }
+}
+
+/// The order of two values of one type; `None` when either is NULL (or a NaN is involved).
+pub fn compare(a: &Val<'_>, b: &Val<'_>) -> Option<Ordering> {
+    match (a, b) {
+        (Val::Int(x), Val::Int(y)) => Some(x.cmp(y)),
+        (Val::Double(x), Val::Double(y)) => x.partial_cmp(y),
+        (Val::Dec(x, sx), Val::Dec(y, sy)) => {
+            let s = (*sx).max(*sy);
+            Some(rescale(*x, *sx, s)?.cmp(&rescale(*y, *sy, s)?))
+        }
+        (Val::Str(x), Val::Str(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
+        (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
+        (Val::Ts(x), Val::Ts(y)) => Some(x.cmp(y)),
+        (Val::Date(x), Val::Date(y)) => Some(x.cmp(y)),
+        (Val::Bytes(x), Val::Bytes(y)) => Some(x.cmp(y)),
+        // Mixed numbers (the planner casts to a common type; this covers literals folded without it).
+        (x, y) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x.partial_cmp(&y),
+            _ => None,
+        },
+    }
+}
+
+fn holds(op: Cmp, ord: Ordering) -> bool {
+    match op {
+        Cmp::Eq => ord == Ordering::Equal,
+        Cmp::Ne => ord != Ordering::Equal,
+        Cmp::Lt => ord == Ordering::Less,
+        Cmp::Le => ord != Ordering::Greater,
+        Cmp::Gt => ord == Ordering::Greater,
+        Cmp::Ge => ord != Ordering::Less,
+    }
+}

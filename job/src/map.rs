@@ -1,0 +1,329 @@
+//! One record through a planned job: read once per source that reads its topic, then every SELECT of that source
+//! evaluated over the same row. Pure: no I/O, no clock (the caller passes the round's `now`). What it gives goes
+//! to an [`Emit`]: rows for sinks, and dead letters (the whole record when it cannot be read; one sink's row when
+//! only that row fails).
+
+use std::borrow::Cow;
+
+use contract::time::TimeError;
+use serde_json::value::RawValue;
+
+use crate::catalog::Meta;
+use crate::error::MapError;
+use crate::expr::{Ctx, Fail};
+use crate::flink_json::{self, Refusal};
+use crate::plan::{Field, Plan, Sink, Slot, Source};
+use crate::read::read_fields;
+use crate::types::Type;
+use crate::value::{Val, Why, NULL};
+
+/// A Kafka record, as the job sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// Its topic.
+    pub topic: &'a str,
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+    /// Its timestamp, epoch milliseconds.
+    pub timestamp_ms: i64,
+    /// Its key.
+    pub key: Option<&'a [u8]>,
+    /// Its value (`None`: a tombstone).
+    pub value: Option<&'a [u8]>,
+}
+
+/// A row for a sink.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    /// The sink.
+    pub sink: &'a Sink,
+    /// One value per sink column.
+    pub values: &'a [Val<'a>],
+}
+
+impl Row<'_> {
+    /// Appends the row in Flink's JSON format.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        crate::write::write_json(self.sink, self.values, out);
+    }
+}
+
+/// Where a record's results go.
+pub trait Emit {
+    /// A row for sink `sink`; returns its size as written, or why the sink cannot take it (the row then becomes a
+    /// dead letter for that sink).
+    fn row(&mut self, sink: usize, row: Row<'_>) -> Result<u64, MapError>;
+    /// A dead letter: the whole record (`sink` None) or its row for one sink.
+    fn dead_letter(&mut self, sink: Option<usize>, err: MapError);
+    /// A row dropped for a NULL in a NOT NULL column (`table.exec.sink.not-null-enforcer` = DROP).
+    fn dropped(&mut self, sink: usize);
+}
+
+/// What one record gave, owned: for tools (`transformer run-job`) and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A row: the sink's name and the exact text a Kafka sink writes.
+    Row {
+        /// The sink table.
+        sink: String,
+        /// The JSON value.
+        json: String,
+    },
+    /// A dead letter, for one sink or for the whole record.
+    Dead {
+        /// The sink table, if only its row failed.
+        sink: Option<String>,
+        /// Why.
+        error: MapError,
+    },
+    /// A row dropped by `table.exec.sink.not-null-enforcer` = DROP.
+    Dropped {
+        /// The sink table.
+        sink: String,
+    },
+}
+
+/// An [`Emit`] that keeps owned [`Outcome`]s.
+struct Collect<'p> {
+    plan: &'p Plan,
+    out: Vec<Outcome>,
+}
+
+impl Emit for Collect<'_> {
+    fn row(&mut self, sink: usize, row: Row<'_>) -> Result<u64, MapError> {
+        let mut json = Vec::new();
+        row.write_json(&mut json);
+        let n = json.len() as u64;
+        let json = String::from_utf8(json).expect("the writer writes UTF-8");
+        self.out.push(Outcome::Row { sink: self.plan.sinks[sink].name.clone(), json });
+        Ok(n)
+    }
+    fn dead_letter(&mut self, sink: Option<usize>, error: MapError) {
+        let sink = sink.map(|s| self.plan.sinks[s].name.clone());
+        self.out.push(Outcome::Dead { sink, error });
+    }
+    fn dropped(&mut self, sink: usize) {
+        self.out.push(Outcome::Dropped { sink: self.plan.sinks[sink].name.clone() });
+    }
+}
+
+impl Plan {
+    /// Maps `rec` through every source that reads its topic, and gives what came out, owned.
+    pub fn map_owned(&self, rec: &Record<'_>, max_bytes: usize, now_ms: i64) -> Vec<Outcome> {
+        let mut c = Collect { plan: self, out: Vec::new() };
+        for source in self.sources_reading(rec.topic) {
+            self.map(source, rec, max_bytes, now_ms, &mut c);
+        }
+        c.out
+    }
+
+    /// Maps `rec` through source `source` (see [`Plan::sources_reading`]). Values over `max_bytes` are
+    /// dead-lettered unread. `now_ms` is `NOW()`.
+    pub fn map(&self, source: usize, rec: &Record<'_>, max_bytes: usize, now_ms: i64, emit: &mut impl Emit) {
+        let src = &self.sources[source];
+        let text = match value_text(rec.value, max_bytes) {
+            Ok(t) => t,
+            Err(e) => return emit.dead_letter(None, e),
+        };
+        let escaped;
+        let mut raw: Vec<Option<&RawValue>> = vec![None; src.fields.len()];
+        if let Err(err) = read_fields(text, &src.fields, &mut raw) {
+            // Flink reads with ALLOW_UNESCAPED_CONTROL_CHARS: retry with raw control characters escaped.
+            match flink_json::escape_raw_control_chars(text) {
+                Some(e) => {
+                    escaped = e;
+                    raw.fill(None);
+                    if let Err(err) = read_fields(&escaped, &src.fields, &mut raw) {
+                        return emit.dead_letter(None, err);
+                    }
+                }
+                None => return emit.dead_letter(None, err),
+            }
+        }
+        let id;
+        let event_id = if src.uses_event_id {
+            id = contract::id::event_id_ascii(rec.topic, rec.value.unwrap_or_default());
+            std::str::from_utf8(&id).unwrap_or_default()
+        } else {
+            ""
+        };
+        let mut row: Vec<Val<'_>> = Vec::with_capacity(src.slots.len());
+        for slot in &src.slots {
+            row.push(match slot {
+                Slot::Field => NULL,
+                Slot::Meta(meta, ty) => metadata(*meta, *ty, rec, text, event_id),
+            });
+        }
+        for (f, r) in src.fields.iter().zip(&raw) {
+            match field(f, *r, src) {
+                Ok(v) => row[f.slot as usize] = v,
+                Err(e) => return emit.dead_letter(None, e),
+            }
+        }
+        let ctx = Ctx { row: &row, now_ms };
+        let mut values: Vec<Val<'_>> = Vec::new();
+        for &b in &src.branches {
+            let br = &self.branches[b];
+            let sink = &self.sinks[br.sink];
+            if let Some(filter) = &br.filter {
+                match filter.eval(ctx) {
+                    Ok(Val::Bool(true)) => {}
+                    Ok(_) => continue,
+                    Err(fail) => {
+                        emit.dead_letter(Some(br.sink), self.failure(fail));
+                        continue;
+                    }
+                }
+            }
+            values.clear();
+            let mut error = None;
+            for (i, e) in br.exprs.iter().enumerate() {
+                match e.eval(ctx) {
+                    Ok(Val::Null(why)) if !sink.columns[i].nullable => {
+                        error = Some(self.not_null(src, sink, i, br.sites[i], why));
+                        break;
+                    }
+                    Ok(v) => values.push(v),
+                    Err(fail) => {
+                        error = Some(self.failure(fail));
+                        break;
+                    }
+                }
+            }
+            match error {
+                Some(MapError::NotNull { .. }) if self.drop_not_null => emit.dropped(br.sink),
+                Some(e) => emit.dead_letter(Some(br.sink), e),
+                None => {
+                    if let Err(e) = emit.row(br.sink, Row { sink, values: &values }) {
+                        emit.dead_letter(Some(br.sink), e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A failure as the dead letter's error, naming the expression.
+    fn failure(&self, fail: Fail) -> MapError {
+        let site = self.site(fail.site);
+        if fail.cast {
+            MapError::Cast { expr: site.text.clone(), line: site.line, message: fail.message }
+        } else {
+            MapError::Eval { expr: site.text.clone(), line: site.line, message: fail.message }
+        }
+    }
+
+    /// A NULL in a NOT NULL column, named by its cause where it has one.
+    fn not_null(&self, src: &Source, sink: &Sink, col: usize, site: u32, why: Why<'_>) -> MapError {
+        match why {
+            Why::Missing(slot) => {
+                let name = src.fields.iter().find(|f| f.slot == slot).map_or("?", |f| f.name.as_str());
+                MapError::MissingField(name.to_owned())
+            }
+            Why::BadTimestamp(text) => MapError::Timestamp(TimeError::Unparsable(text.chars().take(64).collect())),
+            Why::OutOfRange(ms) => MapError::Timestamp(TimeError::OutOfRange(ms)),
+            Why::Plain => MapError::NotNull {
+                sink: sink.name.clone(),
+                column: sink.columns[col].name.clone(),
+                expr: self.site(site).text.clone(),
+            },
+        }
+    }
+}
+
+/// The value's text: present, within the limit, UTF-8, without a byte order mark, not blank.
+fn value_text(value: Option<&[u8]>, max_bytes: usize) -> Result<&str, MapError> {
+    let bytes = match value {
+        None | Some([]) => return Err(MapError::Empty),
+        Some(b) => b,
+    };
+    if bytes.len() > max_bytes {
+        return Err(MapError::TooLarge { size: bytes.len(), max: max_bytes });
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| MapError::InvalidUtf8(e.valid_up_to()))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.trim().is_empty() {
+        return Err(MapError::Empty);
+    }
+    Ok(text)
+}
+
+/// A metadata value, as its declared type.
+fn metadata<'a>(meta: Meta, ty: Type, rec: &Record<'a>, text: &'a str, event_id: &'a str) -> Val<'a> {
+    match meta {
+        Meta::Topic => Val::Str(Cow::Borrowed(rec.topic)),
+        Meta::Partition => Val::Int(i64::from(rec.partition)),
+        Meta::Offset => Val::Int(rec.offset),
+        Meta::Timestamp => Val::Ts(rec.timestamp_ms),
+        Meta::TimestampType => Val::Str(Cow::Borrowed("CreateTime")),
+        Meta::LeaderEpoch => NULL,
+        Meta::Key => match rec.key {
+            None => NULL,
+            Some(k) if ty == Type::String => Val::Str(String::from_utf8_lossy(k)),
+            Some(k) => Val::Bytes(Cow::Borrowed(k)),
+        },
+        Meta::EventId => Val::Str(Cow::Borrowed(event_id)),
+        Meta::Raw => Val::Str(Cow::Borrowed(text)),
+    }
+}
+
+/// One field, read as its declared type.
+fn field<'a>(f: &Field, raw: Option<&'a RawValue>, src: &Source) -> Result<Val<'a>, MapError> {
+    let missing = Val::Null(Why::Missing(f.slot));
+    let Some(raw) = raw else {
+        return if src.fail_on_missing || f.not_null {
+            Err(MapError::MissingField(f.name.clone()))
+        } else {
+            Ok(missing)
+        };
+    };
+    let read = match f.ty {
+        Type::String => flink_json::string(raw).map(|v| v.map(Val::Str)),
+        Type::BigInt => flink_json::bigint(raw).map(|v| v.map(Val::Int)),
+        Type::Int => flink_json::int(raw, 32).map(|v| v.map(Val::Int)),
+        Type::SmallInt => flink_json::int(raw, 16).map(|v| v.map(Val::Int)),
+        Type::TinyInt => flink_json::int(raw, 8).map(|v| v.map(Val::Int)),
+        Type::Double => flink_json::double(raw).map(|v| v.map(Val::Double)),
+        Type::Float => flink_json::double(raw).map(|v| v.map(|x| Val::Double(f64::from(x as f32)))),
+        Type::Boolean => flink_json::boolean(raw).map(|v| v.map(Val::Bool)),
+        Type::Decimal(p, s) => flink_json::decimal(raw, p, s).map(|v| v.map(|x| Val::Dec(x, s))),
+        Type::Timestamp(_) | Type::TimestampLtz(_) => flink_json::timestamp(raw).map(|v| v.map(Val::Ts)),
+        Type::Date => flink_json::date(raw).map(|v| v.map(Val::Date)),
+        Type::Bytes => flink_json::bytes(raw).map(|v| v.map(|b| Val::Bytes(Cow::Owned(b)))),
+        Type::Null => Ok(None),
+    };
+    match read {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) if f.not_null => Err(MapError::MissingField(f.name.clone())),
+        Ok(None) => Ok(missing),
+        Err(_) if src.ignore_parse_errors => Ok(NULL),
+        Err(refusal) => Err(refusal_error(f, refusal)),
+    }
+}
+
+/// A refusal as the dead letter's error, naming the field.
+fn refusal_error(f: &Field, refusal: Refusal) -> MapError {
+    let field = f.name.clone();
+    match refusal {
+        Refusal::Kind(got) => MapError::WrongType { field, expected: expected(f.ty), got },
+        Refusal::Number(text) => MapError::BadNumber { field, text },
+        Refusal::LoneSurrogate => MapError::InvalidJson(format!("field {field} has a lone UTF-16 surrogate escape")),
+        Refusal::Text(expected, text) => MapError::BadText { field, expected, text },
+    }
+}
+
+/// What a type needs, as messages say it.
+fn expected(ty: Type) -> &'static str {
+    match ty {
+        Type::String => "a string",
+        Type::TinyInt | Type::SmallInt | Type::Int | Type::BigInt => "an integer",
+        Type::Float | Type::Double => "a finite number",
+        Type::Decimal(..) => "a decimal number",
+        Type::Boolean => "a boolean",
+        Type::Timestamp(_) | Type::TimestampLtz(_) => "a timestamp string",
+        Type::Date => "a date string",
+        Type::Bytes => "a base64 string",
+        Type::Null => "null",
+    }
+}

@@ -1,0 +1,283 @@
+//! Values while a record is evaluated: borrowed from the raw record wherever they can be, and NULLs that remember
+//! why they are NULL (so a NULL that reaches a NOT NULL column is dead-lettered with its cause, e.g. the field that
+//! was missing or the timestamp that did not parse).
+
+use std::borrow::Cow;
+
+/// One value. Every integer type is an `i64`, FLOAT and DOUBLE an `f64`; the plan knows the declared type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val<'r> {
+    /// SQL NULL, and why.
+    Null(Why<'r>),
+    /// BOOLEAN.
+    Bool(bool),
+    /// TINYINT, SMALLINT, INT, BIGINT.
+    Int(i64),
+    /// FLOAT, DOUBLE.
+    Double(f64),
+    /// DECIMAL: the unscaled value and the scale.
+    Dec(i128, u8),
+    /// DATE: days since 1970-01-01.
+    Date(i32),
+    /// TIMESTAMP, TIMESTAMP_LTZ: epoch milliseconds (UTC).
+    Ts(i64),
+    /// STRING.
+    Str(Cow<'r, str>),
+    /// BYTES.
+    Bytes(Cow<'r, [u8]>),
+}
+
+/// Why a value is NULL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Why<'r> {
+    /// No cause worth naming (a NULL literal, a NULL from a function's rules).
+    Plain,
+    /// The source column with this index is absent from the record, or null in it.
+    Missing(u16),
+    /// A timestamp text that did not parse.
+    BadTimestamp(Cow<'r, str>),
+    /// A timestamp outside the range the sink can store, in epoch milliseconds.
+    OutOfRange(i64),
+}
+
+/// A plain NULL.
+pub const NULL: Val<'static> = Val::Null(Why::Plain);
+
+impl<'r> Val<'r> {
+    /// Whether the value is NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Val::Null(_))
+    }
+
+    /// The string, if the value is a STRING.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Val::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The integer of an integer value.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Val::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// The value as a double (for numeric values).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Val::Int(n) => Some(*n as f64),
+            Val::Double(x) => Some(*x),
+            Val::Dec(v, s) => Some(decimal_to_f64(*v, *s)),
+            _ => None,
+        }
+    }
+
+    /// The same value, owning everything it borrowed.
+    pub fn into_owned(self) -> Val<'static> {
+        match self {
+            Val::Null(w) => Val::Null(w.into_owned()),
+            Val::Bool(b) => Val::Bool(b),
+            Val::Int(n) => Val::Int(n),
+            Val::Double(x) => Val::Double(x),
+            Val::Dec(v, s) => Val::Dec(v, s),
+            Val::Date(d) => Val::Date(d),
+            Val::Ts(t) => Val::Ts(t),
+            Val::Str(s) => Val::Str(Cow::Owned(s.into_owned())),
+            Val::Bytes(b) => Val::Bytes(Cow::Owned(b.into_owned())),
+        }
+    }
+}
+
+impl Why<'_> {
+    /// The same cause, owning its text.
+    pub fn into_owned(self) -> Why<'static> {
+        match self {
+            Why::Plain => Why::Plain,
+            Why::Missing(c) => Why::Missing(c),
+            Why::BadTimestamp(s) => Why::BadTimestamp(Cow::Owned(s.into_owned())),
+            Why::OutOfRange(ms) => Why::OutOfRange(ms),
+        }
+    }
+}
+
+/// 10^n as an i128, n ≤ 38.
+pub fn pow10(n: u32) -> i128 {
+    10i128.pow(n)
+}
+
+/// An unscaled decimal as a double (the nearest, through its decimal text).
+pub fn decimal_to_f64(v: i128, scale: u8) -> f64 {
+    decimal_plain(v, scale).parse().unwrap_or(f64::NAN)
+}
+
+/// A decimal as plain text with exactly `scale` decimals (`1.50`), as `CAST(d AS STRING)` writes it.
+pub fn decimal_plain(v: i128, scale: u8) -> String {
+    let digits = v.unsigned_abs().to_string();
+    let sign = if v < 0 { "-" } else { "" };
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let s = scale as usize;
+    let padded = if digits.len() <= s { format!("{}{digits}", "0".repeat(s - digits.len() + 1)) } else { digits };
+    let (int, frac) = padded.split_at(padded.len() - s);
+    format!("{sign}{int}.{frac}")
+}
+
+/// Java's `BigDecimal.toString()` of an unscaled value and a scale ≥ 0: plain unless the adjusted exponent is below
+/// -6 (`1E-7`), as Jackson writes a DECIMAL in Flink's JSON format.
+pub fn decimal_java(v: i128, scale: u8) -> String {
+    let digits = v.unsigned_abs().to_string();
+    let adjusted = digits.len() as i64 - 1 - i64::from(scale);
+    if scale == 0 || adjusted >= -6 {
+        return decimal_plain(v, scale);
+    }
+    let sign = if v < 0 { "-" } else { "" };
+    let (first, rest) = digits.split_at(1);
+    if rest.is_empty() {
+        format!("{sign}{first}E{adjusted}")
+    } else {
+        format!("{sign}{first}.{rest}E{adjusted}")
+    }
+}
+
+/// Rescales an unscaled decimal from scale `from` to `to`, rounding half away from zero (Java's HALF_UP) when
+/// digits are dropped. `None` on overflow.
+pub fn rescale(v: i128, from: u8, to: u8) -> Option<i128> {
+    if to >= from {
+        v.checked_mul(pow10(u32::from(to - from)))
+    } else {
+        let d = pow10(u32::from(from - to));
+        let (q, r) = (v / d, v % d);
+        Some(if r.abs() * 2 >= d { q + v.signum() } else { q })
+    }
+}
+
+/// Whether an unscaled value fits `precision` digits.
+pub fn fits(v: i128, precision: u8) -> bool {
+    v.unsigned_abs() < pow10(u32::from(precision)) as u128
+}
+
+/// Parses decimal text (`-12.50`, `1e3`, `.5`) into an unscaled value at `scale`, rounding HALF_UP; `None` when it
+/// is not a decimal number or does not fit 38 digits.
+pub fn parse_decimal(text: &str, scale: u8) -> Option<i128> {
+    let t = text.trim();
+    let (neg, body) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (mantissa, exp) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], body[i + 1..].parse::<i32>().ok()?),
+        None => (body, 0),
+    };
+    let (int, frac) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (mantissa, ""),
+    };
+    if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits: String = format!("{int}{frac}");
+    let digits = digits.trim_start_matches('0');
+    // value = digits * 10^(exp - frac.len())
+    let shift = exp - frac.len() as i32 + i32::from(scale);
+    let unscaled = if digits.is_empty() {
+        0
+    } else if shift >= 0 {
+        if digits.len() as i32 + shift > 38 {
+            return None;
+        }
+        digits.parse::<i128>().ok()?.checked_mul(pow10(shift as u32))?
+    } else {
+        let drop = (-shift) as usize;
+        if drop > digits.len() {
+            // Everything is below the last kept digit: rounds to 0, or to 1 when the first dropped digit is ≥ 5.
+            let first = if drop == digits.len() { digits.as_bytes()[0] } else { b'0' };
+            i128::from(first >= b'5')
+        } else {
+            let (keep, dropped) = digits.split_at(digits.len() - drop);
+            if keep.len() > 38 {
+                return None;
+            }
+            let k: i128 = if keep.is_empty() { 0 } else { keep.parse().ok()? };
+            k + i128::from(dropped.as_bytes()[0] >= b'5')
+        }
+    };
+    Some(if neg { -unscaled } else { unscaled })
+}
+
+/// Java's `Double.toString` (JDK 19+, the shortest text that reads back as the same double): plain within
+/// `[1e-3, 1e7)` with at least one decimal (`100.0`), else `1.0E7` notation. `CAST(DOUBLE AS STRING)` in Flink.
+pub fn java_double(x: f64) -> String {
+    let mut out = String::new();
+    push_java_double(&mut out, x);
+    out
+}
+
+/// [`java_double`], appended to `out`.
+pub fn push_java_double(out: &mut String, x: f64) {
+    if x.is_nan() {
+        return out.push_str("NaN");
+    }
+    if x.is_infinite() {
+        return out.push_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
+    }
+    let a = x.abs();
+    if a == 0.0 || (1e-3..1e7).contains(&a) {
+        let start = out.len();
+        use std::fmt::Write;
+        write!(out, "{x}").expect("writing to a String");
+        if !out[start..].contains('.') {
+            out.push_str(".0");
+        }
+    } else {
+        // Rust prints 1.5e-5 / 1e7; Java prints 1.5E-5 / 1.0E7.
+        let s = format!("{x:e}");
+        let (mantissa, exp) = s.split_once('e').expect("{:e} always has an exponent");
+        out.push_str(mantissa);
+        if !mantissa.contains('.') {
+            out.push_str(".0");
+        }
+        out.push('E');
+        out.push_str(exp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals() {
+        assert_eq!(decimal_plain(150, 2), "1.50");
+        assert_eq!(decimal_plain(-5, 2), "-0.05");
+        assert_eq!(decimal_plain(7, 0), "7");
+        assert_eq!(decimal_java(1, 7), "1E-7");
+        assert_eq!(decimal_java(12, 8), "1.2E-7");
+        assert_eq!(decimal_java(1, 6), "0.000001");
+        assert_eq!(parse_decimal("12.345", 2), Some(1235));
+        assert_eq!(parse_decimal("-12.344", 2), Some(-1234));
+        assert_eq!(parse_decimal("1e3", 1), Some(10000));
+        assert_eq!(parse_decimal(".5", 0), Some(1));
+        assert_eq!(parse_decimal("0.004", 2), Some(0));
+        assert_eq!(parse_decimal("0.005", 2), Some(1));
+        assert_eq!(parse_decimal("abc", 2), None);
+        assert_eq!(parse_decimal("", 2), None);
+        assert_eq!(rescale(1235, 2, 1), Some(124));
+        assert_eq!(rescale(-1235, 2, 1), Some(-124));
+        assert_eq!(rescale(12, 1, 3), Some(1200));
+        assert!(fits(99_999, 5) && !fits(100_000, 5));
+    }
+
+    #[test]
+    fn java_doubles() {
+        for (x, s) in
+            [(100.0, "100.0"), (1e7, "1.0E7"), (12_345_678.9, "1.23456789E7"), (1e-4, "1.0E-4"), (-0.0, "-0.0")]
+        {
+            assert_eq!(java_double(x), s);
+        }
+    }
+}

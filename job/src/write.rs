@@ -1,0 +1,175 @@
+//! Rows out, in Flink's JSON format (what Flink's `json` format writes through Jackson): columns in the sink's
+//! order, `null` for NULL, strings escaped as Jackson escapes them (`\n`, `\t`, `\r`, `\b`, `\f`, `\u00XX` for other
+//! control characters, characters outside the BMP as `\uXXXX\uXXXX` surrogate pairs), DOUBLE as Java's
+//! `Double.toString`, DECIMAL as `BigDecimal.toString`, TIMESTAMP as `yyyy-MM-dd HH:mm:ss[.fraction]` with the
+//! fraction's trailing zeros cut, TIMESTAMP_LTZ the same with a `Z`, DATE as `yyyy-MM-dd`, BYTES as base64.
+
+use crate::func::time;
+use crate::plan::Sink;
+use crate::types::Type;
+use crate::value::{decimal_java, push_java_double, Val};
+
+/// Appends the row `values` of `sink` as one JSON object.
+pub fn write_json(sink: &Sink, values: &[Val<'_>], out: &mut Vec<u8>) {
+    for ((key, col), v) in sink.json_keys.iter().zip(&sink.columns).zip(values) {
+        out.extend_from_slice(key);
+        write_value(col.ty, v, out);
+    }
+    if values.is_empty() {
+        out.push(b'{');
+    }
+    out.push(b'}');
+}
+
+/// One value as JSON.
+pub fn write_value(ty: Type, v: &Val<'_>, out: &mut Vec<u8>) {
+    match v {
+        Val::Null(_) => out.extend_from_slice(b"null"),
+        Val::Str(s) => push_json_string(out, s),
+        Val::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Val::Int(n) => {
+            let mut buf = itoa_buf(*n);
+            out.extend_from_slice(buf.as_bytes_mut());
+        }
+        Val::Double(x) => {
+            let mut s = String::new();
+            if ty == Type::Float {
+                s = crate::func::cast::java_float(*x as f32);
+            } else {
+                push_java_double(&mut s, *x);
+            }
+            if x.is_finite() {
+                out.extend_from_slice(s.as_bytes());
+            } else {
+                // Jackson's WRITE_NAN_AS_STRINGS, on by default.
+                push_json_string(out, &s);
+            }
+        }
+        Val::Dec(x, s) => out.extend_from_slice(decimal_java(*x, *s).as_bytes()),
+        Val::Ts(ms) => {
+            let mut s = String::with_capacity(24);
+            time::format_timestamp(*ms, 3, true, &mut s);
+            if matches!(ty, Type::TimestampLtz(_)) {
+                s.push('Z');
+            }
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        }
+        Val::Date(d) => {
+            let mut s = String::with_capacity(12);
+            time::format_date(*d, &mut s);
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        }
+        Val::Bytes(b) => {
+            use base64::Engine;
+            out.push(b'"');
+            out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(b).as_bytes());
+            out.push(b'"');
+        }
+    }
+}
+
+/// A decimal integer, without allocating.
+struct Digits {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    fn as_bytes_mut(&mut self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+fn itoa_buf(n: i64) -> Digits {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    Digits { buf, start: i }
+}
+
+/// `s` as a JSON string, escaped as Jackson escapes it.
+pub fn push_json_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    push_json_contents(out, s);
+    out.push(b'"');
+}
+
+/// The inside of [`push_json_string`]: copied in one piece when nothing needs escaping (nearly always).
+pub fn push_json_contents(out: &mut Vec<u8>, s: &str) {
+    // A fold without early exit, so the compiler checks many bytes at once; 0xF0.. starts a character outside
+    // the BMP.
+    let plain = !s.bytes().fold(false, |acc, b| acc | (b < 0x20) | (b == b'"') | (b == b'\\') | (b >= 0xF0));
+    if plain {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut buf = [0u8; 4];
+    for c in s.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\u{8}' => out.extend_from_slice(b"\\b"),
+            '\u{c}' => out.extend_from_slice(b"\\f"),
+            c if (c as u32) < 0x20 => {
+                let n = c as usize;
+                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[n >> 4], HEX[n & 15]]);
+            }
+            c if (c as u32) > 0xFFFF => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    let u = *u as usize;
+                    out.extend_from_slice(&[
+                        b'\\',
+                        b'u',
+                        HEX[u >> 12],
+                        HEX[(u >> 8) & 15],
+                        HEX[(u >> 4) & 15],
+                        HEX[u & 15],
+                    ]);
+                }
+            }
+            c => out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn j(s: &str) -> String {
+        let mut out = Vec::new();
+        push_json_string(&mut out, s);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn jackson_escapes() {
+        assert_eq!(j("plain é"), "\"plain é\"");
+        assert_eq!(j("a\"b\\c\n\t\u{1}\u{1f}/"), "\"a\\\"b\\\\c\\n\\t\\u0001\\u001F/\"");
+        assert_eq!(j("😀"), "\"\\uD83D\\uDE00\"");
+        let mut out = Vec::new();
+        write_value(Type::BigInt, &Val::Int(i64::MIN), &mut out);
+        assert_eq!(out, b"-9223372036854775808");
+    }
+}
