@@ -14,7 +14,7 @@
 #          duplicates_in_clickhouse_without_final=W dead_letters=Q
 # Exit 0 only when lost, both kinds of duplicates and duplicates in the topic are 0, and every malformed record is in
 # dead_letters.
-#   scripts/chaos.sh [--sink kafka|clickhouse] [--group M] [N] [K]   (defaults kafka, 20000 and 3; long: 1000000 10)
+#   scripts/chaos.sh [--sink kafka|clickhouse] [--group M] [--job FILE] [N] [K]   (defaults kafka, 20000, 3; long: 1000000 10)
 # --sink clickhouse: the transformer inserts straight into ClickHouse; then ClickHouse's restart fails its rounds,
 # there is no topic to count, and "duplicates_inserted" counts rows ever inserted twice (a plain MergeTree copy of
 # every insert, which background merges cannot thin out) where the Kafka run counts duplicates in the topic.
@@ -23,18 +23,27 @@
 # zombie. Its fenced round may be written twice (it is counted: "fenced: ... written=N" in its log), so the topic's
 # duplicates must be at most that count; ClickHouse with FINAL must still hold each id once. The last line adds
 # takeover_ms (after each SIGKILL, until a member logs a new generation) and zombie_written.
+# --job FILE: the transformer runs that Flink SQL job (e.g. the original job.sql, whose rows carry no event id and
+# no source coordinates: recovery finds its outputs by their etl.src header). There are no ids to count in
+# ClickHouse then: every input record must leave exactly one trace in the outputs, a row or a dead letter
+# (scripts/chaos-coordinates.py, read with librdkafka). No topic is recreated in this mode (a recreated partition
+# reuses its coordinates; the default mode covers recreation). Last line:
+#   chaos: job=FILE emitted=N traces=T lost=L duplicates=D
 # Runs its own servers on ports 29092 / 28123 / 29000, state in .state/chaos (wiped first).
 set -euo pipefail
 export SINK=kafka
 MEMBERS=0
+JOB=""
 while [ $# -gt 0 ]; do
   case $1 in
     --sink) SINK=${2:?--sink kafka|clickhouse}; shift 2 ;;
     --group) MEMBERS=${2:?--group M}; shift 2 ;;
+    --job) JOB=$(realpath "${2:?--job FILE}"); shift 2 ;;
     *) break ;;
   esac
 done
 case $SINK in kafka | clickhouse) ;; *) echo "chaos.sh: --sink kafka|clickhouse, not $SINK" >&2; exit 2 ;; esac
+[ -z "$JOB" ] || [ "$SINK" = kafka ] || { echo "chaos.sh: --job runs with --sink kafka" >&2; exit 2; }
 N=${1:-20000}
 K=${2:-3}
 SEED=${CHAOS_SEED:-42}
@@ -51,6 +60,9 @@ export CLICKHOUSE_URL # the direct sink's server
 # without topic ids, see README).
 R=$(( N / 100 > 900 ? N / 100 : 900 ))
 export INPUT_TOPICS=user_clicks,page_views,orders,r_user_clicks,r_page_views,r_orders
+if [ -n "$JOB" ]; then
+  export JOB_FILE=$JOB INPUT_TOPICS=user_clicks,page_views,orders
+fi
 
 cleanup() {
   local f names=(emitter)
@@ -66,6 +78,12 @@ start_clickhouse
 build_binaries
 "$BIN_DIR/transformer" --init >>"$STATE_DIR/logs/transformer.log" 2>&1 || die "transformer --init failed"
 apply_schema
+if [ -n "$JOB" ]; then
+  # The job's rows are not the unified record: ClickHouse's Kafka engine must not read them (it would stop at the
+  # first one). Dead letters still go through it.
+  ch "DROP TABLE IF EXISTS $CLICKHOUSE_DATABASE.events_mv"
+  ch "DROP TABLE IF EXISTS $CLICKHOUSE_DATABASE.events_queue"
+fi
 if [ "$SINK" = clickhouse ]; then # every row ever inserted, kept by a plain MergeTree that never merges one away
   ch "CREATE MATERIALIZED VIEW $CLICKHOUSE_DATABASE.audit_events ENGINE = MergeTree() ORDER BY tuple() AS SELECT event_id FROM $CLICKHOUSE_DATABASE.events_processed"
 fi
@@ -76,10 +94,17 @@ r_stream() { # r_stream SEED TOTAL [--list-ids]: one of the recreated topics' st
   "$BIN_DIR/emitter" --topic-prefix r_ --progress-topic r_progress --seed "$1" --start-time 2026-02-01T00:00:00Z \
     --messages-per-second 0 --total "$2" --http-addr off "${@:3}"
 }
-for phase in "7 $R" "8 $((R / 3))" "9 $((R / 9))"; do r_stream $phase --list-ids; done >>"$STATE_DIR/stream.txt"
+if [ -z "$JOB" ]; then
+  for phase in "7 $R" "8 $((R / 3))" "9 $((R / 9))"; do r_stream $phase --list-ids; done >>"$STATE_DIR/stream.txt"
+fi
 awk '$3 != "malformed" {print $3}' "$STATE_DIR/stream.txt" | sort -u >"$STATE_DIR/expected_ids.txt"
 malformed=$(awk '$3 == "malformed"' "$STATE_DIR/stream.txt" | wc -l)
-r_stream 7 "$R" >>"$STATE_DIR/logs/r-emitter.log" 2>&1 || die "the r_ stream failed (log: $STATE_DIR/logs/r-emitter.log)"
+if [ -z "$JOB" ]; then
+  r_stream 7 "$R" >>"$STATE_DIR/logs/r-emitter.log" 2>&1 || die "the r_ stream failed (log: $STATE_DIR/logs/r-emitter.log)"
+else
+  R=0
+  ensure_confluent_kafka # the checker reads the topics with librdkafka
+fi
 log "chaos (sink $SINK, $([ "$MEMBERS" -gt 0 ] && echo "a group of $MEMBERS" || echo "one transformer")): N=$N at $RATE/s (seed $SEED, $malformed malformed) + $R on the r_ topics; $K SIGKILLs, $K kill pairs, an emitter kill, a broker and a ClickHouse restart, two topic recreations"
 
 transformer_args=(--fetch-max-wait-ms 20)
@@ -158,7 +183,8 @@ recreate_r_orders() { # delete and recreate r_orders, then send the next r_ stre
 duration=$(( N / RATE + 1 ))
 events=()
 for _ in $(seq "$K"); do events+=("kill" "killpair"); done
-events+=("emitter" "broker" "clickhouse" "recreate_live" "recreate_down")
+events+=("emitter" "broker" "clickhouse")
+[ -n "$JOB" ] || events+=("recreate_live" "recreate_down")
 [ "$MEMBERS" -gt 0 ] && events+=("zombie")
 slot=$(( duration * 1000 / (${#events[@]} + 1) ))
 for ev in $(printf '%s\n' "${events[@]}" | shuf); do
@@ -207,6 +233,24 @@ log "chaos: waiting for the emitter to finish"
 while [ -n "$(pid_of emitter)" ]; do sleep 1; done
 rm -f "$STATE_DIR/pids/emitter.pid"
 
+if [ -n "$JOB" ]; then
+  log "chaos: waiting for the transformer to commit everything (up to 10 minutes)"
+  end=$((SECONDS + 600))
+  while :; do
+    report=$("$BIN_DIR/transformer" --status 2>/dev/null) || true
+    grep -Eq '^total emitted=[0-9]+ .* lag=0$' <<<"$report" && break
+    [ $SECONDS -ge $end ] && die "the transformer did not commit everything within 600 s"
+    sleep 2
+  done
+  result=$(PYTHONPATH="$CACHE_DIR/pylib" python3 "$ROOT/scripts/chaos-coordinates.py" "$KAFKA_BROKERS" "$INPUT_TOPICS" \
+    "processed_events,dead_letters") || { echo "$result"; die "the outputs do not hold every input record exactly once"; }
+  logs=$(cat "$STATE_DIR"/logs/transformer*.log)
+  restarts=$(grep -c "recovered from the last checkpoint" <<<"$logs" || true)
+  skipped=$(grep "recovered from the last checkpoint" <<<"$logs" | sed -n 's/.*already_written=\([0-9]*\).*/\1/p' | paste -sd+ | bc)
+  log "chaos: transformer recoveries=$restarts, records found already written at recovery (not rewritten)=$skipped"
+  echo "chaos: job=$(basename "$JOB") emitted=$N $(head -n 1 <<<"$result")"
+  exit 0
+fi
 log "chaos: waiting for ClickHouse to hold every valid event and dead letter (up to 10 minutes)"
 want=$(wc -l <"$STATE_DIR/expected_ids.txt")
 end=$((SECONDS + 600)); last=-1; since=$SECONDS

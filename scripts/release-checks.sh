@@ -75,9 +75,9 @@ while IFS='=' read -r k _; do
   knobs=$((knobs + 1))
 done <compose/pipeline.env
 # Published ports are on 127.0.0.1 only, and ClickHouse has a named user (its image refuses the default one remotely).
-published=$(grep -E '^\s+- ([0-9.]+:)?[0-9]+:[0-9]+(/tcp)?$' || true)
-[ -n "$published" ] && ! grep -qv ' 127\.0\.0\.1:' <<<"$published" || fail "compose publishes ports beyond 127.0.0.1: $published"
 config=$(cd compose && docker-compose -f docker-compose.yml config) || fail "docker-compose config failed"
+published=$(grep -E '^\s+- ([0-9.]+:)?[0-9]+:[0-9]+(/tcp)?$' <<<"$config" || true)
+[ -n "$published" ] && ! grep -qv ' 127\.0\.0\.1:' <<<"$published" || fail "compose publishes ports beyond 127.0.0.1: $published"
 grep -q 'CLICKHOUSE_USER: etl' <<<"$config" || fail "compose has no named ClickHouse user"
 pass "compose: all $knobs knobs of pipeline.env overridable from the environment; $(wc -l <<<"$published") ports, all on 127.0.0.1; a named ClickHouse user"
 

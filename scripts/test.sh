@@ -114,6 +114,8 @@ log "chaos with the direct sink: scripts/chaos.sh --sink clickhouse 20000 3"
 "$ROOT/scripts/chaos.sh" --sink clickhouse 20000 3
 log "chaos in a consumer group of 3: scripts/chaos.sh --group 3 20000 3"
 "$ROOT/scripts/chaos.sh" --group 3 20000 3
-# Reached only when everything above passed (set -e, pipefail): the Rust tests, 7 release checks, the
-# bring-your-own-servers run, the stray-record run, the direct-sink scripts run, 3 chaos runs.
-echo "test.sh: $((unit + 13)) passed, 0 failed"
+log "chaos with the original Flink job, unchanged: scripts/chaos.sh --job job/tests/data/seed-job.sql 20000 3"
+"$ROOT/scripts/chaos.sh" --job "$ROOT/job/tests/data/seed-job.sql" 20000 3
+# Reached only when everything above passed (set -e, pipefail): the Rust tests, 8 release checks, the
+# bring-your-own-servers run, the stray-record run, the direct-sink scripts run, 4 chaos runs.
+echo "test.sh: $((unit + 15)) passed, 0 failed"

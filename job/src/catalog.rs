@@ -78,6 +78,17 @@ pub enum Kind {
     Computed(Box<sqlparser::ast::Expr>),
 }
 
+/// A column of a sink.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkColumn {
+    /// Its name.
+    pub name: String,
+    /// Its type.
+    pub ty: Type,
+    /// Whether it takes NULL.
+    pub nullable: bool,
+}
+
 /// The connector of a table.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Connector {

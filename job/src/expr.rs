@@ -6,9 +6,10 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
+pub use crate::func::math::Arith;
 use crate::func::{self, Func};
 use crate::types::Type;
-use crate::value::{rescale, Val, Why, NULL};
+use crate::value::{compare, Val, Why, NULL};
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,21 +26,6 @@ pub enum Cmp {
     Gt,
     /// `>=`
     Ge,
-}
-
-/// An arithmetic operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arith {
-    /// `+`
-    Add,
-    /// `-`
-    Sub,
-    /// `*`
-    Mul,
-    /// `/`
-    Div,
-    /// `%` and `MOD`
-    Rem,
 }
 
 /// A compiled expression.
@@ -235,7 +221,7 @@ impl Expr {
                     Err(message) => return Err(Fail { site: *site, message, cast: true }),
                 }
             }
-            Expr::Call(f, args, site) => func::call(f, args, ctx, *site)?,
+            Expr::Call(f, args, site) => call(f, args, ctx, *site)?,
         })
     }
 }
@@ -250,28 +236,6 @@ fn borrow<'r>(v: &'r Val<'r>) -> Val<'r> {
     }
 }
 
-/// The order of two values of one type; `None` when either is NULL (or a NaN is involved).
-pub fn compare(a: &Val<'_>, b: &Val<'_>) -> Option<Ordering> {
-    match (a, b) {
-        (Val::Int(x), Val::Int(y)) => Some(x.cmp(y)),
-        (Val::Double(x), Val::Double(y)) => x.partial_cmp(y),
-        (Val::Dec(x, sx), Val::Dec(y, sy)) => {
-            let s = (*sx).max(*sy);
-            Some(rescale(*x, *sx, s)?.cmp(&rescale(*y, *sy, s)?))
-        }
-        (Val::Str(x), Val::Str(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
-        (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
-        (Val::Ts(x), Val::Ts(y)) => Some(x.cmp(y)),
-        (Val::Date(x), Val::Date(y)) => Some(x.cmp(y)),
-        (Val::Bytes(x), Val::Bytes(y)) => Some(x.cmp(y)),
-        // Mixed numbers (the planner casts to a common type; this covers literals folded without it).
-        (x, y) => match (x.as_f64(), y.as_f64()) {
-            (Some(x), Some(y)) => x.partial_cmp(&y),
-            _ => None,
-        },
-    }
-}
-
 fn holds(op: Cmp, ord: Ordering) -> bool {
     match op {
         Cmp::Eq => ord == Ordering::Equal,
@@ -280,5 +244,62 @@ fn holds(op: Cmp, ord: Ordering) -> bool {
         Cmp::Le => ord != Ordering::Greater,
         Cmp::Gt => ord == Ordering::Greater,
         Cmp::Ge => ord != Ordering::Less,
+    }
+}
+
+/// A call of a built-in function: the conditional ones evaluate only the arguments they need; the others are
+/// strict (NULL in, NULL out, the first NULL's cause carried on) and computed by [`func::apply`].
+fn call<'r>(f: &Func, args: &[Expr], ctx: Ctx<'r>, site: u32) -> Res<'r> {
+    match f {
+        Func::Coalesce => {
+            let mut last = NULL;
+            for a in args {
+                let v = a.eval(ctx)?;
+                if !v.is_null() {
+                    return Ok(v);
+                }
+                last = v;
+            }
+            Ok(last)
+        }
+        Func::If => {
+            if args[0].eval(ctx)? == Val::Bool(true) {
+                args[1].eval(ctx)
+            } else {
+                args[2].eval(ctx)
+            }
+        }
+        Func::NullIf => {
+            let a = args[0].eval(ctx)?;
+            let b = args[1].eval(ctx)?;
+            Ok(if !b.is_null() && compare(&a, &b) == Some(Ordering::Equal) { NULL } else { a })
+        }
+        Func::ConcatWs => {
+            let sep = args[0].eval(ctx)?;
+            let Val::Str(sep) = sep else { return Ok(sep) };
+            let mut out = String::new();
+            let mut first = true;
+            for a in &args[1..] {
+                if let Val::Str(s) = a.eval(ctx)? {
+                    if !first {
+                        out.push_str(&sep);
+                    }
+                    out.push_str(&s);
+                    first = false;
+                }
+            }
+            Ok(Val::Str(Cow::Owned(out)))
+        }
+        _ => {
+            let mut vals: Vec<Val<'r>> = Vec::with_capacity(args.len());
+            for a in args {
+                let v = a.eval(ctx)?;
+                if v.is_null() {
+                    return Ok(v);
+                }
+                vals.push(v);
+            }
+            func::apply(f, vals, ctx.now_ms).map_err(|message| Fail { site, message, cast: false })
+        }
     }
 }

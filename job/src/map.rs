@@ -46,7 +46,7 @@ pub struct Row<'a> {
 impl Row<'_> {
     /// Appends the row in Flink's JSON format.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        crate::write::write_json(self.sink, self.values, out);
+        crate::write::write_json(&self.sink.json_keys, &self.sink.columns, self.values, out);
     }
 }
 
@@ -119,6 +119,14 @@ impl Plan {
         c.out
     }
 
+    /// Maps `rec` through source `source`, whatever its topic (as the transformer does when `--input-topics`
+    /// names the topics), and gives what came out, owned.
+    pub fn map_owned_from(&self, source: usize, rec: &Record<'_>, max_bytes: usize, now_ms: i64) -> Vec<Outcome> {
+        let mut c = Collect { plan: self, out: Vec::new() };
+        self.map(source, rec, max_bytes, now_ms, &mut c);
+        c.out
+    }
+
     /// Maps `rec` through source `source` (see [`Plan::sources_reading`]). Values over `max_bytes` are
     /// dead-lettered unread. `now_ms` is `NOW()`.
     pub fn map(&self, source: usize, rec: &Record<'_>, max_bytes: usize, now_ms: i64, emit: &mut impl Emit) {
@@ -179,8 +187,13 @@ impl Plan {
             }
             values.clear();
             let mut error = None;
+            let mut dropped = false;
             for (i, e) in br.exprs.iter().enumerate() {
                 match e.eval(ctx) {
+                    Ok(Val::Null(_)) if !sink.columns[i].nullable && self.drop_not_null => {
+                        dropped = true;
+                        break;
+                    }
                     Ok(Val::Null(why)) if !sink.columns[i].nullable => {
                         error = Some(self.not_null(src, sink, i, br.sites[i], why));
                         break;
@@ -193,7 +206,7 @@ impl Plan {
                 }
             }
             match error {
-                Some(MapError::NotNull { .. }) if self.drop_not_null => emit.dropped(br.sink),
+                _ if dropped => emit.dropped(br.sink),
                 Some(e) => emit.dead_letter(Some(br.sink), e),
                 None => {
                     if let Err(e) = emit.row(br.sink, Row { sink, values: &values }) {

@@ -3,6 +3,7 @@
 //! was missing or the timestamp that did not parse).
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 
 /// One value. Every integer type is an `i64`, FLOAT and DOUBLE an `f64`; the plan knows the declared type.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +101,28 @@ impl Why<'_> {
             Why::BadTimestamp(s) => Why::BadTimestamp(Cow::Owned(s.into_owned())),
             Why::OutOfRange(ms) => Why::OutOfRange(ms),
         }
+    }
+}
+
+/// The order of two values of one type; `None` when either is NULL (or a NaN is involved).
+pub fn compare(a: &Val<'_>, b: &Val<'_>) -> Option<Ordering> {
+    match (a, b) {
+        (Val::Int(x), Val::Int(y)) => Some(x.cmp(y)),
+        (Val::Double(x), Val::Double(y)) => x.partial_cmp(y),
+        (Val::Dec(x, sx), Val::Dec(y, sy)) => {
+            let s = (*sx).max(*sy);
+            Some(rescale(*x, *sx, s)?.cmp(&rescale(*y, *sy, s)?))
+        }
+        (Val::Str(x), Val::Str(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
+        (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
+        (Val::Ts(x), Val::Ts(y)) => Some(x.cmp(y)),
+        (Val::Date(x), Val::Date(y)) => Some(x.cmp(y)),
+        (Val::Bytes(x), Val::Bytes(y)) => Some(x.cmp(y)),
+        // Mixed numbers (the planner casts to a common type; this covers literals folded without it).
+        (x, y) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x.partial_cmp(&y),
+            _ => None,
+        },
     }
 }
 

@@ -4,14 +4,14 @@
 //! `Double.toString`, DECIMAL as `BigDecimal.toString`, TIMESTAMP as `yyyy-MM-dd HH:mm:ss[.fraction]` with the
 //! fraction's trailing zeros cut, TIMESTAMP_LTZ the same with a `Z`, DATE as `yyyy-MM-dd`, BYTES as base64.
 
+use crate::catalog::SinkColumn;
 use crate::func::time;
-use crate::plan::Sink;
 use crate::types::Type;
 use crate::value::{decimal_java, push_java_double, Val};
 
-/// Appends the row `values` of `sink` as one JSON object.
-pub fn write_json(sink: &Sink, values: &[Val<'_>], out: &mut Vec<u8>) {
-    for ((key, col), v) in sink.json_keys.iter().zip(&sink.columns).zip(values) {
+/// Appends the row `values` of a sink's `columns` as one JSON object; `keys` are [`json_keys`] of the columns.
+pub fn write_json(keys: &[Vec<u8>], columns: &[SinkColumn], values: &[Val<'_>], out: &mut Vec<u8>) {
+    for ((key, col), v) in keys.iter().zip(columns).zip(values) {
         out.extend_from_slice(key);
         write_value(col.ty, v, out);
     }
@@ -19,6 +19,21 @@ pub fn write_json(sink: &Sink, values: &[Val<'_>], out: &mut Vec<u8>) {
         out.push(b'{');
     }
     out.push(b'}');
+}
+
+/// The `,"name":` (`{"name":` first) of each column.
+pub fn json_keys(columns: &[SinkColumn]) -> Vec<Vec<u8>> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut k = Vec::new();
+            k.push(if i == 0 { b'{' } else { b',' });
+            push_json_string(&mut k, &c.name);
+            k.push(b':');
+            k
+        })
+        .collect()
 }
 
 /// One value as JSON.

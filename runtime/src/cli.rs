@@ -15,12 +15,40 @@ pub fn parse<T: Parser>() -> T {
 
 /// [`parse`] from the arguments `args` (the first is the program's name).
 pub fn parse_from<T: Parser, I: IntoIterator<Item = A>, A: Into<std::ffi::OsString> + Clone>(args: I) -> T {
+    parse_given_from(args).0
+}
+
+/// [`parse`], and the ids of the top-level arguments the user gave (on the command line or in the environment),
+/// as opposed to those left at their defaults: where a default comes from somewhere else too (a job file's
+/// options), what the user gave wins and the rest may be filled in.
+pub fn parse_given<T: Parser>() -> (T, std::collections::BTreeSet<String>) {
+    parse_given_from(std::env::args_os())
+}
+
+/// [`parse_given`] from the arguments `args`.
+pub fn parse_given_from<T: Parser, I: IntoIterator<Item = A>, A: Into<std::ffi::OsString> + Clone>(
+    args: I,
+) -> (T, std::collections::BTreeSet<String>) {
     for name in env_names(&T::command()) {
         if std::env::var_os(&name).is_some_and(|v| v.is_empty()) {
             std::env::remove_var(&name);
         }
     }
-    T::parse_from(args)
+    let matches = T::command().get_matches_from(args);
+    let given = matches
+        .ids()
+        .filter(|id| {
+            matches!(
+                matches.value_source(id.as_str()),
+                Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
+            )
+        })
+        .map(|id| id.as_str().to_owned())
+        .collect();
+    match T::from_arg_matches(&matches) {
+        Ok(t) => (t, given),
+        Err(e) => e.exit(),
+    }
 }
 
 /// Every environment variable the arguments of `cmd` and its subcommands read.
@@ -73,6 +101,21 @@ mod tests {
             #[arg(long, env = "CLI_TEST_SUB_LIMIT", default_value_t = 5)]
             limit: u32,
         },
+    }
+
+    #[test]
+    fn tells_given_arguments_from_defaults() {
+        // No environment variable here: the other tests set theirs while this one runs.
+        #[derive(Parser)]
+        struct Plain {
+            #[arg(long, default_value = "plain")]
+            mode: String,
+            #[arg(long, default_value_t = 1)]
+            level: u32,
+        }
+        let (flags, given): (Plain, _) = parse_given_from(["t", "--mode", "tls"]);
+        assert_eq!((flags.mode.as_str(), flags.level), ("tls", 1));
+        assert!(given.contains("mode") && !given.contains("level"));
     }
 
     #[test]

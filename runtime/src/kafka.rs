@@ -286,6 +286,12 @@ pub async fn ensure_topics(client: &Client, topics: &[(&str, i32)]) -> Result<()
     Ok(())
 }
 
+/// The names of every topic on the cluster.
+pub async fn topic_names(client: &Client) -> Result<Vec<String>, KafkaError> {
+    let topics = client.list_topics().await.map_err(|source| KafkaError::Topic { topic: "*".into(), source })?;
+    Ok(topics.into_iter().map(|t| t.name).collect())
+}
+
 /// The partition ids of `topic`, sorted.
 pub async fn partitions(client: &Client, topic: &str) -> Result<Vec<i32>, KafkaError> {
     let topics = client.list_topics().await.map_err(|source| KafkaError::Topic { topic: topic.into(), source })?;

@@ -1,15 +1,34 @@
-//! The pure mapping's cost per record, per raw type, and how much of it is JSON. `cargo bench -p transformer --bench
+//! The default job's cost per record, per raw type, and how much of it is JSON. `cargo bench -p transformer --bench
 //! map` (or scripts/bench.sh). Per raw type:
-//! - `map_and_write_json`: what the pipeline does per record (`map`, then `Mapped::write_json`);
-//! - `map`: parsing and checking alone (the views, nothing copied);
-//! - `write_json_only`: writing the unified JSON alone;
+//! - `map_and_write_json`: what the pipeline does per record (the plan's `map`, the row written as JSON);
+//! - `map`: reading, evaluating and checking alone (the row dropped unwritten);
 //! - `json_decode_only`: serde_json skimming the raw record (the floor of any parse);
-//! - `owned_and_serde_encode`: the owned `ProcessedEvent` encoded by serde_json (the path the pipeline took before
-//!   `write_json`, kept as the comparison).
+//! - `owned_and_serde_encode`: the owned `ProcessedEvent` read back from the row and encoded by serde_json (the
+//!   path the pipeline took before it wrote JSON itself, kept as the comparison).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use job::{Emit, MapError, Plan, Record, Row};
 use std::hint::black_box;
-use transformer::map::{map, map_record, Source};
+
+/// Writes each row's JSON into a buffer (or, `write: false`, drops it).
+struct Json {
+    out: Vec<u8>,
+    write: bool,
+}
+
+impl Emit for Json {
+    fn row(&mut self, _sink: usize, row: Row<'_>) -> Result<u64, MapError> {
+        if self.write {
+            self.out.clear();
+            row.write_json(&mut self.out);
+        }
+        Ok(self.out.len() as u64)
+    }
+    fn dead_letter(&mut self, _sink: Option<usize>, err: MapError) {
+        panic!("a sample was dead-lettered: {err}")
+    }
+    fn dropped(&mut self, _sink: usize) {}
+}
 
 fn samples() -> Vec<(&'static str, Vec<u8>)> {
     let g = emitter::generate::Generator::new(1, Some("2026-01-01T00:00:00Z".parse().unwrap()), 0, 0.0);
@@ -29,35 +48,30 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 fn bench(c: &mut Criterion) {
+    let plan = Plan::new(job::DEFAULT_JOB_NAME, job::DEFAULT_JOB).expect("the default job plans");
     let mut group = c.benchmark_group("map");
     group.throughput(Throughput::Elements(1));
     for (topic, value) in samples() {
-        let src = Source { topic, partition: 0, offset: 42 };
+        let rec = Record { topic, partition: 0, offset: 42, timestamp_ms: 0, key: None, value: Some(&value) };
+        let mut json = Json { out: Vec::with_capacity(1024), write: true };
         group.bench_function(format!("{topic}/map_and_write_json"), |b| {
             b.iter(|| {
-                let m = map(black_box(src), Some(black_box(&value)), 1 << 20).unwrap();
-                let mut json = Vec::with_capacity(m.json_size_hint());
-                m.write_json(&mut json);
-                json
+                plan.map(0, black_box(&rec), 1 << 20, 0, &mut json);
+                json.out.len()
             })
         });
+        let mut dropped = Json { out: Vec::new(), write: false };
         group.bench_function(format!("{topic}/map"), |b| {
-            b.iter(|| map(black_box(src), Some(black_box(&value)), 1 << 20).unwrap().event_time_ms)
-        });
-        let mapped = map(src, Some(&value), 1 << 20).unwrap();
-        group.bench_function(format!("{topic}/write_json_only"), |b| {
-            b.iter(|| {
-                let mut json = Vec::with_capacity(mapped.json_size_hint());
-                black_box(&mapped).write_json(&mut json);
-                json
-            })
+            b.iter(|| plan.map(0, black_box(&rec), 1 << 20, 0, &mut dropped))
         });
         group.bench_function(format!("{topic}/json_decode_only"), |b| {
             b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&value)).unwrap())
         });
         group.bench_function(format!("{topic}/owned_and_serde_encode"), |b| {
             b.iter(|| {
-                serde_json::to_vec(&map_record(black_box(src), Some(black_box(&value)), 1 << 20).unwrap()).unwrap()
+                plan.map(0, black_box(&rec), 1 << 20, 0, &mut json);
+                let owned: contract::processed::ProcessedEvent = serde_json::from_slice(&json.out).unwrap();
+                serde_json::to_vec(&owned).unwrap()
             })
         });
     }

@@ -30,11 +30,9 @@ const SAMPLES: [(&str, i32, i64, &str); 4] = [
 fn main() -> std::io::Result<()> {
     let dir = std::path::PathBuf::from(std::env::args().nth(1).expect("usage: insert_bodies DIR"));
     std::fs::create_dir_all(&dir)?;
-    let layout = Layout {
-        inputs: SAMPLES.iter().map(|(t, p, ..)| (t.to_string(), *p)).collect(),
-        max_record_bytes: 512_000,
-        dead_letter_max_raw: 65_536,
-    };
+    let plan = std::sync::Arc::new(job::Plan::new(job::DEFAULT_JOB_NAME, job::DEFAULT_JOB).expect("the default job"));
+    let inputs = SAMPLES.iter().map(|(t, p, ..)| (t.to_string(), *p)).collect();
+    let layout = Layout::new(plan, inputs, false, 512_000, 65_536);
     let fetched = || -> Vec<Vec<RecordAndOffset>> {
         SAMPLES
             .iter()
@@ -59,11 +57,11 @@ fn main() -> std::io::Result<()> {
     let structure = |cols: &[(&str, &str)]| cols.iter().map(|(c, t)| format!("{c} {t}")).collect::<Vec<_>>().join(", ");
     std::fs::write(dir.join("events_processed.columns"), structure(&columns(&EVENTS)))?;
     std::fs::write(dir.join("dead_letters.columns"), structure(&columns(&DEAD_LETTERS)))?;
-    let kafka = prepare(&layout, fetched(), &mut skips(), KafkaRound::new(1, 1, usize::MAX, now), now_ms);
+    let kafka = prepare(&layout, fetched(), &mut skips(), KafkaRound::new(&[(1, false)], 1, usize::MAX, now), now_ms);
     let lines = |records: &[Vec<Record>]| -> Vec<u8> {
         records.iter().flatten().flat_map(|r| [r.value.as_deref().unwrap_or_default(), b"\n"].concat()).collect()
     };
-    std::fs::write(dir.join("events_queue.jsonl"), lines(&kafka.out.out))?;
+    std::fs::write(dir.join("events_queue.jsonl"), lines(&kafka.out.out[0]))?;
     std::fs::write(dir.join("dead_letters_queue.jsonl"), lines(&kafka.out.dead))?;
     println!("{} events and {} dead letters in {}", direct.records_out, direct.reasons.len(), dir.display());
     Ok(())

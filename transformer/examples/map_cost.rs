@@ -1,10 +1,28 @@
 //! A fixed amount of mapping work for instruction counts: `valgrind --tool=callgrind` on this gives a repeatable
 //! figure where wall-clock benchmarks on a shared machine do not (used to price serde_json's float_roundtrip,
-//! see BENCHMARKS.md). Maps N seed-shaped records (default 100,000) and writes their unified JSON.
+//! see BENCHMARKS.md). Maps N seed-shaped records (default 100,000) through the default job and writes their
+//! unified JSON.
 //!   cargo build --release --example map_cost && valgrind --tool=callgrind target/release/examples/map_cost 100000
 //! and once more with a second argument `generate-only`: the difference is the mapping's cost.
 
-use transformer::map::{map, Source};
+use job::{Emit, MapError, Plan, Record, Row};
+
+/// Writes each row's JSON, counting the bytes.
+struct Json {
+    out: Vec<u8>,
+    bytes: usize,
+}
+
+impl Emit for Json {
+    fn row(&mut self, _sink: usize, row: Row<'_>) -> Result<u64, MapError> {
+        self.out.clear();
+        row.write_json(&mut self.out);
+        self.bytes += self.out.len();
+        Ok(self.out.len() as u64)
+    }
+    fn dead_letter(&mut self, _sink: Option<usize>, _err: MapError) {}
+    fn dropped(&mut self, _sink: usize) {}
+}
 
 fn main() {
     let n: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
@@ -21,15 +39,18 @@ fn main() {
         println!("generated {} records", records.len()); // the cost to subtract
         return;
     }
-    let mut out = Vec::with_capacity(1024);
-    let mut bytes = 0usize;
+    let plan = Plan::new(job::DEFAULT_JOB_NAME, job::DEFAULT_JOB).expect("the default job plans");
+    let mut json = Json { out: Vec::with_capacity(1024), bytes: 0 };
     for (i, (t, value)) in records.iter().enumerate() {
-        let src = Source { topic: topics[*t], partition: 0, offset: i as i64 };
-        if let Ok(m) = map(src, Some(value), 1 << 20) {
-            out.clear();
-            m.write_json(&mut out);
-            bytes += out.len();
-        }
+        let rec = Record {
+            topic: topics[*t],
+            partition: 0,
+            offset: i as i64,
+            timestamp_ms: 0,
+            key: None,
+            value: Some(value),
+        };
+        plan.map(0, &rec, 1 << 20, 0, &mut json);
     }
-    println!("mapped {n} records, {bytes} bytes of JSON");
+    println!("mapped {n} records, {} bytes of JSON", json.bytes);
 }

@@ -1,36 +1,70 @@
-//! One round's fetched records mapped into the sink's form ([`crate::sink::Collect`]): unified records, dead
-//! letters, and where each input partition stands after the round. Pure apart from a log line per dead letter: no
-//! I/O, no clock (the caller passes `now`), so it is tested without a broker.
+//! One round's fetched records mapped through the job into the sink's form ([`crate::sink::Collect`]): rows,
+//! dead letters, and where each input partition stands after the round. Pure apart from a log line per dead
+//! letter: no I/O, no clock (the caller passes `now`), so it is tested without a broker.
 
+use std::sync::Arc;
+
+use job::{Emit, MapError, Plan, Row};
 use rskafka::record::RecordAndOffset;
 use tracing::warn;
 
 use crate::dead_letter::dead_letter;
-use crate::map::{map, Source};
 use crate::ranges::OffsetRanges;
 use crate::sink::Collect;
+use crate::source::Source;
 
-/// What mapping a round needs to know besides the records; fixed for the life of a pipeline.
+/// What mapping a round needs to know besides the records: the job, and which of its sources read each input.
 #[derive(Debug, Clone)]
 pub struct Layout {
     /// `(topic, partition)` of each input, by input index.
     pub inputs: Vec<(String, i32)>,
+    /// The planned job.
+    pub plan: Arc<Plan>,
+    /// Per input index: the job's sources that read it.
+    pub sources: Vec<Vec<usize>>,
+    /// The input topics came from `--input-topics`, not from the job: its one source reads them all.
+    pub topics_from_flags: bool,
     /// Larger raw records are dead-lettered unread (`--max-record-bytes`).
     pub max_record_bytes: usize,
     /// Bytes of the raw value a dead letter keeps (`--dead-letter-max-raw`).
     pub dead_letter_max_raw: usize,
 }
 
-/// Where records from `source_partition` go among `partitions` output partitions. Fixed, so the records of one
-/// source partition stay in order in one output partition.
-pub fn route(source_partition: i32, partitions: usize) -> usize {
-    source_partition.unsigned_abs() as usize % partitions
+impl Layout {
+    /// The layout for `inputs`.
+    pub fn new(
+        plan: Arc<Plan>,
+        inputs: Vec<(String, i32)>,
+        topics_from_flags: bool,
+        max_record_bytes: usize,
+        dead_letter_max_raw: usize,
+    ) -> Self {
+        let mut l = Layout {
+            inputs: Vec::new(),
+            plan,
+            sources: Vec::new(),
+            topics_from_flags,
+            max_record_bytes,
+            dead_letter_max_raw,
+        };
+        l.set_inputs(inputs);
+        l
+    }
+
+    /// New inputs (after a rebalance).
+    pub fn set_inputs(&mut self, inputs: Vec<(String, i32)>) {
+        self.sources = inputs
+            .iter()
+            .map(|(t, _)| if self.topics_from_flags { vec![0] } else { self.plan.sources_reading(t) })
+            .collect();
+        self.inputs = inputs;
+    }
 }
 
 /// One round, mapped and ready to write.
 #[derive(Debug, Default)]
 pub struct Batch<R> {
-    /// The unified records and dead letters, in the sink's form.
+    /// The rows and dead letters, in the sink's form.
     pub out: R,
     /// Per input index: the next offset once this batch is committed (`None`: nothing read from it).
     pub next: Vec<Option<i64>>,
@@ -38,13 +72,15 @@ pub struct Batch<R> {
     pub handled: Vec<u64>,
     /// Records read.
     pub records_in: u64,
-    /// Unified records written.
+    /// Rows written (a record gives one per INSERT that selects it).
     pub records_out: u64,
     /// Records skipped because an earlier run had written them already (see `Pipeline::recover`).
     pub records_skipped: u64,
+    /// Rows dropped for a NULL in a NOT NULL column (`table.exec.sink.not-null-enforcer` = DROP).
+    pub records_dropped: u64,
     /// Bytes of raw values read (skipped records not counted).
     pub bytes_in: u64,
-    /// Bytes of unified records written, as the sink writes them (JSON for Kafka, RowBinary for ClickHouse).
+    /// Bytes of rows written, as the sink writes them (JSON for Kafka, RowBinary for ClickHouse).
     pub bytes_out: u64,
     /// The reason of each dead letter.
     pub reasons: Vec<&'static str>,
@@ -58,14 +94,37 @@ impl<R> Batch<R> {
 
     /// The output, for the sink to write, and the rest, for the books once it is acknowledged.
     pub fn take_out(self) -> (R, Batch<()>) {
-        let Batch { out, next, handled, records_in, records_out, records_skipped, bytes_in, bytes_out, reasons } = self;
-        (out, Batch { out: (), next, handled, records_in, records_out, records_skipped, bytes_in, bytes_out, reasons })
+        let Batch {
+            out,
+            next,
+            handled,
+            records_in,
+            records_out,
+            records_skipped,
+            records_dropped,
+            bytes_in,
+            bytes_out,
+            reasons,
+        } = self;
+        let rest = Batch {
+            out: (),
+            next,
+            handled,
+            records_in,
+            records_out,
+            records_skipped,
+            records_dropped,
+            bytes_in,
+            bytes_out,
+            reasons,
+        };
+        (out, rest)
     }
 }
 
 /// Maps `fetched` (records per input index) into `out`. Records whose offset is in `skip[input]` were written
 /// before the last crash: they are removed from `skip` and counted, not written again. `now_ms` stamps the dead
-/// letters.
+/// letters and is the job's `NOW()`.
 pub fn prepare<R: Collect>(
     layout: &Layout,
     fetched: Vec<Vec<RecordAndOffset>>,
@@ -80,6 +139,7 @@ pub fn prepare<R: Collect>(
         records_in: 0,
         records_out: 0,
         records_skipped: 0,
+        records_dropped: 0,
         bytes_in: 0,
         bytes_out: 0,
         reasons: Vec::new(),
@@ -97,40 +157,56 @@ pub fn prepare<R: Collect>(
             let value = r.record.value.as_deref();
             b.bytes_in += value.map_or(0, |v| v.len() as u64);
             let src = Source { topic, partition, offset: r.offset };
-            match map(src, value, layout.max_record_bytes).and_then(|m| b.out.event(&m)) {
-                Ok(size) => {
-                    b.bytes_out += size;
-                    b.records_out += 1;
-                }
-                Err(err) => {
-                    warn!(topic, partition, offset = src.offset, reason = err.reason(), error = %err, "dead-lettered");
-                    b.out.dead_letter(&dead_letter(src, value, &err, layout.dead_letter_max_raw, now_ms));
-                    b.reasons.push(err.reason());
-                }
+            let rec = job::Record {
+                topic,
+                partition,
+                offset: r.offset,
+                timestamp_ms: r.record.timestamp.timestamp_millis(),
+                key: r.record.key.as_deref(),
+                value,
+            };
+            let mut emit = Emitter { batch: &mut b, layout, src, value, now_ms };
+            for &source in &layout.sources[idx] {
+                layout.plan.map(source, &rec, layout.max_record_bytes, now_ms, &mut emit);
             }
         }
     }
     b
 }
 
-/// Bytes of a record batch that are not the record's value: the batch header (61 bytes) and one record's framing,
-/// with room to spare.
-pub const FRAMING: usize = 512;
-
-/// The largest unified record a raw record of `raw_bytes` can give, with strings where the contract has strings:
-/// each raw string is written at most twice (url, element_id and order_id again in details), never longer than its
-/// JSON text in the raw record; the rest (event id, names, numbers, topic twice) takes under 4 KiB. Only an object
-/// or array where a string belongs can grow past it (Flink's STRING coercion writes its JSON text, escaped again).
-pub const fn output_bound(raw_bytes: usize) -> usize {
-    raw_bytes.saturating_mul(2).saturating_add(OUTPUT_FIXED_BYTES)
+/// What the job gives for one record, into the round.
+struct Emitter<'a, 'b, R> {
+    batch: &'b mut Batch<R>,
+    layout: &'a Layout,
+    src: Source<'a>,
+    value: Option<&'a [u8]>,
+    now_ms: i64,
 }
 
-/// The part of [`output_bound`] that does not grow with the raw record.
-pub const OUTPUT_FIXED_BYTES: usize = 4096;
+impl<R: Collect> Emit for Emitter<'_, '_, R> {
+    fn row(&mut self, sink: usize, row: Row<'_>) -> Result<u64, MapError> {
+        let size = self.batch.out.row(sink, row, self.src)?;
+        self.batch.bytes_out += size;
+        self.batch.records_out += 1;
+        Ok(size)
+    }
 
-/// The largest raw record whose [`output_bound`] fits a record batch of `max_message_bytes` (its inverse).
-pub const fn raw_bound(max_message_bytes: usize) -> usize {
-    max_message_bytes.saturating_sub(FRAMING + OUTPUT_FIXED_BYTES) / 2
+    fn dead_letter(&mut self, sink: Option<usize>, err: MapError) {
+        let src = self.src;
+        let sink = sink.filter(|_| self.layout.plan.sinks.len() > 1).map(|s| self.layout.plan.sinks[s].name.as_str());
+        warn!(topic = src.topic, partition = src.partition, offset = src.offset, sink, reason = err.reason(), error = %err, "dead-lettered");
+        let mut letter = dead_letter(src, self.value, &err, self.layout.dead_letter_max_raw, self.now_ms);
+        if let Some(sink) = sink {
+            // One record can fail one INSERT and pass another: the letter names the sink whose row failed.
+            letter.error = format!("{sink}: {}", letter.error);
+        }
+        self.batch.out.dead_letter(&letter);
+        self.batch.reasons.push(err.reason());
+    }
+
+    fn dropped(&mut self, _sink: usize) {
+        self.batch.records_dropped += 1;
+    }
 }
 
 #[cfg(test)]
@@ -142,7 +218,12 @@ mod tests {
     use rskafka::record::Record;
 
     use super::*;
+    use crate::limits::output_bound;
     use crate::sink::kafka::KafkaRound;
+
+    fn default_job() -> Arc<Plan> {
+        Arc::new(Plan::new(job::DEFAULT_JOB_NAME, job::DEFAULT_JOB).unwrap())
+    }
 
     proptest! {
         /// A raw record that fits `--max-record-bytes` is never dead-lettered for the size of its unified record,
@@ -157,10 +238,11 @@ mod tests {
             let raw = serde_json::json!({"user_id": user, "url": url, "element_id": element, "order_id": order,
                 "ip_address": ip, "amount": -1.2345678901234567e-300, "duration_seconds": i64::MIN,
                 "timestamp": "2024-05-01 10:00:00.123"}).to_string();
-            let src = Source { topic: &topic, partition: i32::MAX, offset };
-            let m = map(src, Some(raw.as_bytes()), raw.len()).expect("a valid record");
-            let written = KafkaRound::new(1, 1, output_bound(raw.len()), Utc::now()).event(&m);
-            prop_assert!(written.is_ok(), "{:?}", written.err());
+            let layout = Layout::new(default_job(), vec![(topic, i32::MAX)], true, raw.len(), 64);
+            let round = KafkaRound::new(&[(1, false)], 1, output_bound(raw.len()), Utc::now());
+            let b = prepare(&layout, vec![vec![rec(offset, raw.as_bytes())]], &mut [OffsetRanges::default()], round, 0);
+            prop_assert!(b.reasons.is_empty(), "{:?}", b.out.dead);
+            prop_assert_eq!(b.records_out, 1);
         }
     }
 
@@ -171,12 +253,8 @@ mod tests {
 
     #[test]
     fn routes_records_dead_letters_and_skips() {
-        let layout = Layout {
-            inputs: vec![("orders".into(), 0), ("orders".into(), 4)],
-            max_record_bytes: 1 << 20,
-            dead_letter_max_raw: 1024,
-        };
-        let round = || KafkaRound::new(3, 2, output_bound(1 << 20), Utc::now());
+        let layout = Layout::new(default_job(), vec![("orders".into(), 0), ("orders".into(), 4)], false, 1 << 20, 1024);
+        let round = || KafkaRound::new(&[(3, false)], 2, output_bound(1 << 20), Utc::now());
         let ok = br#"{"user_id":"u","timestamp":"2024-05-01 10:00:00"}"#;
         let fetched = vec![vec![rec(10, ok), rec(11, b"nope"), rec(12, ok)], vec![rec(7, ok)]];
         let mut skip = vec![OffsetRanges::default(), OffsetRanges::default()];
@@ -184,13 +262,13 @@ mod tests {
         let b = prepare(&layout, fetched, &mut skip, round(), 0);
         assert!(skip.iter().all(OffsetRanges::is_empty), "the skipped record is consumed from the set");
         assert_eq!((b.records_in, b.records_out, b.records_skipped), (4, 2, 1));
-        let written: usize = b.out.out.iter().flatten().map(|r| r.value.as_ref().map_or(0, Vec::len)).sum();
+        let written: usize = b.out.out[0].iter().flatten().map(|r| r.value.as_ref().map_or(0, Vec::len)).sum();
         assert_eq!(b.bytes_out, written as u64);
         assert_eq!(b.next, vec![Some(13), Some(8)]);
         assert_eq!(b.handled, vec![3, 1]);
         assert_eq!(b.reasons, vec!["invalid_json"]);
         // Input partition 0 goes to output partition 0, partition 4 to 4 % 3 = 1; the dead letter to 0 % 2.
-        assert_eq!(b.out.out.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 0]);
+        assert_eq!(b.out.out[0].iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 0]);
         assert_eq!(b.out.dead.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 0]);
         assert_eq!(b.out.dead[0][0].key.as_deref(), Some(&b"orders/0/11"[..]));
         assert!(!b.is_empty());
@@ -199,13 +277,13 @@ mod tests {
 
     #[test]
     fn a_unified_record_over_the_topic_limit_becomes_a_dead_letter() {
-        let layout = Layout { inputs: vec![("orders".into(), 0)], max_record_bytes: 1 << 20, dead_letter_max_raw: 64 };
+        let layout = Layout::new(default_job(), vec![("orders".into(), 0)], false, 1 << 20, 64);
         let ok = br#"{"user_id":"u","timestamp":"2024-05-01 10:00:00"}"#;
         let b = prepare(
             &layout,
             vec![vec![rec(0, ok)]],
             &mut [OffsetRanges::default()],
-            KafkaRound::new(1, 1, 100, Utc::now()),
+            KafkaRound::new(&[(1, false)], 1, 100, Utc::now()),
             0,
         );
         assert_eq!((b.records_out, b.reasons.clone()), (0, vec!["too_large"]));

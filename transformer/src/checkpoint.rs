@@ -21,7 +21,7 @@ pub struct Checkpoint {
     pub output_marks: BTreeMap<String, i64>,
     /// Not stored in a static checkpoint: the inputs (`topic/partition`) with records found already written still
     /// ahead, for which `output_marks` stays where the recovery scan started. A group keeps marks per partition
-    /// (see [`crate::group`]), and the other inputs get [`Checkpoint::ends`].
+    /// (see the group store, `group.rs`), and the other inputs get [`Checkpoint::ends`].
     #[serde(skip)]
     pub pinned: std::collections::BTreeSet<String>,
     /// Not stored in a static checkpoint: the ends of our writes, the marks of the inputs not in `pinned`.
@@ -111,7 +111,7 @@ pub trait OffsetStore: Send + Sync + 'static {
     ) -> impl std::future::Future<Output = Result<Option<Vec<(String, i32)>>, CheckpointError>> + Send {
         async { Ok(None) }
     }
-    /// Before a commit that moves positions back (a recreated topic: see [`crate::pipeline`]) or that a recovery
+    /// Before a commit that moves positions back (a recreated topic: see the loop, `pipeline.rs`) or that a recovery
     /// makes before the first write: records `cp`, whose marks lie past every output record of a deleted topic of
     /// the same name and before anything not yet committed, so no later recovery takes those records for the new
     /// topic's. A store that commits positions and marks in one record needs nothing here.
@@ -147,70 +147,6 @@ impl OffsetStore for CheckpointStore {
     }
     async fn commit(&self, cp: &Checkpoint) -> Result<(), CheckpointError> {
         Ok(CheckpointStore::commit(self, cp).await?)
-    }
-}
-
-/// The offset store a transformer runs with: the checkpoint topic (`--assignment static`) or a consumer group.
-pub enum Positions {
-    /// Checkpoints in a topic of our own.
-    Topic(CheckpointStore),
-    /// The group's committed offsets.
-    Group(Box<crate::group::GroupStore>),
-}
-
-impl OffsetStore for Positions {
-    fn key(&self) -> &str {
-        match self {
-            Self::Topic(s) => OffsetStore::key(s),
-            Self::Group(s) => s.key(),
-        }
-    }
-    async fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
-        match self {
-            Self::Topic(s) => OffsetStore::load(s).await,
-            Self::Group(s) => s.load().await,
-        }
-    }
-    async fn adopt(&self, group: &str, inputs: &[String]) -> Result<Option<Adopted>, CheckpointError> {
-        match self {
-            Self::Topic(s) => OffsetStore::adopt(s, group, inputs).await,
-            Self::Group(s) => s.adopt(group, inputs).await,
-        }
-    }
-    async fn commit(&self, cp: &Checkpoint) -> Result<(), CheckpointError> {
-        match self {
-            Self::Topic(s) => OffsetStore::commit(s, cp).await,
-            Self::Group(s) => s.commit(cp).await,
-        }
-    }
-    fn rebalance_due(&self) -> bool {
-        matches!(self, Self::Group(s) if s.rebalance_due())
-    }
-    async fn rebalance(&mut self) -> Result<Option<Vec<(String, i32)>>, CheckpointError> {
-        match self {
-            Self::Topic(_) => Ok(None),
-            Self::Group(s) => s.rebalance().await,
-        }
-    }
-    async fn marks_first(&self, cp: &Checkpoint) -> Result<(), CheckpointError> {
-        match self {
-            Self::Topic(_) => Ok(()),
-            Self::Group(s) => s.marks_first(cp).await,
-        }
-    }
-    fn may_write(&self) -> Result<(), String> {
-        match self {
-            Self::Topic(_) => Ok(()),
-            Self::Group(s) => s.may_write(),
-        }
-    }
-    fn commits_at_recovery(&self) -> bool {
-        matches!(self, Self::Group(_))
-    }
-    async fn close(&mut self) {
-        if let Self::Group(s) = self {
-            s.close().await
-        }
     }
 }
 

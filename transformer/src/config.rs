@@ -1,10 +1,14 @@
 //! Typed configuration: every flag has an environment variable and a documented default.
 
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 pub use runtime::kafka::CompressionArg;
 pub use runtime::logging::LogFormat;
+use tracing::{info, warn};
 
 /// What to do when an input position is no longer valid (the topic was recreated, or retention deleted unread
 /// records). Kafka's `auto.offset.reset` decides only for a group without offsets; this decides for a committed
@@ -134,6 +138,9 @@ pub enum ConfigError {
     /// The TLS or SASL flags, or a file one of them names.
     #[error(transparent)]
     Security(#[from] runtime::security::SecurityError),
+    /// The job file: where it is wrong, and what is supported.
+    #[error(transparent)]
+    Job(#[from] job::JobError),
 }
 
 /// `Err(ConfigError::Invalid(format!(...)))` unless `cond`.
@@ -200,6 +207,16 @@ pub enum Command {
         #[arg(long)]
         fields: bool,
     },
+    /// Maps records from a file through the job, with no broker, and prints what a pipeline would write: one JSON
+    /// line per output, `{"sink", "source": "topic/partition/offset", "value": "<the exact text a Kafka sink
+    /// writes>"}`, or `{"dead_letter": {…}}`. The input has one JSON object per line: `{"topic", "partition",
+    /// "offset", "value"}` (`value`: the raw text, null for a tombstone; `timestamp` in epoch ms and `key`
+    /// optional). Test a job in seconds.
+    RunJob {
+        /// The records, one JSON object per line (`-`: standard input).
+        #[arg(long)]
+        input: PathBuf,
+    },
     /// This instance's committed input positions (its checkpoints in the checkpoint topic): show or move them.
     Offsets {
         /// What to do.
@@ -242,6 +259,18 @@ pub enum OffsetsAction {
 #[derive(Debug, Clone, Parser)]
 #[command(version, about)]
 pub struct Config {
+    /// The Flink SQL job to run: CREATE TABLE statements for the topics it reads and writes, and INSERT INTO …
+    /// SELECT (README: "Jobs"). Without it the built-in default job runs (schema/jobs/unified.sql: the original
+    /// job's SELECT and the unified record's columns). The job's connection options (properties.bootstrap.servers,
+    /// properties.group.id, scan.startup.mode, the topics) are defaults: the flags and variables given here win.
+    #[arg(long, env = "JOB_FILE", global = true)]
+    pub job: Option<PathBuf>,
+    /// The planned job ([`Config::load_job`]).
+    #[arg(skip)]
+    pub plan: Option<Arc<job::Plan>>,
+    /// Which flags were given (on the command line or in the environment) rather than left at their defaults.
+    #[arg(skip)]
+    pub given: BTreeSet<String>,
     /// Kafka bootstrap brokers, comma-separated host:port.
     #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092", value_delimiter = ',')]
     pub brokers: Vec<String>,
@@ -393,6 +422,155 @@ pub struct Config {
 }
 
 impl Config {
+    /// Parses `args` (the first is the program's name) as the binary does, remembering which flags were given:
+    /// what tests and tools use instead of clap's `parse_from`.
+    pub fn from_args<I: IntoIterator<Item = A>, A: Into<std::ffi::OsString> + Clone>(args: I) -> Self {
+        let (mut cfg, given): (Self, _) = runtime::cli::parse_given_from(args);
+        cfg.given = given;
+        cfg
+    }
+
+    /// Reads and plans the job (`--job`, or the default job) and fills in, from its options, what the flags did not
+    /// say: the brokers, the input topics, the group, the output topic and where a new partition starts. Logs where
+    /// each setting comes from. Errors are configuration errors (exit 2), with the job file's line and column.
+    pub fn load_job(&mut self) -> Result<Arc<job::Plan>, ConfigError> {
+        if let Some(plan) = &self.plan {
+            return Ok(Arc::clone(plan));
+        }
+        let (name, text) = match &self.job {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError::Invalid(format!("cannot read the job file {} (--job / JOB_FILE): {e}", path.display()))
+                })?;
+                (path.display().to_string(), text)
+            }
+            None => (job::DEFAULT_JOB_NAME.to_owned(), job::DEFAULT_JOB.to_owned()),
+        };
+        let plan = job::Plan::new(&name, &text)?;
+        for w in &plan.warnings {
+            warn!(job = %name, "{w}");
+        }
+        self.apply_job(&plan)?;
+        let outputs = plan.sinks.iter().map(|s| s.topic.as_str()).collect::<Vec<_>>().join(",");
+        let (sources, sinks, inputs) = (plan.sources.len(), plan.sinks.len(), self.input_topics.join(","));
+        if self.job.is_some() {
+            info!(job = %name, sources, sinks, input_topics = %inputs, output_topics = %outputs, "job planned");
+        } else {
+            tracing::debug!(job = %name, sources, sinks, input_topics = %inputs, output_topics = %outputs, "job planned");
+        }
+        let plan = Arc::new(plan);
+        self.plan = Some(Arc::clone(&plan));
+        Ok(plan)
+    }
+
+    /// The job's connection options as defaults for the flags not given.
+    fn apply_job(&mut self, plan: &job::Plan) -> Result<(), ConfigError> {
+        use job::catalog::{StartupMode, Topics};
+        // One value of an option across the job's sources (they are read by one client and one group).
+        let one = |key: &str| -> Result<Option<String>, ConfigError> {
+            let mut values: Vec<&String> = plan.sources.iter().filter_map(|s| s.options.get(key)).collect();
+            values.dedup();
+            match values.as_slice() {
+                [] => Ok(None),
+                [v] => Ok(Some((*v).clone())),
+                _ => Err(ConfigError::Invalid(format!(
+                    "the job's sources give different '{key}' options; one transformer reads them all with one                      client: give one value (or the flag)"
+                ))),
+            }
+        };
+        let loud = self.job.is_some();
+        let settle = |flag: &str, given: bool, from_job: Option<String>, now: String| -> Option<String> {
+            match (given, from_job) {
+                (true, Some(v)) if v != now => {
+                    // The built-in job's options are the flags' defaults: only a job file's are worth a line.
+                    if loud {
+                        info!(setting = flag, value = %now, job_value = %v, "the flag wins over the job's option");
+                    }
+                    None
+                }
+                (false, Some(v)) if v != now => {
+                    info!(setting = flag, value = %v, "from the job");
+                    Some(v)
+                }
+                _ => None,
+            }
+        };
+        if let Some(v) = settle(
+            "brokers",
+            self.given.contains("brokers"),
+            one("properties.bootstrap.servers")?,
+            self.brokers.join(","),
+        ) {
+            self.brokers = v.split(',').map(|b| b.trim().to_owned()).collect();
+            runtime::kafka::check_brokers(&self.brokers).map_err(ConfigError::Invalid)?;
+        }
+        if let Some(v) = settle("group", self.given.contains("group"), one("properties.group.id")?, self.group.clone())
+        {
+            self.group = v;
+        }
+        if !self.given.contains("input_topics") {
+            let mut topics = Vec::new();
+            for s in &plan.sources {
+                match &s.topics {
+                    Topics::List(l) => topics.extend(l.iter().cloned()),
+                    Topics::Pattern(_) => {}
+                }
+            }
+            if topics.is_empty() && plan.sources.iter().all(|s| matches!(s.topics, Topics::Pattern(_))) {
+                // Resolved against the broker's topics at start (resolve_topic_patterns).
+                self.input_topics.clear();
+            } else {
+                topics.dedup();
+                self.input_topics = topics;
+            }
+        }
+        if !self.given.contains("start_at") {
+            let modes: Vec<StartupMode> = plan.sources.iter().map(|s| s.startup_mode).collect();
+            if modes.contains(&StartupMode::Latest) {
+                if modes.iter().any(|m| *m != StartupMode::Latest) {
+                    return Err(ConfigError::Invalid(
+                        "the job's sources give different 'scan.startup.mode' options; give one (or --start-at)".into(),
+                    ));
+                }
+                info!(setting = "start_at", value = "latest", "from the job");
+                self.start_at = StartAt::Latest;
+            }
+        }
+        match plan.sinks.as_slice() {
+            [sink] => {
+                if let Some(v) = settle(
+                    "output_topic",
+                    self.given.contains("output_topic"),
+                    Some(sink.topic.clone()),
+                    self.output_topic.clone(),
+                ) {
+                    self.output_topic = v;
+                }
+            }
+            _ if self.given.contains("output_topic") => {
+                return Err(ConfigError::Invalid(format!(
+                    "--output-topic / OUTPUT_TOPIC names one topic, and this job writes {}: name them in the job",
+                    plan.sinks.len()
+                )))
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The topic of each of the job's sinks, in order: `--output-topic` for a job with one sink.
+    pub fn output_topics(&self) -> Vec<String> {
+        match self.plan.as_deref() {
+            Some(plan) if plan.sinks.len() > 1 => plan.sinks.iter().map(|s| s.topic.clone()).collect(),
+            _ => vec![self.output_topic.clone()],
+        }
+    }
+
+    /// The plan loaded by [`Config::load_job`].
+    pub fn plan(&self) -> Arc<job::Plan> {
+        Arc::clone(self.plan.as_ref().expect("Config::load_job runs before the pipeline starts"))
+    }
+
     /// Connect deadline; zero means forever.
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout_secs)
@@ -413,11 +591,6 @@ impl Config {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs.max(1))
     }
-    /// Connects to `--brokers` within `--connect-timeout-secs`, each request bounded by `--request-timeout-secs`.
-    pub async fn connect(&self) -> Result<rskafka::client::Client, crate::Error> {
-        Ok(runtime::kafka::connect(&self.brokers, &self.security()?, self.connect_timeout(), self.request_timeout())
-            .await?)
-    }
     /// The TLS and SASL settings, read and checked (`--security-protocol` and the flags that go with it).
     pub fn security(&self) -> Result<runtime::security::Security, ConfigError> {
         Ok(self.security.resolve()?)
@@ -433,10 +606,10 @@ impl Config {
         format!("{}/{}-of-{}", self.group, self.instance, self.instances)
     }
 
-    /// The largest unified record written, in bytes: what `--max-record-bytes` allows
-    /// ([`crate::batch::output_bound`]), within what the output topic takes (a batch's framing set aside).
+    /// The largest row written, in bytes: what `--max-record-bytes` allows for the default job
+    /// ([`crate::limits::output_bound`]), within what the output topic takes (a batch's framing set aside).
     pub fn max_output_bytes(&self) -> usize {
-        crate::batch::output_bound(self.max_record_bytes).min(self.output_max_message_bytes - crate::batch::FRAMING)
+        crate::limits::output_bound(self.max_record_bytes).min(self.output_max_message_bytes - crate::limits::FRAMING)
     }
 
     /// Checks what clap cannot.
@@ -458,7 +631,8 @@ impl Config {
             self.instance,
             self.instances
         );
-        require!(!self.input_topics.is_empty(), "--input-topics is empty");
+        // Empty when left to a job that reads by 'topic-pattern' (resolved at start).
+        require!(!self.input_topics.is_empty() || !self.given.contains("input_topics"), "--input-topics is empty");
         if self.assignment == Some(Assignment::Group) {
             require!(
                 self.instances == 1,
@@ -476,9 +650,9 @@ impl Config {
         require!(self.fetch_max_bytes > 0, "--fetch-max-bytes must be positive");
         require!(self.topic_partitions > 0, "--topic-partitions must be positive");
         require!(
-            self.dead_letter_max_raw <= crate::sink::MAX_REQUEST_BYTES / 2,
+            self.dead_letter_max_raw <= runtime::kafka::MAX_REQUEST_BYTES / 2,
             "--dead-letter-max-raw must be at most {} (a dead letter must fit in a produce request)",
-            crate::sink::MAX_REQUEST_BYTES / 2
+            runtime::kafka::MAX_REQUEST_BYTES / 2
         );
         require!(
             (0.0..=1.0).contains(&self.max_dead_letter_ratio),

@@ -2,7 +2,9 @@
 
 use contract::processed::DeadLetter;
 
-use crate::map::{MapError, Source};
+use job::MapError;
+
+use crate::source::Source;
 
 /// The dead letter for `value` read at `src`, rejected with `err`, at `now_ms`. The raw value is kept as UTF-8 text
 /// (invalid bytes replaced) and cut to at most `max_raw` bytes on a character boundary; `raw_size` keeps the real size.
@@ -33,7 +35,7 @@ mod tests {
     fn keeps_coordinates_reason_and_cut_raw() {
         let src = Source { topic: "orders", partition: 2, offset: 41 };
         let value = "x".repeat(100);
-        let d = dead_letter(src, Some(value.as_bytes()), &MapError::MissingField("user_id"), 10, 7);
+        let d = dead_letter(src, Some(value.as_bytes()), &MapError::MissingField("user_id".into()), 10, 7);
         assert_eq!((d.source_topic.as_str(), d.source_partition, d.source_offset), ("orders", 2, 41));
         assert_eq!(d.reason, "missing_field");
         assert_eq!(d.raw, "x".repeat(10));

@@ -10,8 +10,8 @@ use runtime::http::Response;
 use runtime::telemetry::Health;
 use serde_json::json;
 
-use crate::map::MapError;
 use crate::metrics::Metrics;
+use job::MapError;
 
 /// The status page (no CDN, no external assets: it must work on a machine with no internet).
 const PAGE: &str = include_str!("status.html");

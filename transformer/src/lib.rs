@@ -2,10 +2,10 @@
 //!
 //! # Layout
 //! - [`config`]: flags and environment variables.
-//! - [`map`]: the pure mapping, raw bytes → unified record or [`map::MapError`].
 //! - [`dead_letter`]: the pure dead-letter record for a rejected input.
-//! - [`batch`]: one round's fetched records mapped into output batches (pure).
-//! - [`encode`]: the unified record as JSON, written straight from the mapped views.
+//! - [`batch`]: one round's fetched records mapped through the job (crate `job`) into output batches (pure).
+//! - [`limits`]: how large an output record can get, and what a record batch around it takes.
+//! - [`dry_run`]: `transformer run-job`, the job over records from a file, no broker.
 //! - [`source`]: input partitions, static assignment, bounded reads.
 //! - [`sink`]: where a round goes: the `Sink` seam, Kafka topics ([`sink::kafka`]) or ClickHouse tables
 //!   ([`sink::clickhouse`], RowBinary from [`sink::rowbinary`]).
@@ -14,6 +14,7 @@
 //!   group coordinator, stale members fenced.
 //! - [`recovery`]: the scan of the outputs for what was written after the last commit.
 //! - [`ranges`]: offsets as ranges (what that scan found, in little memory).
+//! - [`positions`]: the offset store of `--assignment`: the checkpoint topic or the group.
 //! - [`pipeline`]: the loop, recovery after a crash, invalid input positions.
 //! - [`offsets`]: `transformer offsets show|reset`.
 //! - [`endpoints`]: `/metrics`, `/healthz` and the status page.
@@ -25,14 +26,15 @@ pub mod batch;
 pub mod checkpoint;
 pub mod config;
 pub mod dead_letter;
-pub mod encode;
+pub mod dry_run;
 pub mod endpoints;
 pub mod error;
 pub mod group;
-pub mod map;
+pub mod limits;
 pub mod metrics;
 pub mod offsets;
 pub mod pipeline;
+pub mod positions;
 pub mod ranges;
 pub mod recovery;
 pub mod sink;
@@ -44,6 +46,11 @@ use std::sync::Arc;
 pub use config::Config;
 pub use error::Error;
 
+/// Connects to `--brokers` within `--connect-timeout-secs`, each request bounded by `--request-timeout-secs`.
+pub async fn connect(cfg: &Config) -> Result<rskafka::client::Client, Error> {
+    Ok(runtime::kafka::connect(&cfg.brokers, &cfg.security()?, cfg.connect_timeout(), cfg.request_timeout()).await?)
+}
+
 /// Starts a pipeline with `cfg` and runs it until `stop` completes (or, with `--init` / `--status`, does that and
 /// returns).
 pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), Error> {
@@ -52,11 +59,15 @@ pub async fn run(cfg: Config, stop: impl std::future::Future<Output = ()> + Send
 
 /// [`run`], updating `metrics` (which the caller may read or serve meanwhile).
 pub async fn run_with_metrics(
-    cfg: Config,
+    mut cfg: Config,
     metrics: Arc<metrics::Metrics>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     cfg.validate()?;
+    let plan = cfg.load_job()?;
+    if let Some(config::Command::RunJob { input }) = &cfg.command {
+        return dry_run::run(&plan, input, cfg.max_record_bytes, &mut std::io::stdout().lock());
+    }
     if let Some(config::Command::Schema { clickhouse_version, database, group, kafka_broker, output, fields }) =
         &cfg.command
     {
@@ -76,13 +87,29 @@ pub async fn run_with_metrics(
         }
         return Ok(());
     }
+    if cfg.input_topics.is_empty() {
+        // The job reads by 'topic-pattern': the topics that match, now (no discovery of new ones yet).
+        let client = connect(&cfg).await?;
+        cfg.input_topics = runtime::kafka::topic_names(&client)
+            .await?
+            .into_iter()
+            .filter(|t| !plan.sources_reading(t).is_empty())
+            .collect();
+        if cfg.input_topics.is_empty() {
+            return Err(Error::Config(config::ConfigError::Invalid(format!(
+                "no topic on {} matches the job's 'topic-pattern': create the topics first (or give --input-topics)",
+                cfg.brokers.join(",")
+            ))));
+        }
+        tracing::info!(input_topics = %cfg.input_topics.join(","), "topics matching the job's 'topic-pattern'");
+    }
     if let Some(config::Command::Offsets { action }) = &cfg.command {
-        let client = cfg.connect().await?;
+        let client = connect(&cfg).await?;
         print!("{}", offsets::run(&client, &cfg, action).await?);
         return Ok(());
     }
     if cfg.status {
-        let client = cfg.connect().await?;
+        let client = connect(&cfg).await?;
         print!("{}", status::report(&client, &cfg).await?);
         return Ok(());
     }

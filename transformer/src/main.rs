@@ -10,12 +10,18 @@ static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
 
 fn main() -> std::process::ExitCode {
     // Before any thread starts: an empty environment variable counts as unset (runtime::cli).
-    let cfg: Config = runtime::cli::parse();
+    let (mut cfg, given): (Config, _) = runtime::cli::parse_given();
+    cfg.given = given;
     // Configuration errors exit 2, as clap's own do; failures at run time exit 1.
     if let Err(e) = cfg.validate() {
         eprintln!("error: {e:#}");
         return std::process::ExitCode::from(2);
     }
     runtime::logging::init(cfg.log_format);
+    // The job, planned before anything connects: a mistake in it is a configuration error with its line and column.
+    if let Err(e) = cfg.load_job() {
+        eprintln!("error: {e:#}");
+        return std::process::ExitCode::from(2);
+    }
     runtime::cli::run("transformer", transformer::run(cfg, runtime::shutdown::signal()))
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 pub use runtime::telemetry::Histogram;
 use runtime::telemetry::{Exposition, Health, Kind};
 
-use crate::map::MapError;
+use job::MapError;
 
 /// Per input partition: committed position and what the broker has.
 #[derive(Debug, Clone, Default)]
@@ -80,6 +80,8 @@ pub struct Metrics {
     pub bytes_out: AtomicU64,
     /// Records skipped at recovery because their output was already written before a crash.
     pub records_skipped: AtomicU64,
+    /// Rows dropped for a NULL in a NOT NULL column (the job's `table.exec.sink.not-null-enforcer` = DROP).
+    pub records_dropped: AtomicU64,
     /// Dead letters written, per reason (index into [`MapError::REASONS`]).
     pub dead_letters: [AtomicU64; MapError::REASONS.len()],
     /// Rounds that ended in a commit.
@@ -254,6 +256,11 @@ impl Metrics {
                 "transformer_records_skipped_total",
                 "Records not written again at recovery because they were already in the output.",
                 &self.records_skipped,
+            ),
+            (
+                "transformer_records_dropped_total",
+                "Rows dropped for a NULL in a NOT NULL column (the job's 'table.exec.sink.not-null-enforcer' = 'DROP').",
+                &self.records_dropped,
             ),
             ("transformer_commits_total", "Offset checkpoints committed.", &self.commits),
             (

@@ -27,7 +27,7 @@ pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> Resul
         runtime::kafka::partition_client(client, &cfg.checkpoint_topic, 0).await?,
         cfg.checkpoint_key(),
     );
-    let inputs = crate::pipeline::open_inputs(client, cfg).await?;
+    let inputs = crate::source::open_inputs(client, cfg).await?;
     let mut out = String::new();
     match action {
         OffsetsAction::Show { history } => {
@@ -144,11 +144,15 @@ async fn at_position(
         next_offsets.insert(input.key(), offset_at(&input.client, at).await?);
     }
     let mut output_marks = BTreeMap::new();
-    let outputs: &[&String] = match cfg.sink {
-        crate::config::SinkKind::Kafka => &[&cfg.output_topic, &cfg.dead_letter_topic],
-        crate::config::SinkKind::ClickHouse => &[],
+    let outputs: Vec<String> = match cfg.sink {
+        crate::config::SinkKind::Kafka => {
+            let mut topics = cfg.output_topics();
+            topics.push(cfg.dead_letter_topic.clone());
+            topics
+        }
+        crate::config::SinkKind::ClickHouse => Vec::new(),
     };
-    for &topic in outputs {
+    for topic in &outputs {
         for p in runtime::kafka::partitions(client, topic).await? {
             let (_, high) = bounds(&runtime::kafka::partition_client(client, topic, p).await?).await?;
             output_marks.insert(tp_key(topic, p), high);
@@ -186,7 +190,7 @@ mod group {
             format!("{}/group", cfg.group),
         );
         let member = crate::group::outsider(cfg)?;
-        let inputs = crate::pipeline::open_inputs(client, cfg).await?;
+        let inputs = crate::source::open_inputs(client, cfg).await?;
         let cp = current(&member, &store, cfg, &inputs).await?;
         let mut out = String::new();
         match action {

@@ -30,13 +30,14 @@ use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 use crate::batch::{prepare, Batch, Layout};
-use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, OffsetStore, Positions};
+use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, OffsetStore};
 use crate::config::{Assignment, Config, OnOffsetOutOfRange};
 use crate::error::{Error, Result};
 use crate::metrics::{Metrics, PositionEvent};
+use crate::positions::Positions;
 use crate::ranges::OffsetRanges;
 use crate::sink::Sink;
-use crate::source::{self, assign, Fetched, Input, PositionProblem};
+use crate::source::{self, open_inputs, open_partitions, Fetched, Input, PositionProblem};
 
 /// A running transformer instance, writing to the sink `S`, committing its positions to the store `O`.
 pub struct Pipeline<S, O = Positions> {
@@ -74,10 +75,11 @@ impl<S: Sink> Pipeline<S, Positions> {
         let client =
             runtime::kafka::connect(&cfg.brokers, &security, cfg.connect_timeout(), cfg.request_timeout()).await?;
         if cfg.create_topics {
+            let outputs = cfg.output_topics();
             let mut topics: Vec<(&str, i32)> =
                 cfg.input_topics.iter().map(|t| (t.as_str(), cfg.topic_partitions)).collect();
             if cfg.sink == crate::config::SinkKind::Kafka {
-                topics.push((&cfg.output_topic, cfg.topic_partitions));
+                topics.extend(outputs.iter().map(|t| (t.as_str(), cfg.topic_partitions)));
                 topics.push((&cfg.dead_letter_topic, cfg.topic_partitions));
             }
             topics.push((&cfg.checkpoint_topic, 1));
@@ -102,11 +104,13 @@ impl<S: Sink> Pipeline<S, Positions> {
                 (Positions::Group(Box::new(group)), Vec::new())
             }
         };
-        let layout = Layout {
-            inputs: inputs.iter().map(Input::id).collect(),
-            max_record_bytes: cfg.max_record_bytes,
-            dead_letter_max_raw: cfg.dead_letter_max_raw,
-        };
+        let layout = Layout::new(
+            cfg.plan(),
+            inputs.iter().map(Input::id).collect(),
+            cfg.given.contains("input_topics"),
+            cfg.max_record_bytes,
+            cfg.dead_letter_max_raw,
+        );
         info!(sink = sink.name(), "writing to {}", sink.name());
         let mut p = Self {
             cfg,
@@ -255,7 +259,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         }
         let Some(parts) = self.store.rebalance().await? else { return Ok(false) };
         self.inputs = open_partitions(&self.client, &parts).await?;
-        self.layout.inputs = self.inputs.iter().map(Input::id).collect();
+        self.layout.set_inputs(self.inputs.iter().map(Input::id).collect());
         self.pending.clear();
         self.unreadable.clear();
         self.skips.clear();
@@ -630,6 +634,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         m.records_in.fetch_add(batch.records_in, Relaxed);
         m.records_out.fetch_add(batch.records_out, Relaxed);
         m.records_skipped.fetch_add(batch.records_skipped, Relaxed);
+        m.records_dropped.fetch_add(batch.records_dropped, Relaxed);
         m.bytes_in.fetch_add(batch.bytes_in, Relaxed);
         m.bytes_out.fetch_add(batch.bytes_out, Relaxed);
         m.commits.fetch_add(1, Relaxed);
@@ -760,29 +765,4 @@ fn peak_rss_kb() -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
-}
-
-/// Opens `parts` as inputs (positions set by the recovery that follows).
-async fn open_partitions(client: &Client, parts: &[(String, i32)]) -> Result<Vec<Input>> {
-    let mut inputs = Vec::with_capacity(parts.len());
-    for (topic, p) in parts {
-        let client = Arc::new(runtime::kafka::partition_client(client, topic, *p).await?);
-        inputs.push(Input { client, next_offset: 0, high_watermark: 0 });
-    }
-    Ok(inputs)
-}
-
-/// Opens the input partitions this instance owns.
-pub(crate) async fn open_inputs(client: &Client, cfg: &Config) -> Result<Vec<Input>> {
-    let all = runtime::kafka::topic_partitions(client, &cfg.input_topics).await?;
-    let mine = assign(&all, cfg.instance, cfg.instances);
-    let inputs = open_partitions(client, &mine).await?;
-    info!(
-        instance = cfg.instance,
-        instances = cfg.instances,
-        partitions = inputs.len(),
-        of = all.len(),
-        "assigned input partitions"
-    );
-    Ok(inputs)
 }

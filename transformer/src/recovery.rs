@@ -1,6 +1,6 @@
 //! The recovery scan: what this instance wrote after its last commit, so a restart does not write it again.
 //!
-//! Every output record (unified or dead letter) carries its source coordinates. From the committed output marks to
+//! Every output record (a row or a dead letter) carries its source coordinates ([`coordinates`]). From the committed output marks to
 //! the current ends, the scan reads the outputs one fetch at a time and keeps, per owned input partition, the
 //! offsets at or past the committed position as ranges ([`OffsetRanges`]): memory holds one fetch and a few ranges,
 //! however much lies past the marks, and the time grows with that, not with the topics' history.
@@ -22,7 +22,7 @@ use crate::source::{bounds, scan, tp_key, Input};
 pub enum From {
     /// At this committed mark (never below the log start).
     Mark(i64),
-    /// At the partition's end: nothing of ours can be there (no checkpoint yet; see [`crate::pipeline`]).
+    /// At the partition's end: nothing of ours can be there (no checkpoint yet; see the loop, `pipeline.rs`).
     End,
     /// At the log start: a checkpoint exists but has no mark for this partition (added since).
     Start,
@@ -64,6 +64,26 @@ fn owner(inputs: &[Input], topic: &str, partition: i32) -> Option<usize> {
     inputs.iter().position(|i| i.client.partition() == partition && i.client.topic() == topic)
 }
 
+/// The header holding `topic/partition/offset` of an output record's source record, for sinks whose values do not
+/// carry it (the Kafka sink writes it).
+pub const SOURCE_HEADER: &str = "etl.src";
+
+/// The source coordinates of an output record: from its [`SOURCE_HEADER`] (`topic/partition/offset`), or from
+/// the `source_*` fields of its JSON value (unified records and dead letters).
+pub fn coordinates(record: &rskafka::record::Record) -> Option<Coordinates> {
+    if let Some(h) = record.headers.get(SOURCE_HEADER) {
+        let text = std::str::from_utf8(h).ok()?;
+        let (rest, offset) = text.rsplit_once('/')?;
+        let (topic, partition) = rest.rsplit_once('/')?;
+        return Some(Coordinates {
+            source_topic: topic.to_owned(),
+            source_partition: partition.parse().ok()?,
+            source_offset: offset.parse().ok()?,
+        });
+    }
+    serde_json::from_slice::<Coordinates>(record.value.as_deref()?).ok()
+}
+
 /// Scans `outputs` from where `from` says to their ends, for records whose source is one of `inputs` at or past
 /// its `next_offset`. `input_marks` (input → output partition → offset): an input's records count only from its
 /// own mark on, where it has one later than the scan's start.
@@ -101,8 +121,7 @@ pub async fn scan_outputs(
         scan(client, start, end, |records| {
             found.scanned += records.len() as u64;
             for r in records {
-                let Some(value) = r.record.value.as_deref() else { continue };
-                let Ok(c) = serde_json::from_slice::<Coordinates>(value) else { continue };
+                let Some(c) = coordinates(&r.record) else { continue };
                 let Some(idx) = owner(inputs, &c.source_topic, c.source_partition) else { continue };
                 if r.offset >= floors[idx] && c.source_offset >= inputs[idx].next_offset {
                     found.skips[idx].insert(c.source_offset);

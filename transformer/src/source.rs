@@ -5,10 +5,24 @@ use std::sync::Arc;
 
 use rskafka::client::error::{Error as RsError, ProtocolError, RequestError};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
+use rskafka::client::Client;
 use rskafka::record::RecordAndOffset;
+use runtime::kafka::KafkaError;
 pub use runtime::kafka::{bounds, read_range, scan, tp_key};
+use tracing::info;
 
-use crate::config::StartAt;
+use crate::config::{Config, StartAt};
+
+/// Where a raw record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source<'a> {
+    /// Raw topic name.
+    pub topic: &'a str,
+    /// Partition.
+    pub partition: i32,
+    /// Offset within the partition.
+    pub offset: i64,
+}
 
 /// One input partition and where we are in it.
 #[derive(Debug, Clone)]
@@ -217,6 +231,31 @@ pub async fn check_position(input: &mut Input) -> Result<Option<PositionProblem>
     let high = input.client.get_offset(OffsetAt::Latest).await?;
     input.high_watermark = high;
     Ok(PositionProblem::check(input.next_offset, low, high))
+}
+
+/// Opens `parts` as inputs (positions set by the recovery that follows).
+pub async fn open_partitions(client: &Client, parts: &[(String, i32)]) -> Result<Vec<Input>, KafkaError> {
+    let mut inputs = Vec::with_capacity(parts.len());
+    for (topic, p) in parts {
+        let client = Arc::new(runtime::kafka::partition_client(client, topic, *p).await?);
+        inputs.push(Input { client, next_offset: 0, high_watermark: 0 });
+    }
+    Ok(inputs)
+}
+
+/// Opens the input partitions this instance owns.
+pub async fn open_inputs(client: &Client, cfg: &Config) -> Result<Vec<Input>, KafkaError> {
+    let all = runtime::kafka::topic_partitions(client, &cfg.input_topics).await?;
+    let mine = assign(&all, cfg.instance, cfg.instances);
+    let inputs = open_partitions(client, &mine).await?;
+    info!(
+        instance = cfg.instance,
+        instances = cfg.instances,
+        partitions = inputs.len(),
+        of = all.len(),
+        "assigned input partitions"
+    );
+    Ok(inputs)
 }
 
 #[cfg(test)]

@@ -78,14 +78,21 @@ async fn partitions(client: &Client, cfg: &Config, committed: &Checkpoint, mut o
         }
     }
     let mut totals = Vec::new();
-    for topic in [&cfg.output_topic, &cfg.dead_letter_topic] {
+    // The job's output topics count together as `processed`.
+    let mut outputs = cfg.output_topics();
+    outputs.push(cfg.dead_letter_topic.clone());
+    for (i, topic) in outputs.iter().enumerate() {
         let mut n = 0;
         for p in runtime::kafka::partitions(client, topic).await.unwrap_or_default() {
             let (_, high) = bounds(&runtime::kafka::partition_client(client, topic, p).await?).await?;
             writeln!(out, "partition topic={topic} partition={p} high_watermark={high}")?;
             n += high;
         }
-        totals.push(n);
+        if i + 1 < outputs.len() && !totals.is_empty() {
+            totals[0] += n;
+        } else {
+            totals.push(n);
+        }
     }
     writeln!(out, "total emitted={emitted} processed={} dead_letters={} lag={lag}", totals[0], totals[1])?;
     Ok(out)

@@ -38,3 +38,87 @@ fn the_schema_subcommand_prints_the_ddl_without_a_server() {
     assert!(ddl.contains("kafka_broker_list = 'nowhere:1'") && ddl.contains("kafka_topic_list = 'out'"), "{ddl}");
     assert!(ddl.contains("kafka_flush_interval_ms = 500"), "{ddl}");
 }
+
+#[test]
+fn a_job_with_a_mistake_is_refused_with_its_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("cli-jobs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let t = env!("CARGO_BIN_EXE_transformer");
+    let seed = include_str!("../../job/tests/data/seed-job.sql");
+    for (name, sql, says) in [
+        (
+            "typo.sql",
+            seed.replace("`user_id`,\n    -- Пример", "`user_idd`,\n    -- Пример"),
+            "typo.sql:41:5: unknown column `user_idd`",
+        ),
+        (
+            "type.sql",
+            seed.replace("TO_TIMESTAMP(`timestamp`)", "UPPER(`amount`)"),
+            "type.sql:40:11: `amount` is DOUBLE, but a STRING is needed",
+        ),
+        (
+            "join.sql",
+            seed.replace("FROM `raw_events_source`;", "FROM `raw_events_source` JOIN t ON true;"),
+            "join.sql:44:31: JOIN: not supported",
+        ),
+        (
+            "group.sql",
+            seed.replace("FROM `raw_events_source`;", "FROM `raw_events_source` GROUP BY `user_id`;"),
+            "GROUP BY, HAVING and aggregates: not supported",
+        ),
+        (
+            "option.sql",
+            seed.replacen(
+                "'format' = 'json'\n);\n\n--",
+                "'format' = 'json',\n  'scan.startup.specific-offsets' = 'x'\n);\n\n--",
+                1,
+            ),
+            "option.sql:19:3: unknown or unsupported option 'scan.startup.specific-offsets' for a Kafka source",
+        ),
+        ("syntax.sql", seed.replace("SELECT\n", "SELEC\n"), "syntax.sql:36:1: syntax error"),
+        ("func.sql", seed.replace("UPPER(REPLACE", "UPPR(REPLACE"), "unknown function UPPR"),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, &sql).unwrap();
+        let (code, stderr) = run(t, &["--job", path.to_str().unwrap(), "--brokers=nowhere:1"]);
+        assert_eq!(code, Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(says), "{name}: wanted {says:?} in {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let (code, stderr) = run(t, &["--job", dir.join("missing.sql").to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("cannot read the job file"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn run_job_maps_records_from_a_file_with_no_broker() {
+    let dir = std::env::temp_dir().join(format!("cli-run-job-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("records.jsonl");
+    std::fs::write(
+        &input,
+        concat!(
+            r#"{"topic":"user_clicks","partition":0,"offset":3,"value":"{\"user_id\":\"u\",\"element_id\":\"btn-1\",\"url\":\"/x\",\"timestamp\":\"2021-02-29 12:30:45.5\"}"}"#,
+            "\n",
+            r#"{"topic":"orders","partition":1,"offset":4,"value":null}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_transformer"))
+        .args(["run-job", "--job", "../job/tests/data/seed-job.sql", "--input", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    // Flink's TO_TIMESTAMP moves 2021-02-29 to the 28th, and writes the fraction trimmed.
+    assert_eq!(
+        lines[0],
+        r#"{"sink":"processed_events_sink","source":"user_clicks/0/3","value":"{\"event_type\":\"CLICKS\",\"event_timestamp\":\"2021-02-28 12:30:45.5\",\"user_id\":\"u\",\"details\":\"/x | btn-1\"}"}"#
+    );
+    assert!(lines[1].contains(r#""reason":"empty_record""#), "{}", lines[1]);
+    assert_eq!(lines.len(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

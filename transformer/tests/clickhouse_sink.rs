@@ -3,6 +3,8 @@
 //! recovery window, double nothing (`count()` = `uniqExact(event_id)`, no FINAL); a table that goes away fails the
 //! rounds out loud and loses nothing; a wrong schema or login stops the start with what to do.
 mod common;
+#[path = "support/jobs.rs"]
+mod jobs;
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering::Relaxed;
@@ -30,8 +32,7 @@ fn sink_args(s: &Servers, names: &Names, extra: &[&str]) -> Vec<String> {
 }
 
 fn sink_config(s: &Servers, names: &Names, extra: &[&str]) -> transformer::Config {
-    use clap::Parser;
-    transformer::Config::parse_from(std::iter::once("transformer".to_string()).chain(sink_args(s, names, extra)))
+    transformer::Config::from_args(std::iter::once("transformer".to_string()).chain(sink_args(s, names, extra)))
 }
 
 /// A row of `events_processed` as the test reads it back.
@@ -129,8 +130,7 @@ async fn rows_and_dead_letters_land_once_with_the_kafka_paths_values() {
             let pc = runtime::kafka::partition_client(&client, &topic, p).await.unwrap();
             let (low, high) = transformer::source::bounds(&pc).await.unwrap();
             for r in transformer::source::read_range(&pc, low, high).await.unwrap() {
-                let src = transformer::map::Source { topic: &topic, partition: p, offset: r.offset };
-                let Ok(e) = transformer::map::map_record(src, r.record.value.as_deref(), 512_000) else { continue };
+                let Ok(e) = jobs::unified_at(&topic, p, r.offset, r.record.value.as_deref()) else { continue };
                 let want = Row {
                     event_id: e.event_id,
                     event_type: e.event_type,

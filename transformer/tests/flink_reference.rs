@@ -1,14 +1,22 @@
-//! The mapping against an independent model of the original job's semantics (Flink 2.0's JSON format and SQL
+//! Both jobs against an independent model of the original job's semantics (Flink 2.0's JSON format and SQL
 //! functions), on records built to hit every coercion: numbers and booleans where a STRING is declared, objects and
 //! arrays there too, floats and numeric strings where BIGINT or DOUBLE is declared, repeated keys, every form
-//! `TO_TIMESTAMP` reads, CAST(DOUBLE AS STRING) and CONCAT_WS with NULLs.
+//! `TO_TIMESTAMP` reads, CAST(DOUBLE AS STRING) and CONCAT_WS with NULLs. The original job.sql, unchanged, must
+//! write Flink's bytes; the default job must agree on the four original fields.
 //!
 //! The model works on the *meaning* of each generated value (the generator knows it), never on the JSON text the
-//! mapping reads, and shares no code with the mapping.
+//! engine reads, and shares no code with the engine.
+
+#[path = "support/jobs.rs"]
+mod jobs;
 
 use chrono::{Datelike, NaiveDate, TimeZone, Utc};
+use jobs::{one, seed_job};
 use proptest::prelude::*;
-use transformer::map::{map_record, Source};
+
+fn map_record(topic: &str, value: &[u8]) -> Result<contract::processed::ProcessedEvent, job::MapError> {
+    jobs::unified(topic, Some(value))
+}
 
 /// A generated JSON value, with what it means.
 #[derive(Debug, Clone)]
@@ -113,24 +121,8 @@ fn jackson(j: &J) -> String {
         J::Int(n) => n.to_string(),
         J::Cents(c) => java_cents(*c),
         J::Float { .. } => unreachable!("the generator puts only Cents floats in containers"),
-        J::Str(s) => {
-            let mut out = String::from("\"");
-            for ch in s.chars() {
-                match ch {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    '\u{8}' => out.push_str("\\b"),
-                    '\u{c}' => out.push_str("\\f"),
-                    c if (c as u32) < 0x20 => out.push_str(&format!("\\u00{:02X}", c as u32)),
-                    c => out.push(c),
-                }
-            }
-            out.push('"');
-            out
-        }
+        // JsonNode.toString keeps characters outside the BMP as they are.
+        J::Str(s) => jackson_string(s, false),
         J::Arr(items) => format!("[{}]", items.iter().map(jackson).collect::<Vec<_>>().join(",")),
         J::Obj(fields) => {
             let mut merged: Vec<(String, &J)> = Vec::new();
@@ -188,6 +180,8 @@ fn flink_double(j: &J) -> Col<f64> {
 struct Ts {
     text: String,
     ms: Option<i64>,
+    /// What Flink's TO_TIMESTAMP gives: java.time's SMART resolver moves a day past the month's end to its last day.
+    smart: i64,
 }
 
 fn ts_strategy() -> impl Strategy<Value = Ts> {
@@ -209,9 +203,11 @@ fn ts_strategy() -> impl Strategy<Value = Ts> {
             }
             let (h, mi, s, frac) = if date_only { (0, 0, 0, vec![]) } else { (h, mi, s, frac) };
             let milli = (0..3).map(|i| frac.get(i).copied().unwrap_or(0)).fold(0, |acc, d| acc * 10 + d);
-            let ms = NaiveDate::from_ymd_opt(y, mo, d)
-                .map(|date| date.and_hms_milli_opt(h, mi, s, milli).unwrap().and_utc().timestamp_millis());
-            Ts { text, ms }
+            let at = |date: NaiveDate| date.and_hms_milli_opt(h, mi, s, milli).unwrap().and_utc().timestamp_millis();
+            let ms = NaiveDate::from_ymd_opt(y, mo, d).map(at);
+            let last_day = (28..=31).rev().find(|&day| NaiveDate::from_ymd_opt(y, mo, day).is_some()).unwrap();
+            let smart = at(NaiveDate::from_ymd_opt(y, mo, d.min(last_day)).unwrap());
+            Ts { text, ms, smart }
         })
 }
 
@@ -304,21 +300,21 @@ fn record() -> impl Strategy<Value = (Vec<(&'static str, J)>, Ts)> {
     )
 }
 
-/// The fields as Flink's streaming reader sees them: a repeat overwrites, and after six reads of the six fields the
-/// job uses, every further field is skipped. duration_seconds is not read by the job; its last value counts for us.
-fn flink_fields(fields: &[(&'static str, J)]) -> std::collections::HashMap<&'static str, J> {
+/// The fields the original job reads (its projection: the JSON format reads only these).
+const SEED_READS: [&str; 6] = ["timestamp", "user_id", "url", "element_id", "order_id", "amount"];
+/// The fields the default job reads.
+const DEFAULT_READS: [&str; 8] =
+    ["timestamp", "user_id", "url", "element_id", "order_id", "amount", "ip_address", "duration_seconds"];
+
+/// The fields as Flink's streaming reader sees them for a job reading `reads`: a repeat overwrites, and once as
+/// many fields have been read as the job reads (a repeat counts too), every further field is skipped.
+fn flink_fields(fields: &[(&'static str, J)], reads: &[&str]) -> std::collections::HashMap<&'static str, J> {
     let mut seen = std::collections::HashMap::new();
-    let mut reads = 0;
+    let mut n = 0;
     for (k, v) in fields {
-        match *k {
-            "timestamp" | "user_id" | "url" | "element_id" | "order_id" | "amount" if reads < 6 => {
-                seen.insert(*k, v.clone());
-                reads += 1;
-            }
-            "duration_seconds" => {
-                seen.insert(*k, v.clone());
-            }
-            _ => {}
+        if reads.contains(k) && n < reads.len() {
+            seen.insert(*k, v.clone());
+            n += 1;
         }
     }
     seen
@@ -329,54 +325,136 @@ fn render(fields: &[(&'static str, J)]) -> String {
     format!("{{ {} }}", parts.join(", "))
 }
 
+/// The four original columns as the model computes them from what the reader saw: `None` where Flink fails the
+/// job (a value that does not convert to its declared type).
+struct Four {
+    user_id: Col<String>,
+    timestamp: Option<String>,
+    details: String,
+    amount: Col<f64>,
+}
+
+fn four(f: &std::collections::HashMap<&'static str, J>) -> Option<Four> {
+    let get = |k: &str| f.get(k).cloned().unwrap_or(J::Null);
+    let strings: Vec<Col<String>> =
+        ["user_id", "url", "element_id", "order_id"].iter().map(|k| flink_string(&get(k))).collect();
+    let amount = flink_double(&get("amount"));
+    if amount == Col::Fails || strings.contains(&Col::Fails) {
+        return None;
+    }
+    let value = |c: &Col<String>| match c {
+        Col::Value(s) => Some(s.clone()),
+        _ => None,
+    };
+    let amount_text = match &amount {
+        Col::Value(x) => Some(java_double_reference(*x)),
+        _ => None,
+    };
+    let parts: Vec<String> =
+        [value(&strings[1]), value(&strings[2]), value(&strings[3]), amount_text].into_iter().flatten().collect();
+    let timestamp = match get("timestamp") {
+        J::Str(s) => Some(s),
+        J::Null => None,
+        other => panic!("the generator writes only the timestamp text: {other:?}"),
+    };
+    Some(Four { user_id: strings[0].clone(), timestamp, details: parts.join(" | "), amount })
+}
+
+/// A JSON string as Jackson writes it: `\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f`, other control characters as
+/// `\u00XX`, and with `surrogates` (Flink's JSON format) characters outside the BMP as two `\uXXXX` surrogates; the
+/// rest as it is.
+fn jackson_string(s: &str, surrogates: bool) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c if surrogates && (c as u32) > 0xFFFF => {
+                let v = c as u32 - 0x10000;
+                out.push_str(&format!("\\u{:04X}\\u{:04X}", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF)));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A string in a row of Flink's JSON format.
+fn flink_json_string(s: &str) -> String {
+    jackson_string(s, true)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(3_000))]
 
-    /// For every record the original job maps, the four original fields are the job's, to the byte. Where the job
-    /// writes NULL (no user_id, no timestamp) or fails (a value that does not convert), the record is a dead letter
-    /// with the matching reason; where it would move a date to another day, too (the README lists both).
+    /// The original job.sql, unchanged, writes Flink's bytes: `event_type, event_timestamp, user_id, details` in
+    /// Flink's JSON format, NULLs as `null`. Where Flink fails the job (a value that does not convert), the record
+    /// is a dead letter with the reason.
     #[test]
-    fn the_four_fields_are_the_original_jobs((fields, ts) in record()) {
+    fn the_original_job_writes_flinks_bytes((fields, ts) in record()) {
         let raw = render(&fields);
-        let got = map_record(Source { topic: "user_clicks", partition: 0, offset: 1 }, Some(raw.as_bytes()), 1 << 20);
-        let f = flink_fields(&fields);
-        let get = |k: &str| f.get(k).cloned().unwrap_or(J::Null);
-        let strings: Vec<Col<String>> = ["user_id", "url", "element_id", "order_id"].iter().map(|k| flink_string(&get(k))).collect();
-        let amount = flink_double(&get("amount"));
-        let duration = flink_bigint(&get("duration_seconds"));
-        let ts_col = match get("timestamp") {
-            J::Str(s) if s == ts.text => ts.ms,
-            J::Null => None,
-            other => panic!("the generator writes only the timestamp text: {other:?}"),
-        };
-        let fails = amount == Col::Fails || duration == Col::Fails || strings.contains(&Col::Fails);
-        // Where Flink writes NULL or fails, ours is a dead letter; its reason names the first problem in the order
-        // the mapping checks (user_id, timestamp, then the other fields).
-        let reason = if strings[0] == Col::Null || !f.contains_key("timestamp") {
-            Some("missing_field")
-        } else if ts_col.is_none() {
-            Some("bad_timestamp")
-        } else if fails {
-            Some("wrong_type")
-        } else {
-            None
+        let got = one(seed_job(), "user_clicks", Some(raw.as_bytes()));
+        match four(&flink_fields(&fields, &SEED_READS)) {
+            None => prop_assert_eq!(got.map_err(|e| e.reason()), Err("wrong_type"), "{}", raw),
+            Some(f) => {
+                let ts_text = f.timestamp.as_ref().map(|t| {
+                    prop_assert_eq!(t, &ts.text);
+                    Ok(flink_json_string(&flink_timestamp_text(ts.smart)))
+                });
+                let ts_text = match ts_text {
+                    Some(r) => r?,
+                    None => "null".to_owned(),
+                };
+                let user_id = match &f.user_id {
+                    Col::Value(u) => flink_json_string(u),
+                    _ => "null".to_owned(),
+                };
+                let want = format!(
+                    "{{\"event_type\":\"CLICKS\",\"event_timestamp\":{ts_text},\"user_id\":{user_id},\"details\":{}}}",
+                    flink_json_string(&f.details)
+                );
+                prop_assert_eq!(got, Ok(want), "{}", raw);
+            }
+        }
+    }
+
+    /// The default job agrees with the original on the four fields for every record the original maps. Where the
+    /// original writes NULL (no user_id, no timestamp) or fails (a value that does not convert), the record is a
+    /// dead letter: a field that does not convert first (the reader stops there, as Flink's does), then the first
+    /// NOT NULL column in the sink's order that is NULL, with its cause. A date past its month's end, which Flink
+    /// would move to another day, is a dead letter too (the README lists both).
+    #[test]
+    fn the_default_job_agrees_on_the_four_fields((fields, ts) in record()) {
+        let raw = render(&fields);
+        let got = map_record("user_clicks", raw.as_bytes());
+        let f = flink_fields(&fields, &DEFAULT_READS);
+        let duration = flink_bigint(&f.get("duration_seconds").cloned().unwrap_or(J::Null));
+        let reason = match four(&f) {
+            _ if duration == Col::Fails => Some("wrong_type"),
+            None => Some("wrong_type"),
+            Some(x) if x.timestamp.is_none() => Some("missing_field"),
+            Some(_) if ts.ms.is_none() => Some("bad_timestamp"),
+            Some(x) if x.user_id == Col::Null => Some("missing_field"),
+            Some(_) => None,
         };
         match (reason, got) {
             (Some(want), Err(err)) => prop_assert_eq!(err.reason(), want, "{}: {}", raw, err),
             (Some(want), Ok(e)) => prop_assert!(false, "{} mapped, want {}: {:?}", raw, want, e),
             (None, Err(err)) => prop_assert!(false, "{} not mapped: {}", raw, err),
             (None, Ok(e)) => {
-                let value = |c: &Col<String>| match c { Col::Value(s) => Some(s.clone()), _ => None };
-                let amount_text = match &amount {
-                    Col::Value(x) => Some(java_double_reference(*x)),
-                    _ => None,
-                };
-                let parts: Vec<String> = [value(&strings[1]), value(&strings[2]), value(&strings[3]), amount_text].into_iter().flatten().collect();
+                let x = four(&f).unwrap();
                 prop_assert_eq!(e.event_type, "CLICKS");
-                prop_assert_eq!(&e.event_timestamp, &flink_timestamp_text(ts_col.unwrap()), "{}", raw);
-                prop_assert_eq!(Some(e.user_id.clone()), value(&strings[0]), "{}", raw);
-                prop_assert_eq!(&e.details, &parts.join(" | "), "{}", raw);
-                prop_assert_eq!(e.amount, match amount { Col::Value(x) => Some(x), _ => None });
+                prop_assert_eq!(&e.event_timestamp, &flink_timestamp_text(ts.ms.unwrap()), "{}", raw);
+                prop_assert_eq!(Some(e.user_id.clone()), match x.user_id { Col::Value(u) => Some(u), _ => None }, "{}", raw);
+                prop_assert_eq!(&e.details, &x.details, "{}", raw);
+                prop_assert_eq!(e.amount, match x.amount { Col::Value(v) => Some(v), _ => None });
                 prop_assert_eq!(e.duration_seconds, match duration { Col::Value(n) => Some(n), _ => None });
             }
         }
@@ -436,8 +514,7 @@ fn the_reference_double_to_string_is_javas() {
 
 #[test]
 fn examples_from_the_issue() {
-    let m =
-        |raw: &str| map_record(Source { topic: "page_views", partition: 0, offset: 0 }, Some(raw.as_bytes()), 1 << 20);
+    let m = |raw: &str| map_record("page_views", raw.as_bytes());
     let e =
         m(r#"{"user_id":12345,"element_id":7,"url":"u","duration_seconds":30.0,"timestamp":"2021-06-15"}"#).unwrap();
     assert_eq!((e.user_id.as_str(), e.details.as_str(), e.duration_seconds), ("12345", "u | 7", Some(30)));

@@ -94,7 +94,7 @@ async fn malformed_records_land_in_dead_letters_with_their_reason() {
     let coords: HashSet<_> =
         letters.iter().map(|d| (d.source_topic.clone(), d.source_partition, d.source_offset)).collect();
     assert_eq!(coords.len() as u64, bad);
-    assert!(letters.iter().all(|d| transformer::map::MapError::REASONS.contains(&d.reason.as_str())));
+    assert!(letters.iter().all(|d| job::MapError::REASONS.contains(&d.reason.as_str())));
     assert_eq!(transformer.metrics.records_in.load(Relaxed), n);
     assert_eq!(transformer.metrics.records_out.load(Relaxed) + transformer.metrics.dead_letters_total(), n);
     transformer.stop().await;
@@ -293,4 +293,74 @@ async fn kill_pairs_inside_the_recovery_window_write_nothing_twice() {
     let _last = Binary::spawn(&args);
     everything_committed(&s, &names, n, &[]).await;
     assert_outputs_exact(&s, &names, &want, bad).await;
+}
+
+/// Every record of `topics`, as its source coordinates: read from a header or the value by the recovery's own
+/// reader ([`transformer::recovery::coordinates`]).
+async fn output_coordinates(s: &Servers, topics: &[String]) -> (Vec<(String, i32, i64)>, Vec<Vec<u8>>) {
+    let client = kafka(s).await;
+    let (mut coords, mut values) = (Vec::new(), Vec::new());
+    for topic in topics {
+        for p in runtime::kafka::partitions(&client, topic).await.unwrap() {
+            let pc = runtime::kafka::partition_client(&client, topic, p).await.unwrap();
+            let (low, high) = transformer::source::bounds(&pc).await.unwrap();
+            for r in transformer::source::read_range(&pc, low, high).await.unwrap() {
+                let c = transformer::recovery::coordinates(&r.record).expect("every output names its source");
+                coords.push((c.source_topic, c.source_partition, c.source_offset));
+                values.push(r.record.value.unwrap_or_default());
+            }
+        }
+    }
+    (coords, values)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_without_coordinates_resumes_from_headers_after_a_crash() {
+    // The original job.sql writes only Flink's four columns: the source of each output is in its etl.src header,
+    // and a crash between produce and commit still writes nothing twice.
+    let s = servers();
+    let names = Names::new("seedjob");
+    let n: u64 = 4_000;
+    emitter::run(names.emitter(&s, 44, n, 0.02, false), std::future::pending()).await.unwrap();
+    let job = std::env::temp_dir().join(format!("{}job.sql", names.prefix));
+    std::fs::write(&job, include_str!("../../job/tests/data/seed-job.sql")).unwrap();
+    let job_flag = format!("--job={}", job.display());
+    let args = names.transformer_args(&s, &[&job_flag, "--fetch-max-bytes=16384", "--crash-before-commit=3"]);
+    let (code, log) = run_binary(&args);
+    assert_ne!(code, 0, "it aborted: {log}");
+    assert!(log.contains("--crash-before-commit: aborting"), "{log}");
+
+    let again = InProcess::start(names.transformer(&s, &[&job_flag]));
+    // The job's properties.group.id names the positions: --status reads them through the job too.
+    everything_committed(&s, &names, n, &[&job_flag]).await;
+    assert!(again.metrics.records_skipped.load(Relaxed) > 0, "the crashed round was found through the headers");
+    again.stop().await;
+
+    let (coords, values) = output_coordinates(&s, &[names.output(), names.dead()]).await;
+    assert_eq!(duplicates(&coords), 0, "no source record written twice");
+    let client = kafka(&s).await;
+    let mut inputs = HashSet::new();
+    for topic in names.raw() {
+        for p in runtime::kafka::partitions(&client, &topic).await.unwrap() {
+            let pc = runtime::kafka::partition_client(&client, &topic, p).await.unwrap();
+            let (low, high) = transformer::source::bounds(&pc).await.unwrap();
+            inputs.extend((low..high).map(|o| (topic.clone(), p, o)));
+        }
+    }
+    assert_eq!(coords.into_iter().collect::<HashSet<_>>(), inputs, "every source record written once");
+    // The rows are Flink's: the four columns in order, nothing of ours in the value.
+    let rows: Vec<&str> = values
+        .iter()
+        .filter_map(|v| std::str::from_utf8(v).ok())
+        .filter(|v| v.starts_with("{\"event_type\":"))
+        .collect();
+    assert!(rows.len() > 3_000, "{} rows", rows.len());
+    for row in &rows {
+        let v: serde_json::Value = serde_json::from_str(row).unwrap();
+        assert_eq!(v.as_object().unwrap().len(), 4, "{row}");
+        let at = |k: &str| row.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("{k} in {row}"));
+        assert!(at("event_type") < at("event_timestamp") && at("event_timestamp") < at("user_id"), "{row}");
+        assert!(at("user_id") < at("details"), "{row}");
+    }
+    std::fs::remove_file(&job).unwrap();
 }

@@ -11,7 +11,7 @@ use clap::Parser;
 use futures::future::join_all;
 use rskafka::client::partition::{Compression, OffsetAt};
 use rskafka::record::Record;
-use transformer::batch::route;
+use transformer::sink::kafka::route;
 use transformer::sink::kafka::Topic;
 use transformer::source::{fetch, Input};
 

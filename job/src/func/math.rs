@@ -2,9 +2,23 @@
 //! or remainder by zero fails (Flink fails the job: here the record is dead-lettered); decimals are exact and round
 //! half up, and a decimal that overflows its precision is NULL, as in Flink.
 
-use crate::expr::Arith;
 use crate::types::Type;
 use crate::value::{fits, pow10, rescale, Val, NULL};
+
+/// An arithmetic operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arith {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `%` and `MOD`
+    Rem,
+}
 
 /// `a op b`, both already of type `ty` (the planner cast them).
 pub fn arith<'r>(op: Arith, ty: Type, a: &Val<'_>, b: &Val<'_>) -> Result<Val<'r>, String> {

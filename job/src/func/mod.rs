@@ -10,7 +10,6 @@ pub mod time;
 
 use std::borrow::Cow;
 
-use crate::expr::{Ctx, Expr, Fail, Res};
 use crate::types::Type;
 use crate::value::{Val, Why, NULL};
 
@@ -94,63 +93,9 @@ pub enum Func {
     JsonValue(Box<json::JsonValue>),
 }
 
-/// Calls `f` on `args` (evaluated here, so the conditional ones evaluate only what they need).
-pub fn call<'r>(f: &Func, args: &[Expr], ctx: Ctx<'r>, site: u32) -> Res<'r> {
-    // The conditional functions first: they are not strict.
-    match f {
-        Func::Coalesce => {
-            let mut last = NULL;
-            for a in args {
-                let v = a.eval(ctx)?;
-                if !v.is_null() {
-                    return Ok(v);
-                }
-                last = v;
-            }
-            return Ok(last);
-        }
-        Func::If => {
-            return if args[0].eval(ctx)? == Val::Bool(true) { args[1].eval(ctx) } else { args[2].eval(ctx) };
-        }
-        Func::NullIf => {
-            let a = args[0].eval(ctx)?;
-            let b = args[1].eval(ctx)?;
-            return Ok(if !b.is_null() && crate::expr::compare(&a, &b) == Some(std::cmp::Ordering::Equal) {
-                NULL
-            } else {
-                a
-            });
-        }
-        Func::ConcatWs => {
-            let sep = args[0].eval(ctx)?;
-            let Val::Str(sep) = sep else { return Ok(sep) };
-            let mut out = String::new();
-            let mut first = true;
-            for a in &args[1..] {
-                if let Val::Str(s) = a.eval(ctx)? {
-                    if !first {
-                        out.push_str(&sep);
-                    }
-                    out.push_str(&s);
-                    first = false;
-                }
-            }
-            return Ok(Val::Str(Cow::Owned(out)));
-        }
-        Func::Now => return Ok(Val::Ts(ctx.now_ms)),
-        Func::UnixTimestamp(_) if args.is_empty() => return Ok(Val::Int(ctx.now_ms.div_euclid(1000))),
-        _ => {}
-    }
-    // Strict functions: NULL in, NULL out (the first NULL's cause carried on).
-    let mut vals: Vec<Val<'r>> = Vec::with_capacity(args.len());
-    for a in args {
-        let v = a.eval(ctx)?;
-        if v.is_null() {
-            return Ok(v);
-        }
-        vals.push(v);
-    }
-    let fail = |message: String| Fail { site, message, cast: false };
+/// Applies the strict function `f` to `vals`, its arguments, none of them NULL (the caller checked: NULL in,
+/// NULL out). `Err` is a failure Flink would fail the job on, in words.
+pub fn apply<'r>(f: &Func, mut vals: Vec<Val<'r>>, now_ms: i64) -> Result<Val<'r>, String> {
     // The strings and integers of the arguments, by index (the planner checked their types).
     fn sv<'v>(vals: &'v [Val<'_>], i: usize) -> &'v str {
         vals.get(i).and_then(Val::as_str).unwrap_or_default()
@@ -239,6 +184,7 @@ pub fn call<'r>(f: &Func, args: &[Expr], ctx: Ctx<'r>, site: u32) -> Res<'r> {
                 _ => NULL,
             }
         }
+        Func::UnixTimestamp(_) if vals.is_empty() => Val::Int(now_ms.div_euclid(1000)),
         Func::UnixTimestamp(p) => {
             let pattern = match (p, vals.len()) {
                 (Some(p), _) => Some(p.clone()),
@@ -264,8 +210,9 @@ pub fn call<'r>(f: &Func, args: &[Expr], ctx: Ctx<'r>, site: u32) -> Res<'r> {
             _ => NULL,
         },
         Func::ToEventTime => to_event_time(first_str(first)),
-        Func::JsonValue(spec) => json::json_value(s(0), spec).map_err(fail)?,
-        Func::Coalesce | Func::If | Func::NullIf | Func::ConcatWs | Func::Now => unreachable!("handled above"),
+        Func::JsonValue(spec) => json::json_value(s(0), spec)?,
+        Func::Now => Val::Ts(now_ms),
+        Func::Coalesce | Func::If | Func::NullIf | Func::ConcatWs => unreachable!("not strict: evaluated by expr"),
     })
 }
 

@@ -64,6 +64,22 @@ pub const FUNCTIONS: &str = "UPPER, LOWER, INITCAP, TRIM, LTRIM, RTRIM, REPLACE,
      NULLIF, IF, IFNULL, ABS, ROUND, FLOOR, CEIL, MOD, POWER, TO_TIMESTAMP, TO_DATE, DATE_FORMAT, UNIX_TIMESTAMP, \
      FROM_UNIXTIME, NOW, CURRENT_TIMESTAMP, LOCALTIMESTAMP, JSON_VALUE, and etl-rs's EPOCH_MILLIS, TO_EVENT_TIME";
 
+/// Aggregate and window functions, refused by name (one row in, one row out here).
+const AGGREGATES: [&str; 12] = [
+    "COUNT",
+    "SUM",
+    "AVG",
+    "MIN",
+    "MAX",
+    "ROW_NUMBER",
+    "RANK",
+    "DENSE_RANK",
+    "LAG",
+    "LEAD",
+    "FIRST_VALUE",
+    "LAST_VALUE",
+];
+
 /// Where an expression is.
 pub fn pos(e: &ast::Expr) -> Pos {
     Pos::of(e.span().start)
@@ -103,7 +119,13 @@ impl Builder<'_> {
                     }
                     UnaryOperator::Minus => {
                         self.numeric(&x, expr)?;
-                        Typed::new(Expr::Neg(Box::new(x.expr)), x.ty, x.nullable)
+                        match x.expr {
+                            // A negative constant is a constant (JSON_VALUE's DEFAULT -1, a LIMIT-like -1).
+                            Expr::Lit(Val::Int(n)) => Typed::lit(Val::Int(n.wrapping_neg()), x.ty),
+                            Expr::Lit(Val::Double(f)) => Typed::lit(Val::Double(-f), x.ty),
+                            Expr::Lit(Val::Dec(v, s)) => Typed::lit(Val::Dec(-v, s), x.ty),
+                            other => Typed::new(Expr::Neg(Box::new(other)), x.ty, x.nullable),
+                        }
                     }
                     UnaryOperator::Plus => {
                         self.numeric(&x, expr)?;
@@ -547,6 +569,9 @@ impl Builder<'_> {
                 )
             }
         };
+        if AGGREGATES.contains(&name.as_str()) {
+            return Err(unsupported(at, "aggregate and window functions", "scalar functions, one row in, one row out"));
+        }
         if f.over.is_some() || f.filter.is_some() || !f.within_group.is_empty() {
             return Err(unsupported(at, "window and aggregate functions", "scalar functions"));
         }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use sqlparser::ast;
 
+pub use crate::catalog::SinkColumn;
 use crate::catalog::{Kind, Meta, StartupMode, Table, Topics};
 use crate::error::{JobError, Pos, Problem};
 use crate::expr::Expr;
@@ -113,17 +114,6 @@ pub struct Sink {
     /// `source_partition` and `source_offset` (the metadata `topic`, `partition`, `offset`, unchanged). Recovery
     /// reads them from the value then; otherwise the writer puts them in a record header.
     pub coords_in_value: bool,
-}
-
-/// A column of a sink.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SinkColumn {
-    /// Its name.
-    pub name: String,
-    /// Its type.
-    pub ty: Type,
-    /// Whether it takes NULL.
-    pub nullable: bool,
 }
 
 /// One SELECT into one sink.
@@ -261,7 +251,7 @@ impl Plan {
                         .filter(|c| matches!(c.kind, Kind::Physical))
                         .map(|c| SinkColumn { name: c.name.clone(), ty: c.ty, nullable: c.nullable })
                         .collect();
-                    let json_keys = json_keys(&columns);
+                    let json_keys = crate::write::json_keys(&columns);
                     sinks.push(Sink {
                         name: t.name.clone(),
                         topic,
@@ -484,7 +474,8 @@ impl<'a> Builder<'a> {
                 "SELECT … FROM one table; UNION ALL to merge",
             ));
         };
-        if !from.joins.is_empty() {
+        if let Some(join) = from.joins.first() {
+            let at = Pos::of(sqlparser::ast::Spanned::span(&join.relation).start);
             return Err(unsupported(at, "JOIN", "SELECT … FROM one table; UNION ALL to merge"));
         }
         let ast::TableFactor::Table { name, alias, args: None, .. } = &from.relation else {
@@ -652,21 +643,6 @@ impl<'a> Builder<'a> {
         }
         Ok(Branch { sink: sink_idx, source: s.source, filter: s.filter, exprs: out, sites })
     }
-}
-
-/// The `,"name":` (`{"name":` first) of each column.
-fn json_keys(columns: &[SinkColumn]) -> Vec<Vec<u8>> {
-    columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let mut k = Vec::new();
-            k.push(if i == 0 { b'{' } else { b',' });
-            crate::write::push_json_string(&mut k, &c.name);
-            k.push(b':');
-            k
-        })
-        .collect()
 }
 
 /// The `SET` keys we take, and what they may be.

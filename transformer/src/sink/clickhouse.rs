@@ -22,10 +22,12 @@ use super::{Collect, Recovered, Sink};
 use crate::checkpoint::Checkpoint;
 use crate::config::{Config, ConfigError};
 use crate::error::{Error, Result};
-use crate::map::{MapError, Mapped};
+use job::{MapError, Row};
+
 use crate::ranges::OffsetRanges;
 use crate::recovery::note_written;
 use crate::source::Input;
+use crate::source::Source;
 
 /// The table of unified rows.
 pub const EVENTS_TABLE: &str = EVENTS.stored;
@@ -76,9 +78,12 @@ impl ClickHouseRound {
 }
 
 impl Collect for ClickHouseRound {
-    fn event(&mut self, m: &Mapped<'_>) -> Result<u64, MapError> {
+    fn row(&mut self, _sink: usize, row: Row<'_>, _src: Source<'_>) -> Result<u64, MapError> {
         let before = self.events.len();
-        rowbinary::write_event(&mut self.events, m, self.inserted_at);
+        if let Err(e) = rowbinary::write_event(&mut self.events, &row, self.inserted_at) {
+            self.events.truncate(before);
+            return Err(e);
+        }
         Ok((self.events.len() - before) as u64)
     }
 
@@ -307,6 +312,7 @@ impl Sink for ClickHouseSink {
     }
 
     async fn open(cfg: &Config, _security: &runtime::security::Security) -> Result<Self> {
+        rowbinary::check_job(&cfg.plan()).map_err(|e| Error::Config(ConfigError::Invalid(e)))?;
         let database = cfg.clickhouse.clickhouse_database.clone();
         let sink = Self {
             client: Self::client(cfg)?,

@@ -1,6 +1,9 @@
-//! The Kafka sink: unified records to `processed_events`, dead letters to `dead_letters`, each partition's batch
-//! produced concurrently, and the acknowledged end of every written partition kept as the output mark of the next
-//! checkpoint. After a crash, [`crate::recovery`] scans the outputs from those marks for what was already written.
+//! The Kafka sink: each of the job's sinks to its topic (the default job's `processed_events`), dead letters to
+//! `dead_letters`, each partition's batch produced concurrently, and the acknowledged end of every written partition
+//! kept as the output mark of the next checkpoint. After a crash, [`crate::recovery`] scans the outputs from those
+//! marks for what was already written: every output record names its source record, in its value (the unified
+//! record's `source_*` fields) or, for a sink whose rows do not carry them (the original job's four columns), in
+//! the header [`SOURCE_HEADER`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,12 +17,14 @@ use rskafka::record::Record;
 use tracing::warn;
 
 use super::{Collect, Recovered, Sink};
-use crate::batch::{output_bound, raw_bound, route, FRAMING};
 use crate::checkpoint::Checkpoint;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::map::{MapError, Mapped};
-use crate::recovery::{self, From};
+use crate::limits::{output_bound, raw_bound, FRAMING};
+use job::{MapError, Row};
+
+use crate::recovery::{self, From, SOURCE_HEADER};
+use crate::source::Source;
 use crate::source::{tp_key, Input};
 
 /// The partitions of one output topic.
@@ -66,9 +71,18 @@ impl Topic {
     }
 }
 
-/// Both output topics, and where our writes to each partition ended.
+/// Where records from `source_partition` go among `partitions` output partitions. Fixed, so the records of one
+/// source partition stay in order in one output partition.
+pub fn route(source_partition: i32, partitions: usize) -> usize {
+    source_partition.unsigned_abs() as usize % partitions
+}
+
+/// The output topics, and where our writes to each partition ended.
 pub struct KafkaSink {
-    output: Topic,
+    /// One per sink of the job, in its order.
+    outputs: Vec<Topic>,
+    /// Per sink: its records carry their source in [`SOURCE_HEADER`].
+    headers: Vec<bool>,
     dead: Topic,
     /// Larger unified records are dead-lettered ([`Config::max_output_bytes`]).
     max_output_bytes: usize,
@@ -85,7 +99,11 @@ impl KafkaSink {
     pub async fn connect(cfg: &Config, security: &runtime::security::Security) -> Result<Self> {
         let producer = runtime::kafka::connect_without_retries(&cfg.brokers, security).await?;
         let compression = cfg.compression.into();
-        let output = Topic::open(&producer, &cfg.output_topic, compression).await?;
+        let mut outputs = Vec::new();
+        for topic in cfg.output_topics() {
+            outputs.push(Topic::open(&producer, &topic, compression).await?);
+        }
+        let headers = cfg.plan().sinks.iter().map(|s| !s.coords_in_value).collect();
         let dead = Topic::open(&producer, &cfg.dead_letter_topic, compression).await?;
         let max_output_bytes = cfg.max_output_bytes();
         let bound = output_bound(cfg.max_record_bytes);
@@ -97,63 +115,78 @@ impl KafkaSink {
                 "a raw record that fits --max-record-bytes may give a unified record of up to {bound} bytes, over \
                  what the output topic takes; such records are dead-lettered as too_large. Raise max.message.bytes \
                  of {} and {} to {} and pass --output-max-message-bytes {}, or lower --max-record-bytes to {}",
-                cfg.output_topic,
+                cfg.output_topics().join(" and "),
                 cfg.dead_letter_topic,
                 bound + FRAMING,
                 bound + FRAMING,
                 raw_bound(cfg.output_max_message_bytes),
             );
         }
-        Ok(Self { output, dead, max_output_bytes, pinned_marks: BTreeMap::new(), ends: BTreeMap::new() })
+        Ok(Self { outputs, headers, dead, max_output_bytes, pinned_marks: BTreeMap::new(), ends: BTreeMap::new() })
     }
 }
 
-/// A round for Kafka: records per output partition and per dead-letter partition.
+/// A round for Kafka: records per sink and output partition, and per dead-letter partition.
 #[derive(Debug)]
 pub struct KafkaRound {
-    /// Unified records, one vector per output partition.
-    pub out: Vec<Vec<Record>>,
+    /// Per sink of the job: one vector of records per partition of its topic.
+    pub out: Vec<Vec<Vec<Record>>>,
     /// Dead letters, one vector per dead-letter partition.
     pub dead: Vec<Vec<Record>>,
+    /// Per sink: put the source in [`SOURCE_HEADER`].
+    headers: Vec<bool>,
     max_output_bytes: usize,
+    /// The largest row so far, to size the next one's buffer.
+    size_hint: usize,
     now: DateTime<Utc>,
 }
 
 impl KafkaRound {
-    /// An empty round for `output_partitions` and `dead_letter_partitions`, dead-lettering unified records over
-    /// `max_output_bytes`, every record stamped `now` (Kafka retention goes by record time; the event's own time is
-    /// in the payload).
+    /// An empty round for the sinks' `(partitions, source in a header)` and `dead_letter_partitions`,
+    /// dead-lettering rows over `max_output_bytes`, every record stamped `now` (Kafka retention goes by record time;
+    /// the event's own time is in the payload).
     pub fn new(
-        output_partitions: usize,
+        sinks: &[(usize, bool)],
         dead_letter_partitions: usize,
         max_output_bytes: usize,
         now: DateTime<Utc>,
     ) -> Self {
         Self {
-            out: vec![Vec::new(); output_partitions],
+            out: sinks.iter().map(|(n, _)| vec![Vec::new(); *n]).collect(),
             dead: vec![Vec::new(); dead_letter_partitions],
+            headers: sinks.iter().map(|(_, h)| *h).collect(),
             max_output_bytes,
+            size_hint: 256,
             now,
         }
     }
 }
 
 impl Collect for KafkaRound {
-    fn event(&mut self, m: &Mapped<'_>) -> Result<u64, MapError> {
-        let mut json = Vec::with_capacity(m.json_size_hint());
-        m.write_json(&mut json);
+    fn row(&mut self, sink: usize, row: Row<'_>, src: Source<'_>) -> Result<u64, MapError> {
+        let mut json = Vec::with_capacity(self.size_hint);
+        row.write_json(&mut json);
         // The broker would refuse a record over the topic's limit forever and stall the partition.
         if json.len() > self.max_output_bytes {
             return Err(MapError::OutputTooLarge { size: json.len(), max: self.max_output_bytes });
         }
+        self.size_hint = self.size_hint.max(json.len() + 16);
         let size = json.len() as u64;
-        let n = self.out.len();
-        self.out[route(m.src.partition, n)].push(Record {
+        let mut headers = BTreeMap::new();
+        if self.headers[sink] {
+            headers.insert(
+                SOURCE_HEADER.to_owned(),
+                format!("{}/{}/{}", src.topic, src.partition, src.offset).into_bytes(),
+            );
+        }
+        let partitions = &mut self.out[sink];
+        let n = partitions.len();
+        partitions[route(src.partition, n)].push(Record {
             // No key, as in the original job's sink: the event id is in the value, and a key would cost an
             // allocation and a second copy of it per record.
             key: None,
             value: Some(json),
-            headers: BTreeMap::new(),
+            headers,
             timestamp: self.now,
         });
         Ok(size)
@@ -182,18 +215,24 @@ impl Sink for KafkaSink {
     }
 
     fn round(&self, now: DateTime<Utc>) -> KafkaRound {
-        KafkaRound::new(self.output.partitions.len(), self.dead.partitions.len(), self.max_output_bytes, now)
+        let sinks: Vec<(usize, bool)> =
+            self.outputs.iter().zip(&self.headers).map(|(t, h)| (t.partitions.len(), *h)).collect();
+        KafkaRound::new(&sinks, self.dead.partitions.len(), self.max_output_bytes, now)
     }
 
     async fn write(&mut self, round: KafkaRound) -> Result<()> {
-        let (out_marks, dead_marks) = tokio::try_join!(self.output.produce(round.out), self.dead.produce(round.dead))?;
-        self.ends.extend(out_marks);
+        let outputs = try_join_all(self.outputs.iter().zip(round.out).map(|(topic, batches)| topic.produce(batches)));
+        let (out_marks, dead_marks) = tokio::try_join!(outputs, self.dead.produce(round.dead))?;
+        for marks in out_marks {
+            self.ends.extend(marks);
+        }
         self.ends.extend(dead_marks);
         Ok(())
     }
 
     async fn recover(&mut self, committed: Option<&Checkpoint>, inputs: &[Input]) -> Result<Recovered> {
-        let outputs: Vec<_> = self.output.partitions.iter().chain(&self.dead.partitions).cloned().collect();
+        let outputs: Vec<_> =
+            self.outputs.iter().flat_map(|t| &t.partitions).chain(&self.dead.partitions).cloned().collect();
         let from = |key: &str| match committed {
             None => From::End,
             Some(cp) => cp.output_marks.get(key).map_or(From::Start, |&m| From::Mark(m)),

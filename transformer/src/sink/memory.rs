@@ -11,9 +11,11 @@ use super::{Collect, Recovered, Sink};
 use crate::checkpoint::Checkpoint;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::map::{MapError, Mapped};
+use job::{MapError, Row};
+
 use crate::ranges::OffsetRanges;
 use crate::source::Input;
+use crate::source::Source;
 
 /// What the in-memory sink holds: `(topic, partition, offset)` of every row written, unified or dead letter.
 #[derive(Debug, Default)]
@@ -29,8 +31,8 @@ pub struct MemorySink {
 pub struct MemoryRound(Vec<(String, i32, i64)>);
 
 impl Collect for MemoryRound {
-    fn event(&mut self, m: &Mapped<'_>) -> Result<u64, MapError> {
-        self.0.push((m.src.topic.to_owned(), m.src.partition, m.src.offset));
+    fn row(&mut self, _sink: usize, _row: Row<'_>, src: Source<'_>) -> Result<u64, MapError> {
+        self.0.push((src.topic.to_owned(), src.partition, src.offset));
         Ok(1)
     }
     fn dead_letter(&mut self, d: &DeadLetter) {
@@ -117,7 +119,7 @@ mod tests {
             let rt = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
             rt.block_on(async {
                 let total = 300;
-                let layout = Layout { inputs: vec![("orders".into(), 0)], max_record_bytes: 1 << 20, dead_letter_max_raw: 64 };
+                let layout = Layout::new(std::sync::Arc::new(job::Plan::new(job::DEFAULT_JOB_NAME, job::DEFAULT_JOB).unwrap()), vec![("orders".into(), 0)], false, 1 << 20, 64);
                 let (mut sink, store) = (MemorySink::default(), MemoryStore::default());
                 let mut rounds = rounds.into_iter().cycle();
                 let mut position: Option<i64> = None; // None: restarting
@@ -168,7 +170,13 @@ mod tests {
     /// committed position, and what the sink already holds is skipped: every offset stored exactly once.
     #[tokio::test]
     async fn a_round_replayed_after_a_lost_ack_is_stored_once() {
-        let layout = Layout { inputs: vec![("orders".into(), 0)], max_record_bytes: 1 << 20, dead_letter_max_raw: 64 };
+        let layout = Layout::new(
+            std::sync::Arc::new(job::Plan::new(job::DEFAULT_JOB_NAME, job::DEFAULT_JOB).unwrap()),
+            vec![("orders".into(), 0)],
+            false,
+            1 << 20,
+            64,
+        );
         let mut sink = MemorySink { lose_next_ack: true, ..MemorySink::default() };
         let committed = 0;
         let mut skips = vec![OffsetRanges::default()];

@@ -1,4 +1,4 @@
-//! Where a round's output goes: the seam between the loop ([`crate::pipeline`]) and its sinks.
+//! Where a round's output goes: the seam between the loop (`pipeline.rs`) and its sinks.
 //!
 //! A sink does three things, and the loop needs nothing else from it:
 //! - collect a round's mapped records in the form it writes them ([`Sink::round`], [`Collect`]);
@@ -21,20 +21,21 @@ use std::future::Future;
 use contract::processed::DeadLetter;
 use runtime::security::Security;
 
+use job::{MapError, Row};
+
 use crate::checkpoint::Checkpoint;
 use crate::config::Config;
 use crate::error::Result;
-use crate::map::{MapError, Mapped};
 use crate::ranges::OffsetRanges;
-use crate::source::Input;
+use crate::source::{Input, Source};
 
 pub use runtime::kafka::MAX_REQUEST_BYTES;
 
 /// A round's output, collected in the form its sink writes.
 pub trait Collect {
-    /// Adds the unified record `m`; returns its size as written, or why the sink cannot take it (then the record
-    /// becomes a dead letter instead).
-    fn event(&mut self, m: &Mapped<'_>) -> Result<u64, MapError>;
+    /// Adds `row` for the job's sink number `sink`, mapped from the record at `src`; returns its size as written,
+    /// or why the sink cannot take it (then the row becomes a dead letter instead).
+    fn row(&mut self, sink: usize, row: Row<'_>, src: Source<'_>) -> Result<u64, MapError>;
     /// Adds a dead letter.
     fn dead_letter(&mut self, letter: &DeadLetter);
 }

@@ -1,7 +1,9 @@
-//! ClickHouse's RowBinary format, written straight from a mapped record (as [`crate::encode`] writes JSON): no
-//! owned row, no allocation per field. The columns are the records' declaration (`contract::record`), which the
-//! DDL is rendered from; the tests below read the rows back by the declared types. The INSERT names its columns, so
-//! a table with extra columns (with defaults) still takes the rows.
+//! ClickHouse's RowBinary format, written straight from a job's row: no owned row, no allocation per field. The
+//! direct sink stores the unified record: the job's one sink must have the unified record's columns (the default
+//! job's `processed_events`; [`check_job`] says so at start), and the stored columns are the records' declaration
+//! (`contract::record`), which the DDL is rendered from; the tests below read the rows back by the declared types.
+//! The INSERT names its columns, so a table with extra columns (with defaults) still takes the rows. Tables of a
+//! job's own come with ClickHouse sinks declared in the job.
 //!
 //! Encodings (ClickHouse's RowBinary): integers and floats little-endian; `String` as a LEB128 length and the
 //! bytes; `Nullable(T)` as one byte (1 = NULL) and then `T` if not NULL; `DateTime` as u32 seconds; `UUID` as its
@@ -10,7 +12,7 @@
 use contract::processed::DeadLetter;
 use contract::record::Record;
 
-use crate::map::{details, event_type, Mapped};
+use job::{MapError, Row};
 
 /// The columns of `record`'s stored table, in order, with their ClickHouse types: what [`write_event`] (for
 /// `contract::record::EVENTS`) and [`write_dead_letter`] (`DEAD_LETTERS`) write, as the tests below check.
@@ -18,26 +20,81 @@ pub fn columns(record: &Record) -> Vec<(&'static str, &'static str)> {
     record.stored_columns().map(|c| (c.name, c.ty)).collect()
 }
 
-/// Appends the `events_processed` row of `m` ([`columns`] of `EVENTS`), inserted at `inserted_at` (epoch seconds).
-/// The values are the ones the Kafka path stores (its materialized view makes the same columns from the JSON).
-pub fn write_event(out: &mut Vec<u8>, m: &Mapped<'_>, inserted_at: u32) {
-    uuid(out, &m.event_id);
-    string(out, &event_type(m.src.topic));
-    // The mapping accepts 1970-01-01..2105-12-31 only (contract::time), all within DateTime's u32 seconds.
-    out.extend_from_slice(&((m.event_time_ms.div_euclid(1000)) as u32).to_le_bytes());
-    out.extend_from_slice(&((m.event_time_ms.rem_euclid(1000)) as u16).to_le_bytes());
-    string(out, &m.user_id);
-    string(out, &details(m.url.as_deref(), m.element_id.as_deref(), m.order_id.as_deref(), m.amount));
-    nullable_string(out, m.url.as_deref());
-    nullable_string(out, m.element_id.as_deref());
-    nullable(out, m.duration_seconds.map(i64::to_le_bytes));
-    nullable_string(out, m.order_id.as_deref());
-    nullable(out, m.amount.map(f64::to_le_bytes));
-    nullable_string(out, m.ip_address.as_deref());
-    string(out, m.src.topic);
-    out.extend_from_slice(&m.src.partition.to_le_bytes());
-    out.extend_from_slice(&m.src.offset.to_le_bytes());
+/// Whether `plan` writes what the direct sink stores: one sink with the unified record's fields, in order, each
+/// of its JSON type. Otherwise, what to do.
+pub fn check_job(plan: &job::Plan) -> Result<(), String> {
+    use contract::record::{Json, FIELDS};
+    use job::types::Type;
+    let fits = |json: Json, ty: Type, nullable: bool| match json {
+        Json::String => ty == Type::String && !nullable,
+        Json::NullableString => ty == Type::String,
+        Json::Int => ty.is_integer() && !nullable,
+        Json::NullableInt => ty.is_integer(),
+        Json::NullableFloat => matches!(ty, Type::Double | Type::Float),
+    };
+    let ok = match plan.sinks.as_slice() {
+        [sink] => {
+            sink.columns.len() == FIELDS.len()
+                && sink.columns.iter().zip(FIELDS.iter()).all(|(c, f)| {
+                    c.name == f.name
+                        && (fits(f.json, c.ty, c.nullable) || (f.name == "event_timestamp" && c.ty.is_timestamp()))
+                })
+        }
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(format!(
+        "--sink clickhouse stores the unified record, and the job {} writes {}: run the default job (no --job), or \
+         a job whose one sink has the columns of schema/jobs/unified.sql's processed_events, or --sink kafka",
+        plan.file,
+        plan.sinks.iter().map(|s| format!("{} ({} columns)", s.name, s.columns.len())).collect::<Vec<_>>().join(", ")
+    ))
+}
+
+/// Appends the `events_processed` row of `row` ([`columns`] of `EVENTS`; [`check_job`] checked the job's sink has
+/// the unified record's fields in order), inserted at `inserted_at` (epoch seconds). The values are the ones the
+/// Kafka path stores (its materialized view makes the same columns from the JSON). A value the table cannot hold
+/// (an event id that is not a UUID, a time outside DateTime's range) is refused, and the record dead-lettered.
+pub fn write_event(out: &mut Vec<u8>, row: &Row<'_>, inserted_at: u32) -> Result<(), MapError> {
+    let v = row.values;
+    let text = |i: usize| v[i].as_str();
+    let refuse = |column: &str, why: &str| MapError::Eval {
+        expr: format!("the column {column} of {}", row.sink.name),
+        line: 0,
+        message: why.to_owned(),
+    };
+    let id =
+        text(0).filter(|s| is_uuid(s)).ok_or_else(|| refuse("event_id", "not a UUID (the table stores a UUID)"))?;
+    uuid(out, id.as_bytes().try_into().expect("is_uuid checked the length"));
+    string(out, text(1).unwrap_or_default());
+    let ms = v[3].as_i64().unwrap_or_default();
+    if !(0..=contract::time::MAX_MS).contains(&ms) {
+        return Err(refuse("event_time_ms", "outside 1970-01-01..2105-12-31 (ClickHouse's DateTime)"));
+    }
+    out.extend_from_slice(&((ms.div_euclid(1000)) as u32).to_le_bytes());
+    out.extend_from_slice(&((ms.rem_euclid(1000)) as u16).to_le_bytes());
+    string(out, text(4).unwrap_or_default());
+    string(out, text(5).unwrap_or_default());
+    nullable_string(out, text(6));
+    nullable_string(out, text(7));
+    nullable(out, v[8].as_i64().map(i64::to_le_bytes));
+    nullable_string(out, text(9));
+    nullable(out, v[10].as_f64().map(f64::to_le_bytes));
+    nullable_string(out, text(11));
+    string(out, text(12).unwrap_or_default());
+    out.extend_from_slice(&(v[13].as_i64().unwrap_or_default() as i32).to_le_bytes());
+    out.extend_from_slice(&v[14].as_i64().unwrap_or_default().to_le_bytes());
     out.extend_from_slice(&inserted_at.to_le_bytes());
+    Ok(())
+}
+
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes()
+            .enumerate()
+            .all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { c == b'-' } else { c.is_ascii_hexdigit() })
 }
 
 /// Appends the `dead_letters` row of `d` ([`columns`] of `DEAD_LETTERS`), inserted at `inserted_at` (epoch seconds).
@@ -154,17 +211,34 @@ mod tests {
     #[test]
     fn rows_read_back_by_the_declared_columns() {
         let raw = br#"{"user_id":"u1","timestamp":"2024-05-01 10:00:00.250","amount":12.5,"url":"/a"}"#;
-        let src = crate::map::Source { topic: "orders", partition: 2, offset: 9 };
-        let m = crate::map::map(src, Some(raw), 1 << 20).expect("maps");
-        let mut out = Vec::new();
-        write_event(&mut out, &m, 7);
-        write_event(&mut out, &m, 8);
+        /// Each row of the job, as RowBinary inserted at `.1`.
+        struct Rows(Vec<u8>, u32);
+        impl job::Emit for Rows {
+            fn row(&mut self, _sink: usize, row: Row<'_>) -> Result<u64, MapError> {
+                write_event(&mut self.0, &row, self.1).map(|()| 0)
+            }
+            fn dead_letter(&mut self, _sink: Option<usize>, err: MapError) {
+                panic!("dead-lettered: {err}")
+            }
+            fn dropped(&mut self, _sink: usize) {
+                panic!("dropped")
+            }
+        }
+        let plan = job::Plan::new(job::DEFAULT_JOB_NAME, job::DEFAULT_JOB).unwrap();
+        check_job(&plan).expect("the default job is what the direct sink stores");
+        let rec =
+            job::Record { topic: "orders", partition: 2, offset: 9, timestamp_ms: 0, key: None, value: Some(raw) };
+        let mut rows = Rows(Vec::new(), 7);
+        plan.map(0, &rec, 1 << 20, 0, &mut rows);
+        rows.1 = 8;
+        plan.map(0, &rec, 1 << 20, 0, &mut rows);
+        let out = rows.0;
         let event_columns = columns(&contract::record::EVENTS);
         let (first, rest) = read_row(&event_columns, &out);
         let (second, rest) = read_row(&event_columns, rest);
         assert!(rest.is_empty(), "bytes left over: the writer writes more than the declared columns");
         let get = |row: &[(String, String)], c: &str| row.iter().find(|(n, _)| n == c).expect(c).1.clone();
-        assert_eq!(get(&first, "event_id"), std::str::from_utf8(&m.event_id).unwrap().replace('-', ""));
+        assert_eq!(get(&first, "event_id"), contract::id::event_id("orders", raw).replace('-', ""));
         assert_eq!(get(&first, "event_type"), "ORDERS");
         assert_eq!(get(&first, "event_timestamp"), "1714557600");
         assert_eq!(get(&first, "event_timestamp_ms"), "250");

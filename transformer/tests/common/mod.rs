@@ -58,7 +58,7 @@ impl Names {
     /// Transformer config for these names; `extra` flags are appended.
     pub fn transformer(&self, s: &Servers, extra: &[&str]) -> transformer::Config {
         let args = std::iter::once("transformer".to_string()).chain(self.transformer_args(s, extra));
-        transformer::Config::parse_from(args)
+        transformer::Config::from_args(args)
     }
 
     /// Creates the pipeline's topics for these names (`transformer --init`, in process).

@@ -1,0 +1,155 @@
+//! Jobs beyond the two the transformer ships, through the whole engine (parse → plan → map → Flink's JSON): several
+//! sinks and routing, statement sets, UNION ALL, views, computed columns, metadata, JSON_VALUE's full syntax,
+//! CAST failures as dead letters, the NOT NULL enforcer, and refusals with their positions.
+
+use job::{Outcome, Plan, Record};
+
+fn plan(sql: &str) -> Plan {
+    Plan::new("test.sql", sql).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run(plan: &Plan, topic: &str, value: &str) -> Vec<Outcome> {
+    let rec = Record {
+        topic,
+        partition: 2,
+        offset: 7,
+        timestamp_ms: 1_623_760_245_123,
+        key: Some(b"k-1"),
+        value: Some(value.as_bytes()),
+    };
+    plan.map_owned(&rec, 1 << 20, 0)
+}
+
+fn rows(out: &[Outcome]) -> Vec<(String, String)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Outcome::Row { sink, json } => Some((sink.clone(), json.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+const SOURCE: &str = "CREATE TABLE src (
+  `timestamp` STRING, user_id STRING, amount DOUBLE, qty INT, attrs STRING,
+  `topic` STRING METADATA VIRTUAL, `partition` INT METADATA VIRTUAL, `offset` BIGINT METADATA VIRTUAL,
+  ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp', k STRING METADATA FROM 'key' VIRTUAL,
+  big_amount AS amount > 100
+) WITH ('connector' = 'kafka', 'topic' = 'orders;user_clicks', 'format' = 'json');
+";
+
+#[test]
+fn a_statement_set_routes_one_read_to_several_sinks() {
+    let p = plan(&format!(
+        "{SOURCE}
+        CREATE TABLE big (user_id STRING NOT NULL, amount DECIMAL(10, 2), src STRING)
+          WITH ('connector' = 'kafka', 'topic' = 'big_orders', 'format' = 'json');
+        CREATE TABLE everything (user_id STRING, kind STRING, n BIGINT)
+          WITH ('connector' = 'kafka', 'topic' = 'all_events', 'format' = 'json');
+        EXECUTE STATEMENT SET BEGIN
+          INSERT INTO big SELECT user_id, CAST(amount AS DECIMAL(10, 2)), CONCAT(`topic`, '/', CAST(`partition` AS STRING), '/', CAST(`offset` AS STRING))
+            FROM src WHERE `topic` = 'orders' AND big_amount;
+          INSERT INTO everything (user_id, kind) SELECT user_id, 'order' FROM src WHERE `topic` = 'orders'
+            UNION ALL SELECT user_id, 'click' FROM src WHERE `topic` = 'user_clicks';
+        END;"
+    ));
+    assert_eq!(p.sources.len(), 1, "one source, read once");
+    assert_eq!(p.sinks.iter().map(|s| s.topic.as_str()).collect::<Vec<_>>(), ["big_orders", "all_events"]);
+    let out = run(&p, "orders", r#"{"user_id":"u","amount":250.125,"timestamp":"x"}"#);
+    assert_eq!(
+        rows(&out),
+        [
+            ("big".to_owned(), r#"{"user_id":"u","amount":250.13,"src":"orders/2/7"}"#.to_owned()),
+            ("everything".to_owned(), r#"{"user_id":"u","kind":"order","n":null}"#.to_owned()),
+        ]
+    );
+    let out = run(&p, "orders", r#"{"user_id":"u","amount":5}"#);
+    assert_eq!(rows(&out).len(), 1, "only the routing INSERT takes a small order: {out:?}");
+    let out = run(&p, "user_clicks", r#"{"user_id":"v"}"#);
+    assert_eq!(rows(&out), [("everything".to_owned(), r#"{"user_id":"v","kind":"click","n":null}"#.to_owned())]);
+}
+
+#[test]
+fn a_failure_in_one_sink_is_a_dead_letter_for_that_sink_only() {
+    let p = plan(&format!(
+        "{SOURCE}
+        CREATE TABLE strict (user_id STRING NOT NULL, q INT) WITH ('connector' = 'kafka', 'topic' = 'a', 'format' = 'json');
+        CREATE TABLE lax (user_id STRING, q INT) WITH ('connector' = 'kafka', 'topic' = 'b', 'format' = 'json');
+        INSERT INTO strict SELECT user_id, CAST(attrs AS INT) FROM src;
+        INSERT INTO lax SELECT user_id, TRY_CAST(attrs AS INT) FROM src;"
+    ));
+    let out = run(&p, "orders", r#"{"user_id":"u","attrs":"not a number"}"#);
+    assert_eq!(rows(&out), [("lax".to_owned(), r#"{"user_id":"u","q":null}"#.to_owned())]);
+    let dead: Vec<_> = out
+        .iter()
+        .filter_map(|o| if let Outcome::Dead { sink, error } = o { Some((sink.clone(), error.clone())) } else { None })
+        .collect();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].0.as_deref(), Some("strict"));
+    assert_eq!(dead[0].1.reason(), "cast_error");
+    assert!(dead[0].1.to_string().contains("CAST(attrs AS INT) (line 10)"), "{}", dead[0].1);
+    // A NULL in a NOT NULL column: a dead letter naming the column, or with DROP, counted and dropped.
+    let out = run(&p, "orders", r#"{"attrs":"7"}"#);
+    assert!(
+        matches!(&out[0], Outcome::Dead { sink: Some(s), error } if s == "strict" && error.reason() == "missing_field"),
+        "{out:?}"
+    );
+    let dropping = plan(&format!(
+        "SET 'table.exec.sink.not-null-enforcer' = 'DROP';
+        {SOURCE}
+        CREATE TABLE strict (user_id STRING NOT NULL) WITH ('connector' = 'kafka', 'topic' = 'a', 'format' = 'json');
+        INSERT INTO strict SELECT UPPER(user_id) FROM src;"
+    ));
+    assert!(matches!(&run(&dropping, "orders", r#"{"x":1}"#)[..], [Outcome::Dropped { sink }] if sink == "strict"));
+}
+
+#[test]
+fn views_computed_columns_metadata_and_functions() {
+    let p = plan(&format!(
+        "{SOURCE}
+        CREATE VIEW orders_only AS SELECT user_id AS who, amount, ts, k, attrs FROM src WHERE `topic` = 'orders';
+        CREATE TABLE out (who STRING, cents BIGINT, at TIMESTAMP_LTZ(3), k STRING, day STRING, tag STRING, n INT, flag BOOLEAN)
+          WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');
+        INSERT INTO out SELECT
+          UPPER(who), CAST(ROUND(amount * 100, 0) AS BIGINT), ts, k, DATE_FORMAT(ts, 'yyyy/MM/dd'),
+          CASE WHEN amount BETWEEN 0 AND 10 THEN 'small' WHEN amount IN (11, 12) THEN 'odd' ELSE LPAD('x', 3, '-') END,
+          JSON_VALUE(attrs, '$.n' RETURNING INT DEFAULT -1 ON EMPTY NULL ON ERROR),
+          who LIKE 'a%' AND NOT who IS NULL
+        FROM orders_only;"
+    ));
+    let out = run(&p, "orders", r#"{"user_id":"ab","amount":12.345,"attrs":"{\"m\":1}"}"#);
+    assert_eq!(
+        rows(&out),
+        [("out".to_owned(), r#"{"who":"AB","cents":1235,"at":"2021-06-15 12:30:45.123Z","k":"k-1","day":"2021/06/15","tag":"--x","n":-1,"flag":true}"#.to_owned())]
+    );
+    let out = run(&p, "orders", r#"{"user_id":"b","amount":11,"attrs":"{\"n\":42}"}"#);
+    assert!(rows(&out)[0].1.contains(r#""tag":"odd","n":42,"flag":false"#), "{out:?}");
+    assert!(run(&p, "user_clicks", r#"{"user_id":"c"}"#).is_empty(), "the view's WHERE holds");
+    let strict = plan(&format!(
+        "{SOURCE}
+        CREATE TABLE out (n INT) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');
+        INSERT INTO out SELECT JSON_VALUE(attrs, '$.n' RETURNING INT ERROR ON ERROR) FROM src;"
+    ));
+    let out = run(&strict, "orders", r#"{"attrs":"{\"n\":\"many\"}"}"#);
+    assert!(matches!(&out[..], [Outcome::Dead { error, .. }] if error.reason() == "eval_error"), "{out:?}");
+}
+
+#[test]
+fn what_is_not_supported_is_refused_with_its_position() {
+    let sink = "CREATE TABLE out (a STRING) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');\n";
+    for (query, at, says) in [
+        ("INSERT INTO out SELECT user_id FROM src GROUP BY user_id;", (13, 17), "GROUP BY"),
+        ("INSERT INTO out SELECT UPPER(amount) FROM src;", (13, 30), "amount is DOUBLE, but a STRING is needed"),
+        ("INSERT INTO out SELECT nope FROM src;", (13, 24), "unknown column `nope`"),
+        ("INSERT INTO out SELECT User_Id FROM src;", (13, 24), "did you mean `user_id`"),
+        ("INSERT INTO out SELECT user_id FROM src ORDER BY 1;", (13, 17), "ORDER BY"),
+        ("INSERT INTO out SELECT COUNT(*) FROM src;", (13, 24), "aggregate"),
+        ("INSERT INTO out SELECT user_id, user_id FROM src;", (13, 1), "gives 2 columns, and out takes 1"),
+        ("INSERT INTO out SELECT qty FROM src;", (13, 24), "CAST it"),
+        ("INSERT INTO missing SELECT user_id FROM src;", (13, 13), "unknown table missing"),
+    ] {
+        let sql = format!("{SOURCE}{sink}\n\n\n\n\n{query}");
+        let e = Plan::new("job.sql", &sql).expect_err(query);
+        assert_eq!((e.pos.line, e.pos.column), at, "{query}: {e}");
+        assert!(e.to_string().contains(says), "{query}: {e}");
+    }
+}
