@@ -72,11 +72,20 @@ log "ok: up.sh used the given Kafka and ClickHouse, started neither, and rows gr
 # A stray record on processed_events (anything but the transformer may write there): ClickHouse 18.16's Kafka engine
 # stops at it for good. check.sh must name it, and kafka-engine-skip.sh must move the engine past it.
 log "a non-JSON record on processed_events: check.sh names it, kafka-engine-skip.sh moves ClickHouse past it"
+errlog=$STATE_DIR/logs/clickhouse.err.log
+stalls() { if [ -f "$errlog" ]; then grep -c 'StorageKafka.*Cannot parse input' "$errlog" || true; else echo 0; fi; }
+stalled_before=$(stalls)
 PYTHONPATH="$CACHE_DIR/pylib" python3 -c "
 from confluent_kafka import Producer
 p = Producer({'bootstrap.servers': '$KAFKA_BROKERS'})
 p.produce('processed_events', b'stray: not json', partition=0)
 assert p.flush(10) == 0"
+# Until the engine has reached the record: before that it may still ingest the good records ahead of it.
+end=$((SECONDS + 90))
+until [ "$(stalls)" -gt "$stalled_before" ]; do
+  [ $SECONDS -lt $end ] || die "ClickHouse's Kafka engine did not reach the stray record within 90 s (log: $errlog)"
+  sleep 0.5
+done
 env "${byo[@]}" CLICKHOUSE_ERR_LOG="$STATE_DIR/logs/clickhouse.err.log" CHECK_PATIENCE_SECS=15 "$ROOT/scripts/check.sh" \
   >"$STATE_DIR/byo-stall.log" 2>&1 && byo_fail "$STATE_DIR/byo-stall.log" "check.sh saw rows grow past a stray record"
 grep -q "stuck processed_events/0 at offset .*stray: not json" "$STATE_DIR/byo-stall.log" \
