@@ -105,7 +105,8 @@ else
   R=0
   ensure_confluent_kafka # the checker reads the topics with librdkafka
 fi
-log "chaos (sink $SINK, $([ "$MEMBERS" -gt 0 ] && echo "a group of $MEMBERS" || echo "one transformer")): N=$N at $RATE/s (seed $SEED, $malformed malformed) + $R on the r_ topics; $K SIGKILLs, $K kill pairs, an emitter kill, a broker and a ClickHouse restart, two topic recreations"
+if [ -n "$JOB" ]; then extra="job $(basename "$JOB"), no topic recreation"; else extra="+ $R on the r_ topics, two topic recreations"; fi
+log "chaos (sink $SINK, $([ "$MEMBERS" -gt 0 ] && echo "a group of $MEMBERS" || echo "one transformer")): N=$N at $RATE/s (seed $SEED, $malformed malformed), $extra; $K SIGKILLs, $K kill pairs, an emitter kill, a broker and a ClickHouse restart"
 
 transformer_args=(--fetch-max-wait-ms 20)
 members=(transformer)

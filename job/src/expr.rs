@@ -110,9 +110,10 @@ pub type Res<'r> = Result<Val<'r>, Fail>;
 
 impl Expr {
     /// Evaluates the expression over `ctx`.
-    pub fn eval<'r>(&self, ctx: Ctx<'r>) -> Res<'r> {
+    pub fn eval<'r>(&'r self, ctx: Ctx<'r>) -> Res<'r> {
         Ok(match self {
-            Expr::Lit(v) => v.clone(),
+            // Constants are borrowed from the plan, never copied.
+            Expr::Lit(v) => borrow(v),
             Expr::Col(i) => borrow(&ctx.row[*i as usize]),
             Expr::Not(x) => match x.eval(ctx)? {
                 Val::Bool(b) => Val::Bool(!b),
@@ -249,7 +250,7 @@ fn holds(op: Cmp, ord: Ordering) -> bool {
 
 /// A call of a built-in function: the conditional ones evaluate only the arguments they need; the others are
 /// strict (NULL in, NULL out, the first NULL's cause carried on) and computed by [`func::apply`].
-fn call<'r>(f: &Func, args: &[Expr], ctx: Ctx<'r>, site: u32) -> Res<'r> {
+fn call<'r>(f: &Func, args: &'r [Expr], ctx: Ctx<'r>, site: u32) -> Res<'r> {
     match f {
         Func::Coalesce => {
             let mut last = NULL;
@@ -277,9 +278,20 @@ fn call<'r>(f: &Func, args: &[Expr], ctx: Ctx<'r>, site: u32) -> Res<'r> {
         Func::ConcatWs => {
             let sep = args[0].eval(ctx)?;
             let Val::Str(sep) = sep else { return Ok(sep) };
-            let mut out = String::new();
+            let mut out = String::with_capacity(96);
             let mut first = true;
             for a in &args[1..] {
+                // CAST(x AS STRING) of a DOUBLE is printed straight into the result, not into a string of its own.
+                if let Expr::Cast { x, from: crate::types::Type::Double, to: crate::types::Type::String, .. } = a {
+                    if let Val::Double(d) = x.eval(ctx)? {
+                        if !first {
+                            out.push_str(&sep);
+                        }
+                        crate::value::push_java_double(&mut out, d);
+                        first = false;
+                    }
+                    continue;
+                }
                 if let Val::Str(s) = a.eval(ctx)? {
                     if !first {
                         out.push_str(&sep);
@@ -291,13 +303,21 @@ fn call<'r>(f: &Func, args: &[Expr], ctx: Ctx<'r>, site: u32) -> Res<'r> {
             Ok(Val::Str(Cow::Owned(out)))
         }
         _ => {
-            let mut vals: Vec<Val<'r>> = Vec::with_capacity(args.len());
-            for a in args {
+            // Arguments on the stack: most functions take at most four.
+            let mut small: [Val<'r>; 4] = [const { NULL }; 4];
+            let mut large: Vec<Val<'r>> = Vec::new();
+            let vals: &mut [Val<'r>] = if args.len() <= small.len() {
+                &mut small[..args.len()]
+            } else {
+                large.resize(args.len(), NULL);
+                &mut large
+            };
+            for (a, slot) in args.iter().zip(vals.iter_mut()) {
                 let v = a.eval(ctx)?;
                 if v.is_null() {
                     return Ok(v);
                 }
-                vals.push(v);
+                *slot = v;
             }
             func::apply(f, vals, ctx.now_ms).map_err(|message| Fail { site, message, cast: false })
         }

@@ -27,7 +27,7 @@ pub mod value;
 pub mod write;
 
 pub use error::{JobError, MapError};
-pub use map::{Emit, Outcome, Record, Row};
+pub use map::{Emit, Outcome, Record, Row, Scratch};
 pub use plan::Plan;
 
 /// The product's default job: the original job's SELECT extended with the unified record's columns.

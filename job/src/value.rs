@@ -242,6 +242,24 @@ pub fn java_double(x: f64) -> String {
 
 /// [`java_double`], appended to `out`.
 pub fn push_java_double(out: &mut String, x: f64) {
+    // What amounts are, fast: a whole number of cents below 10^7. For such a value the shortest text that reads
+    // back as the same double is its cents with trailing zeros dropped (any shorter text is another decimal at
+    // least 0.01 away, far more than the double's precision there), within Java's plain range [1e-3, 1e7).
+    let cents = (x * 100.0).round();
+    if (1.0..1e9).contains(&cents.abs()) && cents / 100.0 == x {
+        let c = cents.abs() as u64;
+        if x < 0.0 {
+            out.push('-');
+        }
+        out.push_str(decimal_digits((c / 100) as i64, &mut [0; 20]));
+        out.push('.');
+        let (tens, ones) = ((c % 100 / 10) as u8, (c % 10) as u8);
+        out.push(char::from(b'0' + tens));
+        if ones != 0 {
+            out.push(char::from(b'0' + ones));
+        }
+        return;
+    }
     if x.is_nan() {
         return out.push_str("NaN");
     }
@@ -269,9 +287,64 @@ pub fn push_java_double(out: &mut String, x: f64) {
     }
 }
 
+/// `n` in decimal, written into the end of `buf`, without allocating.
+pub fn decimal_digits(n: i64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The fast path for cents agrees with the general one (Rust's shortest text, in Java's layout).
+        #[test]
+        fn the_cents_fast_path_is_javas(cents in -2_000_000_000i64..2_000_000_000, x in proptest::prelude::any::<f64>()) {
+            for v in [cents as f64 / 100.0, x, cents as f64 / 1000.0, cents as f64] {
+                let mut fast = String::new();
+                push_java_double(&mut fast, v);
+                proptest::prop_assert_eq!(fast, slow_java_double(v));
+            }
+        }
+    }
+
+    /// Java's layout of Rust's shortest text, without the fast path.
+    fn slow_java_double(x: f64) -> String {
+        if x.is_nan() {
+            return "NaN".into();
+        }
+        if x.is_infinite() {
+            return if x > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        }
+        let a = x.abs();
+        if a == 0.0 || (1e-3..1e7).contains(&a) {
+            let s = format!("{x}");
+            if s.contains('.') {
+                s
+            } else {
+                format!("{s}.0")
+            }
+        } else {
+            let s = format!("{x:e}");
+            let (m, e) = s.split_once('e').unwrap();
+            let m = if m.contains('.') { m.to_string() } else { format!("{m}.0") };
+            format!("{m}E{e}")
+        }
+    }
 
     #[test]
     fn decimals() {

@@ -42,12 +42,9 @@ pub fn write_value(ty: Type, v: &Val<'_>, out: &mut Vec<u8>) {
         Val::Null(_) => out.extend_from_slice(b"null"),
         Val::Str(s) => push_json_string(out, s),
         Val::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Val::Int(n) => {
-            let mut buf = itoa_buf(*n);
-            out.extend_from_slice(buf.as_bytes_mut());
-        }
+        Val::Int(n) => out.extend_from_slice(crate::value::decimal_digits(*n, &mut [0; 20]).as_bytes()),
         Val::Double(x) => {
-            let mut s = String::new();
+            let mut s = String::with_capacity(24);
             if ty == Type::Float {
                 s = crate::func::cast::java_float(*x as f32);
             } else {
@@ -62,13 +59,18 @@ pub fn write_value(ty: Type, v: &Val<'_>, out: &mut Vec<u8>) {
         }
         Val::Dec(x, s) => out.extend_from_slice(decimal_java(*x, *s).as_bytes()),
         Val::Ts(ms) => {
-            let mut s = String::with_capacity(24);
-            time::format_timestamp(*ms, 3, true, &mut s);
-            if matches!(ty, Type::TimestampLtz(_)) {
-                s.push('Z');
-            }
             out.push(b'"');
-            out.extend_from_slice(s.as_bytes());
+            if (YEAR_1..=YEAR_9999_END).contains(ms) {
+                let (text, len) = contract::time::format_flink_ascii(*ms);
+                out.extend_from_slice(&text[..len]);
+            } else {
+                let mut s = String::new();
+                time::format_timestamp(*ms, 3, true, &mut s);
+                out.extend_from_slice(s.as_bytes());
+            }
+            if matches!(ty, Type::TimestampLtz(_)) {
+                out.push(b'Z');
+            }
             out.push(b'"');
         }
         Val::Date(d) => {
@@ -87,36 +89,9 @@ pub fn write_value(ty: Type, v: &Val<'_>, out: &mut Vec<u8>) {
     }
 }
 
-/// A decimal integer, without allocating.
-struct Digits {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl Digits {
-    fn as_bytes_mut(&mut self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-}
-
-fn itoa_buf(n: i64) -> Digits {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut m = n.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (m % 10) as u8;
-        m /= 10;
-        if m == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    Digits { buf, start: i }
-}
+/// Epoch milliseconds of 0001-01-01 and of the end of 9999: the years written with four digits.
+const YEAR_1: i64 = -62_135_596_800_000;
+const YEAR_9999_END: i64 = 253_402_300_799_999;
 
 /// `s` as a JSON string, escaped as Jackson escapes it.
 pub fn push_json_string(out: &mut Vec<u8>, s: &str) {

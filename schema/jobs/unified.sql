@@ -15,7 +15,11 @@ CREATE TABLE `raw_events_source` (
   `topic` STRING METADATA VIRTUAL,
   `partition` INT METADATA VIRTUAL,
   `offset` BIGINT METADATA VIRTUAL,
-  `event_id` STRING METADATA FROM 'etl.event-id' VIRTUAL
+  `event_id` STRING METADATA FROM 'etl.event-id' VIRTUAL,
+  -- TO_EVENT_TIME reads what TO_TIMESTAMP reads, plus RFC 3339 and epoch milliseconds, within what ClickHouse's
+  -- DateTime stores (1970..2105); anything else is NULL, and the sink's NOT NULL makes the record a dead letter.
+  -- A computed column is evaluated once per record, however often it is used.
+  `event_ts` AS TO_EVENT_TIME(`timestamp`)
 ) WITH (
   'connector' = 'kafka',
   'topic' = 'user_clicks;page_views;orders',
@@ -51,10 +55,8 @@ INSERT INTO `processed_events`
 SELECT
     `event_id`,
     UPPER(REPLACE(`topic`, 'user_', '')),
-    -- TO_EVENT_TIME reads what TO_TIMESTAMP reads, plus RFC 3339 and epoch milliseconds, within what ClickHouse's
-    -- DateTime stores (1970..2105); anything else is NULL, and NOT NULL makes the record a dead letter.
-    TO_EVENT_TIME(`timestamp`),
-    EPOCH_MILLIS(TO_EVENT_TIME(`timestamp`)),
+    `event_ts`,
+    EPOCH_MILLIS(`event_ts`),
     `user_id`,
     CONCAT_WS(' | ', `url`, `element_id`, CAST(`order_id` AS STRING), CAST(`amount` AS STRING)),
     `url`,

@@ -49,6 +49,7 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
 
 fn bench(c: &mut Criterion) {
     let plan = Plan::new(job::DEFAULT_JOB_NAME, job::DEFAULT_JOB).expect("the default job plans");
+    let mut scratch = job::Scratch::default();
     let mut group = c.benchmark_group("map");
     group.throughput(Throughput::Elements(1));
     for (topic, value) in samples() {
@@ -56,20 +57,20 @@ fn bench(c: &mut Criterion) {
         let mut json = Json { out: Vec::with_capacity(1024), write: true };
         group.bench_function(format!("{topic}/map_and_write_json"), |b| {
             b.iter(|| {
-                plan.map(0, black_box(&rec), 1 << 20, 0, &mut json);
+                plan.map_with(&mut scratch, 0, black_box(&rec), 1 << 20, 0, &mut json);
                 json.out.len()
             })
         });
         let mut dropped = Json { out: Vec::new(), write: false };
         group.bench_function(format!("{topic}/map"), |b| {
-            b.iter(|| plan.map(0, black_box(&rec), 1 << 20, 0, &mut dropped))
+            b.iter(|| plan.map_with(&mut scratch, 0, black_box(&rec), 1 << 20, 0, &mut dropped))
         });
         group.bench_function(format!("{topic}/json_decode_only"), |b| {
             b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&value)).unwrap())
         });
         group.bench_function(format!("{topic}/owned_and_serde_encode"), |b| {
             b.iter(|| {
-                plan.map(0, black_box(&rec), 1 << 20, 0, &mut json);
+                plan.map_with(&mut scratch, 0, black_box(&rec), 1 << 20, 0, &mut json);
                 let owned: contract::processed::ProcessedEvent = serde_json::from_slice(&json.out).unwrap();
                 serde_json::to_vec(&owned).unwrap()
             })

@@ -41,6 +41,7 @@ fn main() {
     }
     let plan = Plan::new(job::DEFAULT_JOB_NAME, job::DEFAULT_JOB).expect("the default job plans");
     let mut json = Json { out: Vec::with_capacity(1024), bytes: 0 };
+    let mut scratch = job::Scratch::default();
     for (i, (t, value)) in records.iter().enumerate() {
         let rec = Record {
             topic: topics[*t],
@@ -50,7 +51,7 @@ fn main() {
             key: None,
             value: Some(value),
         };
-        plan.map(0, &rec, 1 << 20, 0, &mut json);
+        plan.map_with(&mut scratch, 0, &rec, 1 << 20, 0, &mut json);
     }
     println!("mapped {n} records, {} bytes of JSON", json.bytes);
 }

@@ -144,6 +144,7 @@ pub fn prepare<R: Collect>(
         bytes_out: 0,
         reasons: Vec::new(),
     };
+    let mut scratch = job::Scratch::default();
     for (idx, records) in fetched.into_iter().enumerate() {
         let (topic, partition) = (&layout.inputs[idx].0, layout.inputs[idx].1);
         for r in records {
@@ -167,7 +168,7 @@ pub fn prepare<R: Collect>(
             };
             let mut emit = Emitter { batch: &mut b, layout, src, value, now_ms };
             for &source in &layout.sources[idx] {
-                layout.plan.map(source, &rec, layout.max_record_bytes, now_ms, &mut emit);
+                layout.plan.map_with(&mut scratch, source, &rec, layout.max_record_bytes, now_ms, &mut emit);
             }
         }
     }

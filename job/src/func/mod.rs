@@ -95,7 +95,7 @@ pub enum Func {
 
 /// Applies the strict function `f` to `vals`, its arguments, none of them NULL (the caller checked: NULL in,
 /// NULL out). `Err` is a failure Flink would fail the job on, in words.
-pub fn apply<'r>(f: &Func, mut vals: Vec<Val<'r>>, now_ms: i64) -> Result<Val<'r>, String> {
+pub fn apply<'r>(f: &Func, vals: &mut [Val<'r>], now_ms: i64) -> Result<Val<'r>, String> {
     // The strings and integers of the arguments, by index (the planner checked their types).
     fn sv<'v>(vals: &'v [Val<'_>], i: usize) -> &'v str {
         vals.get(i).and_then(Val::as_str).unwrap_or_default()
@@ -105,7 +105,7 @@ pub fn apply<'r>(f: &Func, mut vals: Vec<Val<'r>>, now_ms: i64) -> Result<Val<'r
     }
     // The functions that may give back their first argument's string take it (a borrowed string stays borrowed).
     let first = match f {
-        Func::Trim { .. } | Func::Replace | Func::Substring | Func::ToEventTime => {
+        Func::Trim { .. } | Func::Replace | Func::Substring | Func::ToEventTime | Func::Upper | Func::Lower => {
             std::mem::replace(&mut vals[0], NULL)
         }
         _ => NULL,
@@ -114,11 +114,11 @@ pub fn apply<'r>(f: &Func, mut vals: Vec<Val<'r>>, now_ms: i64) -> Result<Val<'r
         Val::Str(s) => s,
         _ => Cow::Borrowed(""),
     };
-    let s = |i: usize| sv(&vals, i);
-    let n = |i: usize| nv(&vals, i);
+    let s = |i: usize| sv(vals, i);
+    let n = |i: usize| nv(vals, i);
     Ok(match f {
-        Func::Upper => string::map_str(&vals[0], |s| s.to_uppercase(), |c| !c.is_ascii_lowercase()),
-        Func::Lower => string::map_str(&vals[0], |s| s.to_lowercase(), |c| !c.is_ascii_uppercase()),
+        Func::Upper => string::upper(first_str(first)),
+        Func::Lower => string::lower(first_str(first)),
         Func::InitCap => Val::Str(Cow::Owned(string::initcap(s(0)))),
         Func::Trim { leading, trailing } => {
             let chars = if vals.len() > 1 { s(1) } else { " " };
@@ -132,7 +132,7 @@ pub fn apply<'r>(f: &Func, mut vals: Vec<Val<'r>>, now_ms: i64) -> Result<Val<'r
         Func::CharLength => Val::Int(s(0).chars().count() as i64),
         Func::Concat => {
             let mut out = String::new();
-            for v in &vals {
+            for v in vals.iter() {
                 out.push_str(v.as_str().unwrap_or_default());
             }
             Val::Str(Cow::Owned(out))

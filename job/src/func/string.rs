@@ -5,13 +5,32 @@ use std::borrow::Cow;
 
 use crate::value::{Val, NULL};
 
-/// `UPPER`/`LOWER`: `f` of the string, borrowed unchanged when every character already passes `unchanged`.
-pub fn map_str<'r>(v: &Val<'r>, f: impl Fn(&str) -> String, unchanged: impl Fn(char) -> bool) -> Val<'r> {
-    match v {
-        Val::Str(Cow::Borrowed(s)) if s.is_ascii() && s.chars().all(&unchanged) => Val::Str(Cow::Borrowed(s)),
-        Val::Str(s) => Val::Str(Cow::Owned(f(s))),
-        other => other.clone(),
+/// `UPPER(s)`: borrowed as it is when it has nothing to change, changed in place when it is owned ASCII text.
+pub fn upper(s: Cow<'_, str>) -> Val<'_> {
+    Val::Str(change_case(s, true))
+}
+
+/// `LOWER(s)`, as [`upper`].
+pub fn lower(s: Cow<'_, str>) -> Val<'_> {
+    Val::Str(change_case(s, false))
+}
+
+fn change_case(s: Cow<'_, str>, up: bool) -> Cow<'_, str> {
+    let unchanged = |c: u8| if up { !c.is_ascii_lowercase() } else { !c.is_ascii_uppercase() };
+    if s.is_ascii() {
+        if s.bytes().all(unchanged) {
+            return s;
+        }
+        let mut owned = s.into_owned();
+        if up {
+            owned.make_ascii_uppercase();
+        } else {
+            owned.make_ascii_lowercase();
+        }
+        return Cow::Owned(owned);
     }
+    // Unicode's full mappings (ß → SS), as Java's toUpperCase.
+    Cow::Owned(if up { s.to_uppercase() } else { s.to_lowercase() })
 }
 
 /// `INITCAP(s)`: the first letter of each word upper case, the rest lower case (words split at non-alphanumerics).

@@ -65,6 +65,8 @@ pub struct Source {
     pub(crate) slots: Vec<Slot>,
     /// The physical columns the job reads (the JSON format reads only these), in slot order.
     pub(crate) fields: Vec<Field>,
+    /// The computed columns the job reads.
+    pub(crate) computed: Vec<Expr>,
     /// `json.fail-on-missing-field`.
     pub(crate) fail_on_missing: bool,
     /// `json.ignore-parse-errors`.
@@ -82,6 +84,9 @@ pub(crate) enum Slot {
     Field,
     /// Connector metadata, as the declared type.
     Meta(Meta, Type),
+    /// A computed column: [`Source::computed`] at this index, evaluated once per record after the fields and the
+    /// metadata (it reads only those), however many expressions use it.
+    Computed(u16),
 }
 
 /// A physical column the job reads.
@@ -162,7 +167,9 @@ struct SourceBuild {
     table: usize,
     slots: Vec<Slot>,
     fields: Vec<Field>,
-    by_column: BTreeMap<usize, u16>,
+    computed: Vec<Expr>,
+    /// Per column used: its slot, and for a computed one its type and nullability.
+    by_column: BTreeMap<usize, (u16, Type, bool)>,
     branches: Vec<usize>,
 }
 
@@ -293,6 +300,7 @@ impl Plan {
                 options: t.options.clone(),
                 slots: s.slots,
                 fields: s.fields,
+                computed: s.computed,
                 fail_on_missing: t.flag("json.fail-on-missing-field"),
                 ignore_parse_errors: t.flag("json.ignore-parse-errors"),
                 branches: s.branches,
@@ -350,30 +358,32 @@ impl<'a> Builder<'a> {
     /// The typed expression of column `col` of `table`, read through `source`.
     pub(crate) fn table_column(&mut self, source: usize, table: usize, col: usize) -> Result<Typed, Problem> {
         let c = self.tables[table].columns[col].clone();
-        match &c.kind {
+        if let Some(&(slot, ty, nullable)) = self.sources[source].by_column.get(&col) {
+            return Ok(Typed { expr: Expr::Col(slot), ty, nullable });
+        }
+        let (slot, ty, nullable) = match &c.kind {
             Kind::Computed(expr) => {
-                // Evaluated like a SELECT item, over the table's other columns (not other computed ones).
+                // Compiled like a SELECT item, over the table's other columns (not other computed ones): the slots
+                // it reads come first, so evaluating slots in order fills them before it.
                 let mut scope = self.base_scope(source, table, false);
-                self.compile(expr, &mut scope)
+                let t = self.compile(expr, &mut scope)?;
+                let s = &mut self.sources[source];
+                let slot = s.slots.len() as u16;
+                s.slots.push(Slot::Computed(s.computed.len() as u16));
+                s.computed.push(t.expr);
+                (slot, t.ty, t.nullable)
             }
             kind => {
                 let s = &mut self.sources[source];
-                let slot = match s.by_column.get(&col) {
-                    Some(slot) => *slot,
-                    None => {
-                        let slot = s.slots.len() as u16;
-                        match kind {
-                            Kind::Physical => {
-                                s.slots.push(Slot::Field);
-                                s.fields.push(Field { name: c.name.clone(), ty: c.ty, not_null: !c.nullable, slot });
-                            }
-                            Kind::Metadata(meta, _) => s.slots.push(Slot::Meta(*meta, c.ty)),
-                            Kind::Computed(_) => unreachable!("handled above"),
-                        }
-                        s.by_column.insert(col, slot);
-                        slot
+                let slot = s.slots.len() as u16;
+                match kind {
+                    Kind::Physical => {
+                        s.slots.push(Slot::Field);
+                        s.fields.push(Field { name: c.name.clone(), ty: c.ty, not_null: !c.nullable, slot });
                     }
-                };
+                    Kind::Metadata(meta, _) => s.slots.push(Slot::Meta(*meta, c.ty)),
+                    Kind::Computed(_) => unreachable!("handled above"),
+                }
                 let nullable = match kind {
                     Kind::Metadata(
                         Meta::Topic
@@ -386,9 +396,11 @@ impl<'a> Builder<'a> {
                     ) => false,
                     _ => c.nullable,
                 };
-                Ok(Typed { expr: Expr::Col(slot), ty: c.ty, nullable })
+                (slot, c.ty, nullable)
             }
-        }
+        };
+        self.sources[source].by_column.insert(col, (slot, ty, nullable));
+        Ok(Typed { expr: Expr::Col(slot), ty, nullable })
     }
 
     /// The names of `table`'s columns (computed ones too when `computed`), read through `source`.
@@ -510,6 +522,7 @@ impl<'a> Builder<'a> {
                         table,
                         slots: Vec::new(),
                         fields: Vec::new(),
+                        computed: Vec::new(),
                         by_column: BTreeMap::new(),
                         branches: Vec::new(),
                     });
