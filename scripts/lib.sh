@@ -54,6 +54,7 @@ nisshi_bin() { # prints the path of the nisshi broker binary, if installed
 NISSHI_BUILD_ENV=(CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
   CARGO_PROFILE_RELEASE_OPT_LEVEL=2 CARGO_PROFILE_RELEASE_DEBUG=false)
 nisshi_build_pid=""
+nisshi_build_started=0
 
 nisshi_build_start() { # starts building the nisshi broker with cargo install in the background, if it is missing
   [ -n "$(nisshi_bin)" ] && return 0
@@ -65,6 +66,7 @@ nisshi_build_start() { # starts building the nisshi broker with cargo install in
   ( env "${NISSHI_BUILD_ENV[@]}" cargo "+$NISSHI_TOOLCHAIN" install nisshi --version "$NISSHI_VERSION" --locked \
       >>"$CACHE_DIR/nisshi-build.log" 2>&1 ) &
   nisshi_build_pid=$!
+  nisshi_build_started=$SECONDS
 }
 
 nisshi_build_wait() { # waits for nisshi_build_start's build, saying how far it is every 30 s
@@ -74,13 +76,13 @@ nisshi_build_wait() { # waits for nisshi_build_start's build, saying how far it 
     sleep 1; t=$((t + 1))
     if [ $((t % 30)) = 0 ]; then
       done=$(grep -c Compiling "$CACHE_DIR/nisshi-build.log" || true)
-      log "  waiting for the nisshi build (${t}s so far): $done of about 465 crates compiled"
+      log "  waiting for the nisshi build ($((SECONDS - nisshi_build_started)) s since it started): $done of about 465 crates compiled"
     fi
   done
   wait "$nisshi_build_pid" || die "building nisshi failed (see $CACHE_DIR/nisshi-build.log)"
   nisshi_build_pid=""
   [ -n "$(nisshi_bin)" ] || die "nisshi was built but is not on PATH nor in ~/.cargo/bin"
-  log "nisshi $NISSHI_VERSION installed"
+  log "nisshi $NISSHI_VERSION installed ($((SECONDS - nisshi_build_started)) s)"
 }
 
 ensure_nisshi() { # builds the nisshi broker with cargo install, once, and waits for it
