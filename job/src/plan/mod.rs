@@ -16,8 +16,7 @@ use crate::parse::{self, InsertDef, Stmt, ViewDef};
 use crate::types::Type;
 use compile::{coerce, Typed};
 
-/// The name the dialect's hook gives a JSON_VALUE call written with RETURNING / ON EMPTY / ON ERROR.
-pub const JSON_VALUE_CALL: &str = "JSON_VALUE#";
+pub use crate::parse::dialect::JSON_VALUE_CALL;
 
 /// A planned job.
 #[derive(Debug)]

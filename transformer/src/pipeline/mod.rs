@@ -25,19 +25,24 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use rskafka::client::Client;
-use rskafka::record::RecordAndOffset;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
+mod budget;
+mod invalid;
+mod recover;
+
 use crate::batch::{prepare, Batch, Layout};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, OffsetStore};
-use crate::config::{Assignment, Config, OnOffsetOutOfRange};
+use crate::config::{Assignment, Config};
 use crate::error::{Error, Result};
-use crate::metrics::{Metrics, PositionEvent};
+use crate::metrics::Metrics;
 use crate::positions::Positions;
 use crate::ranges::OffsetRanges;
 use crate::sink::Sink;
-use crate::source::{self, open_inputs, open_partitions, Fetched, Input, PositionProblem};
+use crate::source::{self, open_inputs, Fetched, Input, PositionProblem};
+use budget::within_budget;
+use invalid::Unreadable;
 
 /// A running transformer instance, writing to the sink `S`, committing its positions to the store `O`.
 pub struct Pipeline<S, O = Positions> {
@@ -242,201 +247,6 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         Ok(())
     }
 
-    /// Recovers: through a rebalance when the group has one due (it recovers the partitions it deals), otherwise
-    /// the partitions we have.
-    async fn resync(&mut self) -> Result<()> {
-        if !self.follow_rebalance().await? {
-            self.recover().await?;
-        }
-        Ok(())
-    }
-
-    /// When the consumer group rebalances: takes part, opens the partitions now ours and recovers them (what
-    /// their previous owner wrote after its last commit is found and skipped). `true` when it did.
-    async fn follow_rebalance(&mut self) -> Result<bool> {
-        if !self.store.rebalance_due() {
-            return Ok(false);
-        }
-        let Some(parts) = self.store.rebalance().await? else { return Ok(false) };
-        self.inputs = open_partitions(&self.client, &parts).await?;
-        self.layout.set_inputs(self.inputs.iter().map(Input::id).collect());
-        self.pending.clear();
-        self.unreadable.clear();
-        self.skips.clear();
-        let owned: std::collections::BTreeSet<_> = self.layout.inputs.iter().cloned().collect();
-        self.metrics.partitions.lock().expect("metrics lock poisoned").retain(|k, _| owned.contains(k));
-        self.recover().await?;
-        Ok(true)
-    }
-
-    /// Loads the newest checkpoint (or, with none of ours, the group's positions under other keys), sets every
-    /// input to its committed position (a partition the checkpoint does not know starts at its log start), checks
-    /// each position against the broker, and scans both outputs from the checkpoint's marks for records this
-    /// instance wrote after its last commit, so they are skipped rather than written twice.
-    pub async fn recover(&mut self) -> Result<()> {
-        let started = Instant::now();
-        self.metrics.recoveries.fetch_add(1, Relaxed);
-        let keys: Vec<String> = self.inputs.iter().map(Input::key).collect();
-        let (cp, ours) = match self.store.load().await? {
-            Some(cp) => (Some(cp), true),
-            None => match self.store.adopt(&self.cfg.group, &keys).await? {
-                Some(a) => {
-                    info!(
-                        from_keys = ?a.keys,
-                        partitions = a.next_offsets.len(),
-                        "no checkpoint under our key: taking the positions this group committed under other keys \
-                         (--instances changed?) and scanning from their marks"
-                    );
-                    (
-                        Some(Checkpoint {
-                            next_offsets: a.next_offsets,
-                            output_marks: a.output_marks,
-                            ..Default::default()
-                        }),
-                        false,
-                    )
-                }
-                None => {
-                    info!(
-                        key = OffsetStore::key(&self.store),
-                        start_at = ?self.cfg.start_at,
-                        "no checkpoint yet: every partition starts where --start-at says, and no output is scanned \
-                         (a transformer commits a checkpoint before its first write, so nothing of ours is there)"
-                    );
-                    (None, false)
-                }
-            },
-        };
-        let committed = cp.clone().unwrap_or_default();
-        for input in &mut self.inputs {
-            input.next_offset = match committed.next_offsets.get(&input.key()) {
-                Some(&o) => o,
-                None => source::offset_at(&input.client, self.cfg.start_at).await?,
-            };
-        }
-        self.pending = vec![None; self.inputs.len()];
-        self.unreadable.resize(self.inputs.len(), None);
-        self.skips = vec![OffsetRanges::default(); self.inputs.len()];
-        for idx in 0..self.inputs.len() {
-            if let Some(problem) = source::check_position(&mut self.inputs[idx]).await? {
-                self.found_invalid(idx, problem)?;
-            } else if let Some(&position) = committed.gone.get(&self.inputs[idx].key()) {
-                let (log_start, _) = runtime::kafka::bounds(&self.inputs[idx].client).await?;
-                self.inputs[idx].next_offset = position;
-                self.found_invalid(idx, PositionProblem::Gone { position, log_start })?;
-            }
-        }
-        let found = self.sink.recover(cp.as_ref(), &self.inputs).await?;
-        let scanned = found.scanned;
-        self.skips = found.skips;
-        for idx in 0..self.inputs.len() {
-            self.forget_skips(idx);
-            // A store that commits every position before the first write (a group) has written nothing of a
-            // partition it holds no position for: what the scan found there belongs to a deleted topic of the same
-            // name (deleting a topic deletes the group's offsets with it).
-            if self.store.commits_at_recovery() && !committed.next_offsets.contains_key(&self.inputs[idx].key()) {
-                self.skips[idx].clear();
-            }
-        }
-        // Positions moved back, or (a group) partitions that may have just come here: committed behind a barrier,
-        // with their marks first (see commit_moves).
-        let behind_barrier = !self.apply_pending().is_empty() || self.store.commits_at_recovery();
-        if behind_barrier {
-            self.sink.barrier();
-        }
-        self.checkpoint = self.checkpoint_at(self.inputs.iter().map(|i| (i.key(), i.next_offset)).collect());
-        if !ours || behind_barrier {
-            if behind_barrier {
-                // Nothing is written yet: these marks lie past every record of a deleted topic of the same name.
-                self.store.marks_first(&self.checkpoint).await?;
-            }
-            self.store.commit(&self.checkpoint).await?;
-            debug!("committed the recovered positions before any write");
-        }
-        self.publish_gauges();
-        info!(
-            inputs = self.inputs.len(),
-            scanned,
-            already_written = self.skips.iter().map(OffsetRanges::len).sum::<u64>(),
-            skip_ranges = self.skips.iter().map(OffsetRanges::range_count).sum::<usize>(),
-            positions = ?self.checkpoint.next_offsets,
-            peak_rss_kb = peak_rss_kb(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "recovered from the last checkpoint"
-        );
-        Ok(())
-    }
-
-    /// An input position found invalid: stop (`--on-offset-out-of-range fail`, an [`Error::Fatal`]), or say so out
-    /// loud and remember it for [`Pipeline::apply_pending`].
-    fn found_invalid(&mut self, idx: usize, problem: PositionProblem) -> Result<()> {
-        let (topic, partition) = self.inputs[idx].id();
-        if self.cfg.on_offset_out_of_range == OnOffsetOutOfRange::Fail {
-            return Err(Error::Fatal(format!(
-                "input {topic}/{partition}: {problem}. Stopped (--on-offset-out-of-range fail): move on with \
-                 `transformer offsets reset --to earliest` (or another position), or run with \
-                 --on-offset-out-of-range earliest"
-            )));
-        }
-        let (from, to, lost) = (self.inputs[idx].next_offset, problem.resume_at(), problem.lost());
-        // The same position found invalid again before the move was committed (a failed round's recovery checks
-        // every position anew) is one event, not two.
-        if self.reported.insert((topic.clone(), partition), (from, problem.kind())) == Some((from, problem.kind())) {
-            self.pending[idx] = Some(problem);
-            self.forget_skips(idx);
-            return Ok(());
-        }
-        let message = format!("{topic}/{partition}: {problem}; resuming at the log start, offset {to}");
-        error!(topic, partition, kind = problem.kind(), from, to, lost, "{message}");
-        self.metrics.error(message.clone());
-        self.metrics.position_event(PositionEvent {
-            t: chrono::Utc::now().timestamp_millis(),
-            topic,
-            partition,
-            kind: problem.kind(),
-            from,
-            to,
-            lost,
-            message,
-        });
-        self.pending[idx] = Some(problem);
-        self.forget_skips(idx);
-        Ok(())
-    }
-
-    /// Drops what recovery found for an input whose position is invalid: in a recreated topic the same offsets
-    /// name other records; after retention, the records below the log start are gone.
-    fn forget_skips(&mut self, idx: usize) {
-        match (self.pending[idx], self.skips.get_mut(idx)) {
-            (Some(PositionProblem::PastEnd { .. } | PositionProblem::Gone { .. }), Some(s)) => {
-                s.clear();
-            }
-            (Some(p @ PositionProblem::BeforeLogStart { .. }), Some(s)) => {
-                s.remove_below(p.resume_at());
-            }
-            _ => {}
-        }
-    }
-
-    /// Moves the inputs with an invalid position to their log start; returns their indexes. A recreated topic's
-    /// move waits until no other input has records ahead that recovery found: until then the committed marks
-    /// stay where the recovery scan started, and a scan from there would take the old topic's records for the
-    /// new one's. Meanwhile that input is not read (its position is past the end anyway).
-    fn apply_pending(&mut self) -> Vec<usize> {
-        let mut moved = Vec::new();
-        for idx in 0..self.inputs.len() {
-            let Some(problem) = self.pending[idx] else { continue };
-            let others_clear = self.skips.iter().enumerate().all(|(j, s)| j == idx || s.is_empty());
-            if matches!(problem, PositionProblem::PastEnd { .. } | PositionProblem::Gone { .. }) && !others_clear {
-                continue;
-            }
-            self.inputs[idx].next_offset = problem.resume_at();
-            self.pending[idx] = None;
-            moved.push(idx);
-        }
-        moved
-    }
-
     /// The output marks to commit: where the recovery scan started while records it found are still ahead
     /// (a crash now must find them again), otherwise the ends of our writes.
     fn marks(&self) -> BTreeMap<String, i64> {
@@ -560,68 +370,6 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         Ok(())
     }
 
-    /// Commits the positions [`Pipeline::apply_pending`] moved back, in a round of their own (nothing written): behind
-    /// a barrier in the outputs ([`Sink::barrier`]), so no later recovery takes the old topic's records, which carry
-    /// the same coordinates, for the new one's.
-    async fn commit_moves(&mut self, moved: &[usize]) -> Result<()> {
-        self.sink.barrier();
-        let mut cp = self.checkpoint_at(self.checkpoint.next_offsets.clone());
-        for &idx in moved {
-            cp.next_offsets.insert(self.inputs[idx].key(), self.inputs[idx].next_offset);
-        }
-        let timeout = self.cfg.request_timeout();
-        within(timeout, "Kafka", "the marks of a move", self.store.marks_first(&cp)).await??;
-        within(timeout, "Kafka", "the checkpoint commit", self.store.commit(&cp)).await??;
-        self.checkpoint = cp;
-        self.publish_gauges();
-        Ok(())
-    }
-
-    /// Stops input `idx` at its position: the record batch there cannot be read. The other partitions go on; this
-    /// one is tried again every [`UNREADABLE_RETRY`], and /healthz, /metrics, the status page and the log say why.
-    fn found_unreadable(&mut self, idx: usize, e: &rskafka::client::error::Error) {
-        let input = &self.inputs[idx];
-        let (topic, partition, offset) = (input.client.topic(), input.client.partition(), input.next_offset);
-        let message = format!(
-            "partition {topic}/{partition} stopped at offset {offset}: its record batch cannot be read ({e}); the \
-             other partitions go on. It is tried again every {} s. To skip it, move the position past the batch: \
-             `transformer offsets reset --partition {topic}/{partition} --to-offset N`, then restart",
-            UNREADABLE_RETRY.as_secs()
-        );
-        match &self.unreadable[idx] {
-            Some(u) if u.offset == offset => warn!(topic, partition, offset, error = %e, "still cannot be read"),
-            _ => {
-                error!(topic, partition, offset, error = %e, "partition stopped: a record batch cannot be read; the other partitions go on");
-                self.metrics.error(message.clone());
-            }
-        }
-        self.unreadable[idx] = Some(Unreadable { offset, retry_at: Instant::now() + UNREADABLE_RETRY });
-        self.metrics.set_unreadable(input.id(), Some(message));
-    }
-
-    /// Input `idx` was read: if it had stopped at an unreadable batch, it goes on.
-    fn readable_again(&mut self, idx: usize) {
-        if let Some(u) = self.unreadable[idx].take() {
-            let input = &self.inputs[idx];
-            info!(
-                topic = input.client.topic(),
-                partition = input.client.partition(),
-                offset = u.offset,
-                "partition readable again; going on"
-            );
-            self.metrics.set_unreadable(input.id(), None);
-        }
-    }
-
-    /// The partitions stopped at a batch they cannot read, as `topic/partition at offset N`.
-    fn unreadable_partitions(&self) -> Vec<String> {
-        self.inputs
-            .iter()
-            .zip(&self.unreadable)
-            .filter_map(|(i, u)| u.as_ref().map(|u| format!("{} at offset {}", i.key(), u.offset)))
-            .collect()
-    }
-
     /// Books a committed round: only now do the offsets move; counters count.
     fn committed(&mut self, batch: Batch<()>, cp: Checkpoint) {
         for (input, n) in self.inputs.iter_mut().zip(&batch.next) {
@@ -684,85 +432,4 @@ async fn within<T>(
     fut: impl std::future::Future<Output = T>,
 ) -> Result<T> {
     tokio::time::timeout(deadline, fut).await.map_err(|_| Error::Timeout { server, what, waited: deadline })
-}
-
-/// Cuts `fetched` (records per input) to about `budget` bytes of values: a broker returns a producer's batch whole
-/// however small the fetch size, so a round of large batches could hold far more than its share. Inputs are taken
-/// in turn from `round % inputs`, each while the budget lasts (and always at least one record, so a round makes
-/// progress); what is cut is fetched again next round, since positions only move past what a round wrote.
-fn within_budget(fetched: &mut [Vec<RecordAndOffset>], budget: u64, round: usize) {
-    let n = fetched.len();
-    let mut used = 0u64;
-    for k in 0..n {
-        let records = &mut fetched[(round + k) % n];
-        let mut keep = 0;
-        for r in records.iter() {
-            let size = r.record.value.as_ref().map_or(0, |v| v.len() as u64);
-            if used > 0 && used + size > budget {
-                break;
-            }
-            used += size;
-            keep += 1;
-        }
-        records.truncate(keep);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn records(offsets: std::ops::Range<i64>, size: usize) -> Vec<RecordAndOffset> {
-        offsets
-            .map(|offset| RecordAndOffset {
-                record: rskafka::record::Record {
-                    key: None,
-                    value: Some(vec![b'x'; size]),
-                    headers: BTreeMap::new(),
-                    timestamp: chrono::Utc::now(),
-                },
-                offset,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_round_takes_records_up_to_its_budget_in_turn() {
-        let lens = |f: &[Vec<RecordAndOffset>]| f.iter().map(Vec::len).collect::<Vec<_>>();
-        let mut f = vec![records(0..10, 100), records(0..10, 100), records(0..10, 100)];
-        within_budget(&mut f, 1_500, 0);
-        assert_eq!(lens(&f), [10, 5, 0], "the first input whole, the second while the budget lasts");
-        let mut f = vec![records(0..10, 100), records(0..10, 100), records(0..10, 100)];
-        within_budget(&mut f, 1_500, 1);
-        assert_eq!(lens(&f), [0, 10, 5], "the next round starts with the next input");
-        let mut f = vec![records(0..2, 5_000), records(0..1, 10)];
-        within_budget(&mut f, 1_000, 0);
-        assert_eq!(lens(&f), [1, 0], "always at least one record, however large");
-        let mut f = vec![records(0..3, 10), records(0..3, 10)];
-        within_budget(&mut f, 1 << 20, 5);
-        assert_eq!(lens(&f), [3, 3], "under the budget nothing is cut");
-    }
-}
-
-/// How often a partition stopped at an unreadable batch is tried again (a broker-side fault may clear).
-const UNREADABLE_RETRY: Duration = Duration::from_secs(30);
-
-/// Where an input partition stopped: the record batch at `offset` cannot be read.
-#[derive(Debug, Clone)]
-struct Unreadable {
-    /// The position, where the unreadable batch is.
-    offset: i64,
-    /// When to try it again.
-    retry_at: Instant,
-}
-
-/// The process's peak resident memory so far (VmHWM), in KiB; 0 where /proc is not there. Logged at the end of
-/// recovery, so the memory a recovery scan takes is a measured figure (scripts/bench.sh).
-fn peak_rss_kb() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
