@@ -111,7 +111,7 @@ pub trait OffsetStore: Send + Sync + 'static {
     ) -> impl std::future::Future<Output = Result<Option<Vec<(String, i32)>>, CheckpointError>> + Send {
         async { Ok(None) }
     }
-    /// Before a commit that moves positions back (a recreated topic: see the loop, `pipeline.rs`) or that a recovery
+    /// Before a commit that moves positions back (a recreated topic: see the loop, `pipeline/`) or that a recovery
     /// makes before the first write: records `cp`, whose marks lie past every output record of a deleted topic of
     /// the same name and before anything not yet committed, so no later recovery takes those records for the new
     /// topic's. A store that commits positions and marks in one record needs nothing here.

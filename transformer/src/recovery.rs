@@ -22,7 +22,7 @@ use crate::source::{bounds, scan, tp_key, Input};
 pub enum From {
     /// At this committed mark (never below the log start).
     Mark(i64),
-    /// At the partition's end: nothing of ours can be there (no checkpoint yet; see the loop, `pipeline.rs`).
+    /// At the partition's end: nothing of ours can be there (no checkpoint yet; see the loop, `pipeline/`).
     End,
     /// At the log start: a checkpoint exists but has no mark for this partition (added since).
     Start,

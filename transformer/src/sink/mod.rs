@@ -1,4 +1,4 @@
-//! Where a round's output goes: the seam between the loop (`pipeline.rs`) and its sinks.
+//! Where a round's output goes: the seam between the loop (`pipeline/`) and its sinks.
 //!
 //! A sink does three things, and the loop needs nothing else from it:
 //! - collect a round's mapped records in the form it writes them ([`Sink::round`], [`Collect`]);
