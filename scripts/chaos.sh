@@ -162,7 +162,7 @@ wait_r_committed() { # until the transformer has committed everything on the r_ 
   local end=$((SECONDS + 900)) report
   while [ $SECONDS -lt $end ]; do
     report=$("$BIN_DIR/transformer" --status 2>/dev/null) || true
-    # Every r_ partition committed and none with lag: counted, not `grep | grep -q` (a pipe under pipefail fails
+    # Every r_ partition committed and none with lag: counted, not a grep piped into grep -q (a pipe under pipefail fails
     # when the reader exits early).
     if grep -q 'topic=r_' <<<"$report" && [ "$(grep 'topic=r_.*committed=' <<<"$report" | grep -vc ' lag=0 ')" = 0 ]; then return 0; fi
     sleep 0.5

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The promises of the release build, checked (called by scripts/test.sh while its test servers run):
-#  0. no pipe into a reader that may exit early (`| grep -q`, `| head`, ...) in scripts/ and .ci/: under pipefail the
+#  0. no pipe into a reader that may exit early (grep -q, head, ...) in scripts/ and .ci/: under pipefail the
 #     writer then dies of SIGPIPE and the check fails by timing (issue 29: it failed 10 times of 20);
 #  1. no crate in the dependency tree compiles C (normal and build dependencies, musl target);
 #  2. the musl release binaries are statically linked;
@@ -24,7 +24,7 @@ early_exit_pipes() { # early_exit_pipes FILE... : prints each line, not a commen
   grep -nHE '[^|]\|[[:space:]]*(grep[[:space:]]+(-[A-Za-z]*[qml]|--quiet|--max-count|--files-with)|head([[:space:]]|$)|sed[[:space:]][^|]*[0-9]q)' "$@" \
     | grep -vE '^[^:]+:[0-9]+:[[:space:]]*#' || true
 }
-canary=$(mktemp); printf '%s\n' 'x=$(producer | grep'' -q done)' '# a comment | grep'' -q is fine' 'a || head -n1 f' >"$canary"
+canary=$(mktemp); printf '%s\n' 'x=$(producer | grep'' -q done)' '# a comment | grep'' -q is fine' 'a ||'' head -n1 f' >"$canary"
 [ "$(early_exit_pipes "$canary" | wc -l)" = 1 ] || fail "the pipe lint does not find the pipe it exists for"
 rm -f "$canary"
 pipes=$(early_exit_pipes scripts/*.sh .ci/run)

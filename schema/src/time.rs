@@ -44,7 +44,7 @@ pub fn parse_text(s: &str) -> Result<i64, TimeError> {
 /// last day (`2021-02-29` becomes 2021-02-28) and reads `24:00:00` as the next midnight; those return `None` here
 /// (the record is dead-lettered with the text, instead of stored under another day).
 pub fn parse_flink(s: &str) -> Option<i64> {
-    let mut p = Cursor { b: s.as_bytes(), i: 0 };
+    let mut p = Cursor::new(s);
     let year = p.digits(4, 4)?;
     p.literal(b'-')?;
     let month = p.digits(1, 2)?;
@@ -74,24 +74,33 @@ pub fn parse_flink(s: &str) -> Option<i64> {
     Some(time.and_utc().timestamp_millis())
 }
 
-/// A position in ASCII text, for [`parse_flink`].
-struct Cursor<'a> {
-    b: &'a [u8],
-    i: usize,
+/// A position in ASCII text: what [`parse_flink`] and the job engine's time parsers read dates with.
+#[derive(Debug, Clone)]
+pub struct Cursor<'a> {
+    /// The text.
+    pub b: &'a [u8],
+    /// The position in it.
+    pub i: usize,
 }
 
-impl Cursor<'_> {
-    fn done(&self) -> bool {
+impl<'a> Cursor<'a> {
+    /// At the start of `s`.
+    pub fn new(s: &'a str) -> Self {
+        Cursor { b: s.as_bytes(), i: 0 }
+    }
+
+    /// Whether the whole text is read.
+    pub fn done(&self) -> bool {
         self.i == self.b.len()
     }
 
     /// `c`, consumed.
-    fn literal(&mut self, c: u8) -> Option<()> {
+    pub fn literal(&mut self, c: u8) -> Option<()> {
         (self.b.get(self.i) == Some(&c)).then(|| self.i += 1)
     }
 
     /// `min..=max` ASCII digits (as many as there are, up to `max`), as a number.
-    fn digits(&mut self, min: usize, max: usize) -> Option<u32> {
+    pub fn digits(&mut self, min: usize, max: usize) -> Option<u32> {
         let start = self.i;
         let mut n = 0u32;
         while self.i - start < max {

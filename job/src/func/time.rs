@@ -4,6 +4,7 @@
 //! (the only session time zone here). Timestamps are epoch milliseconds, dates days since 1970-01-01.
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+use contract::time::Cursor;
 
 const MS_PER_DAY: i64 = 86_400_000;
 
@@ -32,45 +33,15 @@ pub fn ms_to_date(ms: i64) -> i32 {
     ms.div_euclid(MS_PER_DAY) as i32
 }
 
-/// A position in ASCII text.
-struct Cursor<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl Cursor<'_> {
-    fn done(&self) -> bool {
-        self.i == self.b.len()
+/// `.` and 0 to 9 digits at `p`, as milliseconds (the fraction cut, not rounded); 0 when there is no `.`.
+fn fraction(p: &mut Cursor<'_>) -> Option<u32> {
+    if p.literal(b'.').is_none() {
+        return Some(0);
     }
-
-    fn literal(&mut self, c: u8) -> Option<()> {
-        (self.b.get(self.i) == Some(&c)).then(|| self.i += 1)
-    }
-
-    /// `min..=max` ASCII digits (as many as there are, up to `max`), as a number.
-    fn digits(&mut self, min: usize, max: usize) -> Option<u32> {
-        let start = self.i;
-        let mut n = 0u32;
-        while self.i - start < max {
-            match self.b.get(self.i) {
-                Some(c) if c.is_ascii_digit() => n = n * 10 + u32::from(c - b'0'),
-                _ => break,
-            }
-            self.i += 1;
-        }
-        (self.i - start >= min).then_some(n)
-    }
-
-    /// `.` and 0 to 9 digits, as milliseconds (the fraction cut, not rounded).
-    fn fraction(&mut self) -> Option<u32> {
-        if self.literal(b'.').is_none() {
-            return Some(0);
-        }
-        let start = self.i;
-        let digits = self.digits(0, 9)?;
-        let n = (self.i - start) as u32;
-        Some(if n <= 3 { digits * 10u32.pow(3 - n) } else { digits / 10u32.pow(n - 3) })
-    }
+    let start = p.i;
+    let digits = p.digits(0, 9)?;
+    let n = (p.i - start) as u32;
+    Some(if n <= 3 { digits * 10u32.pow(3 - n) } else { digits / 10u32.pow(n - 3) })
 }
 
 /// Flink's `TO_TIMESTAMP(s)`: `yyyy-M-d` with optional ` H:m:s[.fraction]` (one or two digits per field, a
@@ -78,7 +49,7 @@ impl Cursor<'_> {
 /// of its month becomes the month's last day (`2021-02-29` → 2021-02-28) and `24:00:00` the next midnight.
 /// Anything else is `None` (NULL).
 pub fn flink_to_timestamp(s: &str) -> Option<i64> {
-    let mut p = Cursor { b: s.as_bytes(), i: 0 };
+    let mut p = Cursor::new(s);
     let year = p.digits(4, 4)? as i32;
     p.literal(b'-')?;
     let month = p.digits(1, 2)?;
@@ -93,7 +64,7 @@ pub fn flink_to_timestamp(s: &str) -> Option<i64> {
         p.literal(b':')?;
         second = p.digits(1, 2)?;
         let start = p.i;
-        milli = p.fraction()?;
+        milli = fraction(&mut p)?;
         let nanos_zero = p.b[start..p.i].iter().all(|&c| c == b'0' || c == b'.');
         if !p.done() {
             return None;
@@ -124,7 +95,7 @@ fn smart_date(year: i32, month: u32, day: u32) -> Option<NaiveDate> {
 
 /// The JSON format's SQL timestamp: `yyyy-MM-dd HH:mm:ss[.fraction]`, fixed widths, strict dates.
 pub fn parse_sql_timestamp(s: &str) -> Option<i64> {
-    let mut p = Cursor { b: s.as_bytes(), i: 0 };
+    let mut p = Cursor::new(s);
     let date = iso_date(&mut p)?;
     p.literal(b' ')?;
     let hour = p.digits(2, 2)?;
@@ -132,7 +103,7 @@ pub fn parse_sql_timestamp(s: &str) -> Option<i64> {
     let minute = p.digits(2, 2)?;
     p.literal(b':')?;
     let second = p.digits(2, 2)?;
-    let milli = p.fraction()?;
+    let milli = fraction(&mut p)?;
     if !p.done() {
         return None;
     }
@@ -141,7 +112,7 @@ pub fn parse_sql_timestamp(s: &str) -> Option<i64> {
 
 /// An ISO date `yyyy-MM-dd`, strict: days since 1970-01-01.
 pub fn parse_iso_date(s: &str) -> Option<i32> {
-    let mut p = Cursor { b: s.as_bytes(), i: 0 };
+    let mut p = Cursor::new(s);
     let date = iso_date(&mut p)?;
     p.done().then(|| days(date))
 }
