@@ -17,11 +17,6 @@ impl Pos {
     pub fn of(loc: sqlparser::tokenizer::Location) -> Pos {
         Pos { line: loc.line, column: loc.column }
     }
-
-    /// Whether the position is known.
-    pub fn known(self) -> bool {
-        self.line > 0
-    }
 }
 
 /// A problem found while reading or planning a job, before its file name is attached.

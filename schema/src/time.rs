@@ -44,34 +44,56 @@ pub fn parse_text(s: &str) -> Result<i64, TimeError> {
 /// last day (`2021-02-29` becomes 2021-02-28) and reads `24:00:00` as the next midnight; those return `None` here
 /// (the record is dead-lettered with the text, instead of stored under another day).
 pub fn parse_flink(s: &str) -> Option<i64> {
+    let f = read_flink(s)?;
+    let date = chrono::NaiveDate::from_ymd_opt(f.year, f.month, f.day)?;
+    let time = date.and_hms_milli_opt(f.hour, f.minute, f.second, f.milli)?;
+    Some(time.and_utc().timestamp_millis())
+}
+
+/// The fields of a text in `TO_TIMESTAMP`'s pattern, read but not resolved into a date: [`parse_flink`] resolves
+/// them strictly, the job engine's `TO_TIMESTAMP` as java.time's SMART resolver does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlinkText {
+    /// Four digits.
+    pub year: i32,
+    /// One or two digits, not checked.
+    pub month: u32,
+    /// One or two digits, not checked.
+    pub day: u32,
+    /// One or two digits, not checked (0 for a date alone).
+    pub hour: u32,
+    /// One or two digits, not checked.
+    pub minute: u32,
+    /// One or two digits, not checked.
+    pub second: u32,
+    /// The fraction cut to milliseconds.
+    pub milli: u32,
+    /// Whether every digit of the fraction is 0 (no fraction counts).
+    pub fraction_zero: bool,
+}
+
+/// Reads `yyyy-M-d[ H:m:s[.fraction]]` (the whole of `s`), see [`parse_flink`].
+pub fn read_flink(s: &str) -> Option<FlinkText> {
     let mut p = Cursor::new(s);
-    let year = p.digits(4, 4)?;
+    let year = p.digits(4, 4)? as i32;
     p.literal(b'-')?;
     let month = p.digits(1, 2)?;
     p.literal(b'-')?;
     let day = p.digits(1, 2)?;
-    let (mut hour, mut minute, mut second, mut milli) = (0, 0, 0, 0);
+    let mut f = FlinkText { year, month, day, hour: 0, minute: 0, second: 0, milli: 0, fraction_zero: true };
     if !p.done() {
         p.literal(b' ')?;
-        hour = p.digits(1, 2)?;
+        f.hour = p.digits(1, 2)?;
         p.literal(b':')?;
-        minute = p.digits(1, 2)?;
+        f.minute = p.digits(1, 2)?;
         p.literal(b':')?;
-        second = p.digits(1, 2)?;
-        if p.literal(b'.').is_some() {
-            let start = p.i;
-            let digits = p.digits(0, 9)?;
-            let n = p.i - start;
-            // Keep the first three digits: TIMESTAMP(3) truncates the fraction.
-            milli = if n <= 3 { digits * 10u32.pow(3 - n as u32) } else { digits / 10u32.pow(n as u32 - 3) };
-        }
+        f.second = p.digits(1, 2)?;
+        (f.milli, f.fraction_zero) = p.fraction_ms()?;
         if !p.done() {
             return None;
         }
     }
-    let date = chrono::NaiveDate::from_ymd_opt(year as i32, month, day)?;
-    let time = date.and_hms_milli_opt(hour, minute, second, milli)?;
-    Some(time.and_utc().timestamp_millis())
+    Some(f)
 }
 
 /// A position in ASCII text: what [`parse_flink`] and the job engine's time parsers read dates with.
@@ -97,6 +119,19 @@ impl<'a> Cursor<'a> {
     /// `c`, consumed.
     pub fn literal(&mut self, c: u8) -> Option<()> {
         (self.b.get(self.i) == Some(&c)).then(|| self.i += 1)
+    }
+
+    /// `.` and 0 to 9 digits, as milliseconds (TIMESTAMP(3) cuts the fraction, it does not round) and whether
+    /// every digit is 0; `(0, true)` when there is no `.`.
+    pub fn fraction_ms(&mut self) -> Option<(u32, bool)> {
+        if self.literal(b'.').is_none() {
+            return Some((0, true));
+        }
+        let start = self.i;
+        let digits = self.digits(0, 9)?;
+        let n = (self.i - start) as u32;
+        let milli = if n <= 3 { digits * 10u32.pow(3 - n) } else { digits / 10u32.pow(n - 3) };
+        Some((milli, self.b[start..self.i].iter().all(|&c| c == b'0')))
     }
 
     /// `min..=max` ASCII digits (as many as there are, up to `max`), as a number.

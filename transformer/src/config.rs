@@ -520,7 +520,9 @@ impl Config {
                 // Resolved against the broker's topics at start (resolve_topic_patterns).
                 self.input_topics.clear();
             } else {
-                topics.dedup();
+                // Each topic once, in the job's order (two sources may read one topic).
+                let mut seen = BTreeSet::new();
+                topics.retain(|t| seen.insert(t.clone()));
                 self.input_topics = topics;
             }
         }

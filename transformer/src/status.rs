@@ -77,23 +77,23 @@ async fn partitions(client: &Client, cfg: &Config, committed: &Checkpoint, mut o
             )?;
         }
     }
-    let mut totals = Vec::new();
     // The job's output topics count together as `processed`.
-    let mut outputs = cfg.output_topics();
-    outputs.push(cfg.dead_letter_topic.clone());
-    for (i, topic) in outputs.iter().enumerate() {
-        let mut n = 0;
-        for p in runtime::kafka::partitions(client, topic).await.unwrap_or_default() {
-            let (_, high) = bounds(&runtime::kafka::partition_client(client, topic, p).await?).await?;
-            writeln!(out, "partition topic={topic} partition={p} high_watermark={high}")?;
-            n += high;
-        }
-        if i + 1 < outputs.len() && !totals.is_empty() {
-            totals[0] += n;
-        } else {
-            totals.push(n);
-        }
+    let mut processed = 0;
+    for topic in cfg.output_topics() {
+        processed += high_watermarks(client, &topic, &mut out).await?;
     }
-    writeln!(out, "total emitted={emitted} processed={} dead_letters={} lag={lag}", totals[0], totals[1])?;
+    let dead = high_watermarks(client, &cfg.dead_letter_topic, &mut out).await?;
+    writeln!(out, "total emitted={emitted} processed={processed} dead_letters={dead} lag={lag}")?;
     Ok(out)
+}
+
+/// Lists the high watermark of each partition of `topic` (none when it does not exist) into `out`; returns their sum.
+async fn high_watermarks(client: &Client, topic: &str, out: &mut String) -> Result<i64> {
+    let mut n = 0;
+    for p in runtime::kafka::partitions(client, topic).await.unwrap_or_default() {
+        let (_, high) = bounds(&runtime::kafka::partition_client(client, topic, p).await?).await?;
+        writeln!(out, "partition topic={topic} partition={p} high_watermark={high}")?;
+        n += high;
+    }
+    Ok(n)
 }

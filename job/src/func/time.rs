@@ -33,49 +33,17 @@ pub fn ms_to_date(ms: i64) -> i32 {
     ms.div_euclid(MS_PER_DAY) as i32
 }
 
-/// `.` and 0 to 9 digits at `p`, as milliseconds (the fraction cut, not rounded); 0 when there is no `.`.
-fn fraction(p: &mut Cursor<'_>) -> Option<u32> {
-    if p.literal(b'.').is_none() {
-        return Some(0);
-    }
-    let start = p.i;
-    let digits = p.digits(0, 9)?;
-    let n = (p.i - start) as u32;
-    Some(if n <= 3 { digits * 10u32.pow(3 - n) } else { digits / 10u32.pow(n - 3) })
-}
-
 /// Flink's `TO_TIMESTAMP(s)`: `yyyy-M-d` with optional ` H:m:s[.fraction]` (one or two digits per field, a
 /// fraction of 0 to 9 digits cut to milliseconds), resolved as java.time's SMART resolver does: a day past the end
 /// of its month becomes the month's last day (`2021-02-29` → 2021-02-28) and `24:00:00` the next midnight.
 /// Anything else is `None` (NULL).
 pub fn flink_to_timestamp(s: &str) -> Option<i64> {
-    let mut p = Cursor::new(s);
-    let year = p.digits(4, 4)? as i32;
-    p.literal(b'-')?;
-    let month = p.digits(1, 2)?;
-    p.literal(b'-')?;
-    let day = p.digits(1, 2)?;
-    let (mut hour, mut minute, mut second, mut milli) = (0, 0, 0, 0);
-    if !p.done() {
-        p.literal(b' ')?;
-        hour = p.digits(1, 2)?;
-        p.literal(b':')?;
-        minute = p.digits(1, 2)?;
-        p.literal(b':')?;
-        second = p.digits(1, 2)?;
-        let start = p.i;
-        milli = fraction(&mut p)?;
-        let nanos_zero = p.b[start..p.i].iter().all(|&c| c == b'0' || c == b'.');
-        if !p.done() {
-            return None;
-        }
-        if hour == 24 && minute == 0 && second == 0 && nanos_zero {
-            let date = smart_date(year, month, day)?;
-            return Some(date_to_ms(days(date) + 1));
-        }
+    let f = contract::time::read_flink(s)?;
+    let date = smart_date(f.year, f.month, f.day)?;
+    if f.hour == 24 && f.minute == 0 && f.second == 0 && f.fraction_zero {
+        return Some(date_to_ms(days(date) + 1));
     }
-    let date = smart_date(year, month, day)?;
-    let time = date.and_hms_milli_opt(hour, minute, second, milli)?;
+    let time = date.and_hms_milli_opt(f.hour, f.minute, f.second, f.milli)?;
     Some(time.and_utc().timestamp_millis())
 }
 
@@ -103,7 +71,7 @@ pub fn parse_sql_timestamp(s: &str) -> Option<i64> {
     let minute = p.digits(2, 2)?;
     p.literal(b':')?;
     let second = p.digits(2, 2)?;
-    let milli = fraction(&mut p)?;
+    let (milli, _) = p.fraction_ms()?;
     if !p.done() {
         return None;
     }

@@ -47,12 +47,9 @@ impl Typed {
     }
 
     fn const_int(&self) -> Option<i64> {
+        // A negative constant is folded into a literal when it is compiled.
         match &self.expr {
             Expr::Lit(Val::Int(n)) => Some(*n),
-            Expr::Neg(x) => match &**x {
-                Expr::Lit(Val::Int(n)) => Some(-n),
-                _ => None,
-            },
             _ => None,
         }
     }
