@@ -260,30 +260,81 @@ pub fn push_java_double(out: &mut String, x: f64) {
         }
         return;
     }
-    if x.is_nan() {
+    push_java_floating(out, x.is_sign_negative(), x.is_nan(), x.is_infinite(), || shortest_digits(x.abs()));
+}
+
+/// Java's `Float.toString`: as [`java_double`], on the float's own shortest digits (`1.1f` is `1.1`).
+pub fn java_float(x: f32) -> String {
+    let mut out = String::new();
+    push_java_floating(&mut out, x.is_sign_negative(), x.is_nan(), x.is_infinite(), || shortest_digits(x.abs()));
+    out
+}
+
+/// Java's text of a double or a float from its sign, kind and shortest digits: plain within `[1e-3, 1e7)` with at
+/// least one decimal (`100.0`), else `1.0E7` notation (Rust would print `1e7`).
+fn push_java_floating(
+    out: &mut String,
+    negative: bool,
+    nan: bool,
+    infinite: bool,
+    digits: impl FnOnce() -> (String, i32),
+) {
+    if nan {
         return out.push_str("NaN");
     }
-    if x.is_infinite() {
-        return out.push_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
+    if infinite {
+        return out.push_str(if negative { "-Infinity" } else { "Infinity" });
     }
-    let a = x.abs();
-    if a == 0.0 || (1e-3..1e7).contains(&a) {
-        let start = out.len();
-        use std::fmt::Write;
-        write!(out, "{x}").expect("writing to a String");
-        if !out[start..].contains('.') {
+    let (digits, exp) = digits();
+    if negative {
+        out.push('-');
+    }
+    if digits == "0" || (-3..7).contains(&exp) {
+        // Plain: `exp + 1` digits before the point, at least one after it.
+        let point = exp + 1;
+        if point <= 0 {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', point.unsigned_abs() as usize));
+            out.push_str(&digits);
+        } else if point as usize >= digits.len() {
+            out.push_str(&digits);
+            out.extend(std::iter::repeat_n('0', point as usize - digits.len()));
             out.push_str(".0");
+        } else {
+            out.push_str(&digits[..point as usize]);
+            out.push('.');
+            out.push_str(&digits[point as usize..]);
         }
     } else {
-        // Rust prints 1.5e-5 / 1e7; Java prints 1.5E-5 / 1.0E7.
-        let s = format!("{x:e}");
-        let (mantissa, exp) = s.split_once('e').expect("{:e} always has an exponent");
-        out.push_str(mantissa);
-        if !mantissa.contains('.') {
-            out.push_str(".0");
-        }
+        out.push_str(&digits[..1]);
+        out.push('.');
+        out.push_str(if digits.len() > 1 { &digits[1..] } else { "0" });
         out.push('E');
-        out.push_str(exp);
+        use std::fmt::Write;
+        write!(out, "{exp}").expect("writing to a String");
+    }
+}
+
+/// The significant digits of the shortest decimal that reads back as `a` (finite, not negative), and the power of
+/// ten of the first one. Of two such decimals equally close to `a`, Java takes the one ending in an even digit;
+/// Rust's shortest printer may take the other (`1.2477222370209253e15` is `…925.25` exactly: Java prints
+/// `…252E15`). So the length comes from Rust's shortest printer and the digits from rounding `a` to that many
+/// digits, half to even, which is the closest decimal of that length — unless it does not read back as `a` (the
+/// interval below a power of two is half as wide), when Rust's digits stand.
+fn shortest_digits<F>(a: F) -> (String, i32)
+where
+    F: std::fmt::LowerExp + std::str::FromStr + PartialEq + Copy,
+{
+    let split = |s: String| {
+        let (m, e) = s.split_once('e').expect("{:e} always has an exponent");
+        (m.chars().filter(char::is_ascii_digit).collect::<String>(), e.parse::<i32>().expect("an exponent"))
+    };
+    let (digits, exp) = split(format!("{a:e}"));
+    let rounded = format!("{:.*e}", digits.len() - 1, a);
+    if rounded.parse::<F>().ok() == Some(a) {
+        split(rounded)
+    } else {
+        (digits, exp)
     }
 }
 

@@ -46,7 +46,7 @@ pub fn write_value(ty: Type, v: &Val<'_>, out: &mut Vec<u8>) {
         Val::Double(x) => {
             let mut s = String::with_capacity(24);
             if ty == Type::Float {
-                s = crate::func::cast::java_float(*x as f32);
+                s = crate::value::java_float(*x as f32);
             } else {
                 push_java_double(&mut s, *x);
             }

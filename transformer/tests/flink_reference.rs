@@ -507,8 +507,34 @@ fn the_reference_double_to_string_is_javas() {
         (-0.0, "-0.0"),
         (2e23, "2.0E23"),
         (12.5, "12.5"),
+        // Two shortest decimals equally close (…925.25 exactly): Java takes the even last digit.
+        (-1.2477222370209253e15, "-1.2477222370209252E15"),
     ] {
         assert_eq!(java_double_reference(x), s);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+    /// The engine's Double.toString (`CAST(DOUBLE AS STRING)`, JSON numbers, the writer) is the reference's for
+    /// any double.
+    #[test]
+    fn the_engines_double_to_string_is_the_references(bits in any::<u64>()) {
+        let x = f64::from_bits(bits);
+        prop_assume!(x.is_finite());
+        prop_assert_eq!(job::value::java_double(x), java_double_reference(x));
+    }
+
+    /// … and for doubles halfway between two 17-digit decimals, where a shortest printer may break the tie either
+    /// way (quarters between 2^50 and 2^53, whose ulp is 1/4 or 1/2), and for cents.
+    #[test]
+    fn ties_and_cents_print_as_java_does(n in 1u64 << 50..1 << 53, quarter in 0u8..4, cents in -10_000_000_000i64..10_000_000_000) {
+        let x = n as f64 + f64::from(quarter) / 4.0;
+        prop_assert_eq!(job::value::java_double(x), java_double_reference(x));
+        prop_assert_eq!(job::value::java_double(-x), java_double_reference(-x));
+        let c = cents as f64 / 100.0;
+        prop_assert_eq!(job::value::java_double(c), java_double_reference(c));
     }
 }
 

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use crate::flink_json::{java_trim, parse_double};
 use crate::func::time;
 use crate::types::Type;
-use crate::value::{decimal_plain, decimal_to_f64, fits, java_double, parse_decimal, rescale, Val, NULL};
+use crate::value::{decimal_plain, decimal_to_f64, fits, java_double, java_float, parse_decimal, rescale, Val, NULL};
 
 /// Casts a non-NULL `v` of type `from` to `to`.
 pub fn cast<'r>(v: Val<'r>, from: Type, to: Type) -> Result<Val<'r>, String> {
@@ -129,23 +129,6 @@ pub fn to_string<'r>(v: Val<'r>, from: Type) -> Cow<'r, str> {
         }
         Val::Bytes(b) => Cow::Owned(String::from_utf8_lossy(&b).into_owned()),
         Val::Null(_) => Cow::Borrowed(""),
-    }
-}
-
-/// Java's `Float.toString`: as [`java_double`], on the float's own shortest text.
-pub fn java_float(x: f32) -> String {
-    if !x.is_finite() || x == 0.0 || (1e-3..1e7).contains(&x.abs()) {
-        let s = if x.is_finite() { format!("{x}") } else { java_double(f64::from(x)) };
-        if x.is_finite() && !s.contains('.') {
-            format!("{s}.0")
-        } else {
-            s
-        }
-    } else {
-        let s = format!("{x:e}");
-        let (m, e) = s.split_once('e').expect("an exponent");
-        let m = if m.contains('.') { m.to_owned() } else { format!("{m}.0") };
-        format!("{m}E{e}")
     }
 }
 
