@@ -8,7 +8,8 @@
 #     non-zero exit when the broker is unreachable;
 #  4. compose/docker-compose.yml is valid (docker-compose config), and the schema works on a current ClickHouse
 #     (chdb: tables, views, a row through each view, a parse error kept aside, and the direct sink's exact
-#     RowBinary INSERT bodies giving the same rows);
+#     RowBinary INSERT bodies giving the same rows), and so does a job's own DDL (`transformer --job FILE schema`:
+#     the example job and a sink of every type, rows through each Kafka path value by value);
 #  5. the whole pipeline runs with those binaries, each in its own empty root, and every event reaches ClickHouse;
 #     SIGTERM stops the transformer with exit 0;
 #  6. meanwhile its status page renders in headless Chromium, healthy and with a non-zero rate.
@@ -90,6 +91,15 @@ out=$( (CLICKHOUSE_DATABASE=etl KAFKA_BROKERS=kafka:9092 CLICKHOUSE_VERSION=curr
   | python3 "$ROOT/scripts/schema-check-current.py" "$bodies" 2>&1) || fail "schema on a current ClickHouse: $out"
 rm -rf "$bodies"
 pass "$out"
+
+# 4c. A job's own tables (`transformer --job FILE schema`) on a current ClickHouse: the example job and a job with a
+# sink of every type, rows through each Kafka path value by value (see the script).
+for pair in "schema/jobs/shop.sql:transformer/tests/data/shop-records.jsonl" \
+  "transformer/tests/data/typed-job.sql:transformer/tests/data/typed-records.jsonl"; do
+  out=$(python3 "$ROOT/scripts/job-schema-check.py" "$BIN_DIR/transformer" "$ROOT/${pair%%:*}" "$ROOT/${pair#*:}" 2>&1) \
+    || fail "${pair%%:*}'s DDL on a current ClickHouse: $out"
+  pass "${pair%%:*}: $out"
+done
 
 # 5
 apt_install chromium # for 6, before anything starts flowing: a first install takes longer than the emitter runs

@@ -94,6 +94,56 @@ pub struct SinkColumn {
 pub enum Connector {
     /// `'connector' = 'kafka'`.
     Kafka,
+    /// `'connector' = 'clickhouse'` (a sink only).
+    ClickHouse,
+}
+
+/// Where a sink's rows go.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// A Kafka topic of JSON records (`'connector' = 'kafka'`).
+    Kafka {
+        /// The topic.
+        topic: String,
+    },
+    /// A ClickHouse table, written directly (`'connector' = 'clickhouse'`).
+    ClickHouse(ClickHouseTable),
+}
+
+/// A ClickHouse sink's options, named as Flink's ClickHouse and JDBC connectors name them. What is not given comes
+/// from the flags (`--clickhouse-url`, `--clickhouse-database`, …), which win over the job when given.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClickHouseTable {
+    /// `url`: `http(s)://host:port`.
+    pub url: Option<String>,
+    /// `database-name`.
+    pub database: Option<String>,
+    /// `table-name` (default: the sink's name in the job).
+    pub table: String,
+    /// `username`.
+    pub username: Option<String>,
+    /// `password`.
+    pub password: Option<String>,
+    /// `sink.batch-size` (or `sink.batch.size`): flush after this many rows.
+    pub batch_rows: Option<u64>,
+    /// `sink.flush-interval`: flush after this long, in milliseconds.
+    pub flush_interval_ms: Option<u64>,
+    /// `sink.max-retries`.
+    pub max_retries: Option<u32>,
+}
+
+/// How the DDL makes a sink's stored table (`transformer schema --job`): `sink.engine`, `sink.order-by`,
+/// `sink.partition-by` (ClickHouse SQL, as written), else a MergeTree ordered by the table's PRIMARY KEY.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TableLayout {
+    /// `sink.engine` (default `MergeTree()`).
+    pub engine: Option<String>,
+    /// `sink.order-by` (default: the PRIMARY KEY's columns, else `tuple()`).
+    pub order_by: Option<String>,
+    /// `sink.partition-by` (default: none).
+    pub partition_by: Option<String>,
+    /// `PRIMARY KEY (…) NOT ENFORCED`.
+    pub primary_key: Vec<String>,
 }
 
 /// Which topics a Kafka source reads.
@@ -189,9 +239,10 @@ impl Table {
         }
         let connector = match options.get("connector").map(String::as_str) {
             Some("kafka") => Connector::Kafka,
+            Some("clickhouse") => Connector::ClickHouse,
             Some(other) => {
                 return Err(Problem::at(option_pos["connector"], format!("the connector '{other}' is not supported"))
-                    .hint("supported: 'connector' = 'kafka'"))
+                    .hint("supported: 'connector' = 'kafka' (sources and sinks), 'clickhouse' (sinks)"))
             }
             None => {
                 return Err(Problem::at(def.pos, format!("the table {} has no 'connector' option", def.name.value))
@@ -227,6 +278,13 @@ impl Table {
 
     /// Checks the options of a table read as a source; returns its topics and start mode.
     pub fn as_source(&mut self) -> Result<(Topics, StartupMode), Problem> {
+        if self.connector == Connector::ClickHouse {
+            return Err(Problem::at(
+                self.pos_of("connector"),
+                format!("{} is a ClickHouse table: a job reads Kafka topics and writes ClickHouse tables", self.name),
+            )
+            .hint("read from a table with 'connector' = 'kafka'"));
+        }
         self.check_options(SOURCE_OPTIONS, "a Kafka source")?;
         self.check_format()?;
         let topics = match (self.options.get("topic"), self.options.get("topic-pattern")) {
@@ -267,8 +325,36 @@ impl Table {
         Ok((topics, mode))
     }
 
-    /// Checks the options of a table written as a sink; returns its topic.
-    pub fn as_sink(&mut self) -> Result<String, Problem> {
+    /// Checks the options of a table written as a sink; returns where its rows go and how its table is made.
+    pub fn as_sink(&mut self) -> Result<(Target, TableLayout), Problem> {
+        for c in &self.columns {
+            if let Kind::Metadata(_, false) = c.kind {
+                return Err(Problem::at(
+                    c.pos,
+                    format!("writing metadata ({}) to a sink is not supported yet", c.name),
+                )
+                .hint("declare it METADATA … VIRTUAL, or drop it from the sink"));
+            }
+        }
+        let target = match self.connector {
+            Connector::Kafka => self.as_kafka_sink()?,
+            Connector::ClickHouse => self.as_clickhouse_sink()?,
+        };
+        let layout = TableLayout {
+            engine: self.options.get("sink.engine").cloned(),
+            order_by: self.options.get("sink.order-by").cloned(),
+            partition_by: self.options.get("sink.partition-by").cloned(),
+            primary_key: self.primary_key.clone(),
+        };
+        for (key, v) in [("sink.engine", &layout.engine), ("sink.order-by", &layout.order_by)] {
+            if v.as_ref().is_some_and(|v| v.trim().is_empty()) {
+                return Err(Problem::at(self.pos_of(key), format!("'{key}' is empty")));
+            }
+        }
+        Ok((target, layout))
+    }
+
+    fn as_kafka_sink(&mut self) -> Result<Target, Problem> {
         self.check_options(SINK_OPTIONS, "a Kafka sink")?;
         self.check_format()?;
         let topic = match self.options.get("topic") {
@@ -292,16 +378,61 @@ impl Table {
                 self.warnings.push(format!("'{key}' is ignored"));
             }
         }
-        for c in &self.columns {
-            if let Kind::Metadata(_, false) = c.kind {
-                return Err(Problem::at(
-                    c.pos,
-                    format!("writing metadata ({}) to a sink is not supported yet", c.name),
-                )
-                .hint("declare it METADATA … VIRTUAL, or drop it from the sink"));
+        Ok(Target::Kafka { topic })
+    }
+
+    fn as_clickhouse_sink(&mut self) -> Result<Target, Problem> {
+        self.check_options(CLICKHOUSE_OPTIONS, "a ClickHouse sink")?;
+        let text = |key: &str| self.options.get(key).map(|v| v.trim().to_owned());
+        if let Some(url) = text("url") {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(Problem::at(self.pos_of("url"), format!("'url' = '{url}' is not an HTTP(S) URL"))
+                    .hint("ClickHouse's HTTP interface: 'url' = 'http://host:8123' (or https://host:8443)"));
             }
         }
-        Ok(topic)
+        let number = |key: &str| -> Result<Option<u64>, Problem> {
+            self.options
+                .get(key)
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| Problem::at(self.pos_of(key), format!("'{key}' takes a whole number, not '{v}'")))
+                })
+                .transpose()
+        };
+        if self.options.contains_key("sink.batch-size") && self.options.contains_key("sink.batch.size") {
+            return Err(Problem::at(
+                self.pos_of("sink.batch.size"),
+                "give 'sink.batch-size' or 'sink.batch.size', not both",
+            ));
+        }
+        let batch_rows = number("sink.batch-size")?.or(number("sink.batch.size")?);
+        if batch_rows == Some(0) {
+            let key = if self.options.contains_key("sink.batch-size") { "sink.batch-size" } else { "sink.batch.size" };
+            return Err(Problem::at(self.pos_of(key), format!("'{key}' must be at least 1")));
+        }
+        let flush_interval_ms = match self.options.get("sink.flush-interval") {
+            Some(v) => Some(duration_ms(v).ok_or_else(|| {
+                Problem::at(
+                    self.pos_of("sink.flush-interval"),
+                    format!("'sink.flush-interval' = '{v}' is not a duration"),
+                )
+                .hint("a number and a unit: '500ms', '1s', '2 min'")
+            })?),
+            None => None,
+        };
+        let max_retries = number("sink.max-retries")?.map(|n| n.min(u64::from(u32::MAX)) as u32);
+        let table = text("table-name").filter(|t| !t.is_empty()).unwrap_or_else(|| self.name.clone());
+        Ok(Target::ClickHouse(ClickHouseTable {
+            url: text("url"),
+            database: text("database-name").filter(|d| !d.is_empty()),
+            table,
+            username: text("username"),
+            password: self.options.get("password").cloned(),
+            batch_rows,
+            flush_interval_ms,
+            max_retries,
+        }))
     }
 
     fn check_format(&self) -> Result<(), Problem> {
@@ -369,7 +500,29 @@ const SOURCE_OPTIONS: &[&str] = &[
     "json.timestamp-format.standard",
 ];
 
+/// What `sink.engine`, `sink.order-by` and `sink.partition-by` say: how `transformer schema --job` makes the table.
+const LAYOUT_OPTIONS: [&str; 3] = ["sink.engine", "sink.order-by", "sink.partition-by"];
+
+const CLICKHOUSE_OPTIONS: &[&str] = &[
+    "connector",
+    "url",
+    "database-name",
+    "table-name",
+    "username",
+    "password",
+    "sink.batch-size",
+    "sink.batch.size",
+    "sink.flush-interval",
+    "sink.max-retries",
+    LAYOUT_OPTIONS[0],
+    LAYOUT_OPTIONS[1],
+    LAYOUT_OPTIONS[2],
+];
+
 const SINK_OPTIONS: &[&str] = &[
+    LAYOUT_OPTIONS[0],
+    LAYOUT_OPTIONS[1],
+    LAYOUT_OPTIONS[2],
     "connector",
     "topic",
     "format",
@@ -382,3 +535,19 @@ const SINK_OPTIONS: &[&str] = &[
     "sink.parallelism",
     "sink.transactional-id-prefix",
 ];
+
+/// A Flink duration option in milliseconds: a number and a unit (`500ms`, `1s`, `2 min`, `1h`; a bare number is
+/// milliseconds, as in Flink).
+pub fn duration_ms(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..split].parse().ok()?;
+    let factor = match t[split..].trim().to_ascii_lowercase().as_str() {
+        "" | "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => 1,
+        "s" | "sec" | "secs" | "second" | "seconds" => 1_000,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60_000,
+        "h" | "hour" | "hours" => 3_600_000,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+}

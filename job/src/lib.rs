@@ -9,11 +9,13 @@
 //! - [`expr`]: compiled expressions and their evaluation; [`func`]: the built-in functions.
 //! - [`flink_json`] and [`read`]: Flink's JSON format, reading; [`write`]: writing.
 //! - [`map`]: one record through the plan.
+//! - [`ddl`]: the ClickHouse tables of the job's sinks.
 //! - [`value`], [`types`], [`error`]: values, types, and what can go wrong.
 //!
 //! The product's own job ([`DEFAULT_JOB`], `schema/jobs/unified.sql`) runs when no job file is given.
 
 pub mod catalog;
+pub mod ddl;
 pub mod error;
 pub mod expr;
 pub mod flink_json;

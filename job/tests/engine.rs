@@ -53,7 +53,7 @@ fn a_statement_set_routes_one_read_to_several_sinks() {
         END;"
     ));
     assert_eq!(p.sources.len(), 1, "one source, read once");
-    assert_eq!(p.sinks.iter().map(|s| s.topic.as_str()).collect::<Vec<_>>(), ["big_orders", "all_events"]);
+    assert_eq!(p.sinks.iter().map(|s| s.topic().unwrap_or_default()).collect::<Vec<_>>(), ["big_orders", "all_events"]);
     let out = run(&p, "orders", r#"{"user_id":"u","amount":250.125,"timestamp":"x"}"#);
     assert_eq!(
         rows(&out),

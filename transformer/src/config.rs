@@ -206,6 +206,10 @@ pub enum Command {
         /// Print the unified record's field table (Markdown, as README.md holds it) instead of the DDL.
         #[arg(long)]
         fields: bool,
+        /// Also run the DDL on ClickHouse (--clickhouse-url; a job's ClickHouse sink at its own 'url'), statement
+        /// by statement: it creates only what does not exist.
+        #[arg(long)]
+        create_tables: bool,
     },
     /// Maps records from a file through the job, with no broker, and prints what a pipeline would write: one JSON
     /// line per output, `{"sink", "source": "topic/partition/offset", "value": "<the exact text a Kafka sink
@@ -451,7 +455,25 @@ impl Config {
             warn!(job = %name, "{w}");
         }
         self.apply_job(&plan)?;
-        let outputs = plan.sinks.iter().map(|s| s.topic.as_str()).collect::<Vec<_>>().join(",");
+        let runs_pipeline = !matches!(self.command, Some(Command::Schema { .. } | Command::RunJob { .. }));
+        if let Some(sink) = plan.sinks.iter().find(|s| s.clickhouse().is_some()).filter(|_| runs_pipeline) {
+            return Err(ConfigError::Invalid(format!(
+                "the job's sink {} is a ClickHouse table ('connector' = 'clickhouse'): the pipeline does not write \
+                 job-declared ClickHouse tables yet. `transformer --job {name} schema --create-tables` makes their \
+                 tables and `transformer --job {name} run-job` maps records to them; to run now, write to a Kafka \
+                 topic ('connector' = 'kafka') and let ClickHouse read it (the schema makes its Kafka path)",
+                sink.name
+            )));
+        }
+        let outputs = plan
+            .sinks
+            .iter()
+            .map(|s| match &s.target {
+                job::plan::Target::Kafka { topic } => topic.clone(),
+                job::plan::Target::ClickHouse(t) => format!("clickhouse:{}", t.table),
+            })
+            .collect::<Vec<_>>()
+            .join(",");
         let (sources, sinks, inputs) = (plan.sources.len(), plan.sinks.len(), self.input_topics.join(","));
         if self.job.is_some() {
             info!(job = %name, sources, sinks, input_topics = %inputs, output_topics = %outputs, "job planned");
@@ -539,11 +561,11 @@ impl Config {
             }
         }
         match plan.sinks.as_slice() {
-            [sink] => {
+            [sink] if sink.topic().is_some() => {
                 if let Some(v) = settle(
                     "output_topic",
                     self.given.contains("output_topic"),
-                    Some(sink.topic.clone()),
+                    sink.topic().map(str::to_owned),
                     self.output_topic.clone(),
                 ) {
                     self.output_topic = v;
@@ -563,9 +585,37 @@ impl Config {
     /// The topic of each of the job's sinks, in order: `--output-topic` for a job with one sink.
     pub fn output_topics(&self) -> Vec<String> {
         match self.plan.as_deref() {
-            Some(plan) if plan.sinks.len() > 1 => plan.sinks.iter().map(|s| s.topic.clone()).collect(),
+            Some(plan) if plan.sinks.len() > 1 => {
+                plan.sinks.iter().filter_map(|s| s.topic().map(str::to_owned)).collect()
+            }
             _ => vec![self.output_topic.clone()],
         }
+    }
+
+    /// The ClickHouse connection of a job's ClickHouse sink: its `url`, `database-name`, `username` and
+    /// `password` where the flags were not given (the flags win, as for the job's Kafka options).
+    pub fn clickhouse_for(&self, t: &job::plan::ClickHouseTable) -> ClickHouseArgs {
+        let mut ch = self.clickhouse.clone();
+        let take = |flag: &str, from_job: &Option<String>, to: &mut String| {
+            if let Some(v) = from_job {
+                if self.given.contains(flag) {
+                    if v != to {
+                        info!(setting = flag, value = %to, job = %v, "the flag wins over the job's ClickHouse sink");
+                    }
+                } else {
+                    *to = v.clone();
+                }
+            }
+        };
+        take("clickhouse_url", &t.url, &mut ch.clickhouse_url);
+        take("clickhouse_database", &t.database, &mut ch.clickhouse_database);
+        take("clickhouse_user", &t.username, &mut ch.clickhouse_user);
+        let password_given =
+            self.given.contains("clickhouse_password") || self.given.contains("clickhouse_password_file");
+        if let (Some(p), false) = (&t.password, password_given) {
+            ch.clickhouse_password = Some(p.parse().expect("any text is a secret"));
+        }
+        ch
     }
 
     /// The plan loaded by [`Config::load_job`].

@@ -37,6 +37,7 @@ pub mod pipeline;
 pub mod positions;
 pub mod ranges;
 pub mod recovery;
+pub mod schema;
 pub mod sink;
 pub mod source;
 pub mod status;
@@ -68,19 +69,25 @@ pub async fn run_with_metrics(
     if let Some(config::Command::RunJob { input }) = &cfg.command {
         return dry_run::run(&plan, input, cfg.max_record_bytes, &mut std::io::stdout().lock());
     }
-    if let Some(config::Command::Schema { clickhouse_version, database, group, kafka_broker, output, fields }) =
-        &cfg.command
+    if let Some(config::Command::Schema {
+        clickhouse_version,
+        database,
+        group,
+        kafka_broker,
+        output,
+        fields,
+        create_tables,
+    }) = &cfg.command
     {
-        let params = contract::sql::SqlParams {
-            database: database.clone(),
-            kafka_broker: kafka_broker.clone().unwrap_or_else(|| cfg.brokers[0].clone()),
-            processed_topic: cfg.output_topic.clone(),
-            dead_letter_topic: cfg.dead_letter_topic.clone(),
-            group: group.clone(),
+        let args = schema::SchemaArgs {
             version: (*clickhouse_version).into(),
-            storage_only: cfg.sink == config::SinkKind::ClickHouse,
+            database,
+            group,
+            kafka_broker: kafka_broker.as_deref(),
+            fields: *fields,
+            create_tables: *create_tables,
         };
-        let text = if *fields { contract::record::markdown_table() } else { contract::sql::script(&params) };
+        let text = schema::run(&cfg, &plan, &args).await?;
         match output {
             Some(path) => std::fs::write(path, text).map_err(|source| Error::Output { path: path.clone(), source })?,
             None => print!("{text}"),

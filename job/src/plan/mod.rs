@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use sqlparser::ast;
 
-pub use crate::catalog::SinkColumn;
+pub use crate::catalog::{ClickHouseTable, SinkColumn, TableLayout, Target};
 use crate::catalog::{Kind, Meta, StartupMode, Table, Topics};
 use crate::error::{JobError, Pos, Problem};
 use crate::expr::Expr;
@@ -101,13 +101,15 @@ pub(crate) struct Field {
     pub slot: u16,
 }
 
-/// A table written by the job: a Kafka topic of JSON records.
+/// A table written by the job: a Kafka topic of JSON records, or a ClickHouse table.
 #[derive(Debug)]
 pub struct Sink {
     /// Its name in the job.
     pub name: String,
-    /// The topic.
-    pub topic: String,
+    /// Where its rows go.
+    pub target: Target,
+    /// How `transformer schema --job` makes its ClickHouse table.
+    pub layout: TableLayout,
     /// The columns of its rows, in order.
     pub columns: Vec<SinkColumn>,
     /// Its `WITH` options, as written.
@@ -189,6 +191,24 @@ pub(crate) struct Builder<'a> {
     roles: Vec<Option<bool>>,
 }
 
+impl Sink {
+    /// The topic of a Kafka sink.
+    pub fn topic(&self) -> Option<&str> {
+        match &self.target {
+            Target::Kafka { topic } => Some(topic),
+            Target::ClickHouse(_) => None,
+        }
+    }
+
+    /// The table of a ClickHouse sink.
+    pub fn clickhouse(&self) -> Option<&ClickHouseTable> {
+        match &self.target {
+            Target::ClickHouse(t) => Some(t),
+            Target::Kafka { .. } => None,
+        }
+    }
+}
+
 impl Plan {
     /// Reads and plans the job `sql` from the file `file`.
     pub fn new(file: &str, sql: &str) -> Result<Plan, JobError> {
@@ -249,7 +269,7 @@ impl Plan {
             let sink = match sink_of_table.get(&table) {
                 Some(s) => *s,
                 None => {
-                    let topic = b.tables[table].as_sink()?;
+                    let (target, layout) = b.tables[table].as_sink()?;
                     let t = &b.tables[table];
                     let columns: Vec<SinkColumn> = t
                         .columns
@@ -260,7 +280,8 @@ impl Plan {
                     let json_keys = crate::write::json_keys(&columns);
                     sinks.push(Sink {
                         name: t.name.clone(),
-                        topic,
+                        target,
+                        layout,
                         columns,
                         options: t.options.clone(),
                         json_keys,

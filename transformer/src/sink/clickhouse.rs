@@ -114,8 +114,7 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl ClickHouseSink {
     /// The client for `--clickhouse-*`, HTTPS with the pure-Rust TLS provider when the URL says https.
-    pub fn client(cfg: &Config) -> Result<clickhouse::Client, ConfigError> {
-        let ch = &cfg.clickhouse;
+    pub fn client(ch: &crate::config::ClickHouseArgs) -> Result<clickhouse::Client, ConfigError> {
         // `http://user:password@host:8123`, the form scripts/up.sh takes, works too; the flags win.
         let (url, in_url) = split_credentials(&ch.clickhouse_url);
         // Our own connector, for TCP_NODELAY (the crate's default leaves Nagle on): an INSERT's body ends with a
@@ -315,7 +314,7 @@ impl Sink for ClickHouseSink {
         rowbinary::check_job(&cfg.plan()).map_err(|e| Error::Config(ConfigError::Invalid(e)))?;
         let database = cfg.clickhouse.clickhouse_database.clone();
         let sink = Self {
-            client: Self::client(cfg)?,
+            client: Self::client(&cfg.clickhouse)?,
             user: cfg.clickhouse.clickhouse_user.clone(),
             insert_events: rowbinary::insert_statement(&database, EVENTS_TABLE, &rowbinary::columns(&EVENTS)),
             insert_dead: rowbinary::insert_statement(&database, DEAD_LETTERS_TABLE, &rowbinary::columns(&DEAD_LETTERS)),
