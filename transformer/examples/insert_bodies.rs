@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use contract::record::{DEAD_LETTERS, EVENTS};
 use rskafka::record::{Record, RecordAndOffset};
 use transformer::batch::{prepare, Layout};
-use transformer::ranges::OffsetRanges;
+use transformer::ranges::Written;
 use transformer::sink::clickhouse::ClickHouseRound;
 use transformer::sink::kafka::KafkaRound;
 use transformer::sink::rowbinary::columns;
@@ -47,7 +47,7 @@ fn main() -> std::io::Result<()> {
             })
             .collect()
     };
-    let skips = || vec![OffsetRanges::default(); SAMPLES.len()];
+    let skips = || vec![Written::default(); SAMPLES.len()];
     let now = chrono::Utc::now();
     let now_ms = now.timestamp_millis();
     let direct = prepare(&layout, fetched(), &mut skips(), ClickHouseRound::new(now), now_ms);

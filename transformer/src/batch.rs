@@ -9,7 +9,7 @@ use rskafka::record::RecordAndOffset;
 use tracing::warn;
 
 use crate::dead_letter::dead_letter;
-use crate::ranges::OffsetRanges;
+use crate::ranges::Written;
 use crate::sink::Collect;
 use crate::source::Source;
 
@@ -74,7 +74,8 @@ pub struct Batch<R> {
     pub records_in: u64,
     /// Rows written (a record gives one per INSERT that selects it).
     pub records_out: u64,
-    /// Records skipped because an earlier run had written them already (see `Pipeline::recover`).
+    /// Records an earlier run had written already (see `Pipeline::recover`): to every output that holds them they
+    /// are not written again.
     pub records_skipped: u64,
     /// Rows dropped for a NULL in a NOT NULL column (`table.exec.sink.not-null-enforcer` = DROP).
     pub records_dropped: u64,
@@ -122,13 +123,13 @@ impl<R> Batch<R> {
     }
 }
 
-/// Maps `fetched` (records per input index) into `out`. Records whose offset is in `skip[input]` were written
-/// before the last crash: they are removed from `skip` and counted, not written again. `now_ms` stamps the dead
+/// Maps `fetched` (records per input index) into `out`. A record whose offset is in `skip[input]` was written before
+/// the last crash to the outputs that hold it: it is taken out of `skip`, counted, and written only to the others. `now_ms` stamps the dead
 /// letters and is the job's `NOW()`.
 pub fn prepare<R: Collect>(
     layout: &Layout,
     fetched: Vec<Vec<RecordAndOffset>>,
-    skip: &mut [OffsetRanges],
+    skip: &mut [Written],
     out: R,
     now_ms: i64,
 ) -> Batch<R> {
@@ -151,12 +152,14 @@ pub fn prepare<R: Collect>(
             b.next[idx] = Some(r.offset + 1);
             b.handled[idx] += 1;
             b.records_in += 1;
-            if !skip[idx].is_empty() && skip[idx].remove(r.offset) {
+            let held = if skip[idx].is_empty() { None } else { skip[idx].take(r.offset) };
+            if held.is_some() {
                 b.records_skipped += 1;
-                continue;
             }
             let value = r.record.value.as_deref();
-            b.bytes_in += value.map_or(0, |v| v.len() as u64);
+            if held.is_none() {
+                b.bytes_in += value.map_or(0, |v| v.len() as u64);
+            }
             let src = Source { topic, partition, offset: r.offset };
             let rec = job::Record {
                 topic,
@@ -166,7 +169,7 @@ pub fn prepare<R: Collect>(
                 key: r.record.key.as_deref(),
                 value,
             };
-            let mut emit = Emitter { batch: &mut b, layout, src, value, now_ms };
+            let mut emit = Emitter { batch: &mut b, layout, src, value, now_ms, held: held.as_deref() };
             for &source in &layout.sources[idx] {
                 layout.plan.map_with(&mut scratch, source, &rec, layout.max_record_bytes, now_ms, &mut emit);
             }
@@ -182,10 +185,22 @@ struct Emitter<'a, 'b, R> {
     src: Source<'a>,
     value: Option<&'a [u8]>,
     now_ms: i64,
+    /// The outputs that already hold this record's output (`held[output]`; the dead letters after the sinks).
+    held: Option<&'a [bool]>,
+}
+
+impl<R> Emitter<'_, '_, R> {
+    /// Whether `output` already holds this record's output (written before the last crash).
+    fn held(&self, output: usize) -> bool {
+        self.held.is_some_and(|h| h.get(output).copied().unwrap_or(false))
+    }
 }
 
 impl<R: Collect> Emit for Emitter<'_, '_, R> {
     fn row(&mut self, sink: usize, row: Row<'_>) -> Result<u64, MapError> {
+        if self.held(sink) {
+            return Ok(0);
+        }
         let size = self.batch.out.row(sink, row, self.src)?;
         self.batch.bytes_out += size;
         self.batch.records_out += 1;
@@ -193,6 +208,9 @@ impl<R: Collect> Emit for Emitter<'_, '_, R> {
     }
 
     fn dead_letter(&mut self, sink: Option<usize>, err: MapError) {
+        if self.held(self.layout.plan.sinks.len()) {
+            return;
+        }
         let src = self.src;
         let sink = sink.filter(|_| self.layout.plan.sinks.len() > 1).map(|s| self.layout.plan.sinks[s].name.as_str());
         warn!(topic = src.topic, partition = src.partition, offset = src.offset, sink, reason = err.reason(), error = %err, "dead-lettered");
@@ -241,7 +259,7 @@ mod tests {
                 "timestamp": "2024-05-01 10:00:00.123"}).to_string();
             let layout = Layout::new(default_job(), vec![(topic, i32::MAX)], true, raw.len(), 64);
             let round = KafkaRound::new(&[(1, false)], 1, output_bound(raw.len()), Utc::now());
-            let b = prepare(&layout, vec![vec![rec(offset, raw.as_bytes())]], &mut [OffsetRanges::default()], round, 0);
+            let b = prepare(&layout, vec![vec![rec(offset, raw.as_bytes())]], &mut [Written::default()], round, 0);
             prop_assert!(b.reasons.is_empty(), "{:?}", b.out.dead);
             prop_assert_eq!(b.records_out, 1);
         }
@@ -258,10 +276,10 @@ mod tests {
         let round = || KafkaRound::new(&[(3, false)], 2, output_bound(1 << 20), Utc::now());
         let ok = br#"{"user_id":"u","timestamp":"2024-05-01 10:00:00"}"#;
         let fetched = vec![vec![rec(10, ok), rec(11, b"nope"), rec(12, ok)], vec![rec(7, ok)]];
-        let mut skip = vec![OffsetRanges::default(), OffsetRanges::default()];
-        skip[0].insert(12);
+        let mut skip = vec![Written::default(), Written::default()];
+        skip[0].insert(0, 12);
         let b = prepare(&layout, fetched, &mut skip, round(), 0);
-        assert!(skip.iter().all(OffsetRanges::is_empty), "the skipped record is consumed from the set");
+        assert!(skip.iter().all(Written::is_empty), "the skipped record is consumed from the set");
         assert_eq!((b.records_in, b.records_out, b.records_skipped), (4, 2, 1));
         let written: usize = b.out.out[0].iter().flatten().map(|r| r.value.as_ref().map_or(0, Vec::len)).sum();
         assert_eq!(b.bytes_out, written as u64);
@@ -283,7 +301,7 @@ mod tests {
         let b = prepare(
             &layout,
             vec![vec![rec(0, ok)]],
-            &mut [OffsetRanges::default()],
+            &mut [Written::default()],
             KafkaRound::new(&[(1, false)], 1, 100, Utc::now()),
             0,
         );

@@ -397,6 +397,11 @@ pub struct Config {
     #[cfg(feature = "failpoints")]
     #[arg(long, hide = true)]
     pub crash_before_commit: Option<u64>,
+    /// Testing only (`failpoints`): in the Kafka sink's write number N (from 1), produce the first sink's records
+    /// only and abort: a round that reached one output and not the others (tests/pipeline.rs).
+    #[cfg(feature = "failpoints")]
+    #[arg(long, hide = true)]
+    pub crash_mid_write: Option<u64>,
     /// Testing only (`failpoints`): wait this long between a round's acknowledgement and its commit, so that a
     /// kill at a random moment often lands where a crash costs the most.
     #[cfg(feature = "failpoints")]
@@ -482,6 +487,23 @@ impl Config {
         }
         let plan = Arc::new(plan);
         self.plan = Some(Arc::clone(&plan));
+        // Recovery tells the outputs apart by topic: a topic written by two sinks (or by a sink and the dead letters)
+        // would let one sink's rows stand for the other's after a crash.
+        let mut topics: Vec<String> = self.output_topics();
+        topics.push(self.dead_letter_topic.clone());
+        for (i, t) in topics.iter().enumerate() {
+            if let Some(j) = topics[..i].iter().position(|u| u == t) {
+                let name = |k: usize| match plan.sinks.iter().filter(|s| s.topic().is_some()).nth(k) {
+                    Some(s) => format!("the sink {}", s.name),
+                    None => "the dead letters (--dead-letter-topic)".to_owned(),
+                };
+                return Err(ConfigError::Invalid(format!(
+                    "{} and {} both write the topic {t}: give each its own topic",
+                    name(j),
+                    name(i)
+                )));
+            }
+        }
         Ok(plan)
     }
 

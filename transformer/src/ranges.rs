@@ -114,6 +114,61 @@ impl OffsetRanges {
     }
 }
 
+/// What the outputs already hold of one input partition past its committed position: per output (the job's sinks
+/// by index, then the dead letters), the offsets whose rows were found there. One round can reach one topic or
+/// table and not another (the first acknowledged, the second not): a record is then written again only to the
+/// outputs that lack it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    per_output: Vec<OffsetRanges>,
+}
+
+impl Written {
+    /// Notes that `output` holds the row (or dead letter) of the record at `offset`.
+    pub fn insert(&mut self, output: usize, offset: i64) {
+        if self.per_output.len() <= output {
+            self.per_output.resize(output + 1, OffsetRanges::default());
+        }
+        self.per_output[output].insert(offset);
+    }
+
+    /// The outputs that hold the record at `offset` (`held[output]`), taken out of the set; `None` when none does.
+    pub fn take(&mut self, offset: i64) -> Option<Vec<bool>> {
+        let held: Vec<bool> = self.per_output.iter_mut().map(|r| !r.is_empty() && r.remove(offset)).collect();
+        held.contains(&true).then_some(held)
+    }
+
+    /// The offsets `output` holds.
+    pub fn output(&self, output: usize) -> Option<&OffsetRanges> {
+        self.per_output.get(output)
+    }
+
+    /// Removes every offset below `offset` from every output; returns how many went.
+    pub fn remove_below(&mut self, offset: i64) -> u64 {
+        self.per_output.iter_mut().map(|r| r.remove_below(offset)).sum()
+    }
+
+    /// Removes everything; returns how many entries went.
+    pub fn clear(&mut self) -> u64 {
+        self.per_output.iter_mut().map(OffsetRanges::clear).sum()
+    }
+
+    /// How many (output, offset) entries it holds.
+    pub fn len(&self) -> u64 {
+        self.per_output.iter().map(OffsetRanges::len).sum()
+    }
+
+    /// Whether no output holds anything.
+    pub fn is_empty(&self) -> bool {
+        self.per_output.iter().all(OffsetRanges::is_empty)
+    }
+
+    /// How many ranges hold them.
+    pub fn range_count(&self) -> usize {
+        self.per_output.iter().map(OffsetRanges::range_count).sum()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;

@@ -2,7 +2,7 @@
 //!
 //! Every output record (a row or a dead letter) carries its source coordinates ([`coordinates`]). From the committed output marks to
 //! the current ends, the scan reads the outputs one fetch at a time and keeps, per owned input partition, the
-//! offsets at or past the committed position as ranges ([`OffsetRanges`]): memory holds one fetch and a few ranges,
+//! offsets at or past the committed position as ranges, per output ([`Written`]): memory holds one fetch and a few ranges,
 //! however much lies past the marks, and the time grows with that, not with the topics' history.
 
 use std::collections::BTreeMap;
@@ -14,7 +14,7 @@ use rskafka::client::partition::PartitionClient;
 use tracing::info;
 
 use crate::error::Error;
-use crate::ranges::OffsetRanges;
+use crate::ranges::Written;
 use crate::source::{bounds, scan, tp_key, Input};
 
 /// Where the scan of one output partition starts.
@@ -31,8 +31,8 @@ pub enum From {
 /// What the scan found.
 #[derive(Debug, Default)]
 pub struct Found {
-    /// Per input index: offsets already written past the committed position.
-    pub skips: Vec<OffsetRanges>,
+    /// Per input index: per output, offsets already written past the committed position.
+    pub skips: Vec<Written>,
     /// Per output `topic/partition`: where the scan started.
     pub starts: BTreeMap<String, i64>,
     /// Per output `topic/partition`: where it ended (the high watermark when it began).
@@ -44,17 +44,17 @@ pub struct Found {
 impl Found {
     /// Records found already written.
     pub fn already_written(&self) -> u64 {
-        self.skips.iter().map(OffsetRanges::len).sum()
+        self.skips.iter().map(Written::len).sum()
     }
 }
 
-/// Records that an output (a record, a row) from `topic/partition` at `offset` was found already written: kept in
-/// `skips` (per input index) when one of `inputs` reads that partition and the offset is at or past its position.
-/// Every sink's recovery goes through here.
-pub fn note_written(skips: &mut [OffsetRanges], inputs: &[Input], topic: &str, partition: i32, offset: i64) {
+/// Records that `output` (a job's sink by index, or the dead letters after them) was found holding the row of the
+/// record from `topic/partition` at `offset`: kept in `skips` (per input index) when one of `inputs` reads that
+/// partition and the offset is at or past its position. Every sink's recovery goes through here.
+pub fn note_written(skips: &mut [Written], inputs: &[Input], output: usize, topic: &str, partition: i32, offset: i64) {
     if let Some(idx) = owner(inputs, topic, partition) {
         if offset >= inputs[idx].next_offset {
-            skips[idx].insert(offset);
+            skips[idx].insert(output, offset);
         }
     }
 }
@@ -84,21 +84,21 @@ pub fn coordinates(record: &rskafka::record::Record) -> Option<Coordinates> {
     serde_json::from_slice::<Coordinates>(record.value.as_deref()?).ok()
 }
 
-/// Scans `outputs` from where `from` says to their ends, for records whose source is one of `inputs` at or past
-/// its `next_offset`. `input_marks` (input → output partition → offset): an input's records count only from its
+/// Scans `outputs` (each partition with the index of the output it belongs to) from where `from` says to their
+/// ends, for records whose source is one of `inputs` at or past its `next_offset`. `input_marks` (input → output partition → offset): an input's records count only from its
 /// own mark on, where it has one later than the scan's start.
 pub async fn scan_outputs(
-    outputs: &[Arc<PartitionClient>],
+    outputs: &[(usize, Arc<PartitionClient>)],
     from: impl Fn(&str) -> From,
     inputs: &[Input],
     input_marks: &BTreeMap<String, BTreeMap<String, i64>>,
 ) -> Result<Found, Error> {
-    let mut found = Found { skips: vec![OffsetRanges::default(); inputs.len()], ..Found::default() };
+    let mut found = Found { skips: vec![Written::default(); inputs.len()], ..Found::default() };
     let mut plan = Vec::with_capacity(outputs.len());
     // Every partition asked at once, and only then the first error returned: after a broker restart each client's
     // broken connection is replaced on its next request, so one attempt heals them all instead of one per attempt.
-    let all_bounds = futures::future::join_all(outputs.iter().map(|c| bounds(c))).await;
-    for (client, bounds) in outputs.iter().zip(all_bounds) {
+    let all_bounds = futures::future::join_all(outputs.iter().map(|(_, c)| bounds(c))).await;
+    for ((output, client), bounds) in outputs.iter().zip(all_bounds) {
         let key = tp_key(client.topic(), client.partition());
         let (low, high) = bounds?;
         let start = match from(&key) {
@@ -113,18 +113,18 @@ pub async fn scan_outputs(
             .collect();
         found.starts.insert(key.clone(), start);
         found.ends.insert(key, high);
-        plan.push((client, start, high, floors));
+        plan.push((*output, client, start, high, floors));
     }
-    let total: i64 = plan.iter().map(|(_, s, e, _)| e - s).sum();
+    let total: i64 = plan.iter().map(|(_, _, s, e, _)| e - s).sum();
     let (started, mut last_log) = (Instant::now(), Instant::now());
-    for (client, start, end, floors) in plan {
+    for (output, client, start, end, floors) in plan {
         scan(client, start, end, |records| {
             found.scanned += records.len() as u64;
             for r in records {
                 let Some(c) = coordinates(&r.record) else { continue };
                 let Some(idx) = owner(inputs, &c.source_topic, c.source_partition) else { continue };
                 if r.offset >= floors[idx] && c.source_offset >= inputs[idx].next_offset {
-                    found.skips[idx].insert(c.source_offset);
+                    found.skips[idx].insert(output, c.source_offset);
                 }
             }
             if last_log.elapsed() >= Duration::from_secs(5) {

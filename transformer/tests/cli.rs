@@ -55,6 +55,22 @@ fn the_schema_of_a_job_is_its_sinks_ddl_and_the_pipeline_refuses_what_it_cannot_
     let (code, stderr) = run(t, &["--job", shop, "--brokers=nowhere:1"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("the job's sink orders is a ClickHouse table") && stderr.contains("schema"), "{stderr}");
+    // Two sinks on one topic: after a crash, one's rows would stand for the other's.
+    let dir = std::env::temp_dir().join(format!("cli-topics-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let job = dir.join("twice.sql");
+    std::fs::write(
+        &job,
+        "CREATE TABLE src (id STRING) WITH ('connector' = 'kafka', 'topic' = 'in', 'format' = 'json');
+         CREATE TABLE a (id STRING) WITH ('connector' = 'kafka', 'topic' = 'out', 'format' = 'json');
+         CREATE TABLE b (id STRING) WITH ('connector' = 'kafka', 'topic' = 'out', 'format' = 'json');
+         EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT id FROM src; INSERT INTO b SELECT id FROM src; END;",
+    )
+    .unwrap();
+    let (code, stderr) = run(t, &["--job", job.to_str().unwrap(), "--brokers=nowhere:1"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("the sink a and the sink b both write the topic out"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -315,6 +315,84 @@ async fn output_coordinates(s: &Servers, topics: &[String]) -> (Vec<(String, i32
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_that_reached_one_sink_is_completed_in_the_other_after_a_crash() {
+    // A statement set writes two topics; the process dies with a round produced to the first and not to the second.
+    // The restart writes that round to the second only: each topic holds each of its records exactly once.
+    let s = servers();
+    let names = Names::new("midwrite");
+    let n: u64 = 3_000;
+    emitter::run(names.emitter(&s, 45, n, 0.0, false), std::future::pending()).await.unwrap();
+    let (everything, orders) = (format!("{}everything", names.prefix), format!("{}orders_only", names.prefix));
+    let job = std::env::temp_dir().join(format!("{}job.sql", names.prefix));
+    std::fs::write(
+        &job,
+        format!(
+            "CREATE TABLE src (user_id STRING, order_id STRING, `topic` STRING METADATA VIRTUAL,
+               `partition` INT METADATA VIRTUAL, `offset` BIGINT METADATA VIRTUAL)
+               WITH ('connector' = 'kafka', 'topic' = '{inputs}', 'format' = 'json');
+             CREATE TABLE everything (user_id STRING, source_topic STRING NOT NULL, source_partition INT NOT NULL,
+               source_offset BIGINT NOT NULL) WITH ('connector' = 'kafka', 'topic' = '{everything}', 'format' = 'json');
+             CREATE TABLE orders_only (order_id STRING, user_id STRING)
+               WITH ('connector' = 'kafka', 'topic' = '{orders}', 'format' = 'json');
+             EXECUTE STATEMENT SET BEGIN
+               INSERT INTO everything SELECT user_id, `topic`, `partition`, `offset` FROM src;
+               INSERT INTO orders_only SELECT order_id, user_id FROM src WHERE order_id IS NOT NULL;
+             END;",
+            inputs = names.raw().join(";")
+        ),
+    )
+    .unwrap();
+    let job_flag = format!("--job={}", job.display());
+    // The job names its two topics: no --output-topic.
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a = names.transformer_args(&s, &[&[job_flag.as_str(), "--fetch-max-bytes=16384"], extra].concat());
+        a.retain(|f| !f.starts_with("--output-topic="));
+        a
+    };
+    let (code, log) = run_binary(&args(&["--crash-mid-write=3"]));
+    assert_ne!(code, 0, "it aborted: {log}");
+    assert!(log.contains("--crash-mid-write: aborting"), "{log}");
+    let (_, orders_before) = output_coordinates(&s, std::slice::from_ref(&orders)).await;
+    let (_, everything_before) = output_coordinates(&s, std::slice::from_ref(&everything)).await;
+    assert!(everything_before.len() > orders_before.len(), "the crashed round reached only the first topic");
+
+    let again =
+        InProcess::start(transformer::Config::from_args(std::iter::once("transformer".to_string()).chain(args(&[]))));
+    let client = kafka(&s).await;
+    let mut inputs = HashSet::new();
+    let mut order_inputs = HashSet::new();
+    for topic in names.raw() {
+        for p in runtime::kafka::partitions(&client, &topic).await.unwrap() {
+            let pc = runtime::kafka::partition_client(&client, &topic, p).await.unwrap();
+            let (low, high) = transformer::source::bounds(&pc).await.unwrap();
+            inputs.extend((low..high).map(|o| (topic.clone(), p, o)));
+            if topic.ends_with("orders") {
+                order_inputs.extend((low..high).map(|o| (topic.clone(), p, o)));
+            }
+        }
+    }
+    eventually(LIMIT, "both topics complete", || async {
+        let (a, _) = output_coordinates(&s, std::slice::from_ref(&everything)).await;
+        let (b, _) = output_coordinates(&s, std::slice::from_ref(&orders)).await;
+        (a.len() >= inputs.len() && b.len() >= order_inputs.len()).then_some(()).ok_or(format!(
+            "{} of {}, {} of {}",
+            a.len(),
+            inputs.len(),
+            b.len(),
+            order_inputs.len()
+        ))
+    })
+    .await;
+    again.stop().await;
+    let (a, _) = output_coordinates(&s, std::slice::from_ref(&everything)).await;
+    let (b, _) = output_coordinates(&s, std::slice::from_ref(&orders)).await;
+    assert_eq!((duplicates(&a), duplicates(&b)), (0, 0), "no record written twice to either topic");
+    assert_eq!(a.into_iter().collect::<HashSet<_>>(), inputs, "every record once in the first topic");
+    assert_eq!(b.into_iter().collect::<HashSet<_>>(), order_inputs, "every order once in the second");
+    std::fs::remove_file(&job).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_without_coordinates_resumes_from_headers_after_a_crash() {
     // The original job.sql writes only Flink's four columns: the source of each output is in its etl.src header,
     // and a crash between produce and commit still writes nothing twice.

@@ -38,7 +38,7 @@ use crate::config::{Assignment, Config};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::positions::Positions;
-use crate::ranges::OffsetRanges;
+use crate::ranges::Written;
 use crate::sink::Sink;
 use crate::source::{self, open_inputs, Fetched, Input, PositionProblem};
 use budget::within_budget;
@@ -57,7 +57,7 @@ pub struct Pipeline<S, O = Positions> {
     /// The last committed checkpoint (what a restart would resume from).
     checkpoint: Checkpoint,
     /// Per input index: offsets already written before the last crash, not written again.
-    skips: Vec<OffsetRanges>,
+    skips: Vec<Written>,
     /// Per input index: an invalid position found and not yet moved (see [`Pipeline::apply_pending`]).
     pending: Vec<Option<PositionProblem>>,
     /// Per input index: stopped at a record batch that cannot be read (see [`Unreadable`]).
@@ -215,7 +215,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             }
             if self.cfg.drain
                 && self.inputs.iter().all(|i| i.next_offset >= i.high_watermark)
-                && self.skips.iter().all(OffsetRanges::is_empty)
+                && self.skips.iter().all(Written::is_empty)
                 && self.pending.iter().all(Option::is_none)
             {
                 let m = &self.metrics;
@@ -250,7 +250,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
     /// The output marks to commit: where the recovery scan started while records it found are still ahead
     /// (a crash now must find them again), otherwise the ends of our writes.
     fn marks(&self) -> BTreeMap<String, i64> {
-        self.sink.marks(!self.skips.iter().all(OffsetRanges::is_empty))
+        self.sink.marks(!self.skips.iter().all(Written::is_empty))
     }
 
     /// A checkpoint of `next_offsets` with the marks as they are now: [`Pipeline::marks`], and per input whether

@@ -9,7 +9,7 @@ use tracing::{debug, info};
 use super::Pipeline;
 use crate::checkpoint::{Checkpoint, OffsetStore};
 use crate::error::Result;
-use crate::ranges::OffsetRanges;
+use crate::ranges::Written;
 use crate::sink::Sink;
 use crate::source::{self, open_partitions, Input, PositionProblem};
 
@@ -88,7 +88,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         }
         self.pending = vec![None; self.inputs.len()];
         self.unreadable.resize(self.inputs.len(), None);
-        self.skips = vec![OffsetRanges::default(); self.inputs.len()];
+        self.skips = vec![Written::default(); self.inputs.len()];
         for idx in 0..self.inputs.len() {
             if let Some(problem) = source::check_position(&mut self.inputs[idx]).await? {
                 self.found_invalid(idx, problem)?;
@@ -129,8 +129,8 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         info!(
             inputs = self.inputs.len(),
             scanned,
-            already_written = self.skips.iter().map(OffsetRanges::len).sum::<u64>(),
-            skip_ranges = self.skips.iter().map(OffsetRanges::range_count).sum::<usize>(),
+            already_written = self.skips.iter().map(Written::len).sum::<u64>(),
+            skip_ranges = self.skips.iter().map(Written::range_count).sum::<usize>(),
             positions = ?self.checkpoint.next_offsets,
             peak_rss_kb = peak_rss_kb(),
             elapsed_ms = started.elapsed().as_millis() as u64,

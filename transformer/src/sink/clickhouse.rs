@@ -24,7 +24,7 @@ use crate::config::{Config, ConfigError};
 use crate::error::{Error, Result};
 use job::{MapError, Row};
 
-use crate::ranges::OffsetRanges;
+use crate::ranges::Written;
 use crate::recovery::note_written;
 use crate::source::Input;
 use crate::source::Source;
@@ -365,7 +365,7 @@ impl Sink for ClickHouseSink {
     }
 
     async fn recover(&mut self, committed: Option<&Checkpoint>, inputs: &[Input]) -> Result<Recovered> {
-        let mut found = Recovered { skips: vec![OffsetRanges::default(); inputs.len()], scanned: 0 };
+        let mut found = Recovered { skips: vec![Written::default(); inputs.len()], scanned: 0 };
         if committed.is_none() || inputs.is_empty() {
             return Ok(found);
         }
@@ -384,7 +384,8 @@ impl Sink for ClickHouseSink {
             })
             .collect::<Vec<_>>()
             .join(" OR ");
-        for table in [EVENTS_TABLE, DEAD_LETTERS_TABLE] {
+        // Output 0: the default job's one sink (events_processed); output 1: the dead letters.
+        for (output, table) in [EVENTS_TABLE, DEAD_LETTERS_TABLE].into_iter().enumerate() {
             let sql = format!(
                 "SELECT source_topic, source_partition, source_offset FROM {}.{} WHERE {condition}",
                 quote(&self.database),
@@ -402,7 +403,14 @@ impl Sink for ClickHouseSink {
             let mut rows = query.fetch::<Stored>().map_err(read_back)?;
             while let Some(row) = rows.next().await.map_err(read_back)? {
                 found.scanned += 1;
-                note_written(&mut found.skips, inputs, &row.source_topic, row.source_partition, row.source_offset);
+                note_written(
+                    &mut found.skips,
+                    inputs,
+                    output,
+                    &row.source_topic,
+                    row.source_partition,
+                    row.source_offset,
+                );
             }
         }
         Ok(found)

@@ -90,6 +90,9 @@ pub struct KafkaSink {
     pinned_marks: BTreeMap<String, i64>,
     /// Per output partition: its end after our last acknowledged write (or where the recovery scan ended).
     ends: BTreeMap<String, i64>,
+    /// `--crash-mid-write` and the writes so far (failpoints).
+    #[cfg(feature = "failpoints")]
+    crash_mid_write: (Option<u64>, u64),
 }
 
 impl KafkaSink {
@@ -122,7 +125,16 @@ impl KafkaSink {
                 raw_bound(cfg.output_max_message_bytes),
             );
         }
-        Ok(Self { outputs, headers, dead, max_output_bytes, pinned_marks: BTreeMap::new(), ends: BTreeMap::new() })
+        Ok(Self {
+            outputs,
+            headers,
+            dead,
+            max_output_bytes,
+            pinned_marks: BTreeMap::new(),
+            ends: BTreeMap::new(),
+            #[cfg(feature = "failpoints")]
+            crash_mid_write: (cfg.crash_mid_write, 0),
+        })
     }
 }
 
@@ -221,6 +233,17 @@ impl Sink for KafkaSink {
     }
 
     async fn write(&mut self, round: KafkaRound) -> Result<()> {
+        #[cfg(feature = "failpoints")]
+        let round = {
+            self.crash_mid_write.1 += 1;
+            if self.crash_mid_write.0 == Some(self.crash_mid_write.1) {
+                let first = round.out.into_iter().next().unwrap_or_default();
+                self.outputs[0].produce(first).await?;
+                tracing::error!("--crash-mid-write: aborting with the first sink's records written, not the others'");
+                std::process::abort();
+            }
+            round
+        };
         let outputs = try_join_all(self.outputs.iter().zip(round.out).map(|(topic, batches)| topic.produce(batches)));
         let (out_marks, dead_marks) = tokio::try_join!(outputs, self.dead.produce(round.dead))?;
         for marks in out_marks {
@@ -231,8 +254,14 @@ impl Sink for KafkaSink {
     }
 
     async fn recover(&mut self, committed: Option<&Checkpoint>, inputs: &[Input]) -> Result<Recovered> {
-        let outputs: Vec<_> =
-            self.outputs.iter().flat_map(|t| &t.partitions).chain(&self.dead.partitions).cloned().collect();
+        // Output i is the job's sink i; the dead letters come after them.
+        let outputs: Vec<(usize, Arc<PartitionClient>)> = self
+            .outputs
+            .iter()
+            .chain([&self.dead])
+            .enumerate()
+            .flat_map(|(i, t)| t.partitions.iter().map(move |p| (i, Arc::clone(p))))
+            .collect();
         let from = |key: &str| match committed {
             None => From::End,
             Some(cp) => cp.output_marks.get(key).map_or(From::Start, |&m| From::Mark(m)),

@@ -26,7 +26,7 @@ use job::{MapError, Row};
 use crate::checkpoint::Checkpoint;
 use crate::config::Config;
 use crate::error::Result;
-use crate::ranges::OffsetRanges;
+use crate::ranges::Written;
 use crate::source::{Input, Source};
 
 pub use runtime::kafka::MAX_REQUEST_BYTES;
@@ -43,8 +43,9 @@ pub trait Collect {
 /// What a sink found it already holds after the last commit.
 #[derive(Debug, Default)]
 pub struct Recovered {
-    /// Per input index: offsets past the committed position already written, to skip.
-    pub skips: Vec<OffsetRanges>,
+    /// Per input index: per output (the job's sinks by index, then the dead letters), offsets past the committed
+    /// position already written there, not to write again.
+    pub skips: Vec<Written>,
     /// Output records (or rows) looked at to find them.
     pub scanned: u64,
 }
