@@ -57,6 +57,22 @@ pub struct ChColumn {
     pub part: Part,
 }
 
+/// The columns a ClickHouse sink's table has besides the job's, written by the direct sink with every row: the
+/// source record's coordinates, and the round that wrote it (epoch milliseconds, strictly increasing). After a
+/// crash, the view into [`POSITIONS`] has kept, per INSERT, the last offset of each source partition and the round:
+/// recovery reads that small table, never the sink's.
+pub const HIDDEN: [(&str, &str); 4] =
+    [("_source_topic", "String"), ("_source_partition", "Int32"), ("_source_offset", "Int64"), ("_round", "UInt64")];
+
+/// The table of positions in each database that holds a ClickHouse sink: one row per INSERT and source partition
+/// (merged to the newest per table and partition), filled by a view on each sink's table.
+pub const POSITIONS: &str = "_etl_positions";
+
+/// The view that fills [`POSITIONS`] from `table`'s INSERTs.
+pub fn positions_view(table: &str) -> String {
+    format!("_etl_positions_{table}")
+}
+
 /// The ClickHouse type of a value of `ty` (not Nullable).
 fn base_type(ty: Type, version: ClickHouseVersion) -> String {
     match ty {
@@ -136,21 +152,17 @@ pub fn render(plan: &Plan, p: &DdlParams) -> Result<Vec<String>, DdlError> {
     for sink in &plan.sinks {
         stmts.extend(render_sink(sink, p)?);
     }
-    Ok(once_per_database(stmts))
+    Ok(without_repeats(stmts))
 }
 
-/// `stmts` with each `CREATE DATABASE` kept only where it first appears.
-pub fn once_per_database(stmts: Vec<String>) -> Vec<String> {
-    let mut databases: Vec<String> = Vec::new();
-    let mut out = Vec::with_capacity(stmts.len());
+/// `stmts` with each statement kept only where it first appears (the sinks of one database each create it, and
+/// its positions table).
+pub fn without_repeats(stmts: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(stmts.len());
     for s in stmts {
-        if s.starts_with("CREATE DATABASE") {
-            if databases.contains(&s) {
-                continue;
-            }
-            databases.push(s.clone());
+        if !out.contains(&s) {
+            out.push(s);
         }
-        out.push(s);
     }
     out
 }
@@ -160,10 +172,17 @@ pub fn render_sink(sink: &Sink, p: &DdlParams) -> Result<Vec<String>, DdlError> 
     let (database, table) = stored_table(sink, p);
     let cols = columns(sink, p.version);
     let mut stmts = vec![format!("CREATE DATABASE IF NOT EXISTS {}", quote(database))];
-    stmts.push(create_table(sink, database, table, &cols, p.version)?);
-    if let Target::Kafka { topic } = &sink.target {
-        let topic = p.kafka_topic.as_deref().unwrap_or(topic);
-        stmts.extend(kafka_path(sink, topic, database, table, &cols, p));
+    match &sink.target {
+        Target::Kafka { topic } => {
+            stmts.push(create_table(sink, database, table, &cols, false, p.version)?);
+            let topic = p.kafka_topic.as_deref().unwrap_or(topic);
+            stmts.extend(kafka_path(sink, topic, database, table, &cols, p));
+        }
+        Target::ClickHouse(_) => {
+            stmts.push(create_table(sink, database, table, &cols, true, p.version)?);
+            stmts.push(create_positions(database));
+            stmts.push(create_positions_view(database, table));
+        }
     }
     Ok(stmts)
 }
@@ -173,17 +192,21 @@ pub fn script(plan: &Plan, p: &DdlParams) -> Result<String, DdlError> {
     Ok(render(plan, p)?.iter().map(|s| format!("{s};\n\n")).collect())
 }
 
-/// `CREATE TABLE` of a sink's stored table.
+/// `CREATE TABLE` of a sink's stored table; a direct sink's has the [`HIDDEN`] columns too.
 fn create_table(
     sink: &Sink,
     database: &str,
     table: &str,
     cols: &[ChColumn],
+    hidden: bool,
     version: ClickHouseVersion,
 ) -> Result<String, DdlError> {
     let layout = &sink.layout;
     let mut s = format!("CREATE TABLE IF NOT EXISTS {}.{} (\n", quote(database), quote(table));
-    let body: Vec<String> = cols.iter().map(|c| format!("    {} {}", quote(&c.name), c.ty)).collect();
+    let mut body: Vec<String> = cols.iter().map(|c| format!("    {} {}", quote(&c.name), c.ty)).collect();
+    if hidden {
+        body.extend(HIDDEN.iter().map(|(name, ty)| format!("    {} {ty}", quote(name))));
+    }
     s.push_str(&body.join(",\n"));
     s.push_str("\n) ENGINE = ");
     s.push_str(&engine(layout));
@@ -192,6 +215,33 @@ fn create_table(
     }
     write!(s, "\nORDER BY {}", order_by(sink, &sink.columns, version)?).expect("writing to a String");
     Ok(s)
+}
+
+/// The positions table of `database` ([`POSITIONS`]). `ReplacingMergeTree(round)`: merges keep the newest row of
+/// each table and source partition, so it stays as small as the partitions are many.
+pub fn create_positions(database: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {}.{} (\n    `table` String,\n    `topic` String,\n    `partition` Int32,\n    \
+         `offset` Int64,\n    `round` UInt64,\n    `rows` UInt64\n) ENGINE = ReplacingMergeTree(`round`)\n\
+         ORDER BY (`table`, `topic`, `partition`)",
+        quote(database),
+        quote(POSITIONS)
+    )
+}
+
+/// The view that keeps, for every INSERT into `table`, its last offset of each source partition and its round.
+/// It runs within the INSERT: an INSERT that landed has its positions.
+pub fn create_positions_view(database: &str, table: &str) -> String {
+    format!(
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{view} TO {db}.{positions} AS\nSELECT\n    {name} AS `table`,\n    \
+         `_source_topic` AS `topic`,\n    `_source_partition` AS `partition`,\n    max(`_source_offset`) AS `offset`,\n    \
+         max(`_round`) AS `round`,\n    count() AS `rows`\nFROM {db}.{table}\nGROUP BY `_source_topic`, `_source_partition`",
+        db = quote(database),
+        view = quote(&positions_view(table)),
+        positions = quote(POSITIONS),
+        name = literal(table),
+        table = quote(table),
+    )
 }
 
 /// `sink.engine`, else ReplacingMergeTree for a table with a PRIMARY KEY (Flink's upsert semantics: the last row

@@ -107,8 +107,23 @@ fn the_direct_table_maps_every_type_and_quotes_every_name() {
         stmts[1]
     );
     assert!(stmts[1].contains("`we\\`ird` Nullable(String)"), "a backquote in a name is escaped: {}", stmts[1]);
-    assert!(stmts[1].ends_with(") ENGINE = MergeTree()\nORDER BY tuple()"), "{}", stmts[1]);
-    assert_eq!(stmts.len(), 2, "a ClickHouse sink has no Kafka path: {stmts:#?}");
+    assert!(
+        stmts[1].ends_with(
+            "    `_source_topic` String,\n    `_source_partition` Int32,\n    `_source_offset` Int64,\n    `_round` \
+             UInt64\n) ENGINE = MergeTree()\nORDER BY tuple()"
+        ),
+        "the hidden columns last: {}",
+        stmts[1]
+    );
+    assert_eq!(stmts.len(), 4, "a ClickHouse sink has no Kafka path; its positions table and view: {stmts:#?}");
+    assert!(stmts[2].starts_with("CREATE TABLE IF NOT EXISTS `analytics-prod`.`_etl_positions` ("), "{}", stmts[2]);
+    assert_eq!(
+        stmts[3],
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS `analytics-prod`.`_etl_positions_out` TO \
+         `analytics-prod`.`_etl_positions` AS\nSELECT\n    'out' AS `table`,\n    `_source_topic` AS `topic`,\n    \
+         `_source_partition` AS `partition`,\n    max(`_source_offset`) AS `offset`,\n    max(`_round`) AS `round`,\n    \
+         count() AS `rows`\nFROM `analytics-prod`.`out`\nGROUP BY `_source_topic`, `_source_partition`"
+    );
 }
 
 #[test]
@@ -200,7 +215,10 @@ fn every_database_is_created_once_before_its_tables() {
         [
             "CREATE DATABASE IF NOT EXISTS `x`",
             "CREATE TABLE IF NOT EXISTS `x`.`a` (",
+            "CREATE TABLE IF NOT EXISTS `x`.`_etl_positions` (",
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS `x`.`_etl_positions_a` TO `x`.`_etl_positions` AS",
             "CREATE TABLE IF NOT EXISTS `x`.`b` (",
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS `x`.`_etl_positions_b` TO `x`.`_etl_positions` AS",
             "CREATE DATABASE IF NOT EXISTS `analytics-prod`",
             "CREATE TABLE IF NOT EXISTS `analytics-prod`.`c` (",
             "CREATE TABLE IF NOT EXISTS `analytics-prod`.`c_queue` (",

@@ -10,7 +10,7 @@ use rskafka::record::{Record, RecordAndOffset};
 use transformer::batch::{prepare, Layout};
 use transformer::ranges::Written;
 use transformer::sink::clickhouse::ClickHouseRound;
-use transformer::sink::kafka::KafkaRound;
+use transformer::sink::job_sink::JobRound;
 use transformer::sink::rowbinary::columns;
 
 /// `(topic, partition, offset, raw value)`: one event of each kind, nulls and a non-ASCII string among them, and a
@@ -57,11 +57,11 @@ fn main() -> std::io::Result<()> {
     let structure = |cols: &[(&str, &str)]| cols.iter().map(|(c, t)| format!("{c} {t}")).collect::<Vec<_>>().join(", ");
     std::fs::write(dir.join("events_processed.columns"), structure(&columns(&EVENTS)))?;
     std::fs::write(dir.join("dead_letters.columns"), structure(&columns(&DEAD_LETTERS)))?;
-    let kafka = prepare(&layout, fetched(), &mut skips(), KafkaRound::new(&[(1, false)], 1, usize::MAX, now), now_ms);
+    let kafka = prepare(&layout, fetched(), &mut skips(), JobRound::new(&[(1, false)], 1, usize::MAX, now), now_ms);
     let lines = |records: &[Vec<Record>]| -> Vec<u8> {
         records.iter().flatten().flat_map(|r| [r.value.as_deref().unwrap_or_default(), b"\n"].concat()).collect()
     };
-    std::fs::write(dir.join("events_queue.jsonl"), lines(&kafka.out.out[0]))?;
+    std::fs::write(dir.join("events_queue.jsonl"), lines(kafka.out.topic(0)))?;
     std::fs::write(dir.join("dead_letters_queue.jsonl"), lines(&kafka.out.dead))?;
     println!("{} events and {} dead letters in {}", direct.records_out, direct.reasons.len(), dir.display());
     Ok(())

@@ -22,7 +22,8 @@ pub struct Layout {
     pub plan: Arc<Plan>,
     /// Per input index: the job's sources that read it.
     pub sources: Vec<Vec<usize>>,
-    /// The input topics came from `--input-topics`, not from the job: its one source reads them all.
+    /// The input topics came from `--input-topics`, not from the job: a topic no source names is read by the job's
+    /// one source (a job with several sources must name every such topic; the start checks it).
     pub topics_from_flags: bool,
     /// Larger raw records are dead-lettered unread (`--max-record-bytes`).
     pub max_record_bytes: usize,
@@ -55,7 +56,10 @@ impl Layout {
     pub fn set_inputs(&mut self, inputs: Vec<(String, i32)>) {
         self.sources = inputs
             .iter()
-            .map(|(t, _)| if self.topics_from_flags { vec![0] } else { self.plan.sources_reading(t) })
+            .map(|(t, _)| match self.plan.sources_reading(t) {
+                s if s.is_empty() && self.topics_from_flags => vec![0],
+                s => s,
+            })
             .collect();
         self.inputs = inputs;
     }
@@ -238,7 +242,7 @@ mod tests {
 
     use super::*;
     use crate::limits::output_bound;
-    use crate::sink::kafka::KafkaRound;
+    use crate::sink::job_sink::JobRound;
 
     fn default_job() -> Arc<Plan> {
         Arc::new(Plan::new(job::DEFAULT_JOB_NAME, job::DEFAULT_JOB).unwrap())
@@ -258,7 +262,7 @@ mod tests {
                 "ip_address": ip, "amount": -1.2345678901234567e-300, "duration_seconds": i64::MIN,
                 "timestamp": "2024-05-01 10:00:00.123"}).to_string();
             let layout = Layout::new(default_job(), vec![(topic, i32::MAX)], true, raw.len(), 64);
-            let round = KafkaRound::new(&[(1, false)], 1, output_bound(raw.len()), Utc::now());
+            let round = JobRound::new(&[(1, false)], 1, output_bound(raw.len()), Utc::now());
             let b = prepare(&layout, vec![vec![rec(offset, raw.as_bytes())]], &mut [Written::default()], round, 0);
             prop_assert!(b.reasons.is_empty(), "{:?}", b.out.dead);
             prop_assert_eq!(b.records_out, 1);
@@ -273,7 +277,7 @@ mod tests {
     #[test]
     fn routes_records_dead_letters_and_skips() {
         let layout = Layout::new(default_job(), vec![("orders".into(), 0), ("orders".into(), 4)], false, 1 << 20, 1024);
-        let round = || KafkaRound::new(&[(3, false)], 2, output_bound(1 << 20), Utc::now());
+        let round = || JobRound::new(&[(3, false)], 2, output_bound(1 << 20), Utc::now());
         let ok = br#"{"user_id":"u","timestamp":"2024-05-01 10:00:00"}"#;
         let fetched = vec![vec![rec(10, ok), rec(11, b"nope"), rec(12, ok)], vec![rec(7, ok)]];
         let mut skip = vec![Written::default(), Written::default()];
@@ -281,13 +285,13 @@ mod tests {
         let b = prepare(&layout, fetched, &mut skip, round(), 0);
         assert!(skip.iter().all(Written::is_empty), "the skipped record is consumed from the set");
         assert_eq!((b.records_in, b.records_out, b.records_skipped), (4, 2, 1));
-        let written: usize = b.out.out[0].iter().flatten().map(|r| r.value.as_ref().map_or(0, Vec::len)).sum();
+        let written: usize = b.out.topic(0).iter().flatten().map(|r| r.value.as_ref().map_or(0, Vec::len)).sum();
         assert_eq!(b.bytes_out, written as u64);
         assert_eq!(b.next, vec![Some(13), Some(8)]);
         assert_eq!(b.handled, vec![3, 1]);
         assert_eq!(b.reasons, vec!["invalid_json"]);
         // Input partition 0 goes to output partition 0, partition 4 to 4 % 3 = 1; the dead letter to 0 % 2.
-        assert_eq!(b.out.out[0].iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 0]);
+        assert_eq!(b.out.topic(0).iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 0]);
         assert_eq!(b.out.dead.iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 0]);
         assert_eq!(b.out.dead[0][0].key.as_deref(), Some(&b"orders/0/11"[..]));
         assert!(!b.is_empty());
@@ -302,7 +306,7 @@ mod tests {
             &layout,
             vec![vec![rec(0, ok)]],
             &mut [Written::default()],
-            KafkaRound::new(&[(1, false)], 1, 100, Utc::now()),
+            JobRound::new(&[(1, false)], 1, 100, Utc::now()),
             0,
         );
         assert_eq!((b.records_out, b.reasons.clone()), (0, vec!["too_large"]));

@@ -460,16 +460,6 @@ impl Config {
             warn!(job = %name, "{w}");
         }
         self.apply_job(&plan)?;
-        let runs_pipeline = !matches!(self.command, Some(Command::Schema { .. } | Command::RunJob { .. }));
-        if let Some(sink) = plan.sinks.iter().find(|s| s.clickhouse().is_some()).filter(|_| runs_pipeline) {
-            return Err(ConfigError::Invalid(format!(
-                "the job's sink {} is a ClickHouse table ('connector' = 'clickhouse'): the pipeline does not write \
-                 job-declared ClickHouse tables yet. `transformer --job {name} schema --create-tables` makes their \
-                 tables and `transformer --job {name} run-job` maps records to them; to run now, write to a Kafka \
-                 topic ('connector' = 'kafka') and let ClickHouse read it (the schema makes its Kafka path)",
-                sink.name
-            )));
-        }
         let outputs = plan
             .sinks
             .iter()
@@ -487,6 +477,17 @@ impl Config {
         }
         let plan = Arc::new(plan);
         self.plan = Some(Arc::clone(&plan));
+        // An input topic given by the flags and named by none of several sources would be read by none.
+        if plan.sources.len() > 1 && self.given.contains("input_topics") {
+            if let Some(t) = self.input_topics.iter().find(|t| plan.sources_reading(t).is_empty()) {
+                return Err(ConfigError::Invalid(format!(
+                    "--input-topics names {t}, which none of the job's {} sources reads ({}): name it in a \
+                     source's 'topic' (or 'topic-pattern'), or leave --input-topics out",
+                    plan.sources.len(),
+                    plan.sources.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
         // Recovery tells the outputs apart by topic: a topic written by two sinks (or by a sink and the dead letters)
         // would let one sink's rows stand for the other's after a crash.
         let mut topics: Vec<String> = self.output_topics();
@@ -604,14 +605,20 @@ impl Config {
         Ok(())
     }
 
-    /// The topic of each of the job's sinks, in order: `--output-topic` for a job with one sink.
+    /// The topic of each of the job's Kafka sinks, in order (a ClickHouse sink has none): `--output-topic` for a
+    /// job with one sink.
     pub fn output_topics(&self) -> Vec<String> {
         match self.plan.as_deref() {
-            Some(plan) if plan.sinks.len() > 1 => {
-                plan.sinks.iter().filter_map(|s| s.topic().map(str::to_owned)).collect()
-            }
-            _ => vec![self.output_topic.clone()],
+            Some(plan) => (0..plan.sinks.len()).filter_map(|i| self.sink_topic(i)).collect(),
+            None => vec![self.output_topic.clone()],
         }
+    }
+
+    /// The topic of the job's sink `i` when it is a Kafka sink: `--output-topic` for a job with one sink.
+    pub fn sink_topic(&self, i: usize) -> Option<String> {
+        let plan = self.plan.as_deref()?;
+        let topic = plan.sinks.get(i)?.topic()?;
+        Some(if plan.sinks.len() == 1 { self.output_topic.clone() } else { topic.to_owned() })
     }
 
     /// The ClickHouse connection of a job's ClickHouse sink: its `url`, `database-name`, `username` and

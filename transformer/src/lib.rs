@@ -143,7 +143,7 @@ pub async fn run_with_metrics(
         });
     }
     match cfg.sink {
-        config::SinkKind::Kafka => run_pipeline::<sink::kafka::KafkaSink>(cfg, metrics, stop).await,
+        config::SinkKind::Kafka => run_pipeline::<sink::job_sink::JobSink>(cfg, metrics, stop).await,
         config::SinkKind::ClickHouse => run_pipeline::<sink::clickhouse::ClickHouseSink>(cfg, metrics, stop).await,
     }
 }

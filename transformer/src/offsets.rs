@@ -158,6 +158,16 @@ async fn at_position(
             output_marks.insert(tp_key(topic, p), high);
         }
     }
+    // The job's ClickHouse tables: rows from before the reset are not taken for the new positions' (the rows they
+    // hold past the new positions are written again, as on a topic).
+    if cfg.sink == crate::config::SinkKind::Kafka {
+        let params = crate::sink::tables::ddl_params(cfg, contract::sql::ClickHouseVersion::V18);
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        for sink in cfg.plan().sinks.iter().filter(|s| s.clickhouse().is_some()) {
+            let (database, table) = job::ddl::stored_table(sink, &params);
+            output_marks.insert(crate::sink::tables::mark_key(database, table), now_ms);
+        }
+    }
     Ok(Checkpoint { next_offsets, output_marks, ..Default::default() })
 }
 

@@ -16,6 +16,25 @@ pub struct OffsetRanges {
 }
 
 impl OffsetRanges {
+    /// Adds every offset of `offsets`.
+    pub fn insert_range(&mut self, offsets: std::ops::Range<i64>) {
+        if offsets.is_empty() {
+            return;
+        }
+        let (mut start, mut end) = (offsets.start, offsets.end);
+        // Merge with every range that overlaps or touches it.
+        let touching: Vec<(i64, i64)> =
+            self.ranges.range(..=end).filter(|(_, &e)| e >= start).map(|(&s, &e)| (s, e)).collect();
+        for (s, e) in touching {
+            self.ranges.remove(&s);
+            self.len -= (e - s) as u64;
+            start = start.min(s);
+            end = end.max(e);
+        }
+        self.ranges.insert(start, end);
+        self.len += (end - start) as u64;
+    }
+
     /// Adds `offset`; adding one that is there already changes nothing.
     pub fn insert(&mut self, offset: i64) {
         if self.contains(offset) {
@@ -132,6 +151,14 @@ impl Written {
         self.per_output[output].insert(offset);
     }
 
+    /// Notes that `output` holds the rows of the records at `offsets`.
+    pub fn insert_range(&mut self, output: usize, offsets: std::ops::Range<i64>) {
+        if self.per_output.len() <= output {
+            self.per_output.resize(output + 1, OffsetRanges::default());
+        }
+        self.per_output[output].insert_range(offsets);
+    }
+
     /// The outputs that hold the record at `offset` (`held[output]`), taken out of the set; `None` when none does.
     pub fn take(&mut self, offset: i64) -> Option<Vec<bool>> {
         let held: Vec<bool> = self.per_output.iter_mut().map(|r| !r.is_empty() && r.remove(offset)).collect();
@@ -197,6 +224,7 @@ mod tests {
     #[derive(Debug, Clone)]
     enum Op {
         Insert(i64),
+        InsertRange(i64, i64),
         Remove(i64),
         RemoveBelow(i64),
     }
@@ -204,6 +232,7 @@ mod tests {
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             4 => (0i64..64).prop_map(Op::Insert),
+            1 => (0i64..64, 0i64..12).prop_map(|(s, n)| Op::InsertRange(s, s + n)),
             2 => (0i64..64).prop_map(Op::Remove),
             1 => (0i64..64).prop_map(Op::RemoveBelow),
         ]
@@ -217,6 +246,7 @@ mod tests {
             for op in ops {
                 match op {
                     Op::Insert(o) => { r.insert(o); set.insert(o); }
+                    Op::InsertRange(a, b) => { r.insert_range(a..b); set.extend(a..b); }
                     Op::Remove(o) => prop_assert_eq!(r.remove(o), set.remove(&o)),
                     Op::RemoveBelow(o) => {
                         let below: Vec<i64> = set.range(..o).copied().collect();

@@ -60,7 +60,7 @@ pub fn note_written(skips: &mut [Written], inputs: &[Input], output: usize, topi
 }
 
 /// The index of the input reading `topic/partition`, if one does.
-fn owner(inputs: &[Input], topic: &str, partition: i32) -> Option<usize> {
+pub(crate) fn owner(inputs: &[Input], topic: &str, partition: i32) -> Option<usize> {
     inputs.iter().position(|i| i.client.partition() == partition && i.client.topic() == topic)
 }
 

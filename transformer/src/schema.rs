@@ -88,5 +88,5 @@ pub async fn run(cfg: &Config, plan: &job::Plan, args: &SchemaArgs<'_>) -> Resul
         }
     }
     let all = batches.into_iter().flat_map(|b| b.statements).collect();
-    Ok(job::ddl::once_per_database(all).iter().map(|s| format!("{s};\n\n")).collect())
+    Ok(job::ddl::without_repeats(all).iter().map(|s| format!("{s};\n\n")).collect())
 }

@@ -295,24 +295,6 @@ async fn kill_pairs_inside_the_recovery_window_write_nothing_twice() {
     assert_outputs_exact(&s, &names, &want, bad).await;
 }
 
-/// Every record of `topics`, as its source coordinates: read from a header or the value by the recovery's own
-/// reader ([`transformer::recovery::coordinates`]).
-async fn output_coordinates(s: &Servers, topics: &[String]) -> (Vec<(String, i32, i64)>, Vec<Vec<u8>>) {
-    let client = kafka(s).await;
-    let (mut coords, mut values) = (Vec::new(), Vec::new());
-    for topic in topics {
-        for p in runtime::kafka::partitions(&client, topic).await.unwrap() {
-            let pc = runtime::kafka::partition_client(&client, topic, p).await.unwrap();
-            let (low, high) = transformer::source::bounds(&pc).await.unwrap();
-            for r in transformer::source::read_range(&pc, low, high).await.unwrap() {
-                let c = transformer::recovery::coordinates(&r.record).expect("every output names its source");
-                coords.push((c.source_topic, c.source_partition, c.source_offset));
-                values.push(r.record.value.unwrap_or_default());
-            }
-        }
-    }
-    (coords, values)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_round_that_reached_one_sink_is_completed_in_the_other_after_a_crash() {

@@ -221,37 +221,11 @@ impl ClickHouseSink {
         Ok(())
     }
 
-    /// Waits until no INSERT into our tables is running on the server (one of ours cut off by a deadline, or by our
-    /// death, may still be writing): only then does a query see everything it will ever store.
+    /// Waits until no INSERT into our tables is running on the server (see [`wait_for_running_inserts`]).
     async fn wait_for_running_inserts(&self) -> Result<()> {
-        let started = Instant::now();
-        loop {
-            let running: u64 = self
-                .client
-                .query(
-                    "SELECT count() FROM system.processes WHERE query LIKE 'INSERT INTO%' \
-                     AND (position(query, ?) > 0 OR position(query, ?) > 0)",
-                )
-                .bind(format!("{}.{}", quote(&self.database), quote(EVENTS_TABLE)))
-                .bind(format!("{}.{}", quote(&self.database), quote(DEAD_LETTERS_TABLE)))
-                .fetch_one()
-                .await
-                .map_err(|source| Error::ClickHouse {
-                    what: "asking ClickHouse for running INSERTs (system.processes)".into(),
-                    source,
-                })?;
-            if running == 0 {
-                return Ok(());
-            }
-            if started.elapsed() >= self.request_timeout {
-                return Err(Error::InsertsRunning {
-                    running,
-                    tables: format!("{}.{EVENTS_TABLE}/{DEAD_LETTERS_TABLE}", self.database),
-                    waited: self.request_timeout,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let targets = [EVENTS_TABLE, DEAD_LETTERS_TABLE].map(|t| format!("{}.{}", quote(&self.database), quote(t)));
+        let label = format!("{}.{EVENTS_TABLE}/{DEAD_LETTERS_TABLE}", self.database);
+        wait_for_running_inserts(&self.client, &targets, &label, self.request_timeout).await
     }
 
     /// One INSERT of `body` (RowBinary rows) into `table` with `sql`; nothing to send, nothing sent.
@@ -269,6 +243,67 @@ impl ClickHouseSink {
     }
 }
 
+/// Waits until no INSERT into any of `targets` (`` `database`.`table` ``, as our INSERTs name them) is running on
+/// the server (one of ours cut off by a deadline, or by our death, may still be writing): only then does a query see
+/// everything it will ever store. After `timeout`, [`Error::InsertsRunning`] naming `label`.
+pub async fn wait_for_running_inserts(
+    client: &clickhouse::Client,
+    targets: &[String],
+    label: &str,
+    timeout: Duration,
+) -> Result<()> {
+    let started = Instant::now();
+    let condition = vec!["position(query, ?) > 0"; targets.len()].join(" OR ");
+    let sql = format!("SELECT count() FROM system.processes WHERE query LIKE 'INSERT INTO%' AND ({condition})");
+    loop {
+        let mut query = client.query(&sql);
+        for t in targets {
+            query = query.bind(t);
+        }
+        let running: u64 = query.fetch_one().await.map_err(|source| Error::ClickHouse {
+            what: "asking ClickHouse for running INSERTs (system.processes)".into(),
+            source,
+        })?;
+        if running == 0 {
+            return Ok(());
+        }
+        if started.elapsed() >= timeout {
+            return Err(Error::InsertsRunning { running, tables: label.to_owned(), waited: timeout });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails for good ([`Error::Fatal`]: a wrong login, a missing table), or
+/// `--connect-timeout-secs` pass with ClickHouse at `url` not answering ([`Error::NotReady`], saying what to check).
+pub async fn until_ready<T, F, Fut>(cfg: &Config, url: &str, mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let started = Instant::now();
+    let mut backoff = runtime::retry::Backoff::default();
+    loop {
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(e @ Error::Fatal(_)) => return Err(e),
+            Err(e) if cfg.connect_timeout_secs > 0 && started.elapsed() >= cfg.connect_timeout() => {
+                let hint = format!(
+                    "ClickHouse at {url} did not answer within {} s (--connect-timeout-secs): is it running, are \
+                     --clickhouse-url, --clickhouse-user and the password right?",
+                    cfg.connect_timeout_secs
+                );
+                return Err(Error::NotReady { hint, last: Box::new(e) });
+            }
+            Err(e) => {
+                let delay = backoff.next_delay();
+                warn!(error = %format!("{e:#}"), retry_in_s = delay.as_secs(), "ClickHouse not ready; trying again");
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
 /// `scheme://user:password@host...` → (`scheme://host...`, the user and password); other URLs as they are.
 fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
     let Some((scheme, rest)) = url.split_once("://") else { return (url.to_owned(), None) };
@@ -280,7 +315,7 @@ fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
 
 /// Whether ClickHouse refused the user or the password (codes 192 UNKNOWN_USER, 193 WRONG_PASSWORD, 194
 /// REQUIRED_PASSWORD, 516 AUTHENTICATION_FAILED): no retry makes that work.
-fn refused_login(e: &clickhouse::error::Error) -> bool {
+pub(crate) fn refused_login(e: &clickhouse::error::Error) -> bool {
     let text = e.to_string();
     ["Code: 192", "Code: 193", "Code: 194", "Code: 516"].iter().any(|c| text.contains(c))
 }
@@ -298,7 +333,7 @@ fn refused_certificate(e: &clickhouse::error::Error) -> bool {
 
 /// Whether ClickHouse's `found` type takes values written as `want` in RowBinary (`LowCardinality` is transparent
 /// there).
-fn same_type(found: &str, want: &str) -> bool {
+pub(crate) fn same_type(found: &str, want: &str) -> bool {
     let plain = |t: &str| t.replace("LowCardinality(", "").replace(')', "").replace(['\'', '"', ' '], "");
     found == want || plain(found) == plain(want) || (want == "DateTime('UTC')" && found == "DateTime")
 }
@@ -324,27 +359,7 @@ impl Sink for ClickHouseSink {
             pinned: 0,
             not_before: 0,
         };
-        let started = Instant::now();
-        let mut backoff = runtime::retry::Backoff::default();
-        loop {
-            match sink.check_tables().await {
-                Ok(()) => break,
-                Err(e @ Error::Fatal(_)) => return Err(e),
-                Err(e) if cfg.connect_timeout_secs > 0 && started.elapsed() >= cfg.connect_timeout() => {
-                    let hint = format!(
-                        "ClickHouse at {} did not answer within {} s (--connect-timeout-secs): is it running, are \
-                         --clickhouse-url, --clickhouse-user and the password right?",
-                        cfg.clickhouse.clickhouse_url, cfg.connect_timeout_secs
-                    );
-                    return Err(Error::NotReady { hint, last: Box::new(e) });
-                }
-                Err(e) => {
-                    let delay = backoff.next_delay();
-                    warn!(error = %format!("{e:#}"), retry_in_s = delay.as_secs(), "ClickHouse not ready; trying again");
-                    tokio::time::sleep(delay).await;
-                }
-            }
-        }
+        until_ready(cfg, &cfg.clickhouse.clickhouse_url, || sink.check_tables()).await?;
         info!(url = %cfg.clickhouse.clickhouse_url, database = %sink.database, "ClickHouse tables checked");
         Ok(sink)
     }

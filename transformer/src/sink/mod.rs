@@ -6,14 +6,18 @@
 //! - after a crash, find what it already holds past the committed positions, so nothing is written twice
 //!   ([`Sink::recover`]).
 //!
-//! Implementations: [`kafka::KafkaSink`] (the topics `processed_events` and `dead_letters`, the original's
-//! architecture), [`clickhouse::ClickHouseSink`] (straight into the tables), and an in-memory one for unit tests.
+//! Implementations: [`job_sink::JobSink`] (each of the job's sinks to its Kafka topic or its ClickHouse table, dead
+//! letters to their topic: the default job's `processed_events` is the original's architecture),
+//! [`clickhouse::ClickHouseSink`] (`--sink clickhouse`: the default job straight into `events_processed` and
+//! `dead_letters`), and an in-memory one for unit tests.
 
 pub mod clickhouse;
+pub mod job_sink;
 pub mod kafka;
 #[cfg(test)]
 pub mod memory;
 pub mod rowbinary;
+pub mod tables;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -12,6 +12,7 @@
 use contract::processed::DeadLetter;
 use contract::record::Record;
 
+use job::ddl::{ChColumn, Part};
 use job::{MapError, Row};
 
 /// The columns of `record`'s stored table, in order, with their ClickHouse types: what [`write_event`] (for
@@ -117,19 +118,108 @@ pub fn insert_statement(database: &str, table: &str, columns: &[(&str, &str)]) -
 }
 
 /// A ClickHouse identifier in backquotes.
-pub fn quote(name: &str) -> String {
-    format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
+pub use job::ddl::quote;
+
+/// A `String`: its length (LEB128) and its bytes.
+pub fn string(out: &mut Vec<u8>, s: &str) {
+    bytes(out, s.as_bytes());
 }
 
-fn string(out: &mut Vec<u8>, s: &str) {
-    let mut n = s.len() as u64;
+/// A `String` of any bytes.
+fn bytes(out: &mut Vec<u8>, b: &[u8]) {
+    let mut n = b.len() as u64;
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
         n >>= 7;
     }
     out.push(n as u8);
-    out.extend_from_slice(s.as_bytes());
+    out.extend_from_slice(b);
 }
+
+/// Appends the values of a job's row as the columns of its ClickHouse table (`job::ddl::columns` of its sink):
+/// each converted to the column's type, or refused (the row then becomes a dead letter naming the column) where
+/// the type cannot hold it: a time outside DateTime's or Date's range, an integer wider than the column. On error
+/// `out` may hold part of the row: the caller cuts it off.
+pub fn write_job_row(out: &mut Vec<u8>, columns: &[ChColumn], row: &Row<'_>) -> Result<(), MapError> {
+    use job::types::Type;
+    use job::value::Val;
+    for c in columns {
+        let declared = &row.sink.columns[c.from];
+        let v = &row.values[c.from];
+        let refuse = |why: String| MapError::Eval {
+            expr: format!("the column {} of {}", c.name, row.sink.name),
+            line: 0,
+            message: why,
+        };
+        if declared.nullable {
+            if v.is_null() {
+                out.push(1);
+                continue;
+            }
+            out.push(0);
+        } else if v.is_null() {
+            return Err(refuse("NULL in a NOT NULL column".into()));
+        }
+        match (declared.ty, v) {
+            (_, Val::Str(s)) => string(out, s),
+            (_, Val::Bytes(b)) => bytes(out, b),
+            (_, Val::Bool(b)) => out.push(u8::from(*b)),
+            (Type::TinyInt, Val::Int(n)) => out
+                .extend_from_slice(&i8::try_from(*n).map_err(|_| refuse(format!("{n} is no TINYINT")))?.to_le_bytes()),
+            (Type::SmallInt, Val::Int(n)) => out.extend_from_slice(
+                &i16::try_from(*n).map_err(|_| refuse(format!("{n} is no SMALLINT")))?.to_le_bytes(),
+            ),
+            (Type::Int, Val::Int(n)) => {
+                out.extend_from_slice(&i32::try_from(*n).map_err(|_| refuse(format!("{n} is no INT")))?.to_le_bytes())
+            }
+            (_, Val::Int(n)) => out.extend_from_slice(&n.to_le_bytes()),
+            (Type::Float, Val::Double(x)) => out.extend_from_slice(&(*x as f32).to_le_bytes()),
+            (_, Val::Double(x)) => out.extend_from_slice(&x.to_le_bytes()),
+            (Type::Decimal(p, s), Val::Dec(v, scale)) => {
+                let v = job::value::rescale(*v, *scale, s)
+                    .filter(|v| job::value::fits(*v, p))
+                    .ok_or_else(|| refuse(format!("does not fit DECIMAL({p}, {s})")))?;
+                match p {
+                    0..=9 => out.extend_from_slice(&(v as i32).to_le_bytes()),
+                    10..=18 => out.extend_from_slice(&(v as i64).to_le_bytes()),
+                    _ => out.extend_from_slice(&v.to_le_bytes()),
+                }
+            }
+            (_, Val::Date(d)) => {
+                let days = u16::try_from(*d)
+                    .map_err(|_| refuse("outside 1970-01-01..2149-06-06 (ClickHouse's Date)".into()))?;
+                out.extend_from_slice(&days.to_le_bytes());
+            }
+            (ty, Val::Ts(ms)) => match c.part {
+                Part::Seconds => {
+                    let secs = u32::try_from(ms.div_euclid(1000))
+                        .map_err(|_| refuse("outside 1970..2106 (ClickHouse's DateTime)".into()))?;
+                    out.extend_from_slice(&secs.to_le_bytes());
+                }
+                Part::Millis => out.extend_from_slice(&(ms.rem_euclid(1000) as u16).to_le_bytes()),
+                Part::Value => {
+                    if !(DATETIME64_MIN_MS..=DATETIME64_MAX_MS).contains(ms) {
+                        return Err(refuse("outside 1900..2299 (ClickHouse's DateTime64)".into()));
+                    }
+                    let p = match ty {
+                        Type::Timestamp(p) | Type::TimestampLtz(p) => u32::from(p.min(9)),
+                        _ => 3,
+                    };
+                    let ticks =
+                        if p >= 3 { ms.checked_mul(10i64.pow(p - 3)) } else { Some(ms.div_euclid(10i64.pow(3 - p))) };
+                    let ticks = ticks.ok_or_else(|| refuse(format!("outside what DateTime64({p}) holds")))?;
+                    out.extend_from_slice(&ticks.to_le_bytes());
+                }
+            },
+            (ty, other) => return Err(refuse(format!("a {other:?} where the sink declares {ty}"))),
+        }
+    }
+    Ok(())
+}
+
+/// DateTime64's range, 1900-01-01 to 2299-12-31 (UTC), in epoch milliseconds.
+const DATETIME64_MIN_MS: i64 = -2_208_988_800_000;
+const DATETIME64_MAX_MS: i64 = 10_413_791_999_999;
 
 /// A `Nullable` number, given as its little-endian bytes.
 fn nullable<const N: usize>(out: &mut Vec<u8>, v: Option<[u8; N]>) {

@@ -638,3 +638,22 @@ pub async fn assert_outputs_exact(s: &Servers, names: &Names, want: &HashSet<Str
         letters.iter().map(|d| (d.source_topic.clone(), d.source_partition, d.source_offset)).collect();
     assert_eq!((letters.len() as u64, coords.len() as u64), (bad, bad), "every malformed record dead-lettered once");
 }
+
+/// Every record of `topics`, as its source coordinates: read from a header or the value by the recovery's own
+/// reader ([`transformer::recovery::coordinates`]).
+pub async fn output_coordinates(s: &Servers, topics: &[String]) -> (Vec<(String, i32, i64)>, Vec<Vec<u8>>) {
+    let client = kafka(s).await;
+    let (mut coords, mut values) = (Vec::new(), Vec::new());
+    for topic in topics {
+        for p in runtime::kafka::partitions(&client, topic).await.unwrap() {
+            let pc = runtime::kafka::partition_client(&client, topic, p).await.unwrap();
+            let (low, high) = transformer::source::bounds(&pc).await.unwrap();
+            for r in transformer::source::read_range(&pc, low, high).await.unwrap() {
+                let c = transformer::recovery::coordinates(&r.record).expect("every output names its source");
+                coords.push((c.source_topic, c.source_partition, c.source_offset));
+                values.push(r.record.value.unwrap_or_default());
+            }
+        }
+    }
+    (coords, values)
+}

@@ -1,0 +1,278 @@
+//! A job's ClickHouse sinks (`'connector' = 'clickhouse'`): each a table written with one RowBinary INSERT per
+//! round, its columns as `job::ddl` declares them, plus the hidden source coordinates and round ([`ddl::HIDDEN`]).
+//!
+//! Exactly once, with a recovery that does not grow with the table: every INSERT also fills, through the view
+//! `job::ddl` creates with the table, one row per source partition in the database's `_etl_positions` (the last
+//! offset written and the round). The view runs within the INSERT, so an INSERT that landed has its positions.
+//! After a crash, recovery waits until no INSERT into the table is still running on the server, then reads the
+//! positions written since the committed mark: the offsets up to them, past the committed position, are in the
+//! table already, and are not written there again. It reads a table of one row per partition and INSERT since the
+//! mark (merged to one per partition), however large the sink's table is.
+//!
+//! At start each table is compared with the job: a missing table, column or positions view stops the start with
+//! the exact DDL to run (`transformer --job FILE schema --create-tables` runs all of it).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use contract::sql::ClickHouseVersion;
+use job::ddl::{self, ChColumn, DdlParams};
+use job::plan::Sink as JobSinkDecl;
+use job::{MapError, Row};
+
+use super::rowbinary;
+use crate::config::{ClickHouseArgs, Config};
+use crate::error::{Error, Result};
+use crate::ranges::Written;
+use crate::recovery::owner;
+use crate::source::{Input, Source};
+
+/// One ClickHouse sink of the job.
+pub struct Table {
+    client: clickhouse::Client,
+    /// Where it is, for messages: `url database.table`.
+    pub place: String,
+    database: String,
+    table: String,
+    /// Its columns as the job declares them (without the hidden ones).
+    columns: Vec<ChColumn>,
+    insert: String,
+    /// The key of its mark in checkpoints.
+    pub mark_key: String,
+    request_timeout: Duration,
+}
+
+/// A column of a table as ClickHouse describes it.
+#[derive(Debug, clickhouse::Row, serde::Deserialize)]
+struct Described {
+    name: String,
+    #[serde(rename = "type")]
+    ty: String,
+}
+
+/// A row of the positions table, as recovery reads it.
+#[derive(Debug, clickhouse::Row, serde::Deserialize)]
+struct Position {
+    topic: String,
+    partition: i32,
+    offset: i64,
+}
+
+impl Table {
+    /// The table of the job's sink `sink` (a ClickHouse sink) at its server (its `url`, `database-name`,
+    /// `username` and `password`, where the flags do not say otherwise), checked against the job: waits for the
+    /// server as long as `--connect-timeout-secs` allows. The column types follow the server's version (18.16, or
+    /// 22 and later with DateTime64 and Bool).
+    pub async fn open(cfg: &Config, sink: &JobSinkDecl) -> Result<Self> {
+        let t = sink.clickhouse().expect("a ClickHouse sink");
+        let server: ClickHouseArgs = cfg.clickhouse_for(t);
+        // Statements name their database: the session's is `default`, which every server has.
+        let session = ClickHouseArgs { clickhouse_database: "default".into(), ..server.clone() };
+        let client = super::clickhouse::ClickHouseSink::client(&session)?;
+        let version = super::clickhouse::until_ready(cfg, &server.clickhouse_url, || server_version(&client)).await?;
+        let params = ddl_params(cfg, version);
+        let (database, table) = ddl::stored_table(sink, &params);
+        let columns = ddl::columns(sink, params.version);
+        let names: Vec<String> =
+            columns.iter().map(|c| ddl::quote(&c.name)).chain(ddl::HIDDEN.iter().map(|(n, _)| ddl::quote(n))).collect();
+        let insert = format!(
+            "INSERT INTO {}.{} ({}) FORMAT RowBinary",
+            ddl::quote(database),
+            ddl::quote(table),
+            names.join(", ")
+        );
+        let me = Self {
+            client,
+            place: format!("{} {database}.{table}", server.clickhouse_url),
+            database: database.to_owned(),
+            table: table.to_owned(),
+            columns,
+            insert,
+            mark_key: mark_key(database, table),
+            request_timeout: cfg.request_timeout(),
+        };
+        let statements = ddl::render_sink(sink, &params).map_err(|e| Error::Fatal(format!("{}: {e}", sink.name)))?;
+        me.check(&statements).await?;
+        Ok(me)
+    }
+
+    /// The columns the rows are written as.
+    pub fn columns(&self) -> &[ChColumn] {
+        &self.columns
+    }
+
+    /// Checks the table, its columns and types, and its positions view against the job; what is missing is an
+    /// [`Error::Fatal`] with the exact DDL to run (`ddl_statements`: the sink's, for a missing table).
+    async fn check(&self, ddl_statements: &[String]) -> Result<()> {
+        let found: Vec<Described> = self
+            .client
+            .query("SELECT name, type FROM system.columns WHERE database = ? AND table = ?")
+            .bind(&self.database)
+            .bind(&self.table)
+            .fetch_all()
+            .await
+            .map_err(|source| Error::ClickHouse { what: format!("reading the columns of {}", self.place), source })?;
+        let create = ddl_statements.join(";\n");
+        if found.is_empty() {
+            return Err(Error::Fatal(format!(
+                "ClickHouse has no table {}, which the job writes. Create it with `transformer --job FILE schema \
+                 --create-tables`, or run:\n{create};",
+                self.place
+            )));
+        }
+        let want = self.columns.iter().map(|c| (c.name.as_str(), c.ty.as_str())).chain(ddl::HIDDEN.iter().copied());
+        let mut alter = Vec::new();
+        for (name, ty) in want {
+            match found.iter().find(|c| c.name == name) {
+                None => alter.push(format!(
+                    "ALTER TABLE {}.{} ADD COLUMN {} {ty}",
+                    ddl::quote(&self.database),
+                    ddl::quote(&self.table),
+                    ddl::quote(name)
+                )),
+                Some(c) if !same_type(&c.ty, ty) => {
+                    return Err(Error::Fatal(format!(
+                        "{}: the column {name} is {} and the job writes {ty}: change the job's type or the \
+                         column's (`ALTER TABLE … MODIFY COLUMN`), or recreate the table",
+                        self.place, c.ty
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        if !alter.is_empty() {
+            return Err(Error::Fatal(format!(
+                "{} lacks columns the job writes; run:\n{};",
+                self.place,
+                alter.join(";\n")
+            )));
+        }
+        let view = ddl::positions_view(&self.table);
+        let views: u64 = self
+            .client
+            .query("SELECT count() FROM system.tables WHERE database = ? AND (name = ? OR name = ?)")
+            .bind(&self.database)
+            .bind(&view)
+            .bind(ddl::POSITIONS)
+            .fetch_one()
+            .await
+            .map_err(|source| Error::ClickHouse { what: format!("looking for {view}"), source })?;
+        if views < 2 {
+            return Err(Error::Fatal(format!(
+                "{}: the positions table {} or its view {view} is missing (recovery after a crash reads them); \
+                 run:\n{};\n{};",
+                self.place,
+                ddl::POSITIONS,
+                ddl::create_positions(&self.database),
+                ddl::create_positions_view(&self.database, &self.table)
+            )));
+        }
+        Ok(())
+    }
+
+    /// One INSERT of `body` (RowBinary rows); nothing to send, nothing sent.
+    pub async fn insert(&self, body: Vec<u8>) -> Result<()> {
+        if body.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.client.insert_formatted_with(self.insert.clone());
+        let sent = async {
+            insert.send(Bytes::from(body)).await?;
+            insert.end().await
+        };
+        sent.await.map_err(|source| Error::ClickHouse { what: format!("INSERT INTO {}", self.place), source })
+    }
+
+    /// Notes in `skips` (as output `output`) the offsets of `inputs`, at or past their positions, that this
+    /// table holds: every offset up to the last one each INSERT since `mark` (a round stamp) wrote per partition.
+    pub async fn recover(&self, mark: u64, inputs: &[Input], output: usize, skips: &mut [Written]) -> Result<u64> {
+        self.wait_for_running_inserts().await?;
+        let sql = format!(
+            "SELECT topic, partition, max(offset) AS offset FROM {}.{} WHERE table = ? AND round >= ? \
+             GROUP BY topic, partition",
+            ddl::quote(&self.database),
+            ddl::quote(ddl::POSITIONS)
+        );
+        let found: Vec<Position> =
+            self.client.query(&sql).bind(&self.table).bind(mark).fetch_all().await.map_err(|source| {
+                Error::ClickHouse { what: format!("reading the positions of {}", self.place), source }
+            })?;
+        let mut noted = 0;
+        for p in &found {
+            if let Some(idx) = owner(inputs, &p.topic, p.partition) {
+                let from = inputs[idx].next_offset;
+                if p.offset >= from {
+                    skips[idx].insert_range(output, from..p.offset + 1);
+                    noted += (p.offset + 1 - from) as u64;
+                }
+            }
+        }
+        Ok(noted)
+    }
+
+    /// Waits until no INSERT into this table is running on the server (one cut off by our deadline or our death
+    /// may still be writing): only then do the positions hold everything that will ever land.
+    async fn wait_for_running_inserts(&self) -> Result<()> {
+        let target = format!("{}.{}", ddl::quote(&self.database), ddl::quote(&self.table));
+        super::clickhouse::wait_for_running_inserts(&self.client, &[target], &self.place, self.request_timeout).await
+    }
+}
+
+/// The key of a table's mark in checkpoints.
+pub fn mark_key(database: &str, table: &str) -> String {
+    format!("clickhouse/{database}.{table}")
+}
+
+/// The DDL parameters of the pipeline's run: the database of `--clickhouse-database` (which wins over the job's
+/// `database-name` when given), for `version`.
+pub fn ddl_params(cfg: &Config, version: ClickHouseVersion) -> DdlParams {
+    DdlParams {
+        database: cfg.clickhouse.clickhouse_database.clone(),
+        database_wins: cfg.given.contains("clickhouse_database"),
+        kafka_broker: cfg.brokers[0].clone(),
+        group: "clickhouse".into(),
+        version,
+        kafka_topic: None,
+    }
+}
+
+/// Which ClickHouse answers on `client`: 22 and later take DateTime64 and Bool, older ones get 18.16's types.
+async fn server_version(client: &clickhouse::Client) -> Result<ClickHouseVersion> {
+    let v: String = client.query("SELECT version()").fetch_one().await.map_err(|e| {
+        if super::clickhouse::refused_login(&e) {
+            Error::Fatal(format!(
+                "ClickHouse refused the login: {e}. Check the sink's 'username' and 'password' (or \
+                 --clickhouse-user and the password flags)"
+            ))
+        } else {
+            Error::ClickHouse { what: "asking ClickHouse for its version".into(), source: e }
+        }
+    })?;
+    let major: u32 = v.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    Ok(if major >= 22 { ClickHouseVersion::Current } else { ClickHouseVersion::V18 })
+}
+
+/// Appends `row` to a table's INSERT body: its `columns`, then the source coordinates `src` and the `round`.
+pub fn write_row(
+    out: &mut Vec<u8>,
+    columns: &[ChColumn],
+    row: &Row<'_>,
+    src: Source<'_>,
+    round: u64,
+) -> Result<u64, MapError> {
+    let before = out.len();
+    if let Err(e) = rowbinary::write_job_row(out, columns, row) {
+        out.truncate(before);
+        return Err(e);
+    }
+    rowbinary::string(out, src.topic);
+    out.extend_from_slice(&src.partition.to_le_bytes());
+    out.extend_from_slice(&src.offset.to_le_bytes());
+    out.extend_from_slice(&round.to_le_bytes());
+    Ok((out.len() - before) as u64)
+}
+
+/// Whether ClickHouse's `found` type takes values written as `want` in RowBinary.
+fn same_type(found: &str, want: &str) -> bool {
+    super::clickhouse::same_type(found, want)
+}
