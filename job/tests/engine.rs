@@ -131,6 +131,13 @@ fn views_computed_columns_metadata_and_functions() {
     ));
     let out = run(&strict, "orders", r#"{"attrs":"{\"n\":\"many\"}"}"#);
     assert!(matches!(&out[..], [Outcome::Dead { error, .. }] if error.reason() == "eval_error"), "{out:?}");
+    // A typed NULL, as Flink writes one.
+    let typed_null = plan(&format!(
+        "{SOURCE}
+        CREATE TABLE out (n BIGINT, s STRING) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');
+        INSERT INTO out SELECT CAST(NULL AS BIGINT), COALESCE(CAST(NULL AS STRING), user_id) FROM src;"
+    ));
+    assert_eq!(rows(&run(&typed_null, "orders", r#"{"user_id":"u"}"#))[0].1, r#"{"n":null,"s":"u"}"#);
 }
 
 #[test]

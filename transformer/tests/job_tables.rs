@@ -94,7 +94,7 @@ async fn the_job_ddl_creates_every_sink_table_on_clickhouse() {
 /// One input record of the typed job, and what ClickHouse must store for it (18.16: whole seconds, BYTES as the
 /// base64 text the JSON holds, booleans as 0/1).
 fn typed(k: i64) -> (String, String) {
-    let s = format!("s{k} \"é\" \\ \u{1F600}");
+    let s = typed_text(k);
     if k % 5 == 4 {
         let raw = serde_json::json!({"s": s, "n": k}).to_string();
         return (raw, format!("{s}\t\\N\t\\N\t{k}\t\\N\t\\N\t\\N\t\\N\t{}", base64(&s)));
@@ -116,76 +116,110 @@ fn typed(k: i64) -> (String, String) {
     (raw, want)
 }
 
+/// The text of input record `k`'s STRING (and, cast, its BYTES).
+fn typed_text(k: i64) -> String {
+    format!("s{k} \"é\" \\ \u{1F600}")
+}
+
 fn base64(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
 #[tokio::test]
-async fn a_kafka_sink_of_every_type_lands_in_its_generated_table() {
+async fn a_sink_of_every_type_lands_in_its_generated_tables_by_both_paths() {
+    // The same row to a Kafka sink (through the generated Kafka table and view) and to a ClickHouse sink (RowBinary):
+    // both tables hold the values the job wrote (18.16: the direct table keeps the milliseconds beside the
+    // DateTime, and BYTES as bytes where the Kafka path keeps their base64 text).
     let s = servers();
     let names = Names::new("jobtyped");
     names.init_topics(&s).await;
     let [input, _, _] = names.raw();
     let output = format!("{}typed", names.prefix);
+    let columns = "s STRING NOT NULL, b BOOLEAN, i INT, n BIGINT NOT NULL, m DECIMAL(10, 3), d DOUBLE, dt DATE, \
+                   ts TIMESTAMP(3), by BYTES";
     let job = job_file(
         &names,
         &format!(
             "CREATE TABLE src (s STRING, b BOOLEAN, i INT, n BIGINT, m DECIMAL(10, 3), d DOUBLE, dt STRING, ts STRING)
                WITH ('connector' = 'kafka', 'topic' = '{input}', 'format' = 'json');
-             CREATE TABLE typed (s STRING NOT NULL, b BOOLEAN, i INT, n BIGINT NOT NULL, m DECIMAL(10, 3),
-               d DOUBLE, dt DATE, ts TIMESTAMP(3), by BYTES)
+             CREATE TABLE typed ({columns})
                WITH ('connector' = 'kafka', 'topic' = '{output}', 'format' = 'json', 'sink.order-by' = 'n');
-             INSERT INTO typed SELECT s, b, i, n, m, d, TO_DATE(dt), TO_TIMESTAMP(ts), CAST(s AS BYTES) FROM src;"
+             CREATE TABLE typed_direct ({columns})
+               WITH ('connector' = 'clickhouse', 'database-name' = '{db}', 'sink.order-by' = 'n');
+             EXECUTE STATEMENT SET BEGIN
+               INSERT INTO typed SELECT s, b, i, n, m, d, TO_DATE(dt), TO_TIMESTAMP(ts), CAST(s AS BYTES) FROM src;
+               INSERT INTO typed_direct SELECT s, b, i, n, m, d, TO_DATE(dt), TO_TIMESTAMP(ts), CAST(s AS BYTES)
+                 FROM src;
+             END;",
+            db = names.db
         ),
     );
     let job_flag = format!("--job={}", job.display());
-    // The names' flags would win over the job's topics: give the job's.
-    let (input_flag, output_flag) = (format!("--input-topics={input}"), format!("--output-topic={output}"));
-    let transformer = InProcess::start(names.transformer(&s, &[&job_flag, &input_flag, &output_flag]));
-    eventually(LIMIT, "the output topic", || async {
-        (topic_len(&s, &output).await >= 0).then_some(()).ok_or_else(|| "not created yet".to_string())
-    })
-    .await;
-    let args = names.transformer_args(
-        &s,
-        &[
-            &job_flag,
-            &input_flag,
-            &output_flag,
-            &format!("--clickhouse-url={}", clickhouse_url()),
-            &format!("--clickhouse-database={}", names.db),
-            "schema",
-            &format!("--group={}", names.db),
-            "--create-tables",
-        ],
-    );
-    let (code, log) = run_binary(&args);
+    // The names' flags would win over the job's topics: give the job's (and no --output-topic: two sinks).
+    let input_flag = format!("--input-topics={input}");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a = names.transformer_args(
+            &s,
+            &[&[job_flag.as_str(), input_flag.as_str(), &format!("--clickhouse-url={}", clickhouse_url())], extra]
+                .concat(),
+        );
+        a.retain(|f| !f.starts_with("--output-topic="));
+        a
+    };
+    // The topics first (the Kafka table reads one), then the tables (the transformer checks its table at start).
+    let (code, log) = run_binary(&args(&["--init"]));
     assert_eq!(code, 0, "{log}");
+    let (code, log) = run_binary(&args(&[
+        "schema",
+        &format!("--database={}", names.db),
+        &format!("--group={}", names.db),
+        "--create-tables",
+    ]));
+    assert_eq!(code, 0, "{log}");
+    let transformer =
+        InProcess::start(transformer::Config::from_args(std::iter::once("transformer".to_string()).chain(args(&[]))));
 
     let n = 60;
     let (raw, want): (Vec<String>, Vec<String>) = (0..n).map(typed).unzip();
     produce(&s, &input, 0, &raw).await;
     let db = &names.db;
-    eventually(LIMIT, "every row in ClickHouse", || async {
-        let c = ch_count(&s, &format!("SELECT count() FROM `{db}`.typed")).await;
-        (c >= n as u64).then_some(()).ok_or(format!("{c} of {n} rows"))
-    })
-    .await;
-    let got = ch_strings(
-        &s,
-        &format!(
+    for table in ["typed", "typed_direct"] {
+        eventually(LIMIT, "every row in ClickHouse", || async {
+            let c = ch_count(&s, &format!("SELECT count() FROM `{db}`.{table}")).await;
+            (c >= n as u64).then_some(()).ok_or(format!("{table}: {c} of {n} rows"))
+        })
+        .await;
+    }
+    let select = |table: &str, extra: &str| {
+        format!(
             "SELECT concat(s, '\\t', ifNull(toString(b), '\\\\N'), '\\t', ifNull(toString(i), '\\\\N'), '\\t', \
              toString(n), '\\t', ifNull(toString(m), '\\\\N'), '\\t', ifNull(toString(d), '\\\\N'), '\\t', \
-             ifNull(toString(dt), '\\\\N'), '\\t', ifNull(toString(ts), '\\\\N'), '\\t', ifNull(by, '\\\\N')) \
-             FROM `{db}`.typed ORDER BY n"
-        ),
-    )
-    .await;
+             ifNull(toString(dt), '\\\\N'), '\\t', ifNull(toString(ts), '\\\\N'), '\\t', ifNull(by, '\\\\N'){extra}) \
+             FROM `{db}`.{table} ORDER BY n"
+        )
+    };
     // ClickHouse prints a Decimal(10, 3) with its three decimals.
     let want: Vec<String> = want.iter().map(|w| w.replacen(".5\t", ".500\t", 1)).collect();
-    assert_eq!(got, want);
-    assert_eq!(ch_count(&s, &format!("SELECT count() FROM `{db}`.typed")).await, n as u64, "each row once");
+    assert_eq!(ch_strings(&s, &select("typed", "")).await, want, "the Kafka path");
+    let direct: Vec<String> = (0..n)
+        .zip(&want)
+        .map(|(k, w)| {
+            let (head, b64) = w.rsplit_once('\t').unwrap();
+            let text = if b64 == "\\N" { b64.to_owned() } else { typed_text(k) };
+            let ms = if k % 5 == 4 { "\\N" } else { "250" };
+            format!("{head}\t{text}\t{ms}")
+        })
+        .collect();
+    let direct_got = ch_strings(&s, &select("typed_direct", ", '\\t', ifNull(toString(ts_ms), '\\\\N')")).await;
+    assert_eq!(direct_got, direct, "the direct sink");
+    for table in ["typed", "typed_direct"] {
+        assert_eq!(
+            ch_count(&s, &format!("SELECT count() FROM `{db}`.{table}")).await,
+            n as u64,
+            "{table}: each row once"
+        );
+    }
     transformer.stop().await;
     names.drop_clickhouse_tables(&s).await;
     std::fs::remove_file(&job).unwrap();

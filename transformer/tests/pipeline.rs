@@ -295,7 +295,6 @@ async fn kill_pairs_inside_the_recovery_window_write_nothing_twice() {
     assert_outputs_exact(&s, &names, &want, bad).await;
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_round_that_reached_one_sink_is_completed_in_the_other_after_a_crash() {
     // A statement set writes two topics; the process dies with a round produced to the first and not to the second.

@@ -267,6 +267,10 @@ impl Builder<'_> {
                 let nullable = x.nullable || try_ || matches!(to, Type::Decimal(..));
                 if let Expr::Lit(v) = &x.expr {
                     // A constant is cast now: a literal that cannot be cast is an error in the job, not per record.
+                    // `CAST(NULL AS BIGINT)` is a typed NULL.
+                    if v.is_null() {
+                        return Ok(Typed::lit(NULL, to));
+                    }
                     return match func::cast::cast(v.clone(), x.ty, to) {
                         Ok(v) => Ok(Typed::lit(v.into_owned(), to)),
                         Err(_) if try_ => Ok(Typed::lit(NULL, to)),

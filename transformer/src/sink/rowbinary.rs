@@ -369,6 +369,68 @@ mod tests {
         );
     }
 
+    /// A job's row as the RowBinary of its table's columns, on both ClickHouse versions, byte by byte.
+    #[test]
+    fn a_job_row_of_every_type_is_clickhouses_rowbinary() {
+        use contract::sql::ClickHouseVersion::{Current, V18};
+        let plan = job::Plan::new(
+            "t.sql",
+            "CREATE TABLE src (s STRING, dt STRING, ts STRING) WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json');
+             CREATE TABLE out (s STRING NOT NULL, b BOOLEAN, t TINYINT, m DECIMAL(10, 3) NOT NULL, d DECIMAL(4, 1),
+               ts TIMESTAMP(3) NOT NULL, ts6 TIMESTAMP(6) NOT NULL, dt DATE NOT NULL, n BIGINT)
+               WITH ('connector' = 'clickhouse');
+             INSERT INTO out SELECT s, TRUE, CAST(5 AS TINYINT), CAST(1.5 AS DECIMAL(10, 3)), CAST(2.5 AS DECIMAL(4, 1)),
+               TO_TIMESTAMP(ts), TO_TIMESTAMP(ts), TO_DATE(dt), CAST(NULL AS BIGINT) FROM src;",
+        )
+        .unwrap();
+        /// The row's RowBinary for the table's columns on `version`.
+        struct Body(Vec<u8>, contract::sql::ClickHouseVersion);
+        impl job::Emit for Body {
+            fn row(&mut self, _sink: usize, row: Row<'_>) -> Result<u64, MapError> {
+                let columns = job::ddl::columns(row.sink, self.1);
+                write_job_row(&mut self.0, &columns, &row).map(|()| 0)
+            }
+            fn dead_letter(&mut self, _sink: Option<usize>, err: MapError) {
+                self.0.extend_from_slice(err.to_string().as_bytes());
+            }
+            fn dropped(&mut self, _sink: usize) {
+                panic!("dropped")
+            }
+        }
+        let body = |raw: &[u8], version| {
+            let rec = job::Record { topic: "t", partition: 0, offset: 0, timestamp_ms: 0, key: None, value: Some(raw) };
+            let mut b = Body(Vec::new(), version);
+            plan.map(0, &rec, 1 << 20, 0, &mut b);
+            b.0
+        };
+        let raw = br#"{"s":"ab","dt":"2024-05-01","ts":"2024-05-01 10:00:00.25"}"#;
+        let ms: i64 = 1_714_557_600_250;
+        let mut head = vec![2, b'a', b'b', 0, 1, 0, 5];
+        head.extend_from_slice(&1500i64.to_le_bytes()); // DECIMAL(10, 3): 64 bits, three decimals
+        head.extend_from_slice(&[0]);
+        head.extend_from_slice(&25i32.to_le_bytes()); // DECIMAL(4, 1): 32 bits
+        let tail = |v: &mut Vec<u8>| {
+            v.extend_from_slice(&19_844u16.to_le_bytes()); // 2024-05-01, days since 1970
+            v.push(1); // NULL
+        };
+        let mut current = head.clone();
+        current.extend_from_slice(&ms.to_le_bytes()); // DateTime64(3)
+        current.extend_from_slice(&(ms * 1000).to_le_bytes()); // DateTime64(6)
+        tail(&mut current);
+        assert_eq!(body(raw, Current), current);
+        let mut v18 = head;
+        for _ in 0..2 {
+            v18.extend_from_slice(&1_714_557_600u32.to_le_bytes()); // DateTime
+            v18.extend_from_slice(&250u16.to_le_bytes()); // and its milliseconds
+        }
+        tail(&mut v18);
+        assert_eq!(body(raw, V18), v18);
+        // A date ClickHouse's Date cannot hold: the row is refused, naming the column.
+        let old = body(br#"{"s":"ab","dt":"1969-12-31","ts":"2024-05-01 10:00:00"}"#, V18);
+        let text = String::from_utf8_lossy(&old);
+        assert!(text.contains("the column dt of out") && text.contains("ClickHouse's Date"), "{text}");
+    }
+
     #[test]
     fn encodings_are_clickhouses() {
         let mut out = Vec::new();
