@@ -24,11 +24,13 @@
 # duplicates must be at most that count; ClickHouse with FINAL must still hold each id once. The last line adds
 # takeover_ms (after each SIGKILL, until a member logs a new generation) and zombie_written.
 # --job FILE: the transformer runs that Flink SQL job (e.g. the original job.sql, whose rows carry no event id and
-# no source coordinates: recovery finds its outputs by their etl.src header). There are no ids to count in
-# ClickHouse then: every input record must leave exactly one trace in the outputs, a row or a dead letter
-# (scripts/chaos-coordinates.py, read with librdkafka). No topic is recreated in this mode (a recreated partition
-# reuses its coordinates; the default mode covers recreation). Last line:
-#   chaos: job=FILE emitted=N traces=T lost=L duplicates=D
+# no source coordinates: recovery finds its outputs by their etl.src header; or schema/jobs/shop.sql, two
+# ClickHouse tables and a topic). Its tables come from `transformer schema --create-tables`. There are no ids to
+# count then: each sink must hold exactly the rows `transformer run-job` makes of every input record, each once,
+# and the dead letters likewise (scripts/chaos-job-check.py: topics read with librdkafka, tables over HTTP without
+# FINAL). No topic is recreated in this mode (a recreated partition reuses its coordinates; the default mode covers
+# recreation). Last line:
+#   chaos: job=FILE emitted=N sinks=S rows=R lost=L duplicates=D dead_letters=K dead_lost=DL dead_duplicates=DD
 # Runs its own servers on ports 29092 / 28123 / 29000, state in .state/chaos (wiped first).
 set -euo pipefail
 export SINK=kafka
@@ -83,6 +85,8 @@ if [ -n "$JOB" ]; then
   # first one). Dead letters still go through it.
   ch "DROP TABLE IF EXISTS $CLICKHOUSE_DATABASE.events_mv"
   ch "DROP TABLE IF EXISTS $CLICKHOUSE_DATABASE.events_queue"
+  # The job's own tables: its ClickHouse sinks' (the transformer checks them at start), its Kafka sinks' paths.
+  "$BIN_DIR/transformer" schema --create-tables >>"$STATE_DIR/logs/transformer.log" 2>&1 || die "transformer schema --create-tables failed"
 fi
 if [ "$SINK" = clickhouse ]; then # every row ever inserted, kept by a plain MergeTree that never merges one away
   ch "CREATE MATERIALIZED VIEW $CLICKHOUSE_DATABASE.audit_events ENGINE = MergeTree() ORDER BY tuple() AS SELECT event_id FROM $CLICKHOUSE_DATABASE.events_processed"
@@ -243,8 +247,9 @@ if [ -n "$JOB" ]; then
     [ $SECONDS -ge $end ] && die "the transformer did not commit everything within 600 s"
     sleep 2
   done
-  result=$(PYTHONPATH="$CACHE_DIR/pylib" python3 "$ROOT/scripts/chaos-coordinates.py" "$KAFKA_BROKERS" "$INPUT_TOPICS" \
-    "processed_events,dead_letters") || { echo "$result"; die "the outputs do not hold every input record exactly once"; }
+  result=$(PYTHONPATH="$CACHE_DIR/pylib" python3 "$ROOT/scripts/chaos-job-check.py" "$KAFKA_BROKERS" "$INPUT_TOPICS" \
+    "$BIN_DIR/transformer" "$CLICKHOUSE_URL" dead_letters) || { echo "$result"; die "the sinks do not hold every row exactly once"; }
+  log "chaos: $(tail -n +2 <<<"$result" | paste -sd ';' -)"
   logs=$(cat "$STATE_DIR"/logs/transformer*.log)
   restarts=$(grep -c "recovered from the last checkpoint" <<<"$logs" || true)
   skipped=$(grep "recovered from the last checkpoint" <<<"$logs" | sed -n 's/.*already_written=\([0-9]*\).*/\1/p' | paste -sd+ | bc)

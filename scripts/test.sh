@@ -125,6 +125,8 @@ log "chaos in a consumer group of 3: scripts/chaos.sh --group 3 20000 3"
 "$ROOT/scripts/chaos.sh" --group 3 20000 3
 log "chaos with the original Flink job, unchanged: scripts/chaos.sh --job job/tests/data/seed-job.sql 20000 3"
 "$ROOT/scripts/chaos.sh" --job "$ROOT/job/tests/data/seed-job.sql" 20000 3
+log "chaos with the example job (two ClickHouse tables and a topic): scripts/chaos.sh --job schema/jobs/shop.sql 20000 3"
+"$ROOT/scripts/chaos.sh" --job "$ROOT/schema/jobs/shop.sql" 20000 3
 # Reached only when everything above passed (set -e, pipefail): the Rust tests, 8 release checks, the
-# bring-your-own-servers run, the stray-record run, the direct-sink scripts run, 4 chaos runs.
-echo "test.sh: $((unit + 15)) passed, 0 failed"
+# bring-your-own-servers run, the stray-record run, the direct-sink scripts run, 5 chaos runs.
+echo "test.sh: $((unit + 16)) passed, 0 failed"

@@ -614,6 +614,22 @@ impl Config {
         }
     }
 
+    /// Where each of the job's sinks writes with these flags, for people and checkers: `kafka:<topic>` or
+    /// `clickhouse:<database>.<table>`.
+    pub fn sink_targets(&self) -> Vec<String> {
+        let plan = self.plan();
+        let params = crate::sink::tables::ddl_params(self, contract::sql::ClickHouseVersion::V18);
+        (0..plan.sinks.len())
+            .map(|i| match self.sink_topic(i) {
+                Some(topic) => format!("kafka:{topic}"),
+                None => {
+                    let (database, table) = job::ddl::stored_table(&plan.sinks[i], &params);
+                    format!("clickhouse:{database}.{table}")
+                }
+            })
+            .collect()
+    }
+
     /// The topic of the job's sink `i` when it is a Kafka sink: `--output-topic` for a job with one sink.
     pub fn sink_topic(&self, i: usize) -> Option<String> {
         let plan = self.plan.as_deref()?;

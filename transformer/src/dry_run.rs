@@ -1,7 +1,8 @@
 //! `transformer run-job`: the job over records read from a file, with no broker, printing what a pipeline would
 //! write. Each input line is one record, `{"topic", "partition", "offset", "value"}` (`value` the raw text, null for
 //! a tombstone; `timestamp` in epoch milliseconds and `key` optional); each output line is a row
-//! (`{"sink", "source", "value"}`, `value` the exact text a Kafka sink writes), a dead letter
+//! (`{"sink", "source", "target", "value"}`, `target` where a pipeline with these flags writes it,
+//! `kafka:<topic>` or `clickhouse:<database>.<table>`, `value` the exact text a Kafka sink writes), a dead letter
 //! (`{"dead_letter": {…}}`) or a row dropped by the NOT NULL enforcer (`{"dropped": {…}}`).
 
 use std::io::{BufRead, Write};
@@ -30,8 +31,15 @@ struct Line {
     key: Option<String>,
 }
 
-/// Maps every record of `input` (`-`: standard input) through `plan`, writing the outcomes to `out`.
-pub fn run(plan: &Plan, input: &Path, max_record_bytes: usize, out: &mut impl Write) -> Result<(), Error> {
+/// Maps every record of `input` (`-`: standard input) through `plan`, writing the outcomes to `out`; `targets`
+/// names where each of the plan's sinks writes.
+pub fn run(
+    plan: &Plan,
+    targets: &[String],
+    input: &Path,
+    max_record_bytes: usize,
+    out: &mut impl Write,
+) -> Result<(), Error> {
     let reader: Box<dyn BufRead> = if input == Path::new("-") {
         Box::new(std::io::stdin().lock())
     } else {
@@ -63,7 +71,10 @@ pub fn run(plan: &Plan, input: &Path, max_record_bytes: usize, out: &mut impl Wr
         let source = format!("{}/{}/{}", rec.topic, rec.partition, rec.offset);
         for outcome in plan.map_owned(&record, max_record_bytes, now_ms) {
             let v = match outcome {
-                Outcome::Row { sink, json } => json!({ "sink": sink, "source": source, "value": json }),
+                Outcome::Row { sink, json } => {
+                    let target = plan.sinks.iter().position(|s| s.name == sink).and_then(|i| targets.get(i));
+                    json!({ "sink": sink, "target": target, "source": source, "value": json })
+                }
                 Outcome::Dead { sink, error } => json!({ "dead_letter": {
                     "sink": sink, "source": source, "reason": error.reason(), "error": error.to_string() } }),
                 Outcome::Dropped { sink } => json!({ "dropped": { "sink": sink, "source": source } }),
@@ -99,14 +110,14 @@ mod tests {
         )
         .unwrap();
         let mut out = Vec::new();
-        run(&plan, &dir, 1 << 20, &mut out).unwrap();
+        run(&plan, &["kafka:out".to_owned()], &dir, 1 << 20, &mut out).unwrap();
         std::fs::remove_file(&dir).unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
         assert_eq!(
             lines[0],
-            r#"{"sink":"processed_events_sink","source":"orders/1/7","value":"{\"event_type\":\"ORDERS\",\"event_timestamp\":\"2024-05-01 10:00:00\",\"user_id\":\"u\",\"details\":\"o | 12.5\"}"}"#
+            r#"{"sink":"processed_events_sink","source":"orders/1/7","target":"kafka:out","value":"{\"event_type\":\"ORDERS\",\"event_timestamp\":\"2024-05-01 10:00:00\",\"user_id\":\"u\",\"details\":\"o | 12.5\"}"}"#
         );
         assert!(lines[1].starts_with(r#"{"dead_letter":{"error":"invalid JSON"#), "{}", lines[1]);
     }

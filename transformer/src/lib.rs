@@ -67,7 +67,8 @@ pub async fn run_with_metrics(
     cfg.validate()?;
     let plan = cfg.load_job()?;
     if let Some(config::Command::RunJob { input }) = &cfg.command {
-        return dry_run::run(&plan, input, cfg.max_record_bytes, &mut std::io::stdout().lock());
+        let targets = cfg.sink_targets();
+        return dry_run::run(&plan, &targets, input, cfg.max_record_bytes, &mut std::io::stdout().lock());
     }
     if let Some(config::Command::Schema {
         clickhouse_version,
