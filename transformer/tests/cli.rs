@@ -147,7 +147,7 @@ fn run_job_maps_records_from_a_file_with_no_broker() {
     // Flink's TO_TIMESTAMP moves 2021-02-29 to the 28th, and writes the fraction trimmed.
     assert_eq!(
         lines[0],
-        r#"{"sink":"processed_events_sink","source":"user_clicks/0/3","value":"{\"event_type\":\"CLICKS\",\"event_timestamp\":\"2021-02-28 12:30:45.5\",\"user_id\":\"u\",\"details\":\"/x | btn-1\"}"}"#
+        r#"{"sink":"processed_events_sink","source":"user_clicks/0/3","target":"kafka:processed_events","value":"{\"event_type\":\"CLICKS\",\"event_timestamp\":\"2021-02-28 12:30:45.5\",\"user_id\":\"u\",\"details\":\"/x | btn-1\"}"}"#
     );
     assert!(lines[1].contains(r#""reason":"empty_record""#), "{}", lines[1]);
     assert_eq!(lines.len(), 2);
