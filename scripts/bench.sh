@@ -19,8 +19,12 @@
 #     reports p50/p99/max of emit -> queryable (a row counts as seen when the query that first returned it was sent);
 #  6. the N-record backlog of step 2 drained into queryable ClickHouse rows with each sink: rows/s; and the direct
 #     sink's recovery lookup over those N stored rows (positions reset to the start): time and peak RSS.
+#  7. a job's ClickHouse sink: its recovery at a restart with 1M and with 10M rows already in its table (it reads the
+#     positions of the INSERTs since the committed mark, never the table), beside what one scan of the table's
+#     source columns costs at each size (the `--sink clickhouse` recovery's way).
 #   scripts/bench.sh [N]      env: BENCH_RUNS, BENCH_RATE, BENCH_LATENCY_SECS, BENCH_COMPARE, BENCH_ONLY
 # BENCH_ONLY=drain: steps 2 and 3 only (no criterion, no table), ending with a shorter `bench:` line.
+# BENCH_ONLY=recovery: step 7 only, ending with `bench: recovery_ms_1m=… recovery_ms_10m=… scan_ms_1m=… scan_ms_10m=…`.
 # BENCH_COMPARE=PATH: another build of the transformer (an older commit: `git worktree add ../old COMMIT`, then
 # `cargo build --release --target x86_64-unknown-linux-musl -p transformer` there) drained in the same runs of step 3,
 # alternating with this one; the table and the last line then also give its records/s and the ratio of the two.
@@ -53,6 +57,50 @@ start_server broker-sqlite "${SQLITE_BROKERS#*:}" "$STATE_DIR/broker-sqlite" "$(
   --advertised-listener-url "tcp://$SQLITE_BROKERS" --storage-engine "sqlite://broker.db"
 wait_tcp "$KAFKA_PORT" 30 "the nisshi broker"
 wait_tcp "${SQLITE_BROKERS#*:}" 30 "the nisshi broker (sqlite)"
+
+# job_recovery ROWS : a job's ClickHouse sink whose table holds ROWS rows of another topic, written by one drain of
+#   the jr_orders records and restarted: sets jr_ms (the restart's recovery, elapsed_ms of its log line) and
+#   jr_scan_ms (one scan of the table's source columns, what a lookup in the table itself would read).
+job_recovery() {
+  local rows=$1 db=jobrec_$1 job=$STATE_DIR/jobrec_$1.sql log=$STATE_DIR/logs/jobrec_$1.log
+  cat >"$job" <<SQL
+CREATE TABLE src (order_id STRING, user_id STRING) WITH ('connector' = 'kafka', 'topic' = 'jr_orders', 'format' = 'json');
+CREATE TABLE t (order_id STRING, user_id STRING) WITH ('connector' = 'clickhouse', 'database-name' = '$db');
+INSERT INTO t SELECT order_id, user_id FROM src;
+SQL
+  local args=(--job "$job" --brokers "$KAFKA_BROKERS" --clickhouse-url "$CLICKHOUSE_URL" --input-topics jr_orders
+    --checkpoint-topic "jr_${rows}_checkpoints" --dead-letter-topic jr_dead_letters --http-addr off --stats-interval-secs 0)
+  "$BIN_DIR/transformer" "${args[@]}" schema --create-tables >>"$log" 2>&1 || die "schema --create-tables failed (log: $log)"
+  ch "INSERT INTO $db.t SELECT toString(number), 'u', 'elsewhere', 0, number, 1 FROM numbers($rows)"
+  "$BIN_DIR/transformer" "${args[@]}" --drain >>"$log" 2>&1 || die "the first drain failed (log: $log)"
+  local restarts=5
+  for _ in $(seq "$restarts"); do
+    "$BIN_DIR/transformer" "${args[@]}" --drain >>"$log" 2>&1 || die "a restart failed (log: $log)"
+  done
+  # The median of the restarts' table recoveries (waiting for running INSERTs, then reading the positions), in ms.
+  jr_ms=$(grep 'table recovered from its positions' "$log" | tail -n "$restarts" | sed -n 's/.* elapsed_us=\([0-9]*\).*/\1/p' \
+    | sort -n | awk '{v[NR] = $1} END {printf "%.1f", v[int((NR + 1) / 2)] / 1000}')
+  local t0; t0=$(date +%s%N)
+  ch "SELECT count() FROM $db.t WHERE _source_topic = 'jr_orders' AND _source_offset >= 0" >/dev/null
+  jr_scan_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  [ "$(ch "SELECT count() FROM $db.t")" -gt "$rows" ] || die "the job wrote no rows (log: $log)"
+  log "   $rows rows in the table: recovery $jr_ms ms; one scan of its source columns $jr_scan_ms ms"
+}
+step7() { # sets recovery_1m, recovery_10m, scan_1m, scan_10m
+  log "7 a job's ClickHouse sink: recovery at a restart with 1M and with 10M rows in its table"
+  "$BIN_DIR/emitter" --brokers "$KAFKA_BROKERS" --topic-prefix jr_ --total 3000 --messages-per-second 0 --malformed-ratio 0 \
+    --http-addr off --progress-topic jr_progress >>"$STATE_DIR/logs/emitter.log" 2>&1 || die "the jr_ records failed"
+  job_recovery 1000000; recovery_1m=$jr_ms; scan_1m=$jr_scan_ms
+  job_recovery 10000000; recovery_10m=$jr_ms; scan_10m=$jr_scan_ms
+}
+
+if [ "${BENCH_ONLY:-}" = recovery ]; then
+  build_binaries
+  start_clickhouse
+  step7
+  echo "bench: recovery_ms_1m=$recovery_1m recovery_ms_10m=$recovery_10m scan_ms_1m=$scan_1m scan_ms_10m=$scan_10m"
+  exit 0
+fi
 
 if [ "${BENCH_ONLY:-}" = drain ]; then
   log "1/6 criterion: skipped (BENCH_ONLY=drain)"
@@ -279,6 +327,8 @@ rd_ms=$(sed -n 's/.* elapsed_ms=\([0-9]*\).*/\1/p' <<<"$rd_line")
 rd_rss_mb=$(echo "scale=1; $rd_rss / 1024" | bc)
 log "   direct sink recovery over $N stored rows: ${rd_ms} ms, whole run peak RSS $rd_rss_mb MB, nothing written again"
 
+step7
+
 {
   echo
   echo "## $(date -u +%F) — $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
@@ -305,10 +355,11 @@ log "   direct sink recovery over $N stored rows: ${rd_ms} ms, whole run peak RS
   [ -z "$COMPARE" ] || echo "| the same drain by BENCH_COMPARE ($COMPARE), records/s · peak RSS, MB | $b_rps | $c_rps · $c_rss_mb | $(ratio "$c_rps" "$b_rps") (this build / it: **$(ratio "$t_rps" "$c_rps")**) | | |"
   echo "| pre-load by the emitter, records/s | | $load_rps | | | |"
   echo "| recovery over $N already-written records: scan ms · peak RSS after the scan, MB · the whole run (re-reading and skipping all), MB | | $rec_scan_ms · **$rec_scan_mb** · $rec_rss_mb | | | |"
+  echo "| a job's ClickHouse sink, recovery at a restart, ms, with 1M · 10M rows in its table (one scan of its source columns, ms: $scan_1m · $scan_10m) | | $recovery_1m · $recovery_10m | $(ratio "$recovery_10m" "$recovery_1m") (10M / 1M; the median of 5 restarts each) | | |"
   echo
   echo "Mapping (criterion, ns per record, map + write_json as the pipeline does it): clicks ${map_ns[user_clicks]}, views"
   echo "${map_ns[page_views]}, orders ${map_ns[orders]}; write_json alone: clicks ${write_ns[user_clicks]}, views ${write_ns[page_views]},"
   echo "orders ${write_ns[orders]}; the owned record + serde_json path it replaced: clicks ${old_ns[user_clicks]}, views ${old_ns[page_views]}, orders ${old_ns[orders]}."
 } >>"$ROOT/BENCHMARKS.md"
 log "appended to BENCHMARKS.md"
-echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 engine_drain_rps=$qk_rps direct_drain_rps=$qd_rps direct_recovery_ms=$rd_ms rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]}$compared"
+echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 engine_drain_rps=$qk_rps direct_drain_rps=$qd_rps direct_recovery_ms=$rd_ms rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]} recovery_ms_1m=$recovery_1m recovery_ms_10m=$recovery_10m$compared"

@@ -186,6 +186,7 @@ impl Table {
     /// Notes in `skips` (as output `output`) the offsets of `inputs`, at or past their positions, that this
     /// table holds: every offset up to the last one each INSERT since `mark` (a round stamp) wrote per partition.
     pub async fn recover(&self, mark: u64, inputs: &[Input], output: usize, skips: &mut [Written]) -> Result<u64> {
+        let started = std::time::Instant::now();
         self.wait_for_running_inserts().await?;
         let sql = format!(
             "SELECT topic, partition, max(offset) AS offset FROM {}.{} WHERE table = ? AND round >= ? \
@@ -207,6 +208,8 @@ impl Table {
                 }
             }
         }
+        let elapsed_us = started.elapsed().as_micros() as u64;
+        tracing::info!(table = %self.place, mark, positions = found.len(), already_written = noted, elapsed_us, "table recovered from its positions");
         Ok(noted)
     }
 
