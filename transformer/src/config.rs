@@ -367,7 +367,8 @@ pub struct Config {
     /// Compression of produced batches.
     #[arg(long, env = "COMPRESSION", value_enum, default_value_t = CompressionArg::None)]
     pub compression: CompressionArg,
-    /// Create missing topics at start (raw, output, dead-letter, checkpoint).
+    /// Create the missing topics this process writes at start (output, dead-letter, checkpoint). The input topics
+    /// must exist (a misspelt one is refused, naming the topics there); `--init` creates them too.
     #[arg(long, env = "CREATE_TOPICS", default_value_t = true, action = clap::ArgAction::Set)]
     pub create_topics: bool,
     /// Partitions of topics this process creates (the checkpoint topic always gets 1).

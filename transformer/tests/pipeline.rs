@@ -17,6 +17,7 @@ async fn emitted_events_arrive_exactly_once_in_clickhouse() {
     let s = servers();
     let names = Names::new("e2e");
     let n = 3_000;
+    names.init_topics(&s).await; // the input topics must exist before a transformer starts
     let transformer = InProcess::start(names.transformer(&s, &[]));
     // The transformer creates the topics; ClickHouse's Kafka tables want them to exist.
     eventually(LIMIT, "topics", || async {
@@ -61,6 +62,7 @@ async fn malformed_records_land_in_dead_letters_with_their_reason() {
     let s = servers();
     let names = Names::new("dlq");
     let n = 1_500;
+    names.init_topics(&s).await; // the input topics must exist before a transformer starts
     let transformer = InProcess::start(names.transformer(&s, &[]));
     eventually(LIMIT, "start", || async {
         (transformer.metrics.recoveries.load(Relaxed) > 0).then_some(()).ok_or_else(|| "starting".to_string())
@@ -422,4 +424,20 @@ async fn a_job_without_coordinates_resumes_from_headers_after_a_crash() {
         assert!(at("user_id") < at("details"), "{row}");
     }
     std::fs::remove_file(&job).unwrap();
+}
+
+#[tokio::test]
+async fn a_misspelt_input_topic_is_refused_and_not_created() {
+    // The input topics must exist: a typo is refused with the topics that are there, and never created on the
+    // user's cluster (the outputs are; `--init` creates the inputs too).
+    let s = servers();
+    let names = Names::new("typo");
+    names.init_topics(&s).await;
+    let typo = format!("{}orderz", names.prefix);
+    let (code, log) = run_binary(&names.transformer_args(&s, &[&format!("--input-topics={typo}"), "--drain"]));
+    assert_ne!(code, 0, "{log}");
+    assert!(log.contains(&format!("the input topic {typo} does not exist")), "{log}");
+    assert!(log.contains(&names.raw()[2]), "the topics that exist are named: {log}");
+    let missing = runtime::kafka::partitions(&kafka(&s).await, &typo).await;
+    assert!(missing.is_err(), "the misspelt topic was not created: {missing:?}");
 }

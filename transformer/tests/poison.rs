@@ -43,6 +43,7 @@ async fn every_kind_of_poison_is_dead_lettered_and_the_transformer_goes_on() {
         .status()
         .unwrap();
     assert!(created.success());
+    names.init_topics(&s).await; // the other input topics (the transformer no longer creates them)
     let transformer = InProcess::start(names.transformer(&s, &[]));
     eventually(LIMIT, "start", || async {
         (transformer.metrics.recoveries.load(Relaxed) > 0).then_some(()).ok_or_else(|| "starting".to_string())

@@ -81,8 +81,12 @@ impl<S: Sink> Pipeline<S, Positions> {
             runtime::kafka::connect(&cfg.brokers, &security, cfg.connect_timeout(), cfg.request_timeout()).await?;
         if cfg.create_topics {
             let outputs = cfg.output_topics();
-            let mut topics: Vec<(&str, i32)> =
-                cfg.input_topics.iter().map(|t| (t.as_str(), cfg.topic_partitions)).collect();
+            // The input topics only on request (`--init`): a misspelt one must not appear on the user's cluster.
+            let mut topics: Vec<(&str, i32)> = if cfg.init {
+                cfg.input_topics.iter().map(|t| (t.as_str(), cfg.topic_partitions)).collect()
+            } else {
+                Vec::new()
+            };
             if cfg.sink == crate::config::SinkKind::Kafka {
                 topics.extend(outputs.iter().map(|t| (t.as_str(), cfg.topic_partitions)));
                 topics.push((&cfg.dead_letter_topic, cfg.topic_partitions));
@@ -93,6 +97,26 @@ impl<S: Sink> Pipeline<S, Positions> {
         if cfg.init {
             info!("topics ready (--init): exiting");
             return Ok(None);
+        }
+        let there = runtime::kafka::topic_names(&client).await?;
+        let missing: Vec<&String> = cfg.input_topics.iter().filter(|t| !there.contains(t)).collect();
+        if !missing.is_empty() {
+            let mut existing: Vec<&String> = there.iter().filter(|t| !t.starts_with("__")).collect();
+            existing.sort();
+            return Err(Error::Fatal(format!(
+                "the input topic{} {} do{} not exist on {}. Topics there: {}. Fix --input-topics (or the job's \
+                 'topic'), or create {} (`transformer --init` creates the input topics too)",
+                if missing.len() > 1 { "s" } else { "" },
+                missing.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", "),
+                if missing.len() > 1 { "" } else { "es" },
+                cfg.brokers.join(","),
+                if existing.is_empty() {
+                    "none".to_owned()
+                } else {
+                    existing.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+                },
+                if missing.len() > 1 { "them" } else { "it" },
+            )));
         }
         let client = Arc::new(client);
         let sink = S::open(&cfg, &security).await?;
