@@ -595,11 +595,17 @@ impl Config {
                     self.output_topic = v;
                 }
             }
-            _ if self.given.contains("output_topic") => {
-                return Err(ConfigError::Invalid(format!(
-                    "--output-topic / OUTPUT_TOPIC names one topic, and this job writes {}: name them in the job",
-                    plan.sinks.len()
-                )))
+            sinks if self.given.contains("output_topic") => {
+                let topics = sinks.iter().filter(|s| s.topic().is_some()).count();
+                if topics == 0 {
+                    warn!(output_topic = %self.output_topic, "--output-topic / OUTPUT_TOPIC is ignored: the job writes no Kafka topic");
+                } else {
+                    return Err(ConfigError::Invalid(format!(
+                        "--output-topic / OUTPUT_TOPIC names one topic, and this job's {} sinks write {topics}: name \
+                         them in the job",
+                        sinks.len()
+                    )));
+                }
             }
             _ => {}
         }

@@ -347,3 +347,80 @@ async fn a_job_writes_its_clickhouse_tables_exactly_once_through_a_crash() {
     names.drop_clickhouse_tables(&s).await;
     std::fs::remove_file(&job).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_checkpoints_do_not_double_a_tables_rows_and_a_recreated_topic_is_written() {
+    // The table's positions live with its rows: with the checkpoints gone (a new checkpoint topic, as an emptied
+    // one or a new group name would be), a restart does not write the table's rows again. A recreated topic's
+    // records, with the same offsets but made after the rows were written, are written.
+    let s = servers();
+    let names = Names::new("lostcp");
+    names.init_topics(&s).await;
+    let orders = names.raw()[2].clone();
+    let job = job_file(
+        &names,
+        &format!(
+            "CREATE TABLE src (order_id STRING, user_id STRING)
+               WITH ('connector' = 'kafka', 'topic' = '{orders}', 'format' = 'json');
+             CREATE TABLE t (order_id STRING, user_id STRING)
+               WITH ('connector' = 'clickhouse', 'database-name' = '{db}');
+             INSERT INTO t SELECT order_id, user_id FROM src;",
+            db = names.db
+        ),
+    );
+    let job_flag = format!("--job={}", job.display());
+    let url = format!("--clickhouse-url={}", clickhouse_url());
+    let drain = |checkpoints: &str| {
+        run_binary(&names.transformer_args(
+            &s,
+            &[
+                &job_flag,
+                &url,
+                &format!("--input-topics={orders}"),
+                &format!("--checkpoint-topic={checkpoints}"),
+                "--drain",
+            ],
+        ))
+    };
+    let (code, log) = run_binary(&names.transformer_args(&s, &[&job_flag, &url, "schema", "--create-tables"]));
+    assert_eq!(code, 0, "{log}");
+    produce(&s, &orders, 0, &common::orders("old", 200)).await;
+    produce(&s, &orders, 1, &common::orders("old1", 100)).await;
+    let (code, log) = drain(&format!("{}cp1", names.prefix));
+    assert_eq!(code, 0, "{log}");
+    let db = &names.db;
+    let count = format!("SELECT count() FROM `{db}`.t");
+    assert_eq!(ch_count(&s, &count).await, 300);
+
+    let (code, log) = drain(&format!("{}cp2", names.prefix));
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("no checkpoint: the table already holds"), "{log}");
+    assert_eq!(ch_count(&s, &count).await, 300, "nothing written twice with the checkpoints gone");
+
+    let client = kafka(&s).await;
+    let controller = client.controller_client().unwrap();
+    controller.delete_topic(&orders, 10_000).await.unwrap();
+    controller.create_topic(&orders, 3, 1, 10_000).await.unwrap();
+    // The new topic's records are made after the old rows were written: stamped ten minutes on, as if the topic
+    // were recreated ten minutes later (the check compares the record's time with the round that wrote the row).
+    let pc = runtime::kafka::partition_client(&client, &orders, 0).await.unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::minutes(10);
+    let records = common::orders("new", 250)
+        .into_iter()
+        .map(|v| rskafka::record::Record {
+            key: None,
+            value: Some(v.into_bytes()),
+            headers: Default::default(),
+            timestamp: later,
+        })
+        .collect();
+    pc.produce(records, rskafka::client::partition::Compression::NoCompression).await.unwrap();
+    let (code, log) = drain(&format!("{}cp3", names.prefix));
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("does not hold as it was then"), "{log}");
+    assert_eq!(ch_count(&s, &count).await, 550, "the recreated topic's 250 records written");
+    let new = ch_count(&s, &format!("SELECT count() FROM `{db}`.t WHERE startsWith(user_id, 'new-')")).await;
+    assert_eq!(new, 250);
+    names.drop_clickhouse_tables(&s).await;
+    std::fs::remove_file(&job).unwrap();
+}

@@ -331,9 +331,19 @@ impl Sink for JobSink {
         for (output, o) in self.outputs.iter().enumerate() {
             let Output::Table { table, .. } = o else { continue };
             let key = &table.mark_key;
-            // A checkpoint holds a table's mark from the first commit on; without one, nothing of ours is there.
+            // A checkpoint holds a table's mark from the first commit on. Without one the table's own positions
+            // say what it holds (lost checkpoints must not double its rows).
             let mark = match committed {
-                None => now_ms,
+                None => {
+                    let resumed = table.resume_after_positions(inputs, output, &mut found.skips).await?;
+                    found.scanned += resumed;
+                    // While what the positions showed is still ahead, a crash must find it again: every position.
+                    if resumed > 0 {
+                        0
+                    } else {
+                        now_ms
+                    }
+                }
                 Some(cp) => {
                     // The oldest of the marks that apply: this instance's, and those of the partitions it takes
                     // over from another.

@@ -58,6 +58,19 @@ struct Position {
     offset: i64,
 }
 
+/// The newest position of a source partition in the positions table, and the round that wrote it.
+#[derive(Debug, clickhouse::Row, serde::Deserialize)]
+struct Latest {
+    topic: String,
+    partition: i32,
+    newest_offset: i64,
+    newest_round: u64,
+}
+
+/// How much later than the round that wrote it a record may say it was made (producer and transformer clocks
+/// differ a little) and still be taken for the record that round wrote.
+const CLOCK_SLACK_MS: i64 = 5_000;
+
 impl Table {
     /// The table of the job's sink `sink` (a ClickHouse sink) at its server (its `url`, `database-name`,
     /// `username` and `password`, where the flags do not say otherwise), checked against the job: waits for the
@@ -210,6 +223,58 @@ impl Table {
         }
         let elapsed_us = started.elapsed().as_micros() as u64;
         tracing::info!(table = %self.place, mark, positions = found.len(), already_written = noted, elapsed_us, "table recovered from its positions");
+        Ok(noted)
+    }
+
+    /// With no checkpoint at all (a first start, or lost ones: an emptied checkpoint topic, a new group name,
+    /// expired group offsets), what the table holds says where it stands: per source partition, the offsets up to
+    /// its newest position are noted in `skips` (as output `output`) and not written to it again, out loud. Only
+    /// where the topic still holds that record and it is not newer than the round that wrote it: a recreated topic's
+    /// records, with the same offsets, are written (also out loud).
+    pub async fn resume_after_positions(&self, inputs: &[Input], output: usize, skips: &mut [Written]) -> Result<u64> {
+        self.wait_for_running_inserts().await?;
+        let sql = format!(
+            "SELECT topic, partition, argMax(offset, round) AS newest_offset, max(round) AS newest_round FROM {}.{} \
+             WHERE table = ? GROUP BY topic, partition",
+            ddl::quote(&self.database),
+            ddl::quote(ddl::POSITIONS)
+        );
+        let latest: Vec<Latest> =
+            self.client.query(&sql).bind(&self.table).fetch_all().await.map_err(|source| Error::ClickHouse {
+                what: format!("reading the positions of {}", self.place),
+                source,
+            })?;
+        let mut noted = 0;
+        for p in &latest {
+            let Some(idx) = owner(inputs, &p.topic, p.partition) else { continue };
+            let from = inputs[idx].next_offset;
+            if p.newest_offset < from {
+                continue;
+            }
+            let record = crate::source::read_range(&inputs[idx].client, p.newest_offset, p.newest_offset + 1)
+                .await
+                .map_err(|source| Error::Scan { partition: inputs[idx].key(), source })?;
+            let made_ms =
+                record.iter().find(|r| r.offset == p.newest_offset).map(|r| r.record.timestamp.timestamp_millis());
+            let round_ms = p.newest_round.min(i64::MAX as u64) as i64;
+            match made_ms {
+                Some(made) if made <= round_ms.saturating_add(CLOCK_SLACK_MS) => {
+                    skips[idx].insert_range(output, from..p.newest_offset + 1);
+                    noted += (p.newest_offset + 1 - from) as u64;
+                    tracing::warn!(
+                        table = %self.place, input = %inputs[idx].key(), from, to = p.newest_offset,
+                        "no checkpoint: the table already holds this partition's rows up to its newest position; \
+                         they are not written to it again (the other sinks get theirs)"
+                    );
+                }
+                _ => tracing::warn!(
+                    table = %self.place, input = %inputs[idx].key(), position = p.newest_offset, round_ms,
+                    record_ms = ?made_ms,
+                    "no checkpoint, and the table's newest position names a record this topic does not hold as it \
+                     was then (recreated or truncated?): its records are written to the table"
+                ),
+            }
+        }
         Ok(noted)
     }
 
