@@ -34,41 +34,7 @@ pub enum Assignment {
     Group,
 }
 
-/// Where a partition with no committed position starts (`--start-at`): Kafka's `auto.offset.reset`, plus a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartAt {
-    /// The partition's first kept record (default).
-    Earliest,
-    /// The partition's end: only records produced from now on.
-    Latest,
-    /// The first record produced at or after this time (the end if there is none).
-    Time(chrono::DateTime<chrono::Utc>),
-}
-
-impl StartAt {
-    /// The ListOffsets query for it.
-    pub fn offset_at(self) -> rskafka::client::partition::OffsetAt {
-        use rskafka::client::partition::OffsetAt;
-        match self {
-            Self::Earliest => OffsetAt::Earliest,
-            Self::Latest => OffsetAt::Latest,
-            Self::Time(t) => OffsetAt::Timestamp(t),
-        }
-    }
-}
-
-impl std::str::FromStr for StartAt {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "earliest" => Ok(Self::Earliest),
-            "latest" => Ok(Self::Latest),
-            _ => chrono::DateTime::parse_from_rfc3339(s)
-                .map(|t| Self::Time(t.to_utc()))
-                .map_err(|_| format!("{s:?}: expected earliest, latest or an RFC 3339 time (2026-01-01T00:00:00Z)")),
-        }
-    }
-}
+pub use crate::source::StartAt;
 
 /// Where `transformer offsets reset --to` moves the positions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,19 +95,7 @@ pub struct ClickHouseArgs {
     pub clickhouse_ca_location: Option<std::path::PathBuf>,
 }
 
-/// A flag, or a combination of flags, that cannot work: `main` exits 2 with it (clap's convention for usage errors).
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// What is wrong, and what would be valid.
-    #[error("{0}")]
-    Invalid(String),
-    /// The TLS or SASL flags, or a file one of them names.
-    #[error(transparent)]
-    Security(#[from] runtime::security::SecurityError),
-    /// The job file: where it is wrong, and what is supported.
-    #[error(transparent)]
-    Job(#[from] job::JobError),
-}
+pub use crate::error::ConfigError;
 
 /// `Err(ConfigError::Invalid(format!(...)))` unless `cond`.
 macro_rules! require {
@@ -621,11 +575,24 @@ impl Config {
         }
     }
 
+    /// The DDL parameters of the pipeline's run: the database of `--clickhouse-database` (which wins over the
+    /// job's `database-name` when given), for `version`.
+    pub fn ddl_params(&self, version: contract::sql::ClickHouseVersion) -> job::ddl::DdlParams {
+        job::ddl::DdlParams {
+            database: self.clickhouse.clickhouse_database.clone(),
+            database_wins: self.given.contains("clickhouse_database"),
+            kafka_broker: self.brokers[0].clone(),
+            group: "clickhouse".into(),
+            version,
+            kafka_topic: None,
+        }
+    }
+
     /// Where each of the job's sinks writes with these flags, for people and checkers: `kafka:<topic>` or
     /// `clickhouse:<database>.<table>`.
     pub fn sink_targets(&self) -> Vec<String> {
         let plan = self.plan();
-        let params = crate::sink::tables::ddl_params(self, contract::sql::ClickHouseVersion::V18);
+        let params = self.ddl_params(contract::sql::ClickHouseVersion::V18);
         (0..plan.sinks.len())
             .map(|i| match self.sink_topic(i) {
                 Some(topic) => format!("kafka:{topic}"),

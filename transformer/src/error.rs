@@ -13,7 +13,6 @@ use runtime::group::GroupError;
 use runtime::kafka::KafkaError;
 
 use crate::checkpoint::CheckpointError;
-use crate::config::ConfigError;
 
 /// What went wrong; see the module documentation.
 #[derive(Debug, thiserror::Error)]
@@ -165,4 +164,18 @@ mod tests {
         let e = Error::from(CheckpointError::Group("joining the group etl: NOT_COORDINATOR".into()));
         assert_eq!(e.to_string(), "consumer group: joining the group etl: NOT_COORDINATOR");
     }
+}
+
+/// A flag, or a combination of flags, that cannot work: `main` exits 2 with it (clap's convention for usage errors).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// What is wrong, and what would be valid.
+    #[error("{0}")]
+    Invalid(String),
+    /// The TLS or SASL flags, or a file one of them names.
+    #[error(transparent)]
+    Security(#[from] runtime::security::SecurityError),
+    /// The job file: where it is wrong, and what is supported.
+    #[error(transparent)]
+    Job(#[from] job::JobError),
 }

@@ -27,7 +27,7 @@ pub async fn run(client: &Client, cfg: &Config, action: &OffsetsAction) -> Resul
         runtime::kafka::partition_client(client, &cfg.checkpoint_topic, 0).await?,
         cfg.checkpoint_key(),
     );
-    let inputs = crate::source::open_inputs(client, cfg).await?;
+    let inputs = crate::source::open_inputs(client, &cfg.input_topics, cfg.instance, cfg.instances).await?;
     let mut out = String::new();
     match action {
         OffsetsAction::Show { history } => {
@@ -161,7 +161,7 @@ async fn at_position(
     // The job's ClickHouse tables: rows from before the reset are not taken for the new positions' (the rows they
     // hold past the new positions are written again, as on a topic).
     if cfg.sink == crate::config::SinkKind::Kafka {
-        let params = crate::sink::tables::ddl_params(cfg, contract::sql::ClickHouseVersion::V18);
+        let params = cfg.ddl_params(contract::sql::ClickHouseVersion::V18);
         let now_ms = chrono::Utc::now().timestamp_millis();
         for sink in cfg.plan().sinks.iter().filter(|s| s.clickhouse().is_some()) {
             let (database, table) = job::ddl::stored_table(sink, &params);
@@ -200,7 +200,7 @@ mod group {
             format!("{}/group", cfg.group),
         );
         let member = crate::group::outsider(cfg)?;
-        let inputs = crate::source::open_inputs(client, cfg).await?;
+        let inputs = crate::source::open_inputs(client, &cfg.input_topics, cfg.instance, cfg.instances).await?;
         let cp = current(&member, &store, cfg, &inputs).await?;
         let mut out = String::new();
         match action {

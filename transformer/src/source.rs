@@ -11,8 +11,6 @@ use runtime::kafka::KafkaError;
 pub use runtime::kafka::{bounds, read_range, scan, tp_key};
 use tracing::info;
 
-use crate::config::{Config, StartAt};
-
 /// Where a raw record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Source<'a> {
@@ -216,6 +214,42 @@ pub async fn fetch_one_batch(input: &mut Input, max_wait_ms: i32) -> Result<Fetc
     fetch(input, 1, max_wait_ms).await
 }
 
+/// Where a partition with no committed position starts (`--start-at`): Kafka's `auto.offset.reset`, plus a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// The partition's first kept record (default).
+    Earliest,
+    /// The partition's end: only records produced from now on.
+    Latest,
+    /// The first record produced at or after this time (the end if there is none).
+    Time(chrono::DateTime<chrono::Utc>),
+}
+
+impl StartAt {
+    /// The ListOffsets query for it.
+    pub fn offset_at(self) -> rskafka::client::partition::OffsetAt {
+        use rskafka::client::partition::OffsetAt;
+        match self {
+            Self::Earliest => OffsetAt::Earliest,
+            Self::Latest => OffsetAt::Latest,
+            Self::Time(t) => OffsetAt::Timestamp(t),
+        }
+    }
+}
+
+impl std::str::FromStr for StartAt {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "earliest" => Ok(Self::Earliest),
+            "latest" => Ok(Self::Latest),
+            _ => chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| Self::Time(t.to_utc()))
+                .map_err(|_| format!("{s:?}: expected earliest, latest or an RFC 3339 time (2026-01-01T00:00:00Z)")),
+        }
+    }
+}
+
 /// The offset `at` names in `client`'s partition: its log start, its end, or the first record produced at or after
 /// a time (Kafka answers -1 for a time after the newest record: then the end).
 pub async fn offset_at(client: &PartitionClient, at: StartAt) -> Result<i64, RsError> {
@@ -243,18 +277,17 @@ pub async fn open_partitions(client: &Client, parts: &[(String, i32)]) -> Result
     Ok(inputs)
 }
 
-/// Opens the input partitions this instance owns.
-pub async fn open_inputs(client: &Client, cfg: &Config) -> Result<Vec<Input>, KafkaError> {
-    let all = runtime::kafka::topic_partitions(client, &cfg.input_topics).await?;
-    let mine = assign(&all, cfg.instance, cfg.instances);
+/// Opens the partitions of `topics` that instance `instance` of `instances` owns.
+pub async fn open_inputs(
+    client: &Client,
+    topics: &[String],
+    instance: u32,
+    instances: u32,
+) -> Result<Vec<Input>, KafkaError> {
+    let all = runtime::kafka::topic_partitions(client, topics).await?;
+    let mine = assign(&all, instance, instances);
     let inputs = open_partitions(client, &mine).await?;
-    info!(
-        instance = cfg.instance,
-        instances = cfg.instances,
-        partitions = inputs.len(),
-        of = all.len(),
-        "assigned input partitions"
-    );
+    info!(instance, instances, partitions = inputs.len(), of = all.len(), "assigned input partitions");
     Ok(inputs)
 }
 

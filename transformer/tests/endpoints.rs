@@ -15,6 +15,7 @@ async fn metrics_health_and_status_of_a_running_transformer() {
     let s = servers();
     let names = Names::new("http");
     let n = 600;
+    names.init_topics(&s).await; // the input topics must exist before a transformer starts
     let transformer = InProcess::start(names.transformer(&s, &[]));
     emitter::run(names.emitter(&s, 4, n, 0.05, false), std::future::pending()).await.unwrap();
     eventually(LIMIT, "all handled", || async {

@@ -122,9 +122,10 @@ impl<S: Sink> Pipeline<S, Positions> {
         let sink = S::open(&cfg, &security).await?;
         let log = runtime::kafka::partition_client(&client, &cfg.checkpoint_topic, 0).await?;
         let (store, inputs) = match cfg.assignment() {
-            Assignment::Static => {
-                (Positions::Topic(CheckpointStore::new(log, cfg.checkpoint_key())), open_inputs(&client, &cfg).await?)
-            }
+            Assignment::Static => (
+                Positions::Topic(CheckpointStore::new(log, cfg.checkpoint_key())),
+                open_inputs(&client, &cfg.input_topics, cfg.instance, cfg.instances).await?,
+            ),
             Assignment::Group => {
                 let log = CheckpointStore::new(log, format!("{}/group", cfg.group));
                 // The partitions come with the first join, below.

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use contract::sql::ClickHouseVersion;
-use job::ddl::{self, ChColumn, DdlParams};
+use job::ddl::{self, ChColumn};
 use job::plan::Sink as JobSinkDecl;
 use job::{MapError, Row};
 
@@ -83,7 +83,7 @@ impl Table {
         let session = ClickHouseArgs { clickhouse_database: "default".into(), ..server.clone() };
         let client = super::clickhouse::ClickHouseSink::client(&session)?;
         let version = super::clickhouse::until_ready(cfg, &server.clickhouse_url, || server_version(&client)).await?;
-        let params = ddl_params(cfg, version);
+        let params = cfg.ddl_params(version);
         let (database, table) = ddl::stored_table(sink, &params);
         let columns = ddl::columns(sink, params.version);
         let names: Vec<String> =
@@ -289,19 +289,6 @@ impl Table {
 /// The key of a table's mark in checkpoints.
 pub fn mark_key(database: &str, table: &str) -> String {
     format!("clickhouse/{database}.{table}")
-}
-
-/// The DDL parameters of the pipeline's run: the database of `--clickhouse-database` (which wins over the job's
-/// `database-name` when given), for `version`.
-pub fn ddl_params(cfg: &Config, version: ClickHouseVersion) -> DdlParams {
-    DdlParams {
-        database: cfg.clickhouse.clickhouse_database.clone(),
-        database_wins: cfg.given.contains("clickhouse_database"),
-        kafka_broker: cfg.brokers[0].clone(),
-        group: "clickhouse".into(),
-        version,
-        kafka_topic: None,
-    }
 }
 
 /// Which ClickHouse answers on `client`: 22 and later take DateTime64 and Bool, older ones get 18.16's types.
