@@ -369,6 +369,10 @@ pub struct Config {
     /// Create the missing topics, then exit (for setup scripts).
     #[arg(long, conflicts_with = "status")]
     pub init: bool,
+    /// Add the columns a job's ClickHouse table lacks (`ALTER TABLE … ADD COLUMN`) instead of refusing to start
+    /// with the statements to run. Columns of another type are never changed.
+    #[arg(long, env = "EVOLVE")]
+    pub evolve: bool,
     /// Print every topic's high watermarks and this group's committed offsets and lag, then exit.
     #[arg(long)]
     pub status: bool,

@@ -355,19 +355,7 @@ async fn lost_checkpoints_do_not_double_a_tables_rows_and_a_recreated_topic_is_w
     // records, with the same offsets but made after the rows were written, are written.
     let s = servers();
     let names = Names::new("lostcp");
-    names.init_topics(&s).await;
-    let orders = names.raw()[2].clone();
-    let job = job_file(
-        &names,
-        &format!(
-            "CREATE TABLE src (order_id STRING, user_id STRING)
-               WITH ('connector' = 'kafka', 'topic' = '{orders}', 'format' = 'json');
-             CREATE TABLE t (order_id STRING, user_id STRING)
-               WITH ('connector' = 'clickhouse', 'database-name' = '{db}');
-             INSERT INTO t SELECT order_id, user_id FROM src;",
-            db = names.db
-        ),
-    );
+    let (orders, job) = orders_into_a_table(&s, &names).await;
     let job_flag = format!("--job={}", job.display());
     let url = format!("--clickhouse-url={}", clickhouse_url());
     let drain = |checkpoints: &str| {
@@ -423,4 +411,55 @@ async fn lost_checkpoints_do_not_double_a_tables_rows_and_a_recreated_topic_is_w
     assert_eq!(new, 250);
     names.drop_clickhouse_tables(&s).await;
     std::fs::remove_file(&job).unwrap();
+}
+
+#[tokio::test]
+async fn a_missing_column_is_refused_with_the_alter_to_run_and_added_with_evolve() {
+    let s = servers();
+    let names = Names::new("evolve");
+    let (orders, job) = orders_into_a_table(&s, &names).await;
+    let base = [format!("--job={}", job.display()), format!("--clickhouse-url={}", clickhouse_url())];
+    let args = |extra: &[&str]| {
+        let mut a: Vec<&str> = base.iter().map(String::as_str).collect();
+        a.push("--drain");
+        a.extend_from_slice(extra);
+        names.transformer_args(&s, &a)
+    };
+    let (code, log) = run_binary(&names.transformer_args(&s, &[&base[0], &base[1], "schema", "--create-tables"]));
+    assert_eq!(code, 0, "{log}");
+    let db = &names.db;
+    s.clickhouse.query(&format!("ALTER TABLE `{db}`.t DROP COLUMN user_id")).execute().await.unwrap();
+    produce(&s, &orders, 0, &common::orders("e", 20)).await;
+
+    let (code, log) = run_binary(&args(&[]));
+    assert_ne!(code, 0, "{log}");
+    assert!(log.contains(&format!("ALTER TABLE `{db}`.`t` ADD COLUMN `user_id` Nullable(String)")), "{log}");
+    assert!(log.contains("--evolve"), "{log}");
+
+    let (code, log) = run_binary(&args(&["--evolve"]));
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("--evolve: added a column the job writes"), "{log}");
+    let filled = ch_count(&s, &format!("SELECT count() FROM `{db}`.t WHERE startsWith(user_id, 'e-')")).await;
+    assert_eq!(filled, 20, "the rows carry the added column");
+    names.drop_clickhouse_tables(&s).await;
+    std::fs::remove_file(&job).unwrap();
+}
+
+/// The input topics of `names`, and a job file that writes their orders' ids and users into the ClickHouse table
+/// `t` of the database `names.db`: returns the orders topic and the job file.
+async fn orders_into_a_table(s: &Servers, names: &Names) -> (String, std::path::PathBuf) {
+    names.init_topics(s).await;
+    let orders = names.raw()[2].clone();
+    let job = job_file(
+        names,
+        &format!(
+            "CREATE TABLE src (order_id STRING, user_id STRING)
+               WITH ('connector' = 'kafka', 'topic' = '{orders}', 'format' = 'json');
+             CREATE TABLE t (order_id STRING, user_id STRING)
+               WITH ('connector' = 'clickhouse', 'database-name' = '{db}');
+             INSERT INTO t SELECT order_id, user_id FROM src;",
+            db = names.db
+        ),
+    );
+    (orders, job)
 }

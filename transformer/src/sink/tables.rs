@@ -105,7 +105,7 @@ impl Table {
             request_timeout: cfg.request_timeout(),
         };
         let statements = ddl::render_sink(sink, &params).map_err(|e| Error::Fatal(format!("{}: {e}", sink.name)))?;
-        me.check(&statements).await?;
+        me.check(&statements, cfg.evolve).await?;
         Ok(me)
     }
 
@@ -115,8 +115,9 @@ impl Table {
     }
 
     /// Checks the table, its columns and types, and its positions view against the job; what is missing is an
-    /// [`Error::Fatal`] with the exact DDL to run (`ddl_statements`: the sink's, for a missing table).
-    async fn check(&self, ddl_statements: &[String]) -> Result<()> {
+    /// [`Error::Fatal`] with the exact DDL to run (`ddl_statements`: the sink's, for a missing table); with
+    /// `evolve` (`--evolve`) the missing columns are added instead.
+    async fn check(&self, ddl_statements: &[String], evolve: bool) -> Result<()> {
         let found: Vec<Described> = self
             .client
             .query("SELECT name, type FROM system.columns WHERE database = ? AND table = ?")
@@ -153,9 +154,18 @@ impl Table {
                 Some(_) => {}
             }
         }
-        if !alter.is_empty() {
+        if !alter.is_empty() && evolve {
+            for stmt in &alter {
+                self.client
+                    .query(stmt)
+                    .execute()
+                    .await
+                    .map_err(|source| Error::ClickHouse { what: format!("{stmt} (--evolve)"), source })?;
+                tracing::warn!(table = %self.place, statement = %stmt, "--evolve: added a column the job writes");
+            }
+        } else if !alter.is_empty() {
             return Err(Error::Fatal(format!(
-                "{} lacks columns the job writes; run:\n{};",
+                "{} lacks columns the job writes; run (or start with --evolve to have them added):\n{};",
                 self.place,
                 alter.join(";\n")
             )));
