@@ -419,23 +419,15 @@ impl Config {
             warn!(job = %name, "{w}");
         }
         self.apply_job(&plan)?;
-        let outputs = plan
-            .sinks
-            .iter()
-            .map(|s| match &s.target {
-                job::plan::Target::Kafka { topic } => topic.clone(),
-                job::plan::Target::ClickHouse(t) => format!("clickhouse:{}", t.table),
-            })
-            .collect::<Vec<_>>()
-            .join(",");
-        let (sources, sinks, inputs) = (plan.sources.len(), plan.sinks.len(), self.input_topics.join(","));
-        if self.job.is_some() {
-            info!(job = %name, sources, sinks, input_topics = %inputs, output_topics = %outputs, "job planned");
-        } else {
-            tracing::debug!(job = %name, sources, sinks, input_topics = %inputs, output_topics = %outputs, "job planned");
-        }
         let plan = Arc::new(plan);
         self.plan = Some(Arc::clone(&plan));
+        let outputs = self.sink_targets().join(",");
+        let (sources, sinks, inputs) = (plan.sources.len(), plan.sinks.len(), self.input_topics.join(","));
+        if self.job.is_some() {
+            info!(job = %name, sources, sinks, input_topics = %inputs, outputs = %outputs, "job planned");
+        } else {
+            tracing::debug!(job = %name, sources, sinks, input_topics = %inputs, outputs = %outputs, "job planned");
+        }
         // An input topic given by the flags and named by none of several sources would be read by none.
         if plan.sources.len() > 1 && self.given.contains("input_topics") {
             if let Some(t) = self.input_topics.iter().find(|t| plan.sources_reading(t).is_empty()) {

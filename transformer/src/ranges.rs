@@ -145,18 +145,20 @@ pub struct Written {
 impl Written {
     /// Notes that `output` holds the row (or dead letter) of the record at `offset`.
     pub fn insert(&mut self, output: usize, offset: i64) {
-        if self.per_output.len() <= output {
-            self.per_output.resize(output + 1, OffsetRanges::default());
-        }
-        self.per_output[output].insert(offset);
+        self.output_mut(output).insert(offset);
     }
 
     /// Notes that `output` holds the rows of the records at `offsets`.
     pub fn insert_range(&mut self, output: usize, offsets: std::ops::Range<i64>) {
+        self.output_mut(output).insert_range(offsets);
+    }
+
+    /// The offsets of `output`, made room for.
+    fn output_mut(&mut self, output: usize) -> &mut OffsetRanges {
         if self.per_output.len() <= output {
             self.per_output.resize(output + 1, OffsetRanges::default());
         }
-        self.per_output[output].insert_range(offsets);
+        &mut self.per_output[output]
     }
 
     /// The outputs that hold the record at `offset` (`held[output]`), taken out of the set; `None` when none does.

@@ -4,7 +4,7 @@
 
 use crate::config::{self, Config};
 use crate::error::Error;
-use crate::sink::clickhouse::ClickHouseSink;
+use crate::sink::clickhouse::statement_client;
 
 /// What `schema` was asked for.
 pub struct SchemaArgs<'a> {
@@ -71,9 +71,7 @@ pub async fn run(cfg: &Config, plan: &job::Plan, args: &SchemaArgs<'_>) -> Resul
     };
     if args.create_tables {
         for b in &batches {
-            // Statements name their database; the session's must exist before the first CREATE DATABASE.
-            let session = config::ClickHouseArgs { clickhouse_database: "default".into(), ..b.server.clone() };
-            let client = ClickHouseSink::client(&session)?;
+            let client = statement_client(&b.server)?;
             for stmt in &b.statements {
                 client.query(stmt).execute().await.map_err(|source| Error::ClickHouse {
                     what: format!(

@@ -304,6 +304,13 @@ where
     }
 }
 
+/// A client of `server` for statements that name their database (DDL, the positions): its session database is
+/// `default`, which every server has, so it works before the statements create theirs.
+pub fn statement_client(server: &crate::config::ClickHouseArgs) -> Result<clickhouse::Client, ConfigError> {
+    let session = crate::config::ClickHouseArgs { clickhouse_database: "default".into(), ..server.clone() };
+    ClickHouseSink::client(&session)
+}
+
 /// `scheme://user:password@host...` → (`scheme://host...`, the user and password); other URLs as they are.
 fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
     let Some((scheme, rest)) = url.split_once("://") else { return (url.to_owned(), None) };

@@ -79,9 +79,7 @@ impl Table {
     pub async fn open(cfg: &Config, sink: &JobSinkDecl) -> Result<Self> {
         let t = sink.clickhouse().expect("a ClickHouse sink");
         let server: ClickHouseArgs = cfg.clickhouse_for(t);
-        // Statements name their database: the session's is `default`, which every server has.
-        let session = ClickHouseArgs { clickhouse_database: "default".into(), ..server.clone() };
-        let client = super::clickhouse::ClickHouseSink::client(&session)?;
+        let client = super::clickhouse::statement_client(&server)?;
         let version = super::clickhouse::until_ready(cfg, &server.clickhouse_url, || server_version(&client)).await?;
         let params = cfg.ddl_params(version);
         let (database, table) = ddl::stored_table(sink, &params);
@@ -144,7 +142,7 @@ impl Table {
                     ddl::quote(&self.table),
                     ddl::quote(name)
                 )),
-                Some(c) if !same_type(&c.ty, ty) => {
+                Some(c) if !super::clickhouse::same_type(&c.ty, ty) => {
                     return Err(Error::Fatal(format!(
                         "{}: the column {name} is {} and the job writes {ty}: change the job's type or the \
                          column's (`ALTER TABLE … MODIFY COLUMN`), or recreate the table",
@@ -224,11 +222,7 @@ impl Table {
         let mut noted = 0;
         for p in &found {
             if let Some(idx) = owner(inputs, &p.topic, p.partition) {
-                let from = inputs[idx].next_offset;
-                if p.offset >= from {
-                    skips[idx].insert_range(output, from..p.offset + 1);
-                    noted += (p.offset + 1 - from) as u64;
-                }
+                noted += note_held(&mut skips[idx], output, inputs[idx].next_offset, p.offset);
             }
         }
         let elapsed_us = started.elapsed().as_micros() as u64;
@@ -269,8 +263,7 @@ impl Table {
             let round_ms = p.newest_round.min(i64::MAX as u64) as i64;
             match made_ms {
                 Some(made) if made <= round_ms.saturating_add(CLOCK_SLACK_MS) => {
-                    skips[idx].insert_range(output, from..p.newest_offset + 1);
-                    noted += (p.newest_offset + 1 - from) as u64;
+                    noted += note_held(&mut skips[idx], output, from, p.newest_offset);
                     tracing::warn!(
                         table = %self.place, input = %inputs[idx].key(), from, to = p.newest_offset,
                         "no checkpoint: the table already holds this partition's rows up to its newest position; \
@@ -294,6 +287,16 @@ impl Table {
         let target = format!("{}.{}", ddl::quote(&self.database), ddl::quote(&self.table));
         super::clickhouse::wait_for_running_inserts(&self.client, &[target], &self.place, self.request_timeout).await
     }
+}
+
+/// Notes that `output` holds the offsets from `from` (an input's position) to `last`; returns how many (none when
+/// `last` is before `from`).
+fn note_held(skips: &mut Written, output: usize, from: i64, last: i64) -> u64 {
+    if last < from {
+        return 0;
+    }
+    skips.insert_range(output, from..last + 1);
+    (last + 1 - from) as u64
 }
 
 /// The key of a table's mark in checkpoints.
@@ -335,9 +338,4 @@ pub fn write_row(
     out.extend_from_slice(&src.offset.to_le_bytes());
     out.extend_from_slice(&round.to_le_bytes());
     Ok((out.len() - before) as u64)
-}
-
-/// Whether ClickHouse's `found` type takes values written as `want` in RowBinary.
-fn same_type(found: &str, want: &str) -> bool {
-    super::clickhouse::same_type(found, want)
 }
