@@ -35,6 +35,9 @@ pub enum Expr {
     Lit(Val<'static>),
     /// A slot of the row.
     Col(u16),
+    /// An expression over the topic alone, computed once per topic: [`crate::plan::Source`]'s per-topic
+    /// expression at this index (see [`crate::plan::topical`]).
+    Topical(u16),
     /// `NOT x`.
     Not(Box<Expr>),
     /// `a AND b`.
@@ -96,11 +99,13 @@ pub struct Fail {
     pub cast: bool,
 }
 
-/// What an evaluation reads: the row, and the round's clock.
+/// What an evaluation reads: the row, the values of the expressions over the topic alone, and the round's clock.
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx<'r> {
     /// The row's slots (see [`crate::plan::Source`]).
     pub row: &'r [Val<'r>],
+    /// The per-topic expressions' results for the record's topic, by [`Expr::Topical`] index.
+    pub topical: &'r [Res<'static>],
     /// `NOW()`, `CURRENT_TIMESTAMP`: epoch milliseconds of the round.
     pub now_ms: i64,
 }
@@ -115,6 +120,10 @@ impl Expr {
             // Constants are borrowed from the plan, never copied.
             Expr::Lit(v) => borrow(v),
             Expr::Col(i) => borrow(&ctx.row[*i as usize]),
+            Expr::Topical(k) => match &ctx.topical[*k as usize] {
+                Ok(v) => borrow(v),
+                Err(fail) => return Err(fail.clone()),
+            },
             Expr::Not(x) => match x.eval(ctx)? {
                 Val::Bool(b) => Val::Bool(!b),
                 null => null,
@@ -233,7 +242,15 @@ fn borrow<'r>(v: &'r Val<'r>) -> Val<'r> {
         Val::Str(s) => Val::Str(Cow::Borrowed(s.as_ref())),
         Val::Bytes(b) => Val::Bytes(Cow::Borrowed(b.as_ref())),
         Val::Null(Why::BadTimestamp(s)) => Val::Null(Why::BadTimestamp(Cow::Borrowed(s.as_ref()))),
-        other => other.clone(),
+        Val::Null(Why::Plain) => NULL,
+        Val::Null(Why::Missing(slot)) => Val::Null(Why::Missing(*slot)),
+        Val::Null(Why::OutOfRange(ms)) => Val::Null(Why::OutOfRange(*ms)),
+        Val::Bool(b) => Val::Bool(*b),
+        Val::Int(n) => Val::Int(*n),
+        Val::Double(x) => Val::Double(*x),
+        Val::Dec(v, s) => Val::Dec(*v, *s),
+        Val::Date(d) => Val::Date(*d),
+        Val::Ts(ms) => Val::Ts(*ms),
     }
 }
 

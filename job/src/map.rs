@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 
 use crate::catalog::Meta;
 use crate::error::MapError;
-use crate::expr::{Ctx, Fail};
+use crate::expr::{Ctx, Fail, Res};
 use crate::flink_json::{self, Refusal};
 use crate::plan::{Field, Plan, Sink, Slot, Source};
 use crate::read::read_fields;
@@ -67,6 +67,8 @@ pub struct Scratch {
     raw: Vec<Option<&'static RawValue>>,
     row: Vec<Val<'static>>,
     values: Vec<Val<'static>>,
+    /// Per source: its per-topic expressions' results, and the topic they are for.
+    topical: Vec<Option<(String, Vec<Res<'static>>)>>,
 }
 
 /// `v` emptied, as a vector of another lifetime with the same allocation: collecting an emptied vector's
@@ -208,6 +210,17 @@ impl Plan {
                 Slot::Meta(meta, ty) => metadata(*meta, *ty, rec, text, event_id),
             });
         }
+        if scratch.topical.len() <= source {
+            scratch.topical.resize_with(source + 1, || None);
+        }
+        let cached = &mut scratch.topical[source];
+        if !src.per_topic.is_empty() && cached.as_ref().is_none_or(|(topic, _)| topic != rec.topic) {
+            // The metadata are in the row: all a per-topic expression reads.
+            let ctx = Ctx { row: &row, topical: &[], now_ms };
+            let values = src.per_topic.iter().map(|e| e.eval(ctx).map(Val::into_owned)).collect();
+            *cached = Some((rec.topic.to_owned(), values));
+        }
+        let topical: &[Res<'static>] = cached.as_ref().map_or(&[], |(_, v)| v);
         for (f, r) in src.fields.iter().zip(&raw) {
             match field(f, *r, src) {
                 Ok(v) => row[f.slot as usize] = v,
@@ -217,7 +230,7 @@ impl Plan {
         for (i, slot) in src.slots.iter().enumerate() {
             if let Slot::Computed(k) = slot {
                 // Owned: the row it is computed from is the row it goes into.
-                let v = match src.computed[*k as usize].eval(Ctx { row: &row, now_ms }) {
+                let v = match src.computed[*k as usize].eval(Ctx { row: &row, topical, now_ms }) {
                     Ok(v) => v.into_owned(),
                     Err(fail) => {
                         emit.dead_letter(None, self.failure(fail));
@@ -229,7 +242,7 @@ impl Plan {
                 row[i] = v;
             }
         }
-        let ctx = Ctx { row: &row, now_ms };
+        let ctx = Ctx { row: &row, topical, now_ms };
         let mut values: Vec<Val<'_>> = recycle(std::mem::take(&mut scratch.values));
         for &b in &src.branches {
             let br = &self.branches[b];

@@ -102,8 +102,8 @@ pub fn push_json_string(out: &mut Vec<u8>, s: &str) {
 
 /// The inside of [`push_json_string`]: copied in one piece when nothing needs escaping (nearly always).
 pub fn push_json_contents(out: &mut Vec<u8>, s: &str) {
-    // A fold without early exit, so the compiler checks many bytes at once; 0xF0.. starts a character outside
-    // the BMP.
+    // A fold without early exit, so the compiler checks many bytes at once (cheaper, measured, than eight bytes
+    // at a time by hand); 0xF0.. starts a character outside the BMP.
     let plain = !s.bytes().fold(false, |acc, b| acc | (b < 0x20) | (b == b'"') | (b == b'\\') | (b >= 0xF0));
     if plain {
         out.extend_from_slice(s.as_bytes());

@@ -3,6 +3,7 @@
 //! types, options, and what this engine does not do (joins, aggregates, windows), each refusal with a position.
 
 pub mod compile;
+pub(crate) mod topical;
 
 use std::collections::BTreeMap;
 
@@ -66,6 +67,8 @@ pub struct Source {
     pub(crate) fields: Vec<Field>,
     /// The computed columns the job reads.
     pub(crate) computed: Vec<Expr>,
+    /// The expressions over the topic alone, computed once per topic ([`topical`]).
+    pub(crate) per_topic: Vec<Expr>,
     /// `json.fail-on-missing-field`.
     pub(crate) fail_on_missing: bool,
     /// `json.ignore-parse-errors`.
@@ -321,11 +324,15 @@ impl Plan {
                 slots: s.slots,
                 fields: s.fields,
                 computed: s.computed,
+                per_topic: Vec::new(),
                 fail_on_missing: t.flag("json.fail-on-missing-field"),
                 ignore_parse_errors: t.flag("json.ignore-parse-errors"),
                 branches: s.branches,
                 uses_event_id,
             });
+        }
+        for (i, src) in sources.iter_mut().enumerate() {
+            topical::hoist(src, branches.iter_mut().filter(|br| br.source == i));
         }
         let drop_not_null =
             settings.get("table.exec.sink.not-null-enforcer").is_some_and(|v| v.eq_ignore_ascii_case("DROP"));
