@@ -122,7 +122,9 @@ fi
 
 build_binaries
 # The tools are built like the binaries (static, musl, the same allocator): the baseline pays what they pay.
-cargo build --release --locked --target "$MUSL_TARGET" -p bench 2>&1 | grep -E '^error' -A5 >&2 || true
+# A tool that does not build stops the run: an old binary left in the target directory would be measured instead.
+bench_build=$(cargo build --release --locked --target "$MUSL_TARGET" -p bench 2>&1) ||
+  { grep -E '^error' -A5 <<<"$bench_build" >&2; echo "bench.sh: the bench tools do not build" >&2; exit 1; }
 tools=$BIN_DIR
 
 preload() { # preload BROKERS N : N raw records of a fixed stream; prints records/s

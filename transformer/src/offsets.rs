@@ -87,7 +87,7 @@ async fn reset_target(
                 let keys: Vec<_> = inputs.iter().map(|i| i.key()).collect();
                 Error::Fatal(format!("--partition {key} is not an input of this instance: {}", keys.join(", ")))
             })?;
-            let (low, high) = bounds(&input.client).await?;
+            let (low, high) = input.client.bounds().await?;
             if !(low..=high).contains(offset) {
                 return Err(Error::Fatal(format!("--to-offset {offset} is outside {key}'s log ({low}..={high})")));
             }
@@ -115,7 +115,7 @@ fn print_reset(out: &mut String, cp: &Checkpoint) -> std::fmt::Result {
 /// `mark` line per output partition.
 async fn positions(out: &mut String, inputs: &[crate::source::Input], cp: &Checkpoint) -> Result<()> {
     for input in inputs {
-        let (low, high) = bounds(&input.client).await?;
+        let (low, high) = input.client.bounds().await?;
         let key = input.key();
         let Some(&pos) = cp.next_offsets.get(&key) else {
             writeln!(out, "position {key} committed=none log_start={low} high_watermark={high}")?;

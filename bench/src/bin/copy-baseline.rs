@@ -56,7 +56,11 @@ async fn main() -> anyhow::Result<()> {
         for p in runtime::kafka::partitions(&client, topic).await? {
             let pc = Arc::new(runtime::kafka::partition_client(&client, topic, p).await?);
             ends.push(pc.get_offset(OffsetAt::Latest).await?);
-            inputs.push(Input { next_offset: pc.get_offset(OffsetAt::Earliest).await?, client: pc, high_watermark: 0 });
+            inputs.push(Input {
+                next_offset: pc.get_offset(OffsetAt::Earliest).await?,
+                client: transformer::source::Partition::Kafka(pc),
+                high_watermark: 0,
+            });
         }
     }
     let sink = Topic::open(&client, &args.output_topic, Compression::NoCompression).await?;

@@ -2,6 +2,11 @@
 //! for acks → commit a checkpoint → advance. Offsets move only after the commit, so a crash anywhere replays at
 //! most the round in flight; [`Pipeline::recover`] then scans what that round already wrote and skips it.
 //!
+//! The next round's fetch is on the wire while this round is written and committed (one thread, two requests in
+//! flight: [`Pipeline::round`]). What it reads is only read: it is taken as the next round's input if, and only if,
+//! the position it was asked at is the input's position once this round is committed; a failed write or commit
+//! throws it away, and the recovery starts from the committed positions as before.
+//!
 //! Three rules keep "nothing lost, nothing doubled" true across any sequence of crashes:
 //! - A checkpoint is committed before the first write (at the first start, and whenever positions are taken over
 //!   from other keys), so everything this instance ever wrote and did not commit lies past a committed mark.
@@ -14,16 +19,16 @@
 //!   ([`source::fetch`], [`source::check_position`]), never by trusting an error code, and handled out loud
 //!   (`--on-offset-out-of-range`).
 //!
-//! Why one round at a time: overlapping the next round's fetch and mapping with this round's produce was tried and
-//! measured no faster (BENCHMARKS.md): the transformer is CPU-bound on one thread, and a second thread that maps
-//! contends with it for the allocator's lock.
+//! Why the mapping stays on this thread: mapping the next round on a second thread while this one is produced was
+//! tried and measured no faster (BENCHMARKS.md): the transformer is CPU-bound, and a second mapping thread contends
+//! with it for the allocator's lock. Overlapping the I/O alone costs no CPU.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::future::join_all;
+use futures::future::{join_all, select, Either};
 use rskafka::client::Client;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
@@ -31,6 +36,8 @@ use tracing::{debug, error, info, warn};
 mod budget;
 mod invalid;
 mod recover;
+#[cfg(test)]
+mod tests;
 
 use crate::batch::{prepare, Batch, Layout};
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, OffsetStore};
@@ -40,15 +47,19 @@ use crate::metrics::Metrics;
 use crate::positions::Positions;
 use crate::ranges::Written;
 use crate::sink::Sink;
-use crate::source::{self, open_inputs, Fetched, Input, PositionProblem};
+use crate::source::{self, open_inputs, Answer, Fetched, Input, PositionProblem};
 use budget::within_budget;
 use invalid::Unreadable;
+
+/// The next round's fetch: per input index, the answer and the position it asked at (`None`: not fetched ahead).
+type Ahead = std::pin::Pin<Box<dyn std::future::Future<Output = Vec<Option<(i64, Answer)>>> + Send>>;
 
 /// A running transformer instance, writing to the sink `S`, committing its positions to the store `O`.
 pub struct Pipeline<S, O = Positions> {
     cfg: Config,
-    /// The Kafka client the inputs are opened with (again after a group rebalance).
-    client: Arc<Client>,
+    /// The Kafka client the inputs are opened with (again after a group rebalance); `None` in the loop's tests,
+    /// whose inputs are in memory.
+    client: Option<Arc<Client>>,
     /// The inputs as the mapping sees them.
     layout: Layout,
     inputs: Vec<Input>,
@@ -62,6 +73,8 @@ pub struct Pipeline<S, O = Positions> {
     pending: Vec<Option<PositionProblem>>,
     /// Per input index: stopped at a record batch that cannot be read (see [`Unreadable`]).
     unreadable: Vec<Option<Unreadable>>,
+    /// The next round's fetch, sent while the last round was written (see [`Pipeline::round`]).
+    ahead: Option<Ahead>,
     /// Rounds run, for taking partitions in turn when a round's budget cuts records off.
     rounds: usize,
     /// Per input partition: the last invalid position reported, and its kind (see [`Pipeline::found_invalid`]).
@@ -142,22 +155,7 @@ impl<S: Sink> Pipeline<S, Positions> {
             cfg.dead_letter_max_raw,
         );
         info!(sink = sink.name(), "writing to {}", sink.name());
-        let mut p = Self {
-            cfg,
-            client,
-            layout,
-            inputs,
-            sink,
-            store,
-            checkpoint: Checkpoint::default(),
-            skips: Vec::new(),
-            pending: Vec::new(),
-            unreadable: Vec::new(),
-            rounds: 0,
-            reported: BTreeMap::new(),
-            metrics,
-            recent: VecDeque::new(),
-        };
+        let mut p = Self::assemble(cfg, Some(client), layout, inputs, sink, store, metrics);
         // Join the group (if any) and recover. A server that fails meanwhile (a broker restarting while a group
         // settles, which takes seconds) is retried like a connect, for --connect-timeout-secs; what retrying cannot
         // fix (a checkpoint that does not decode, a ClickHouse table of another shape) stops the start at once.
@@ -178,6 +176,35 @@ impl<S: Sink> Pipeline<S, Positions> {
 }
 
 impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
+    /// A pipeline of these parts, not yet recovered ([`Pipeline::recover`] comes next).
+    fn assemble(
+        cfg: Config,
+        client: Option<Arc<Client>>,
+        layout: Layout,
+        inputs: Vec<Input>,
+        sink: S,
+        store: O,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            cfg,
+            client,
+            layout,
+            inputs,
+            sink,
+            store,
+            checkpoint: Checkpoint::default(),
+            skips: Vec::new(),
+            pending: Vec::new(),
+            unreadable: Vec::new(),
+            ahead: None,
+            rounds: 0,
+            reported: BTreeMap::new(),
+            metrics,
+            recent: VecDeque::new(),
+        }
+    }
+
     /// Runs rounds until `stop` turns true; the round in flight finishes and commits first.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Result<()> {
         let stats_every = Duration::from_secs(self.cfg.stats_interval_secs);
@@ -295,6 +322,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         if self.pending.iter().any(Option::is_some) {
             let moved = self.apply_pending();
             if !moved.is_empty() {
+                self.ahead = None;
                 return self.commit_moves(&moved).await;
             }
         }
@@ -307,8 +335,14 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         let mut fetched = Vec::with_capacity(self.inputs.len());
         let now = Instant::now();
         let drain = self.cfg.drain;
-        let fetches = self.inputs.iter_mut().zip(&self.pending).zip(&self.unreadable).map(
-            |((input, pending), unreadable)| async move {
+        // The answers to the fetch sent during the last round, waited for here if they are still on their way.
+        let mut ahead = match self.ahead.take() {
+            Some(fetch) => fetch.await,
+            None => Vec::new(),
+        };
+        ahead.resize_with(self.inputs.len(), || None);
+        let fetches = self.inputs.iter_mut().zip(&self.pending).zip(&self.unreadable).zip(ahead).map(
+            |(((input, pending), unreadable), ahead)| async move {
                 if pending.is_some() || unreadable.as_ref().is_some_and(|u| now < u.retry_at) {
                     return None; // waits for apply_pending, or for the next try of an unreadable batch
                 }
@@ -317,7 +351,12 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                     // long while other partitions still have a backlog.
                     return None;
                 }
-                Some(match source::fetch(input, max_bytes, max_wait).await {
+                let answer = match ahead {
+                    // Fetched while the last round was written, at the position that round committed.
+                    Some((at, answer)) if at == input.next_offset => source::settle(input, answer).await,
+                    _ => source::fetch(input, max_bytes, max_wait).await,
+                };
+                Some(match answer {
                     // Read up to the bad batch: the first batch alone may still be fine.
                     Err(e) if source::is_unreadable(&e) => source::fetch_one_batch(input, max_wait).await,
                     other => other,
@@ -355,6 +394,46 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
 
         // A group member that may have been replaced does not write (see crate::group).
         self.store.may_write().map_err(CheckpointError::Fenced)?;
+        // The next round's fetch goes out now, at the positions this round commits, and is answered while this
+        // round is written and committed. It owns what it needs (the partition clients): it reads nothing of ours.
+        // It asks for half a round's share: the records it brings are held beside this round's output, within the
+        // same memory budget (--max-inflight-bytes).
+        let ahead_bytes = (max_bytes / 2).max(1);
+        let next_fetches: Vec<_> = self
+            .inputs
+            .iter()
+            .zip(&batch.next)
+            .zip(&self.pending)
+            .zip(&self.unreadable)
+            .map(|(((input, next), pending), unreadable)| {
+                let at = next.unwrap_or(input.next_offset);
+                let wanted = pending.is_none() && unreadable.is_none() && !(drain && at >= input.high_watermark);
+                let client = input.client.clone();
+                async move {
+                    if !wanted {
+                        return None;
+                    }
+                    // A failed request is sent again by the next round, which then handles its error as ever.
+                    source::request(&client, at, ahead_bytes, max_wait).await.ok().map(|records| (at, Ok(records)))
+                }
+            })
+            .collect();
+        let deadline = self.cfg.request_timeout() + Duration::from_millis(max_wait.max(0) as u64);
+        let next: Ahead =
+            Box::pin(async move { tokio::time::timeout(deadline, join_all(next_fetches)).await.unwrap_or_default() });
+        // This round returns once its commit is acknowledged; a fetch still on its way is waited for by the next.
+        let (committed, ahead) = match select(Box::pin(self.write_and_commit(out, batch)), next).await {
+            Either::Left((committed, next)) => (committed, next),
+            Either::Right((answers, write)) => (write.await, Box::pin(std::future::ready(answers)) as Ahead),
+        };
+        committed?;
+        self.ahead = Some(ahead);
+        Ok(())
+    }
+
+    /// Writes a round's output, waits for every acknowledgement, then commits the positions after it, and only
+    /// then moves them ([`Pipeline::committed`]).
+    async fn write_and_commit(&mut self, out: S::Round, batch: Batch<()>) -> Result<()> {
         let produce_started = Instant::now();
         let (name, timeout) = (self.sink.name(), self.cfg.request_timeout());
         within(timeout, name, "the write", self.sink.write(out)).await??;

@@ -8,7 +8,7 @@ use tracing::{debug, info};
 
 use super::Pipeline;
 use crate::checkpoint::{Checkpoint, OffsetStore};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ranges::Written;
 use crate::sink::Sink;
 use crate::source::{self, open_partitions, Input, PositionProblem};
@@ -30,7 +30,8 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             return Ok(false);
         }
         let Some(parts) = self.store.rebalance().await? else { return Ok(false) };
-        self.inputs = open_partitions(&self.client, &parts).await?;
+        let client = self.client.as_ref().ok_or_else(|| Error::Fatal("a rebalance without a Kafka client".into()))?;
+        self.inputs = open_partitions(client, &parts).await?;
         self.layout.set_inputs(self.inputs.iter().map(Input::id).collect());
         self.pending.clear();
         self.unreadable.clear();
@@ -48,6 +49,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
     pub async fn recover(&mut self) -> Result<()> {
         let started = Instant::now();
         self.metrics.recoveries.fetch_add(1, Relaxed);
+        self.ahead = None; // read for positions that may not be ours any more
         let keys: Vec<String> = self.inputs.iter().map(Input::key).collect();
         let (cp, ours) = match self.store.load().await? {
             Some(cp) => (Some(cp), true),
@@ -93,7 +95,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             if let Some(problem) = source::check_position(&mut self.inputs[idx]).await? {
                 self.found_invalid(idx, problem)?;
             } else if let Some(&position) = committed.gone.get(&self.inputs[idx].key()) {
-                let (log_start, _) = runtime::kafka::bounds(&self.inputs[idx].client).await?;
+                let (log_start, _) = self.inputs[idx].client.bounds().await?;
                 self.inputs[idx].next_offset = position;
                 self.found_invalid(idx, PositionProblem::Gone { position, log_start })?;
             }

@@ -104,24 +104,26 @@ impl Sink for MemorySink {
     }
 }
 
+/// Two sinks from one read, so that a round can reach one and not the other: `a` takes every record that
+/// parses, `b` only those whose timestamp parses (the others are dead letters for `b`); output 2 is the dead
+/// letters. For the tests of the loop here and in `pipeline/`.
+#[cfg(test)]
+pub(crate) const TWO_SINKS: &str = "CREATE TABLE src (user_id STRING, `timestamp` STRING)
+      WITH ('connector' = 'kafka', 'topic' = 'orders', 'format' = 'json');
+    CREATE TABLE a (user_id STRING NOT NULL) WITH ('connector' = 'kafka', 'topic' = 'a', 'format' = 'json');
+    CREATE TABLE b (user_id STRING NOT NULL, ts TIMESTAMP(3) NOT NULL)
+      WITH ('connector' = 'kafka', 'topic' = 'b', 'format' = 'json');
+    EXECUTE STATEMENT SET BEGIN
+      INSERT INTO a SELECT user_id FROM src;
+      INSERT INTO b SELECT user_id, TO_TIMESTAMP(`timestamp`) FROM src;
+    END;";
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use super::*;
     use crate::batch::{prepare, Layout};
-
-    /// Two sinks from one read, so that a round can reach one and not the other: `a` takes every record that
-    /// parses, `b` only those whose timestamp parses (the others are dead letters for `b`).
-    const TWO_SINKS: &str = "CREATE TABLE src (user_id STRING, `timestamp` STRING)
-          WITH ('connector' = 'kafka', 'topic' = 'orders', 'format' = 'json');
-        CREATE TABLE a (user_id STRING NOT NULL) WITH ('connector' = 'kafka', 'topic' = 'a', 'format' = 'json');
-        CREATE TABLE b (user_id STRING NOT NULL, ts TIMESTAMP(3) NOT NULL)
-          WITH ('connector' = 'kafka', 'topic' = 'b', 'format' = 'json');
-        EXECUTE STATEMENT SET BEGIN
-          INSERT INTO a SELECT user_id FROM src;
-          INSERT INTO b SELECT user_id, TO_TIMESTAMP(`timestamp`) FROM src;
-        END;";
 
     fn layout(job: &str) -> Layout {
         Layout::new(Arc::new(job::Plan::new("test.sql", job).unwrap()), vec![("orders".into(), 0)], false, 1 << 20, 64)

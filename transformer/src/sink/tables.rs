@@ -255,7 +255,9 @@ impl Table {
             if p.newest_offset < from {
                 continue;
             }
-            let record = crate::source::read_range(&inputs[idx].client, p.newest_offset, p.newest_offset + 1)
+            let record = inputs[idx]
+                .client
+                .read_range(p.newest_offset, p.newest_offset + 1)
                 .await
                 .map_err(|source| Error::Scan { partition: inputs[idx].key(), source })?;
             let made_ms =

@@ -1,15 +1,18 @@
 //! Reading from Kafka: the input partitions this instance owns, fetching from them with a position check that does
 //! not trust the broker's error codes, and bounded reads of a partition's offset range.
 
-use std::sync::Arc;
-
 use rskafka::client::error::{Error as RsError, ProtocolError, RequestError};
-use rskafka::client::partition::{OffsetAt, PartitionClient};
+use rskafka::client::partition::OffsetAt;
 use rskafka::client::Client;
 use rskafka::record::RecordAndOffset;
 use runtime::kafka::KafkaError;
 pub use runtime::kafka::{bounds, read_range, scan, tp_key};
 use tracing::info;
+
+mod partition;
+#[cfg(test)]
+pub use partition::memory::MemoryPartition;
+pub use partition::Partition;
 
 /// Where a raw record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,8 +28,8 @@ pub struct Source<'a> {
 /// One input partition and where we are in it.
 #[derive(Debug, Clone)]
 pub struct Input {
-    /// Client bound to the partition.
-    pub client: Arc<PartitionClient>,
+    /// Reads the partition.
+    pub client: Partition,
     /// First offset not yet done (mapped, written, acknowledged and committed).
     pub next_offset: i64,
     /// High watermark seen by the last fetch (for lag).
@@ -170,13 +173,28 @@ pub enum Fetched {
 }
 
 /// Fetches the next records of `input` (those at or after `next_offset`), waiting at most `max_wait_ms`, and
-/// updates its high watermark. The position is checked against the log start and high watermark (ListOffsets)
-/// whenever the answer does not simply continue where we are: an OFFSET_OUT_OF_RANGE error, an empty answer while
-/// the position is past the high watermark or below it (records should have come), or a first record past the
-/// position (a gap: retention, or compaction, which is fine).
+/// takes the answer as [`settle`] does.
 pub async fn fetch(input: &mut Input, max_bytes: i32, max_wait_ms: i32) -> Result<Fetched, RsError> {
-    let result = input.client.fetch_records(input.next_offset, 1..max_bytes.max(2), max_wait_ms).await;
-    let suspicious = match &result {
+    let answer = request(&input.client, input.next_offset, max_bytes, max_wait_ms).await;
+    settle(input, answer).await
+}
+
+/// What a fetch request answered: the records of a batch or more from its offset on, and the high watermark.
+pub type Answer = Result<(Vec<RecordAndOffset>, i64), RsError>;
+
+/// One fetch request at `offset`, nothing checked or kept: the loop sends the next round's while this round is
+/// written (see `pipeline/`), and [`settle`]s the answer once that position is the input's.
+pub async fn request(client: &Partition, offset: i64, max_bytes: i32, max_wait_ms: i32) -> Answer {
+    client.fetch_records(offset, 1..max_bytes.max(2), max_wait_ms).await
+}
+
+/// Takes `answer`, to a request at the input's position, as fetched: updates its high watermark and keeps the
+/// records at or after the position. The position is checked against the log start and high watermark
+/// (ListOffsets) whenever the answer does not simply continue where we are: an OFFSET_OUT_OF_RANGE error, an empty
+/// answer while the position is past the high watermark or below it (records should have come), or a first record
+/// past the position (a gap: retention, or compaction, which is fine).
+pub async fn settle(input: &mut Input, answer: Answer) -> Result<Fetched, RsError> {
+    let suspicious = match &answer {
         Err(RsError::ServerError { protocol_error: ProtocolError::OffsetOutOfRange, .. }) => true,
         Err(_) => false,
         Ok((records, hw)) => match records.iter().find(|r| r.offset >= input.next_offset) {
@@ -189,7 +207,7 @@ pub async fn fetch(input: &mut Input, max_bytes: i32, max_wait_ms: i32) -> Resul
             return Ok(Fetched::Invalid(problem));
         }
     }
-    let (mut records, hw) = result?;
+    let (mut records, hw) = answer?;
     records.retain(|r| r.offset >= input.next_offset);
     input.high_watermark = hw;
     Ok(Fetched::Records(records))
@@ -252,7 +270,7 @@ impl std::str::FromStr for StartAt {
 
 /// The offset `at` names in `client`'s partition: its log start, its end, or the first record produced at or after
 /// a time (Kafka answers -1 for a time after the newest record: then the end).
-pub async fn offset_at(client: &PartitionClient, at: StartAt) -> Result<i64, RsError> {
+pub async fn offset_at(client: &Partition, at: StartAt) -> Result<i64, RsError> {
     match client.get_offset(at.offset_at()).await? {
         o if o < 0 => client.get_offset(OffsetAt::Latest).await,
         o => Ok(o),
@@ -271,7 +289,7 @@ pub async fn check_position(input: &mut Input) -> Result<Option<PositionProblem>
 pub async fn open_partitions(client: &Client, parts: &[(String, i32)]) -> Result<Vec<Input>, KafkaError> {
     let mut inputs = Vec::with_capacity(parts.len());
     for (topic, p) in parts {
-        let client = Arc::new(runtime::kafka::partition_client(client, topic, *p).await?);
+        let client = runtime::kafka::partition_client(client, topic, *p).await?.into();
         inputs.push(Input { client, next_offset: 0, high_watermark: 0 });
     }
     Ok(inputs)
