@@ -114,10 +114,21 @@ pub struct Ctx<'r> {
 pub type Res<'r> = Result<Val<'r>, Fail>;
 
 impl Expr {
-    /// Evaluates the expression over `ctx`.
+    /// Evaluates the expression over `ctx`. Columns and constants, most of what a job's SELECT lists, are read
+    /// right here (inlined where it is called); the rest walks the tree.
+    #[inline]
     pub fn eval<'r>(&'r self, ctx: Ctx<'r>) -> Res<'r> {
-        Ok(match self {
+        match self {
+            Expr::Col(i) => Ok(borrow(&ctx.row[*i as usize])),
             // Constants are borrowed from the plan, never copied.
+            Expr::Lit(v) => Ok(borrow(v)),
+            _ => self.eval_node(ctx),
+        }
+    }
+
+    /// [`Expr::eval`] of an expression that computes something.
+    fn eval_node<'r>(&'r self, ctx: Ctx<'r>) -> Res<'r> {
+        Ok(match self {
             Expr::Lit(v) => borrow(v),
             Expr::Col(i) => borrow(&ctx.row[*i as usize]),
             Expr::Topical(k) => match &ctx.topical[*k as usize] {
@@ -237,6 +248,7 @@ impl Expr {
 }
 
 /// A slot's value for an expression: strings and bytes borrowed from the row, never copied.
+#[inline]
 fn borrow<'r>(v: &'r Val<'r>) -> Val<'r> {
     match v {
         Val::Str(s) => Val::Str(Cow::Borrowed(s.as_ref())),
