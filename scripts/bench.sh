@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput, latency and memory, each against a baseline measured in the same run (these machines are noisy:
 # absolute figures drift, ratios hold). Appends a table to BENCHMARKS.md; the last line printed is
-#   bench: baseline_rps=B transformer_rps=T ratio=R p99_ms=P direct_p99_ms=D engine_drain_rps=K direct_drain_rps=Q direct_recovery_ms=C rss_mb=M recovery_rss_mb=S rss_1k_batches_mb=A rss_50k_batches_mb=Z
+#   bench: baseline_rps=B transformer_rps=T ratio=R p99_ms=P direct_p99_ms=D engine_drain_rps=K direct_drain_rps=Q direct_recovery_ms=C rss_mb=M recovery_rss_mb=S rss_1k_batches_mb=A rss_50k_batches_mb=Z … sized_copy_rps=Y ratio_sized=X instr_drain=I …
 # Steps (own servers: nisshi on 39092 (in memory) and 39093 (sqlite), ClickHouse on 38123/39000, state in .state/bench):
 #  1. criterion: the pure mapping, ns per record per raw type (and the JSON shares);
 #  2. pre-load N raw records (default 1,000,000; 3 partitions per topic) into an in-memory broker;
@@ -19,11 +19,18 @@
 #     reports p50/p99/max of emit -> queryable (a row counts as seen when the query that first returned it was sent);
 #  6. the N-record backlog of step 2 drained into queryable ClickHouse rows with each sink: rows/s; and the direct
 #     sink's recovery lookup over those N stored rows (positions reset to the start): time and peak RSS.
+#  3d. where the drain's time goes, in instructions per record (callgrind, repeatable where seconds are not): the
+#     whole --drain of step 2's backlog, split into fetching (the plain copy with --fetch-only), producing (the
+#     plain copy writing records of the transformer's output size, minus fetching), reading and evaluating the job
+#     and encoding its rows (transformer/examples/map_cost.rs: with and without writing the JSON), and the rest
+#     (the loop, batching, the allocator). Needs valgrind; skipped, and said, without it;
 #  7. a job's ClickHouse sink: its recovery at a restart with 1M and with 10M rows already in its table (it reads the
 #     positions of the INSERTs since the committed mark, never the table), beside what one scan of the table's
 #     source columns costs at each size (the `--sink clickhouse` recovery's way).
 #   scripts/bench.sh [N]      env: BENCH_RUNS, BENCH_RATE, BENCH_LATENCY_SECS, BENCH_COMPARE, BENCH_ONLY
 # BENCH_ONLY=drain: steps 2 and 3 only (no criterion, no table), ending with a shorter `bench:` line.
+# BENCH_ONLY=split: steps 2 and 3d only, ending with `bench: instr_drain=… instr_fetch=… instr_produce=…
+#   instr_evaluate=… instr_encode=… instr_rest=…` (instructions per record).
 # BENCH_ONLY=recovery: step 7 only, ending with `bench: recovery_ms_1m=… recovery_ms_10m=… scan_ms_1m=… scan_ms_10m=…`.
 # BENCH_COMPARE=PATH: another build of the transformer (an older commit: `git worktree add ../old COMMIT`, then
 # `cargo build --release --target x86_64-unknown-linux-musl -p transformer` there) drained in the same runs of step 3,
@@ -94,6 +101,41 @@ step7() { # sets recovery_1m, recovery_10m, scan_1m, scan_10m
   job_recovery 10000000; recovery_10m=$jr_ms; scan_10m=$jr_scan_ms
 }
 
+# split BROKERS N OUT_AVG : step 3d; sets split_line (` instr_drain=… …`, empty without valgrind)
+split() {
+  local brokers=$1 n=$2 out_avg=$3 m=100000 ex=$ROOT/target/release/examples/map_cost
+  split_line=""
+  if ! command -v valgrind >/dev/null; then
+    log "3d where the time goes: skipped (valgrind is not installed: apt-get install valgrind)"
+    return
+  fi
+  log "3d where the drain's time goes: instructions per record under callgrind (a few minutes)"
+  # ir LOG CMD... : the instructions CMD runs (callgrind's count, the program's output in LOG)
+  ir() {
+    local log=$1 vlog=$STATE_DIR/logs/callgrind.txt; shift
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null --log-file="$vlog" "$@" >>"$log" 2>&1 || die "$* failed under valgrind (log: $log)"
+    sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$vlog"
+  }
+  per() { echo "$1 / $2" | bc; } # per TOTAL N : per record, whole instructions
+  local built
+  built=$(cd "$ROOT" && cargo build --release --locked --example map_cost -p transformer 2>&1) ||
+    { grep -E '^error' -A5 <<<"$built" >&2; die "the map_cost example does not build"; }
+  local drain fetch copy gen mapped full
+  drain=$(ir "$STATE_DIR/logs/split-transformer.log" "$BIN_DIR/transformer" --brokers "$brokers" --drain --http-addr off \
+    --stats-interval-secs 0 --output-topic split_processed --dead-letter-topic split_dead --checkpoint-topic split_checkpoints)
+  fetch=$(ir "$STATE_DIR/logs/split-fetch.log" "$tools/copy-baseline" --brokers "$brokers" --fetch-only)
+  copy=$(ir "$STATE_DIR/logs/split-copy.log" "$tools/copy-baseline" --brokers "$brokers" --output-topic split_copy --pad-to "$out_avg")
+  gen=$(ir "$STATE_DIR/logs/split-map.log" "$ex" "$m" generate-only)
+  mapped=$(ir "$STATE_DIR/logs/split-map.log" "$ex" "$m" map-only)
+  full=$(ir "$STATE_DIR/logs/split-map.log" "$ex" "$m")
+  local d f p e w r
+  d=$(per "$drain" "$n"); f=$(per "$fetch" "$n"); p=$(per "$((copy - fetch))" "$n")
+  e=$(per "$((mapped - gen))" "$m"); w=$(per "$((full - mapped))" "$m")
+  r=$((d - f - p - e - w))
+  log "   instructions per record: the drain $d = fetching $f + producing $p + reading and evaluating the job $e + encoding $w + the rest $r (the loop, batching, dead letters, the allocator)"
+  split_line=" instr_drain=$d instr_fetch=$f instr_produce=$p instr_evaluate=$e instr_encode=$w instr_rest=$r"
+}
+
 if [ "${BENCH_ONLY:-}" = recovery ]; then
   build_binaries
   start_clickhouse
@@ -102,8 +144,8 @@ if [ "${BENCH_ONLY:-}" = recovery ]; then
   exit 0
 fi
 
-if [ "${BENCH_ONLY:-}" = drain ]; then
-  log "1/6 criterion: skipped (BENCH_ONLY=drain)"
+if [ "${BENCH_ONLY:-}" = drain ] || [ "${BENCH_ONLY:-}" = split ]; then
+  log "1/6 criterion: skipped (BENCH_ONLY=${BENCH_ONLY})"
 else
   log "1/6 criterion: the mapping"
   cargo bench -p transformer --bench map -- --warm-up-time 1 --measurement-time 3 2>/dev/null >"$STATE_DIR/criterion.txt"
@@ -189,10 +231,22 @@ ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
 
 log "2/6 pre-loading $N raw records (in-memory broker)"
 load_rps=$(preload "$KAFKA_BROKERS" "$N")
+if [ "${BENCH_ONLY:-}" = split ]; then
+  # The output size the produce share is priced at: one drain's average, as step 3 finds it.
+  "$BIN_DIR/transformer" --brokers "$KAFKA_BROKERS" --drain --http-addr off --stats-interval-secs 0 \
+    --output-topic size_processed --dead-letter-topic size_dead --checkpoint-topic size_checkpoints \
+    >"$STATE_DIR/logs/size.log" 2>&1 || die "the sizing drain failed (log: $STATE_DIR/logs/size.log)"
+  sized=$(grep 'drained every input partition' "$STATE_DIR/logs/size.log" | tail -n 1)
+  out_avg=$(( $(sed -n 's/.* bytes_out=\([0-9]*\).*/\1/p' <<<"$sized") / $(sed -n 's/.* records_out=\([0-9]*\).*/\1/p' <<<"$sized") ))
+  split "$KAFKA_BROKERS" "$N" "$out_avg"
+  echo "bench:${split_line:- split skipped: no valgrind}"
+  exit 0
+fi
 log "3/6 draining the backlog: baseline (plain rskafka copy), transformer, sized copy; $RUNS runs each"
 drain broker "$KAFKA_BROKERS" "$N" memory
 b_rps=$(echo "$N / $b_wall" | bc); t_rps=$(echo "$N / $t_wall" | bc); s_rps=$(echo "$N / $s_wall" | bc)
 ratio=$(ratio "$t_rps" "$b_rps")
+ratio_sized=$(ratio "$t_rps" "$s_rps")
 b_cpu_m=$(per_m "$b_cpu" "$N"); t_cpu_m=$(per_m "$t_cpu" "$N"); s_cpu_m=$(per_m "$s_cpu" "$N")
 b_bcpu_m=$(per_m "$b_bcpu" "$N"); t_bcpu_m=$(per_m "$t_bcpu" "$N"); s_bcpu_m=$(per_m "$s_bcpu" "$N")
 t_rss_mb=$(echo "scale=1; $t_rss / 1024" | bc); b_rss_mb=$(echo "scale=1; $b_rss / 1024" | bc)
@@ -205,7 +259,7 @@ if [ -n "$COMPARE" ]; then
 fi
 compared=${COMPARE:+ compare_rps=$c_rps compare_ratio=$(ratio "$c_rps" "$b_rps") vs_compare=$(ratio "$t_rps" "$c_rps") vs_compare_mean=$(ratio "$c_sum" "$t_sum")}
 if [ "${BENCH_ONLY:-}" = drain ]; then
-  echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio rss_mb=$t_rss_mb$compared"
+  echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio sized_copy_rps=$s_rps ratio_sized=$ratio_sized rss_mb=$t_rss_mb$compared"
   exit 0
 fi
 
@@ -227,6 +281,8 @@ log "   found all $N written (nothing written again); scan ${rec_scan_ms} ms, pe
 
 # Memory whatever the producer's batches: the same N records written in 1,000- and in 50,000-record produce batches
 # (the broker returns a producer's batch whole, however small the fetch), each drained once under /usr/bin/time.
+split "$KAFKA_BROKERS" "$N" "$mem_out_avg"
+
 log "3c/6 peak RSS draining $N records written in 1,000- and 50,000-record producer batches"
 declare -A batch_rss_mb
 for bs in 1000 50000; do
@@ -355,6 +411,7 @@ step7
   echo "| $N-record backlog drained into queryable rows, rows/s: Kafka sink + Kafka engine · direct sink | | $qk_rps · $qd_rps | $(ratio "$qd_rps" "$qk_rps") (direct / Kafka) | | |"
   echo "| direct sink recovery over $N stored rows (positions reset to the start): lookup ms · peak RSS of the run, MB | | $rd_ms · $rd_rss_mb | | | |"
   [ -z "$COMPARE" ] || echo "| the same drain by BENCH_COMPARE ($COMPARE), records/s · peak RSS, MB | $b_rps | $c_rps · $c_rss_mb | $(ratio "$c_rps" "$b_rps") (this build / it: **$(ratio "$t_rps" "$c_rps")**) | | |"
+  [ -z "$split_line" ] || echo "| instructions per record (callgrind): the drain = fetching + producing + reading and evaluating + encoding + the rest | $(sed 's/ instr_drain=\([0-9]*\) instr_fetch=\([0-9]*\) instr_produce=\([0-9]*\) instr_evaluate=\([0-9]*\) instr_encode=\([0-9]*\) instr_rest=\([0-9-]*\)/| \1 = \2 + \3 + \4 + \5 + \6/' <<<"$split_line") | | | |"
   echo "| pre-load by the emitter, records/s | | $load_rps | | | |"
   echo "| recovery over $N already-written records: scan ms · peak RSS after the scan, MB · the whole run (re-reading and skipping all), MB | | $rec_scan_ms · **$rec_scan_mb** · $rec_rss_mb | | | |"
   echo "| a job's ClickHouse sink, recovery at a restart, ms, with 1M · 10M rows in its table (one scan of its source columns, ms: $scan_1m · $scan_10m) | | $recovery_1m · $recovery_10m | $(ratio "$recovery_10m" "$recovery_1m") (10M / 1M; the median of 5 restarts each) | | |"
@@ -364,4 +421,4 @@ step7
   echo "orders ${write_ns[orders]}; the owned record + serde_json path it replaced: clicks ${old_ns[user_clicks]}, views ${old_ns[page_views]}, orders ${old_ns[orders]}."
 } >>"$ROOT/BENCHMARKS.md"
 log "appended to BENCHMARKS.md"
-echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 engine_drain_rps=$qk_rps direct_drain_rps=$qd_rps direct_recovery_ms=$rd_ms rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]} recovery_ms_1m=$recovery_1m recovery_ms_10m=$recovery_10m$compared"
+echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 engine_drain_rps=$qk_rps direct_drain_rps=$qd_rps direct_recovery_ms=$rd_ms rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]} recovery_ms_1m=$recovery_1m recovery_ms_10m=$recovery_10m sized_copy_rps=$s_rps ratio_sized=$ratio_sized$split_line$compared"

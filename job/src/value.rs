@@ -251,7 +251,7 @@ pub fn push_java_double(out: &mut String, x: f64) {
         if x < 0.0 {
             out.push('-');
         }
-        out.push_str(decimal_digits((c / 100) as i64, &mut [0; 20]));
+        out.push_str(itoa::Buffer::new().format(c / 100));
         out.push('.');
         let (tens, ones) = ((c % 100 / 10) as u8, (c % 10) as u8);
         out.push(char::from(b'0' + tens));
@@ -343,47 +343,11 @@ where
     }
 }
 
-/// `n` in decimal, written into the end of `buf`, without allocating (two digits at a time).
-pub fn decimal_digits(n: i64, buf: &mut [u8; 20]) -> &str {
-    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849\
-                                5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
-    let mut i = buf.len();
-    let mut m = n.unsigned_abs();
-    while m >= 100 {
-        let pair = (m % 100) as usize * 2;
-        m /= 100;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-    }
-    if m >= 10 {
-        let pair = m as usize * 2;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
-    } else {
-        i -= 1;
-        buf[i] = b'0' + m as u8;
-    }
-    if n < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     proptest::proptest! {
-        /// Integers are written as Rust writes them.
-        #[test]
-        fn decimal_digits_are_rusts(n in proptest::prelude::any::<i64>(), small in -1000i64..1000) {
-            for v in [n, small, i64::MIN, i64::MAX, 0, 9, 10, 99, 100, -10] {
-                let mut buf = [0; 20];
-                proptest::prop_assert_eq!(decimal_digits(v, &mut buf), v.to_string());
-            }
-        }
-
         /// The fast path for cents agrees with the general one.
         #[test]
         fn the_cents_fast_path_is_javas(cents in -2_000_000_000i64..2_000_000_000, x in proptest::prelude::any::<f64>()) {

@@ -4,7 +4,8 @@
 //! unified JSON. The records are mapped topic by topic, as the pipeline maps them (a fetched batch is one
 //! partition's records), so what the plan computes once per topic is priced as it runs.
 //!   cargo build --release --example map_cost && valgrind --tool=callgrind target/release/examples/map_cost 100000
-//! and once more with a second argument `generate-only`: the difference is the mapping's cost.
+//! and once more with a second argument `generate-only`: the difference is the mapping's cost. With `map-only`
+//! the rows are made but not written as JSON: the difference to a full run is the writer's cost.
 
 use job::{Emit, MapError, Plan, Record, Row};
 
@@ -12,10 +13,16 @@ use job::{Emit, MapError, Plan, Record, Row};
 struct Json {
     out: Vec<u8>,
     bytes: usize,
+    /// Count the rows instead of writing them (`map-only`).
+    map_only: bool,
 }
 
 impl Emit for Json {
     fn row(&mut self, _sink: usize, row: Row<'_>) -> Result<u64, MapError> {
+        if self.map_only {
+            self.bytes += row.values.len();
+            return Ok(0);
+        }
         self.out.clear();
         row.write_json(&mut self.out);
         self.bytes += self.out.len();
@@ -42,7 +49,8 @@ fn main() {
         return;
     }
     let plan = Plan::new(job::DEFAULT_JOB_NAME, job::DEFAULT_JOB).expect("the default job plans");
-    let mut json = Json { out: Vec::with_capacity(1024), bytes: 0 };
+    let map_only = std::env::args().nth(2).as_deref() == Some("map-only");
+    let mut json = Json { out: Vec::with_capacity(1024), bytes: 0, map_only };
     let mut scratch = job::Scratch::default();
     for (i, (t, value)) in records.iter().enumerate() {
         let rec = Record {

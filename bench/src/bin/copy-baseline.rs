@@ -1,7 +1,8 @@
 //! The baseline: copy every record of the input topics (up to their high watermarks at start) to `--output-topic`
 //! with plain rskafka fetch and produce, in rounds like the transformer's, with no mapping and no commits.
 //! With `--pad-to` the copy writes records as large as the transformer's output, still without mapping: what any
-//! transformer writing those records could reach at best.
+//! transformer writing those records could reach at best. With `--fetch-only` it fetches and decodes the records
+//! and writes nothing: `scripts/bench.sh` prices fetching and producing apart with it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,6 +38,9 @@ struct Args {
     /// Pad every copied value with spaces to at least this many bytes (JSON stays valid); 0 copies as is.
     #[arg(long, default_value_t = 0)]
     pad_to: usize,
+    /// Fetch and decode every record, produce nothing.
+    #[arg(long)]
+    fetch_only: bool,
 }
 
 #[tokio::main]
@@ -96,7 +100,9 @@ async fn main() -> anyhow::Result<()> {
                 copied += 1;
             }
         }
-        sink.produce(batches).await?;
+        if !args.fetch_only {
+            sink.produce(batches).await?;
+        }
     }
     let secs = started.elapsed().as_secs_f64();
     println!("copy-baseline: copied={copied} of {total} seconds={secs:.3} records_per_s={:.0}", copied as f64 / secs);
