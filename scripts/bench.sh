@@ -134,6 +134,14 @@ split() {
   r=$((d - f - p - e - w))
   log "   instructions per record: the drain $d = fetching $f + producing $p + reading and evaluating the job $e + encoding $w + the rest $r (the loop, batching, dead letters, the allocator)"
   split_line=" instr_drain=$d instr_fetch=$f instr_produce=$p instr_evaluate=$e instr_encode=$w instr_rest=$r"
+  if [ -n "$COMPARE" ]; then
+    local c
+    c=$(per "$(ir "$STATE_DIR/logs/split-compare.log" "$COMPARE" --brokers "$brokers" --drain --http-addr off \
+      --stats-interval-secs 0 --output-topic split_cmp_processed --dead-letter-topic split_cmp_dead \
+      --checkpoint-topic split_cmp_checkpoints)" "$n")
+    log "   the drain by BENCH_COMPARE: $c instructions per record; this build / it: $(ratio "$d" "$c")"
+    split_line+=" instr_drain_compare=$c instr_vs_compare=$(ratio "$d" "$c")"
+  fi
 }
 
 if [ "${BENCH_ONLY:-}" = recovery ]; then

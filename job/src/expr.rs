@@ -116,7 +116,7 @@ pub type Res<'r> = Result<Val<'r>, Fail>;
 impl Expr {
     /// Evaluates the expression over `ctx`. Columns and constants, most of what a job's SELECT lists, are read
     /// right here (inlined where it is called); the rest walks the tree.
-    #[inline]
+    #[inline(always)]
     pub fn eval<'r>(&'r self, ctx: Ctx<'r>) -> Res<'r> {
         match self {
             Expr::Col(i) => Ok(borrow(&ctx.row[*i as usize])),
@@ -330,6 +330,18 @@ fn call<'r>(f: &Func, args: &'r [Expr], ctx: Ctx<'r>, site: u32) -> Res<'r> {
                 }
             }
             Ok(Val::Str(Cow::Owned(out)))
+        }
+        _ if args.len() == 1 => {
+            // One argument (TO_EVENT_TIME, EPOCH_MILLIS, UPPER, ...): no argument array to fill and drop.
+            let mut v = args[0].eval(ctx)?;
+            if v.is_null() {
+                return Ok(v);
+            }
+            func::apply(f, std::slice::from_mut(&mut v), ctx.now_ms).map_err(|message| Fail {
+                site,
+                message,
+                cast: false,
+            })
         }
         _ => {
             // Arguments on the stack: most functions take at most four.
