@@ -173,7 +173,12 @@ where
         // ============================================================================================
         // ======================================== inner data ========================================
         // write data to buffer because we need to prepend the length
-        let mut data = vec![];
+        // PATCH(record-capacity): the buffer sized for the record up front (each field's length prefix is at most
+        // 10 bytes), instead of growing from empty: one allocation per record instead of three and two copies.
+        let headers_len: usize = self.headers.iter().map(|h| 20 + h.key.len() + h.value.len()).sum();
+        let mut data = Vec::with_capacity(
+            40 + self.key.as_ref().map_or(0, Vec::len) + self.value.as_ref().map_or(0, Vec::len) + headers_len,
+        );
 
         // attributes
         Int8(0).write(&mut data)?;
