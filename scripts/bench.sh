@@ -75,7 +75,8 @@ CREATE TABLE src (order_id STRING, user_id STRING) WITH ('connector' = 'kafka', 
 CREATE TABLE t (order_id STRING, user_id STRING) WITH ('connector' = 'clickhouse', 'database-name' = '$db');
 INSERT INTO t SELECT order_id, user_id FROM src;
 SQL
-  local args=(--job "$job" --brokers "$KAFKA_BROKERS" --clickhouse-url "$CLICKHOUSE_URL" --input-topics jr_orders
+  # The database named here: an earlier step's CLICKHOUSE_DATABASE in the environment would win over the job's.
+  local args=(--job "$job" --brokers "$KAFKA_BROKERS" --clickhouse-url "$CLICKHOUSE_URL" --clickhouse-database "$db" --input-topics jr_orders
     --checkpoint-topic "jr_${rows}_checkpoints" --dead-letter-topic jr_dead_letters --http-addr off --stats-interval-secs 0)
   "$BIN_DIR/transformer" "${args[@]}" schema --create-tables >>"$log" 2>&1 || die "schema --create-tables failed (log: $log)"
   ch "INSERT INTO $db.t SELECT toString(number), 'u', 'elsewhere', 0, number, 1 FROM numbers($rows)"

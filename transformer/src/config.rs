@@ -290,7 +290,8 @@ pub struct Config {
     /// Most bytes fetched from one partition per round (a larger first record is still returned whole).
     #[arg(long, env = "FETCH_MAX_BYTES", default_value_t = 1_048_576)]
     pub fetch_max_bytes: i32,
-    /// Memory budget of a round: the bytes fetched, mapped and not yet acknowledged. Each partition's fetch and the
+    /// Memory budget of a round: the bytes fetched, mapped and not yet acknowledged, and the next round's fetched
+    /// meanwhile. Each partition's fetch and the
     /// records one round takes are sized from it (a unified record is up to ~3 times its raw size), whatever the
     /// producer's batch sizes. At least 1 MiB.
     #[arg(long, env = "MAX_INFLIGHT_BYTES", default_value_t = 16 << 20, value_parser = clap::value_parser!(u64).range(1 << 20..))]
@@ -642,10 +643,10 @@ impl Config {
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout_secs)
     }
-    /// Raw bytes one round takes, out of `--max-inflight-bytes`: a quarter (the raw records, and their unified
-    /// records at up to about three times the size).
+    /// Raw bytes one round takes, out of `--max-inflight-bytes`: a fifth (the raw records, their unified records at
+    /// up to about three times the size, and the next round's raw records, fetched while this round is written).
     pub fn round_raw_bytes(&self) -> u64 {
-        self.max_inflight_bytes / 4
+        self.max_inflight_bytes / 5
     }
     /// One partition's fetch size: its share of [`Config::round_raw_bytes`], at least 64 KiB, but never more than
     /// `--fetch-max-bytes`.
@@ -739,8 +740,8 @@ mod tests {
 
     #[test]
     fn a_partitions_fetch_is_its_share_of_the_budget_within_fetch_max_bytes() {
-        // 16 MiB budget, a quarter for raw records, over 9 partitions: 455 KiB each.
-        assert_eq!(cfg(&[]).partition_fetch_bytes(9), (4 << 20) / 9);
+        // 16 MiB budget, a fifth for raw records, over 9 partitions: 364 KiB each.
+        assert_eq!(cfg(&[]).partition_fetch_bytes(9), (16 << 20) / 5 / 9);
         assert_eq!(cfg(&[]).partition_fetch_bytes(1), 1 << 20, "at most --fetch-max-bytes");
         assert_eq!(cfg(&[]).partition_fetch_bytes(1000), 64 << 10, "at least 64 KiB");
         assert_eq!(cfg(&["--fetch-max-bytes=4096"]).partition_fetch_bytes(9), 4096, "a small --fetch-max-bytes wins");

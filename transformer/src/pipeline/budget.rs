@@ -1,4 +1,4 @@
-//! A round's memory budget: the records fetched are cut to about `--max-inflight-bytes` / 4 of values.
+//! A round's memory budget: the records fetched are cut to about `--max-inflight-bytes` / 5 of values.
 
 use rskafka::record::RecordAndOffset;
 

@@ -396,9 +396,9 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         self.store.may_write().map_err(CheckpointError::Fenced)?;
         // The next round's fetch goes out now, at the positions this round commits, and is answered while this
         // round is written and committed. It owns what it needs (the partition clients): it reads nothing of ours.
-        // It asks for half a round's share: the records it brings are held beside this round's output, within the
-        // same memory budget (--max-inflight-bytes).
-        let ahead_bytes = (max_bytes / 2).max(1);
+        // It asks for a round's share: the records it brings are held beside this round's output, and the memory
+        // budget counts them (Config::round_raw_bytes).
+        let ahead_bytes = max_bytes;
         let next_fetches: Vec<_> = self
             .inputs
             .iter()
