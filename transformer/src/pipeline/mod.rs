@@ -418,7 +418,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                 }
             })
             .collect();
-        let deadline = self.cfg.request_timeout() + Duration::from_millis(max_wait.max(0) as u64);
+        // Bounded as this round's fetch was: a broker that does not answer leaves it to the next round to fail.
         let next: Ahead =
             Box::pin(async move { tokio::time::timeout(deadline, join_all(next_fetches)).await.unwrap_or_default() });
         // This round returns once its commit is acknowledged; a fetch still on its way is waited for by the next.

@@ -47,15 +47,6 @@ impl Partition {
         }
     }
 
-    /// The Kafka client, where this is a Kafka partition (what scans and reads of ranges use).
-    pub fn kafka(&self) -> Option<&PartitionClient> {
-        match self {
-            Partition::Kafka(c) => Some(c),
-            #[cfg(test)]
-            Partition::Memory(_) => None,
-        }
-    }
-
     /// A fetch: records from `offset` on, within `bytes`, waiting at most `max_wait_ms` for some.
     pub async fn fetch_records(&self, offset: i64, bytes: Range<i32>, max_wait_ms: i32) -> Answer {
         match self {
