@@ -61,8 +61,10 @@ where
         write_versioned_array(writer, version, self.topics.as_deref())?;
         if v >= 4 {
             match self.allow_auto_topic_creation {
-                // The default behaviour is to allow topic creation
-                None => Boolean(true).write(writer)?,
+                // PATCH(no-auto-create): a metadata lookup never creates a topic. Upstream's default (true) let a
+                // client's refresh for a deleted topic create it again on a broker with auto-creation on (Apache
+                // Kafka's default, and nisshi's), with the broker's default partition count.
+                None => Boolean(false).write(writer)?,
                 Some(b) => b.write(writer)?,
             }
         }
