@@ -285,3 +285,51 @@ async fn start_at_latest_or_a_time_for_partitions_without_a_position() {
     let ids: std::collections::HashSet<_> = got.iter().map(|e| e.event_id.clone()).collect();
     assert_eq!(ids, expected(&names, 8, 300..450, 0.0).0, "exactly what was produced after {at}");
 }
+
+/// A deleted input topic stays deleted: the metadata lookups the transformer makes for it while it is gone (every
+/// failed round refreshes them) never ask the broker to create it again. nisshi, like Apache Kafka by default,
+/// creates a topic that a metadata request names unless the request says not to; before the vendored rskafka's
+/// `no-auto-create` patch the first refresh brought the topic back, empty and with the broker's default partitions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_input_topic_is_not_created_again() {
+    let s = servers();
+    let names = Names::new("gone");
+    init(&s, &names);
+    let topic = orders_topic(&names);
+    produce(&s, &topic, 0, &orders("old", 50)).await;
+    let port = free_port();
+    let mut t = Binary::spawn(&names.transformer_args(
+        &s,
+        &["--fetch-max-wait-ms=20", "--request-timeout-secs=2", &format!("--http-addr=127.0.0.1:{port}")],
+    ));
+    eventually(LIMIT, "the records", || async {
+        let n = users_from(&s, &names, &topic).await.len();
+        (n == 50).then_some(()).ok_or(format!("{n}/50"))
+    })
+    .await;
+
+    let client = kafka(&s).await;
+    client.controller_client().unwrap().delete_topic(&topic, 10_000).await.unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let counter = |metrics: &str, name: &str| -> u64 {
+        metrics.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0)
+    };
+    let (_, before) = http_get(addr, "/metrics").await;
+    let recoveries_before = counter(&before, "transformer_recoveries_total");
+    // A round fails on the missing topic, then each recovery attempt (with backoff) looks the topic up again.
+    eventually(LIMIT, "a failed round and recoveries retried on the deleted topic", || async {
+        let (_, metrics) = http_get(addr, "/metrics").await;
+        let (errors, recoveries) = (
+            counter(&metrics, "transformer_round_errors_total"),
+            counter(&metrics, "transformer_recoveries_total") - recoveries_before,
+        );
+        let back = runtime::kafka::topic_names(&client).await.unwrap().contains(&topic);
+        (errors >= 1 && recoveries >= 2)
+            .then_some(())
+            .ok_or(format!("{errors} failed rounds, {recoveries} recoveries; the topic exists again: {back}"))
+    })
+    .await;
+    let there = runtime::kafka::topic_names(&client).await.unwrap();
+    assert!(!there.contains(&topic), "{topic} was created again: {there:?}");
+    t.kill();
+}
