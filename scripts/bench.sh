@@ -121,9 +121,13 @@ split() {
   local built
   built=$(cd "$ROOT" && cargo build --release --locked --example map_cost -p transformer 2>&1) ||
     { grep -E '^error' -A5 <<<"$built" >&2; die "the map_cost example does not build"; }
+  # drain_ir BINARY PREFIX : the instructions of one --drain of the backlog by BINARY, into PREFIX* topics
+  drain_ir() {
+    ir "$STATE_DIR/logs/split-${2}drain.log" "$1" --brokers "$brokers" --drain --http-addr off --stats-interval-secs 0 \
+      --output-topic "${2}processed" --dead-letter-topic "${2}dead" --checkpoint-topic "${2}checkpoints"
+  }
   local drain fetch copy gen mapped full
-  drain=$(ir "$STATE_DIR/logs/split-transformer.log" "$BIN_DIR/transformer" --brokers "$brokers" --drain --http-addr off \
-    --stats-interval-secs 0 --output-topic split_processed --dead-letter-topic split_dead --checkpoint-topic split_checkpoints)
+  drain=$(drain_ir "$BIN_DIR/transformer" split_)
   fetch=$(ir "$STATE_DIR/logs/split-fetch.log" "$tools/copy-baseline" --brokers "$brokers" --fetch-only)
   copy=$(ir "$STATE_DIR/logs/split-copy.log" "$tools/copy-baseline" --brokers "$brokers" --output-topic split_copy --pad-to "$out_avg")
   gen=$(ir "$STATE_DIR/logs/split-map.log" "$ex" "$m" generate-only)
@@ -137,9 +141,7 @@ split() {
   split_line=" instr_drain=$d instr_fetch=$f instr_produce=$p instr_evaluate=$e instr_encode=$w instr_rest=$r"
   if [ -n "$COMPARE" ]; then
     local c
-    c=$(per "$(ir "$STATE_DIR/logs/split-compare.log" "$COMPARE" --brokers "$brokers" --drain --http-addr off \
-      --stats-interval-secs 0 --output-topic split_cmp_processed --dead-letter-topic split_cmp_dead \
-      --checkpoint-topic split_cmp_checkpoints)" "$n")
+    c=$(per "$(drain_ir "$COMPARE" split_cmp_)" "$n")
     log "   the drain by BENCH_COMPARE: $c instructions per record; this build / it: $(ratio "$d" "$c")"
     split_line+=" instr_drain_compare=$c instr_vs_compare=$(ratio "$d" "$c")"
   fi
@@ -193,13 +195,14 @@ timed() { # timed BROKER LOG CMD... : runs CMD under /usr/bin/time; prints "wall
   /usr/bin/time -f "%e %U %S %M" -o "$STATE_DIR/time.txt" "$@" >>"$log" 2>&1 || die "$* failed (log: $log)"
   awk -v b="$(echo "$(broker_cpu "$broker") - $c0" | bc)" '{print $1, $2 + $3, $4, b}' "$STATE_DIR/time.txt"
 }
+summary_field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2"; } # summary_field NAME LINE : a number of a drain's summary line
 # drain BROKER_NAME BROKERS N TAG : RUNS alternating drains of the backlog: baseline, transformer, sized copy. Sets
 #   the globals {b,t,s}_{wall,cpu,rss,bcpu} of the fastest run of each (wall-clock best: a noisy machine only slows
 #   runs down; c_* for BENCH_COMPARE, drained after the transformer) and out_avg, the transformer's average output
 #   record in bytes.
 drain() {
   local name=$1 brokers=$2 n=$3 tag=$4 r drained
-  field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$drained"; } # field NAME : a number of the drain's summary line
+  field() { summary_field "$1" "$drained"; }
   # transformer_drain PREFIX LABEL BINARY LOG TOPIC_PREFIX : one --drain of the backlog by BINARY, timed and kept in
   #   PREFIX_*, checked to have handled all n records; its summary line is left in $drained
   transformer_drain() {
@@ -246,7 +249,7 @@ if [ "${BENCH_ONLY:-}" = split ]; then
     --output-topic size_processed --dead-letter-topic size_dead --checkpoint-topic size_checkpoints \
     >"$STATE_DIR/logs/size.log" 2>&1 || die "the sizing drain failed (log: $STATE_DIR/logs/size.log)"
   sized=$(grep 'drained every input partition' "$STATE_DIR/logs/size.log" | tail -n 1)
-  out_avg=$(( $(sed -n 's/.* bytes_out=\([0-9]*\).*/\1/p' <<<"$sized") / $(sed -n 's/.* records_out=\([0-9]*\).*/\1/p' <<<"$sized") ))
+  out_avg=$(( $(summary_field bytes_out "$sized") / $(summary_field records_out "$sized") ))
   split "$KAFKA_BROKERS" "$N" "$out_avg"
   echo "bench:${split_line:- split skipped: no valgrind}"
   exit 0

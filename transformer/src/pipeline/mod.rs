@@ -398,7 +398,6 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         // round is written and committed. It owns what it needs (the partition clients): it reads nothing of ours.
         // It asks for a round's share: the records it brings are held beside this round's output, and the memory
         // budget counts them (Config::round_raw_bytes).
-        let ahead_bytes = max_bytes;
         let next_fetches: Vec<_> = self
             .inputs
             .iter()
@@ -414,7 +413,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                         return None;
                     }
                     // A failed request is sent again by the next round, which then handles its error as ever.
-                    source::request(&client, at, ahead_bytes, max_wait).await.ok().map(|records| (at, Ok(records)))
+                    source::request(&client, at, max_bytes, max_wait).await.ok().map(|records| (at, Ok(records)))
                 }
             })
             .collect();
