@@ -271,14 +271,24 @@ pub async fn produce_in_requests(
 
 /// Creates each `(topic, partitions)` that does not exist yet. Existing topics are left as they are.
 pub async fn ensure_topics(client: &Client, topics: &[(&str, i32)]) -> Result<(), KafkaError> {
+    let topics: Vec<NewTopic> = topics.iter().map(|&(t, p)| (t, p, &[][..])).collect();
+    ensure_topics_configured(client, &topics).await
+}
+
+/// A topic to create: its name, partitions, and topic configurations as name/value pairs.
+pub type NewTopic<'a> = (&'a str, i32, &'a [(&'a str, &'a str)]);
+
+/// As [`ensure_topics`], each topic created with its topic configurations (`max.message.bytes`, …). A topic that
+/// exists is left as it is: its configuration is the cluster operator's.
+pub async fn ensure_topics_configured(client: &Client, topics: &[NewTopic<'_>]) -> Result<(), KafkaError> {
     let existing = client.list_topics().await.map_err(|source| KafkaError::Topic { topic: "*".into(), source })?;
     let controller = client.controller_client().map_err(|source| KafkaError::Topic { topic: "*".into(), source })?;
-    for &(topic, partitions) in topics {
+    for &(topic, partitions, configs) in topics {
         if existing.iter().any(|t| t.name == topic) {
             continue;
         }
-        match controller.create_topic(topic, partitions, 1, 10_000).await {
-            Ok(()) => info!(topic, partitions, "created topic"),
+        match controller.create_topic_with_configs(topic, partitions, 1, configs, 10_000).await {
+            Ok(()) => info!(topic, partitions, configs = ?configs, "created topic"),
             Err(RsError::ServerError { protocol_error: ProtocolError::TopicAlreadyExists, .. }) => {}
             Err(source) => return Err(KafkaError::Topic { topic: topic.into(), source }),
         }

@@ -97,6 +97,20 @@ pub struct ClickHouseArgs {
 
 pub use crate::error::ConfigError;
 
+/// The longest a round may gather records (`sink.flush-interval`, `--sink-flush-interval-ms`): ten minutes.
+pub const MAX_GATHER_MS: u64 = 600_000;
+
+/// When a round stops gathering records and writes them: Flink's ClickHouse and JDBC sinks flush a buffer at
+/// `sink.batch-size` rows or after `sink.flush-interval`, whichever comes first. Here a round is that buffer: it
+/// fetches until either, or the round's memory budget, is reached, and is then written and committed as one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cadence {
+    /// How long a round goes on fetching after its first fetch (zero: one fetch per round).
+    pub gather: Duration,
+    /// Most records a round takes: each record makes at most one row per sink, so this caps every INSERT.
+    pub max_records: Option<u64>,
+}
+
 /// `Err(ConfigError::Invalid(format!(...)))` unless `cond`.
 macro_rules! require {
     ($cond:expr, $($message:tt)+) => {
@@ -239,6 +253,15 @@ pub struct Config {
     /// clickhouse (straight into the tables, exactly once; then `transformer schema` prints only those tables).
     #[arg(long, env = "SINK", value_enum, default_value_t = SinkKind::Kafka, global = true)]
     pub sink: SinkKind,
+    /// How long a round goes on gathering records before it writes them, in milliseconds (0: one fetch per round,
+    /// written at once). Fewer, larger INSERTs on a slow stream; offsets still move only after the write. Wins over
+    /// the job's `sink.flush-interval`.
+    #[arg(long, env = "SINK_FLUSH_INTERVAL_MS", value_parser = clap::value_parser!(u64).range(0..=MAX_GATHER_MS))]
+    pub sink_flush_interval_ms: Option<u64>,
+    /// Most records a round takes, so at most this many rows go to a table in one INSERT. Wins over the job's
+    /// `sink.batch-size`.
+    #[arg(long, env = "SINK_BATCH_SIZE", value_parser = clap::value_parser!(u64).range(1..))]
+    pub sink_batch_size: Option<u64>,
     /// The ClickHouse server, for --sink clickhouse.
     #[command(flatten)]
     pub clickhouse: ClickHouseArgs,
@@ -306,7 +329,8 @@ pub struct Config {
     pub max_record_bytes: usize,
     /// The output and dead-letter topics' max.message.bytes: the largest record batch the broker takes there
     /// (Kafka's default is 1048588). A unified record larger than this is dead-lettered (too_large) instead of
-    /// stalling its partition; at start the transformer warns when --max-record-bytes allows one.
+    /// stalling its partition; at start the transformer warns when --max-record-bytes allows one. The output and
+    /// dead-letter topics the transformer creates (--create-topics) are created with it.
     #[arg(long, env = "OUTPUT_MAX_MESSAGE_BYTES", default_value_t = 1_048_588)]
     pub output_max_message_bytes: usize,
     /// How many bytes of the raw value a dead letter keeps.
@@ -428,6 +452,22 @@ impl Config {
             info!(job = %name, sources, sinks, input_topics = %inputs, outputs = %outputs, "job planned");
         } else {
             tracing::debug!(job = %name, sources, sinks, input_topics = %inputs, outputs = %outputs, "job planned");
+        }
+        let cadence = self.cadence();
+        if cadence.gather > Duration::from_millis(MAX_GATHER_MS) {
+            return Err(ConfigError::Invalid(format!(
+                "a 'sink.flush-interval' of {} s in {name}: at most {} s (a round holds its records in memory and \
+                 its offsets uncommitted that long)",
+                cadence.gather.as_secs(),
+                MAX_GATHER_MS / 1000
+            )));
+        }
+        if cadence != Cadence::default() {
+            info!(
+                flush_interval_ms = cadence.gather.as_millis() as u64,
+                batch_size = cadence.max_records.map_or_else(|| "none".to_owned(), |n| n.to_string()),
+                "rounds gather records before writing (sink.flush-interval / sink.batch-size, or the --sink-* flags)"
+            );
         }
         // An input topic given by the flags and named by none of several sources would be read by none.
         if plan.sources.len() > 1 && self.given.contains("input_topics") {
@@ -648,6 +688,23 @@ impl Config {
     pub fn round_raw_bytes(&self) -> u64 {
         self.max_inflight_bytes / 5
     }
+    /// The rounds' cadence: the flags when given, else the smallest `sink.flush-interval` and `sink.batch-size`
+    /// among the job's ClickHouse sinks (one round writes every sink), else one fetch per round, uncapped.
+    pub fn cadence(&self) -> Cadence {
+        let tables = || self.plan.iter().flat_map(|p| p.sinks.iter().filter_map(|s| s.clickhouse()));
+        let gather_ms = self.sink_flush_interval_ms.or_else(|| tables().filter_map(|t| t.flush_interval_ms).min());
+        Cadence {
+            gather: Duration::from_millis(gather_ms.unwrap_or(0)),
+            max_records: self.sink_batch_size.or_else(|| tables().filter_map(|t| t.batch_rows).min()),
+        }
+    }
+    /// How many failed rounds in a row the loop retries before it stops (exit 1): the smallest `sink.max-retries`
+    /// among the job's ClickHouse sinks (Flink's connectors fail the job then). `None`: retried for good, with
+    /// backoff, as a server that went away usually comes back.
+    pub fn max_retries(&self) -> Option<u32> {
+        self.plan.iter().flat_map(|p| p.sinks.iter().filter_map(|s| s.clickhouse())).filter_map(|t| t.max_retries).min()
+    }
+
     /// One partition's fetch size: its share of [`Config::round_raw_bytes`], at least 64 KiB, but never more than
     /// `--fetch-max-bytes`.
     pub fn partition_fetch_bytes(&self, partitions: usize) -> i32 {

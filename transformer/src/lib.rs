@@ -125,6 +125,8 @@ pub async fn run_with_metrics(
     metrics.started_ms.store(chrono::Utc::now().timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
     if !cfg.init && cfg.http_addr != "off" {
         let (m, max_age) = (Arc::clone(&metrics), std::time::Duration::from_secs(cfg.health_max_age_secs));
+        // A round that gathers records for a while succeeds only that often.
+        let max_age = max_age + cfg.cadence().gather;
         let mut done = stop.clone();
         let addr = runtime::http::serve(&cfg.http_addr, move |path| endpoints::handle(&m, max_age, path), async move {
             let _ = done.wait_for(|v| *v).await;

@@ -445,9 +445,142 @@ async fn a_missing_column_is_refused_with_the_alter_to_run_and_added_with_evolve
     std::fs::remove_file(&job).unwrap();
 }
 
+/// A job writing orders into the table `t` ([`orders_into_a_table_with`]), its tables created.
+struct TableJob {
+    orders: String,
+    job: std::path::PathBuf,
+    /// The flags that run it: the job, ClickHouse and the orders topic.
+    flags: [String; 3],
+}
+
+impl TableJob {
+    async fn created(s: &Servers, names: &Names, options: &str) -> Self {
+        let (orders, job) = orders_into_a_table_with(s, names, options).await;
+        let flags = [
+            format!("--job={}", job.display()),
+            format!("--clickhouse-url={}", clickhouse_url()),
+            format!("--input-topics={orders}"),
+        ];
+        let (code, log) = run_binary(&names.transformer_args(s, &[&flags[0], &flags[1], "schema", "--create-tables"]));
+        assert_eq!(code, 0, "{log}");
+        Self { orders, job, flags }
+    }
+
+    /// The transformer's arguments with `extra` added.
+    fn args(&self, s: &Servers, names: &Names, extra: &[&str]) -> Vec<String> {
+        let mut all: Vec<&str> = self.flags.iter().map(String::as_str).collect();
+        all.extend_from_slice(extra);
+        names.transformer_args(s, &all)
+    }
+
+    /// Waits until the table holds `n` rows.
+    async fn rows(&self, s: &Servers, names: &Names, n: u64, t: &Binary) {
+        let count = format!("SELECT count() FROM `{}`.t", names.db);
+        eventually(LIMIT, "the orders in the table", || async {
+            match ch_count(s, &count).await {
+                got if got == n => Ok(()),
+                got => Err(format!("{got} rows of {n}\n{}", t.logged())),
+            }
+        })
+        .await;
+    }
+
+    async fn drop(self, s: &Servers, names: &Names) {
+        names.drop_clickhouse_tables(s).await;
+        std::fs::remove_file(&self.job).unwrap();
+    }
+}
+
+/// The rows per round (INSERT) of the table `t`, by `_round`.
+async fn rows_per_round(s: &Servers, names: &Names) -> Vec<u64> {
+    let sql = format!("SELECT toString(count()) FROM `{}`.t GROUP BY _round ORDER BY _round", names.db);
+    ch_strings(s, &sql).await.iter().map(|n| n.parse().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn a_backlog_is_written_in_inserts_of_the_batch_size_each_gathered_over_several_fetches() {
+    // 1,000 orders in 40 producer batches of 25; a fetch brings one batch (--fetch-max-bytes 1 KiB). With
+    // 'sink.batch-size' = '100' every INSERT holds exactly 100 rows: four fetches gathered, never more.
+    let s = servers();
+    let names = Names::new("batchsize");
+    let options = ", 'sink.batch-size' = '100', 'sink.flush-interval' = '1 min'";
+    let tj = TableJob::created(&s, &names, options).await;
+    let client = kafka(&s).await;
+    let pc = runtime::kafka::partition_client(&client, &tj.orders, 0).await.unwrap();
+    for batch in common::orders("b", 1000).chunks(25) {
+        let records = batch.iter().map(|v| record(v)).collect();
+        pc.produce(records, rskafka::client::partition::Compression::NoCompression).await.unwrap();
+    }
+    let mut t = Binary::spawn(&tj.args(&s, &names, &["--drain", "--fetch-max-bytes=1024"]));
+    assert!(t.exit(LIMIT).await.success(), "{}", t.logged());
+    assert!(t.logged().contains("rounds gather records before writing"), "{}", t.logged());
+    assert_eq!(rows_per_round(&s, &names).await, vec![100; 10], "ten INSERTs of exactly the batch size");
+    tj.drop(&s, &names).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_stream_is_written_once_per_flush_interval_not_once_per_fetch() {
+    // An order every 50 ms for 2 s: without a flush interval that is an INSERT (a ClickHouse part) per fetch,
+    // 20 to 40 of them. With 'sink.flush-interval' = '2s' a round gathers for 2 s, so the rows land in at most one
+    // INSERT per 2 s the stream was watched, plus one.
+    let s = servers();
+    let names = Names::new("flushint");
+    let tj = TableJob::created(&s, &names, ", 'sink.flush-interval' = '2s'").await;
+    let t = Binary::spawn(&tj.args(&s, &names, &[]));
+    let client = kafka(&s).await;
+    let pc = runtime::kafka::partition_client(&client, &tj.orders, 0).await.unwrap();
+    let began = std::time::Instant::now();
+    let mut ticks = tokio::time::interval(Duration::from_millis(50));
+    for order in common::orders("slow", 40) {
+        ticks.tick().await;
+        pc.produce(vec![record(&order)], rskafka::client::partition::Compression::NoCompression).await.unwrap();
+    }
+    tj.rows(&s, &names, 40, &t).await;
+    let watched = began.elapsed();
+    let rounds = rows_per_round(&s, &names).await;
+    let most = (watched.as_secs_f64() / 2.0).floor() as usize + 1;
+    assert!(rounds.len() <= most, "{} INSERTs in {watched:?}, at most {most}: {rounds:?}", rounds.len());
+    drop(t);
+    tj.drop(&s, &names).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_that_keeps_failing_stops_the_run_after_sink_max_retries() {
+    // Without 'sink.max-retries' a failed round is retried for good (a server that went away comes back); with it,
+    // the run stops, exit 1, once that many retries in a row have failed: here the table was dropped under it.
+    let s = servers();
+    let names = Names::new("maxretry");
+    let tj = TableJob::created(&s, &names, ", 'sink.max-retries' = '2'").await;
+    let mut t = Binary::spawn(&tj.args(&s, &names, &[]));
+    produce(&s, &tj.orders, 0, &common::orders("r", 10)).await;
+    tj.rows(&s, &names, 10, &t).await;
+    s.clickhouse.query(&format!("DROP TABLE `{}`.t", names.db)).execute().await.unwrap();
+    produce(&s, &tj.orders, 0, &common::orders("r2", 10)).await;
+    let status = t.exit(LIMIT).await;
+    let log = t.logged();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("3 failed rounds in a row, over the job's 'sink.max-retries' = '2'"), "{log}");
+    tj.drop(&s, &names).await;
+}
+
+/// A record of `value`, made now.
+fn record(value: &str) -> rskafka::record::Record {
+    rskafka::record::Record {
+        key: None,
+        value: Some(value.as_bytes().to_vec()),
+        headers: Default::default(),
+        timestamp: chrono::Utc::now(),
+    }
+}
+
 /// The input topics of `names`, and a job file that writes their orders' ids and users into the ClickHouse table
 /// `t` of the database `names.db`: returns the orders topic and the job file.
 async fn orders_into_a_table(s: &Servers, names: &Names) -> (String, std::path::PathBuf) {
+    orders_into_a_table_with(s, names, "").await
+}
+
+/// As [`orders_into_a_table`], with `options` (`, 'key' = 'value'…`) added to the table's WITH clause.
+async fn orders_into_a_table_with(s: &Servers, names: &Names, options: &str) -> (String, std::path::PathBuf) {
     names.init_topics(s).await;
     let orders = names.raw()[2].clone();
     let job = job_file(
@@ -456,7 +589,7 @@ async fn orders_into_a_table(s: &Servers, names: &Names) -> (String, std::path::
             "CREATE TABLE src (order_id STRING, user_id STRING)
                WITH ('connector' = 'kafka', 'topic' = '{orders}', 'format' = 'json');
              CREATE TABLE t (order_id STRING, user_id STRING)
-               WITH ('connector' = 'clickhouse', 'database-name' = '{db}');
+               WITH ('connector' = 'clickhouse', 'database-name' = '{db}'{options});
              INSERT INTO t SELECT order_id, user_id FROM src;",
             db = names.db
         ),

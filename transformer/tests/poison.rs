@@ -222,3 +222,31 @@ async fn an_unreadable_batch_stops_only_its_partition_and_says_where() {
     users.sort();
     assert_eq!(users, ["u1", "u2", "u3", "u4", "u5", "u6"]);
 }
+
+#[tokio::test]
+async fn the_output_topics_it_creates_take_batches_of_output_max_message_bytes() {
+    // --output-max-message-bytes sizes the transformer's produce batches; the output and dead-letter topics it
+    // creates are created with it as their max.message.bytes, so the broker takes those batches even where its
+    // default (Kafka's 1 MiB) is smaller. A topic it creates for itself (the checkpoints) keeps the default.
+    let s = servers();
+    let names = Names::new("maxmsg");
+    let (code, out) = run_binary(&names.transformer_args(&s, &["--init", "--output-max-message-bytes=3000000"]));
+    assert_eq!(code, 0, "--init failed: {out}");
+    let client = kafka(&s).await;
+    let big = || {
+        vec![Record {
+            key: None,
+            value: Some(vec![b'x'; 2 << 20]),
+            headers: BTreeMap::new(),
+            timestamp: chrono::Utc::now(),
+        }]
+    };
+    for topic in [names.output(), names.dead()] {
+        let pc = runtime::kafka::partition_client(&client, &topic, 0).await.unwrap();
+        let produced = pc.produce(big(), rskafka::client::partition::Compression::NoCompression).await;
+        assert!(produced.is_ok(), "a 2 MiB batch to {topic}: {produced:?}");
+    }
+    let pc = runtime::kafka::partition_client(&client, &names.checkpoints(), 0).await.unwrap();
+    let refused = pc.produce(big(), rskafka::client::partition::Compression::NoCompression).await;
+    assert!(format!("{refused:?}").contains("MessageTooLarge"), "the broker's default holds elsewhere: {refused:?}");
+}

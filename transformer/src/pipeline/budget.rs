@@ -1,4 +1,5 @@
-//! A round's memory budget: the records fetched are cut to about `--max-inflight-bytes` / 5 of values.
+//! A round's limits: the records fetched are cut to about `--max-inflight-bytes` / 5 of values, and to at most
+//! `sink.batch-size` records.
 
 use rskafka::record::RecordAndOffset;
 
@@ -21,6 +22,18 @@ pub(super) fn within_budget(fetched: &mut [Vec<RecordAndOffset>], budget: u64, r
             keep += 1;
         }
         records.truncate(keep);
+    }
+}
+
+/// Cuts `fetched` to at most `max` records (`sink.batch-size`), taking inputs in turn as [`within_budget`] does.
+pub(super) fn within_count(fetched: &mut [Vec<RecordAndOffset>], max: u64, round: usize) {
+    let n = fetched.len();
+    let mut left = max;
+    for k in 0..n {
+        let records = &mut fetched[(round + k) % n];
+        let keep = (records.len() as u64).min(left);
+        records.truncate(keep as usize);
+        left -= keep;
     }
 }
 
@@ -59,5 +72,19 @@ mod tests {
         let mut f = vec![records(0..3, 10), records(0..3, 10)];
         within_budget(&mut f, 1 << 20, 5);
         assert_eq!(lens(&f), [3, 3], "under the budget nothing is cut");
+    }
+
+    #[test]
+    fn a_round_takes_at_most_its_batch_size_in_turn() {
+        let lens = |f: &[Vec<RecordAndOffset>]| f.iter().map(Vec::len).collect::<Vec<_>>();
+        let mut f = vec![records(0..10, 1), records(0..10, 1), records(0..10, 1)];
+        within_count(&mut f, 15, 0);
+        assert_eq!(lens(&f), [10, 5, 0], "the first input whole, the second up to the size");
+        let mut f = vec![records(0..10, 1), records(0..10, 1), records(0..10, 1)];
+        within_count(&mut f, 15, 2);
+        assert_eq!(lens(&f), [5, 0, 10], "the next rounds start further on");
+        let mut f = vec![records(0..3, 1), records(0..3, 1)];
+        within_count(&mut f, 100, 1);
+        assert_eq!(lens(&f), [3, 3], "under the size nothing is cut");
     }
 }

@@ -34,6 +34,7 @@ use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 mod budget;
+mod gather;
 mod invalid;
 mod recover;
 #[cfg(test)]
@@ -48,7 +49,7 @@ use crate::positions::Positions;
 use crate::ranges::Written;
 use crate::sink::Sink;
 use crate::source::{self, open_inputs, Answer, Fetched, Input, PositionProblem};
-use budget::within_budget;
+use budget::{within_budget, within_count};
 use invalid::Unreadable;
 
 /// The next round's fetch: per input index, the answer and the position it asked at (`None`: not fetched ahead).
@@ -75,6 +76,8 @@ pub struct Pipeline<S, O = Positions> {
     unreadable: Vec<Option<Unreadable>>,
     /// The next round's fetch, sent while the last round was written (see [`Pipeline::round`]).
     ahead: Option<Ahead>,
+    /// Turns true when the loop is to stop (set by [`Pipeline::run`]): a round gathering records ends then.
+    stop: Option<watch::Receiver<bool>>,
     /// Rounds run, for taking partitions in turn when a round's budget cuts records off.
     rounds: usize,
     /// Per input partition: the last invalid position reported, and its kind (see [`Pipeline::found_invalid`]).
@@ -94,18 +97,21 @@ impl<S: Sink> Pipeline<S, Positions> {
             runtime::kafka::connect(&cfg.brokers, &security, cfg.connect_timeout(), cfg.request_timeout()).await?;
         if cfg.create_topics {
             let outputs = cfg.output_topics();
+            // The outputs take the batches --output-max-message-bytes sizes (the broker's default may be smaller).
+            let max_message_bytes = cfg.output_max_message_bytes.to_string();
+            let sized: &[(&str, &str)] = &[("max.message.bytes", &max_message_bytes)];
             // The input topics only on request (`--init`): a misspelt one must not appear on the user's cluster.
-            let mut topics: Vec<(&str, i32)> = if cfg.init {
-                cfg.input_topics.iter().map(|t| (t.as_str(), cfg.topic_partitions)).collect()
+            let mut topics: Vec<runtime::kafka::NewTopic> = if cfg.init {
+                cfg.input_topics.iter().map(|t| (t.as_str(), cfg.topic_partitions, &[][..])).collect()
             } else {
                 Vec::new()
             };
             if cfg.sink == crate::config::SinkKind::Kafka {
-                topics.extend(outputs.iter().map(|t| (t.as_str(), cfg.topic_partitions)));
-                topics.push((&cfg.dead_letter_topic, cfg.topic_partitions));
+                topics.extend(outputs.iter().map(|t| (t.as_str(), cfg.topic_partitions, sized)));
+                topics.push((&cfg.dead_letter_topic, cfg.topic_partitions, sized));
             }
-            topics.push((&cfg.checkpoint_topic, 1));
-            runtime::kafka::ensure_topics(&client, &topics).await?;
+            topics.push((&cfg.checkpoint_topic, 1, &[]));
+            runtime::kafka::ensure_topics_configured(&client, &topics).await?;
         }
         if cfg.init {
             info!("topics ready (--init): exiting");
@@ -198,6 +204,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             pending: Vec::new(),
             unreadable: Vec::new(),
             ahead: None,
+            stop: None,
             rounds: 0,
             reported: BTreeMap::new(),
             metrics,
@@ -211,6 +218,9 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         let mut last_stats = (Instant::now(), 0u64);
         // Failed rounds and recoveries are retried 1 s later, then 2, 4, 5, 5, ... s while the server stays away.
         let mut backoff = runtime::retry::Backoff::default();
+        // Failed rounds and recoveries since the last round that succeeded (`sink.max-retries`).
+        let mut failures = 0u32;
+        self.stop = Some(stop.clone());
         while !*stop.borrow() {
             let result = match self.follow_rebalance().await {
                 Ok(_) => self.round().await,
@@ -219,11 +229,14 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             if result.is_ok() {
                 self.metrics.last_ok_ms.store(chrono::Utc::now().timestamp_millis(), Relaxed);
                 backoff.reset();
+                failures = 0;
             }
             if let Err(e) = result {
                 if e.stops() {
                     return Err(e);
                 }
+                failures += 1;
+                self.over_max_retries(failures, &e)?;
                 self.metrics.round_errors.fetch_add(1, Relaxed);
                 self.metrics.error(format!("round failed: {e:#}"));
                 error!(error = %format!("{e:#}"), "round failed; retrying from the last commit");
@@ -236,6 +249,8 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                         Ok(()) => break,
                         Err(e) if e.stops() => return Err(e),
                         Err(e) => {
+                            failures += 1;
+                            self.over_max_retries(failures, &e)?;
                             self.metrics.error(format!("recovery failed: {e:#}"));
                             warn!(error = %format!("{e:#}"), "recovery failed; retrying with backoff")
                         }
@@ -299,6 +314,17 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         Ok(())
     }
 
+    /// Stops the loop once `failures` in a row exceed `sink.max-retries` (when the job sets it).
+    fn over_max_retries(&mut self, failures: u32, last: &Error) -> Result<()> {
+        match self.cfg.max_retries() {
+            Some(max) if failures > max => Err(Error::Fatal(format!(
+                "{failures} failed rounds in a row, over the job's 'sink.max-retries' = '{max}': stopped (everything \
+                 committed so far stays; a restart resumes from it). The last error: {last:#}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// The output marks to commit: where the recovery scan started while records it found are still ahead
     /// (a crash now must find them again), otherwise the ends of our writes.
     fn marks(&self) -> BTreeMap<String, i64> {
@@ -341,6 +367,8 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             None => Vec::new(),
         };
         ahead.resize_with(self.inputs.len(), || None);
+        // Per input: whether the round may fetch more of it (`sink.flush-interval`).
+        let mut open = vec![false; self.inputs.len()];
         let fetches = self.inputs.iter_mut().zip(&self.pending).zip(&self.unreadable).zip(ahead).map(
             |(((input, pending), unreadable), ahead)| async move {
                 if pending.is_some() || unreadable.as_ref().is_some_and(|u| now < u.retry_at) {
@@ -369,6 +397,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                 None => fetched.push(Vec::new()),
                 Some(Ok(Fetched::Records(records))) => {
                     self.readable_again(idx);
+                    open[idx] = true;
                     fetched.push(records)
                 }
                 Some(Ok(Fetched::Invalid(problem))) => {
@@ -382,7 +411,11 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                 Some(Err(e)) => return Err(e.into()),
             }
         }
+        self.gather(&mut fetched, open, now).await;
         self.rounds += 1;
+        if let Some(max) = self.cfg.cadence().max_records {
+            within_count(&mut fetched, max, self.rounds);
+        }
         within_budget(&mut fetched, self.cfg.round_raw_bytes(), self.rounds);
         let now = chrono::Utc::now();
         let round = self.sink.round(now);

@@ -168,9 +168,22 @@ fn record(offset: i64) -> rskafka::record::RecordAndOffset {
     }
 }
 
+/// How a run fetches: `--fetch-max-bytes`, and a round's `--sink-batch-size` when it gathers records
+/// (`--sink-flush-interval-ms`, long enough that only the batch size or the end of the inputs ends a round).
+#[derive(Debug, Clone, Copy)]
+struct Fetching {
+    max_bytes: i32,
+    batch_size: Option<u64>,
+}
+
 /// A new process: its own inputs (positions unknown until recovery), on the world's sink and store.
-fn process(world: &Shared, fetch_max_bytes: i32) -> Pipeline<TestSink, TestStore> {
-    let cfg = Config::parse_from(["transformer", "--drain", "--fetch-max-bytes", &fetch_max_bytes.to_string()]);
+fn process(world: &Shared, fetching: Fetching) -> Pipeline<TestSink, TestStore> {
+    let mut args =
+        vec!["transformer".to_owned(), "--drain".into(), format!("--fetch-max-bytes={}", fetching.max_bytes)];
+    if let Some(n) = fetching.batch_size {
+        args.extend(["--sink-flush-interval-ms=600000".to_owned(), format!("--sink-batch-size={n}")]);
+    }
+    let cfg = Config::parse_from(args);
     let inputs: Vec<Input> = (0..PARTITIONS)
         .map(|partition| Input {
             client: Partition::Memory(Arc::new(MemoryPartition {
@@ -223,7 +236,7 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 /// Runs the loop through `steps` (then without crashes to the end); the world afterwards.
-fn run(world: &Shared, steps: &[Step], fetch_max_bytes: i32) -> Vec<(usize, i32, i64)> {
+fn run(world: &Shared, steps: &[Step], fetching: Fetching) -> Vec<(usize, i32, i64)> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime");
     let _guard = rt.enter();
     let mut steps = steps.iter().cloned().chain(std::iter::repeat(Step { crash_after: None, write_fails: false }));
@@ -234,7 +247,7 @@ fn run(world: &Shared, steps: &[Step], fetch_max_bytes: i32) -> Vec<(usize, i32,
             Some(live) => live,
             None => {
                 // A restart: recovery, which may itself be cut short.
-                let mut fresh = process(world, fetch_max_bytes);
+                let mut fresh = process(world, fetching);
                 match run_for(fresh.recover(), step.crash_after) {
                     Some(r) => r.expect("recovery over memory does not fail"),
                     None => continue,
@@ -262,10 +275,10 @@ fn run(world: &Shared, steps: &[Step], fetch_max_bytes: i32) -> Vec<(usize, i32,
 }
 
 /// What a run without crashes stores, by record.
-fn expected(fetch_max_bytes: i32) -> BTreeMap<(i32, i64), BTreeSet<usize>> {
+fn expected(fetching: Fetching) -> BTreeMap<(i32, i64), BTreeSet<usize>> {
     let world = Shared::default();
     // Every record has some output, so a commit past a record with none stored is a loss.
-    let rows = run(&world, &[], fetch_max_bytes);
+    let rows = run(&world, &[], fetching);
     let mut by_record: BTreeMap<(i32, i64), BTreeSet<usize>> = BTreeMap::new();
     for (output, partition, offset) in rows {
         by_record.entry((partition, offset)).or_default().insert(output);
@@ -282,12 +295,14 @@ proptest! {
     fn the_loop_commits_nothing_unwritten_and_stores_everything_once(
         steps in proptest::collection::vec(step(), 1..80),
         fetch_max_bytes in 40i32..400,
+        batch_size in proptest::option::of(5u64..100),
     ) {
-        let expected = expected(fetch_max_bytes);
+        let fetching = Fetching { max_bytes: fetch_max_bytes, batch_size };
+        let expected = expected(fetching);
         prop_assert_eq!(expected.len() as i64, i64::from(PARTITIONS) * RECORDS, "every record has an output");
         let world = Shared::default();
         lock(&world).expected = expected.clone();
-        let rows = run(&world, &steps, fetch_max_bytes);
+        let rows = run(&world, &steps, fetching);
         let w = lock(&world);
         prop_assert!(w.violations.is_empty(), "{} commits, the first: {:?}", w.violations.len(), &w.violations[..w.violations.len().min(3)]);
         let mut once: Vec<(usize, i32, i64)> =
@@ -302,10 +317,11 @@ proptest! {
 #[test]
 fn the_next_rounds_fetch_is_answered_while_this_round_is_written() {
     let world = Shared::default();
-    lock(&world).expected = expected(200);
+    let fetching = Fetching { max_bytes: 200, batch_size: None };
+    lock(&world).expected = expected(fetching);
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime");
     let _guard = rt.enter();
-    let mut p = process(&world, 200);
+    let mut p = process(&world, fetching);
     run_for(p.recover(), None).expect("ran").expect("recovered");
     run_for(p.round(), None).expect("ran").expect("a round");
     let answers = run_for(p.ahead.take().expect("a fetch sent ahead"), Some(1)).expect("answered during the write");
@@ -314,7 +330,34 @@ fn the_next_rounds_fetch_is_answered_while_this_round_is_written() {
     assert!(positions.iter().all(|&n| n > 0), "the round read both partitions: {positions:?}");
     assert_eq!(ahead, positions, "fetched ahead exactly at the committed positions");
     // A crash-free run stores every record's outputs once, with the overlap.
-    let rows = run(&world, &[], 200);
+    let rows = run(&world, &[], fetching);
     let unique: BTreeSet<_> = rows.iter().collect();
     assert_eq!(unique.len(), rows.len(), "nothing doubled");
+}
+
+/// With a flush interval, a round fetches again and again until it holds `sink.batch-size` records: one write and
+/// one commit for what took several fetches, and never more than the batch size.
+#[test]
+fn a_gathering_round_takes_several_fetches_up_to_its_batch_size() {
+    let world = Shared::default();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime");
+    let _guard = rt.enter();
+    // About 50 bytes a record: a fetch of 200 bytes brings about 4 records of a partition.
+    let one_fetch = Fetching { max_bytes: 200, batch_size: None };
+    let mut p = process(&world, one_fetch);
+    run_for(p.recover(), None).expect("ran").expect("recovered");
+    run_for(p.round(), None).expect("ran").expect("a round");
+    let taken = |p: &Pipeline<TestSink, TestStore>| p.inputs.iter().map(|i| i.next_offset).sum::<i64>();
+    let single = taken(&p);
+    assert!(single > 0 && single <= 10, "one fetch per partition takes a few records: {single}");
+
+    let world = Shared::default();
+    let mut p = process(&world, Fetching { max_bytes: 200, batch_size: Some(90) });
+    run_for(p.recover(), None).expect("ran").expect("recovered");
+    let commits = lock(&world).commits.len();
+    run_for(p.round(), None).expect("ran").expect("a round");
+    assert_eq!(taken(&p), 90, "the round gathered up to its batch size, over many fetches");
+    assert_eq!(lock(&world).commits.len(), commits + 1, "in one commit");
+    run_for(p.round(), None).expect("ran").expect("a round");
+    assert_eq!(taken(&p), 180, "and the next round as many");
 }
