@@ -31,6 +31,7 @@ pub mod endpoints;
 pub mod error;
 pub mod group;
 pub mod limits;
+pub mod lost_checkpoints;
 pub mod metrics;
 pub mod offsets;
 pub mod pipeline;

@@ -301,8 +301,22 @@ async fn kill_pairs_inside_the_recovery_window_write_nothing_twice() {
 async fn a_round_that_reached_one_sink_is_completed_in_the_other_after_a_crash() {
     // A statement set writes two topics; the process dies with a round produced to the first and not to the second.
     // The restart writes that round to the second only: each topic holds each of its records exactly once.
+    a_round_that_reached_one_sink_is_completed("midwrite", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_that_reached_one_sink_is_completed_even_with_the_checkpoints_lost() {
+    // As above, and the restart finds no checkpoint at all (a new checkpoint topic, as an emptied one, a new group
+    // name or expired offsets would leave it): the sink topics' records say where each partition was and which
+    // round was cut off. Nothing is written twice, nothing is missing.
+    a_round_that_reached_one_sink_is_completed("midlost", true).await;
+}
+
+/// A statement set of two topics, a crash with a round written to the first only, and a restart (with a new,
+/// empty checkpoint topic when `lose_checkpoints`): each topic ends up with each of its records exactly once.
+async fn a_round_that_reached_one_sink_is_completed(test: &str, lose_checkpoints: bool) {
     let s = servers();
-    let names = Names::new("midwrite");
+    let names = Names::new(test);
     let n: u64 = 3_000;
     emitter::run(names.emitter(&s, 45, n, 0.0, false), std::future::pending()).await.unwrap();
     let (everything, orders) = (format!("{}everything", names.prefix), format!("{}orders_only", names.prefix));
@@ -339,8 +353,11 @@ async fn a_round_that_reached_one_sink_is_completed_in_the_other_after_a_crash()
     let (_, everything_before) = output_coordinates(&s, std::slice::from_ref(&everything)).await;
     assert!(everything_before.len() > orders_before.len(), "the crashed round reached only the first topic");
 
-    let again =
-        InProcess::start(transformer::Config::from_args(std::iter::once("transformer".to_string()).chain(args(&[]))));
+    let lost = format!("--checkpoint-topic={}lost", names.prefix);
+    let restart: &[&str] = if lose_checkpoints { &[&lost] } else { &[] };
+    let again = InProcess::start(transformer::Config::from_args(
+        std::iter::once("transformer".to_string()).chain(args(restart)),
+    ));
     let client = kafka(&s).await;
     let mut inputs = HashSet::new();
     let mut order_inputs = HashSet::new();
@@ -373,6 +390,28 @@ async fn a_round_that_reached_one_sink_is_completed_in_the_other_after_a_crash()
     assert_eq!(a.into_iter().collect::<HashSet<_>>(), inputs, "every record once in the first topic");
     assert_eq!(b.into_iter().collect::<HashSet<_>>(), order_inputs, "every order once in the second");
     std::fs::remove_file(&job).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_checkpoints_double_nothing_in_the_kafka_sinks() {
+    // With the checkpoints gone (a new checkpoint topic stands for an emptied one, a new group name or expired
+    // offsets), a restart finds where it was in the sink topic's records and writes nothing again, dead letters
+    // included; what came since is written once.
+    let s = servers();
+    let names = Names::new("lostkafka");
+    let n: u64 = 2_000;
+    emitter::run(names.emitter(&s, 46, n, 0.05, false), std::future::pending()).await.unwrap();
+    let log = drain_binary(&s, &names, &["--fetch-max-bytes=16384"]).await;
+    assert!(log.contains("no checkpoint yet"), "a first start: {log}");
+    let (want, bad) = expected(&names, 46, 0..n, 0.05);
+    assert_outputs_exact(&s, &names, &want, bad).await;
+
+    emitter::run(names.emitter(&s, 46, 2 * n, 0.05, true), std::future::pending()).await.unwrap();
+    let lost = format!("--checkpoint-topic={}lost", names.prefix);
+    let log = drain_binary(&s, &names, &["--fetch-max-bytes=16384", &lost]).await;
+    assert!(log.contains("no checkpoint: the sink topics hold this partition's outputs"), "{log}");
+    let (want, bad) = expected(&names, 46, 0..2 * n, 0.05);
+    assert_outputs_exact(&s, &names, &want, bad).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -70,15 +70,20 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                         false,
                     )
                 }
-                None => {
-                    info!(
-                        key = OffsetStore::key(&self.store),
-                        start_at = ?self.cfg.start_at,
-                        "no checkpoint yet: every partition starts where --start-at says, and no output is scanned \
-                         (a transformer commits a checkpoint before its first write, so nothing of ours is there)"
-                    );
-                    (None, false)
-                }
+                None => match self.sink.lost_checkpoint(&self.inputs).await? {
+                    // Lost checkpoints: the outputs say where the last round was.
+                    Some(cp) => (Some(cp), false),
+                    None => {
+                        info!(
+                            key = OffsetStore::key(&self.store),
+                            start_at = ?self.cfg.start_at,
+                            "no checkpoint yet: every partition starts where --start-at says, and no output is \
+                             scanned (a transformer commits a checkpoint before its first write, so nothing of ours \
+                             is there)"
+                        );
+                        (None, false)
+                    }
+                },
             },
         };
         let committed = cp.clone().unwrap_or_default();

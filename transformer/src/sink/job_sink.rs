@@ -365,6 +365,28 @@ impl Sink for JobSink {
         Ok(Recovered { skips: found.skips, scanned: found.scanned })
     }
 
+    async fn lost_checkpoint(&mut self, inputs: &[Input]) -> Result<Option<Checkpoint>> {
+        let sinks: Vec<&[Arc<PartitionClient>]> = self
+            .outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Topic { topic, .. } => Some(&topic.partitions[..]),
+                Output::Table { .. } => None,
+            })
+            .collect();
+        if sinks.is_empty() {
+            return Ok(None); // the tables keep their own positions (Table::resume_after_positions)
+        }
+        let marked: Vec<Arc<PartitionClient>> =
+            sinks.iter().flat_map(|t| t.iter()).chain(&self.dead.partitions).cloned().collect();
+        let rebuilt = crate::lost_checkpoints::rebuild(&sinks, &marked, inputs).await?;
+        Ok(rebuilt.map(|r| Checkpoint {
+            next_offsets: r.next_offsets,
+            output_marks: r.output_marks,
+            ..Default::default()
+        }))
+    }
+
     fn marks(&self, skips_ahead: bool) -> BTreeMap<String, i64> {
         if skips_ahead {
             self.pinned_marks.clone()

@@ -81,6 +81,14 @@ pub trait Sink: Send + Sized + 'static {
         inputs: &[Input],
     ) -> impl Future<Output = Result<Recovered>> + Send;
 
+    /// With no checkpoint at all (lost ones), the checkpoint the sink's outputs say the last round would have
+    /// committed for `inputs`, to recover from as if it had been ([`crate::lost_checkpoints`]); `None` when they
+    /// say nothing, and for sinks that find their positions otherwise.
+    fn lost_checkpoint(&mut self, inputs: &[Input]) -> impl Future<Output = Result<Option<Checkpoint>>> + Send {
+        let _ = inputs;
+        async { Ok(None) }
+    }
+
     /// The output marks to keep in the next checkpoint. `skips_ahead`: records that recovery found are still
     /// ahead of the positions (a crash now must find them again).
     fn marks(&self, skips_ahead: bool) -> BTreeMap<String, i64>;

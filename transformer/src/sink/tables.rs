@@ -23,6 +23,7 @@ use job::{MapError, Row};
 use super::rowbinary;
 use crate::config::{ClickHouseArgs, Config};
 use crate::error::{Error, Result};
+use crate::lost_checkpoints::held_as_written;
 use crate::ranges::Written;
 use crate::recovery::owner;
 use crate::source::{Input, Source};
@@ -66,10 +67,6 @@ struct Latest {
     newest_offset: i64,
     newest_round: u64,
 }
-
-/// How much later than the round that wrote it a record may say it was made (producer and transformer clocks
-/// differ a little) and still be taken for the record that round wrote.
-const CLOCK_SLACK_MS: i64 = 5_000;
 
 impl Table {
     /// The table of the job's sink `sink` (a ClickHouse sink) at its server (its `url`, `database-name`,
@@ -255,16 +252,9 @@ impl Table {
             if p.newest_offset < from {
                 continue;
             }
-            let record = inputs[idx]
-                .client
-                .read_range(p.newest_offset, p.newest_offset + 1)
-                .await
-                .map_err(|source| Error::Scan { partition: inputs[idx].key(), source })?;
-            let made_ms =
-                record.iter().find(|r| r.offset == p.newest_offset).map(|r| r.record.timestamp.timestamp_millis());
             let round_ms = p.newest_round.min(i64::MAX as u64) as i64;
-            match made_ms {
-                Some(made) if made <= round_ms.saturating_add(CLOCK_SLACK_MS) => {
+            match held_as_written(&inputs[idx], p.newest_offset, round_ms).await? {
+                (true, _) => {
                     noted += note_held(&mut skips[idx], output, from, p.newest_offset);
                     tracing::warn!(
                         table = %self.place, input = %inputs[idx].key(), from, to = p.newest_offset,
@@ -272,7 +262,7 @@ impl Table {
                          they are not written to it again (the other sinks get theirs)"
                     );
                 }
-                _ => tracing::warn!(
+                (false, made_ms) => tracing::warn!(
                     table = %self.place, input = %inputs[idx].key(), position = p.newest_offset, round_ms,
                     record_ms = ?made_ms,
                     "no checkpoint, and the table's newest position names a record this topic does not hold as it \
