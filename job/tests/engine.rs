@@ -235,3 +235,43 @@ fn expressions_over_the_topic_alone_follow_the_topic() {
         ]
     );
 }
+
+#[test]
+fn json_query_in_a_job_with_wrappers_and_behaviours() {
+    let p = plan(&format!(
+        "{SOURCE}
+        CREATE TABLE out (obj STRING, wrapped STRING, cond STRING, scalar STRING, empty STRING, items STRING)
+          WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');
+        INSERT INTO out SELECT
+          JSON_QUERY(attrs, '$.a'),
+          JSON_QUERY(attrs, '$.a.n' WITH WRAPPER),
+          JSON_QUERY(attrs, '$.list' WITH CONDITIONAL ARRAY WRAPPER),
+          JSON_QUERY(attrs, '$.a.n' WITHOUT ARRAY WRAPPER NULL ON EMPTY),
+          JSON_QUERY(attrs, 'lax $.nope' EMPTY OBJECT ON EMPTY),
+          JSON_QUERY(attrs, '$.list[*].c' RETURNING STRING)
+        FROM src;"
+    ));
+    let attrs = r#"{\"a\":{\"n\":1.50,\"s\":\"x\"},\"list\":[{\"c\":1},{\"c\":2}]}"#;
+    let out = run(&p, "orders", &format!(r#"{{"attrs":"{attrs}"}}"#));
+    assert_eq!(
+        rows(&out)[0].1,
+        r#"{"obj":"{\"n\":1.5,\"s\":\"x\"}","wrapped":"[1.5]","cond":"[{\"c\":1},{\"c\":2}]","scalar":null,"empty":"{}","items":"[1,2]"}"#
+    );
+    let strict = plan(&format!(
+        "{SOURCE}
+        CREATE TABLE out (s STRING) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');
+        INSERT INTO out SELECT JSON_QUERY(attrs, 'strict $.a' ERROR ON ERROR) FROM src;"
+    ));
+    let out = run(&strict, "orders", r#"{"attrs":"{\"a\":7}"}"#);
+    assert!(matches!(&out[..], [Outcome::Dead { error, .. }] if error.reason() == "eval_error"), "{out:?}");
+    let e = Plan::new(
+        "job.sql",
+        &format!(
+            "{SOURCE}
+        CREATE TABLE out (s STRING) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');
+        INSERT INTO out SELECT JSON_QUERY(attrs, '$.a' RETURNING ARRAY<STRING>) FROM src;"
+        ),
+    )
+    .expect_err("RETURNING ARRAY is not there yet");
+    assert!(e.to_string().contains("not supported yet"), "{e}");
+}

@@ -91,6 +91,8 @@ pub enum Func {
     ToEventTime,
     /// `JSON_VALUE(s, path [RETURNING type] [… ON EMPTY] [… ON ERROR])`
     JsonValue(Box<json::JsonValue>),
+    /// `JSON_QUERY(s, path [… WRAPPER] [… ON EMPTY] [… ON ERROR])`
+    JsonQuery(Box<json::JsonQuery>),
 }
 
 /// Applies the strict function `f` to `vals`, its arguments, none of them NULL (the caller checked: NULL in,
@@ -211,6 +213,7 @@ pub fn apply<'r>(f: &Func, vals: &mut [Val<'r>], now_ms: i64) -> Result<Val<'r>,
         },
         Func::ToEventTime => to_event_time(first_str(first)),
         Func::JsonValue(spec) => json::json_value(s(0), spec)?,
+        Func::JsonQuery(spec) => json::json_query(s(0), spec)?,
         Func::Now => Val::Ts(now_ms),
         Func::Coalesce | Func::If | Func::NullIf | Func::ConcatWs => unreachable!("not strict: evaluated by expr"),
     })

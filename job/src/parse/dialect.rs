@@ -1,7 +1,8 @@
 //! The SQL dialect of Flink jobs for sqlparser's tokenizer and expression parser: backquoted identifiers, names
 //! as in Java (letters, digits, `_`, `$`), string literals with `''` as the only escape, no `>>` shift operator
 //! (so `MAP<STRING, ARRAY<INT>>` would close both brackets), and Flink's `JSON_VALUE(… RETURNING type
-//! [NULL|ERROR|DEFAULT x ON EMPTY] [NULL|ERROR|DEFAULT x ON ERROR])`, which sqlparser has no syntax for.
+//! [NULL|ERROR|DEFAULT x ON EMPTY] [NULL|ERROR|DEFAULT x ON ERROR])` and `JSON_QUERY(… [WITH … WRAPPER] [… ON
+//! EMPTY] [… ON ERROR])`, which sqlparser has no syntax for.
 
 use sqlparser::ast::{
     Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName,
@@ -13,6 +14,9 @@ use sqlparser::tokenizer::Token;
 
 /// The name the hook gives a JSON_VALUE call: a name no one can write (the planner reads its seven arguments).
 pub const JSON_VALUE_CALL: &str = "JSON_VALUE#";
+
+/// The name the hook gives a JSON_QUERY call (the planner reads its five arguments).
+pub const JSON_QUERY_CALL: &str = "JSON_QUERY#";
 
 /// Flink SQL, as far as the statement layer ([`super`]) leaves it to sqlparser.
 #[derive(Debug, Default, Clone, Copy)]
@@ -44,10 +48,18 @@ impl Dialect for Flink {
     }
 
     fn parse_prefix(&self, p: &mut Parser) -> Option<Result<Expr, ParserError>> {
-        let is_call = matches!(&p.peek_token().token, Token::Word(w) if w.quote_style.is_none()
-            && w.value.eq_ignore_ascii_case("JSON_VALUE"))
-            && p.peek_nth_token(1).token == Token::LParen;
-        is_call.then(|| json_value(p))
+        let call = |name: &str| {
+            matches!(&p.peek_token().token, Token::Word(w) if w.quote_style.is_none()
+                && w.value.eq_ignore_ascii_case(name))
+                && p.peek_nth_token(1).token == Token::LParen
+        };
+        if call("JSON_VALUE") {
+            Some(json_value(p))
+        } else if call("JSON_QUERY") {
+            Some(json_query(p))
+        } else {
+            None
+        }
     }
 }
 
@@ -55,13 +67,7 @@ impl Dialect for Flink {
 /// arguments: `json, path, 'T', 'NULL'|'ERROR'|'DEFAULT', default, 'NULL'|'ERROR'|'DEFAULT', default` (the
 /// planner reads them back).
 fn json_value(p: &mut Parser) -> Result<Expr, ParserError> {
-    p.next_token(); // JSON_VALUE
-    p.expect_token(&Token::LParen)?;
-    let json = p.parse_expr()?;
-    p.expect_token(&Token::Comma)?;
-    let path = p.parse_expr()?;
-    let text = |s: &str| Expr::value(Value::SingleQuotedString(s.to_owned()));
-    let word = |p: &Parser, w: &str| matches!(&p.peek_token().token, Token::Word(x) if x.value.eq_ignore_ascii_case(w));
+    let (json, path) = json_input(p)?;
     let mut returning = String::new();
     let mut behaviours = [(text("NULL"), Expr::value(Value::Null)), (text("NULL"), Expr::value(Value::Null))];
     loop {
@@ -105,12 +111,103 @@ fn json_value(p: &mut Parser) -> Result<Expr, ParserError> {
     }
     p.expect_token(&Token::RParen)?;
     let [(empty, empty_default), (error, error_default)] = behaviours;
-    let args = [json, path, text(&returning), empty, empty_default, error, error_default]
-        .into_iter()
-        .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
-        .collect();
-    Ok(Expr::Function(Function {
-        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(JSON_VALUE_CALL))]),
+    Ok(call(JSON_VALUE_CALL, vec![json, path, text(&returning), empty, empty_default, error, error_default]))
+}
+
+/// `JSON_QUERY(json, path [RETURNING STRING] [WITHOUT|WITH [CONDITIONAL|UNCONDITIONAL] [ARRAY] WRAPPER] [b ON
+/// EMPTY] [b ON ERROR])`, `b` one of `NULL`, `ERROR`, `EMPTY ARRAY`, `EMPTY OBJECT`, as a call of
+/// [`JSON_QUERY_CALL`] with five arguments: `json, path, 'WITHOUT'|'CONDITIONAL'|'UNCONDITIONAL', empty, error`.
+fn json_query(p: &mut Parser) -> Result<Expr, ParserError> {
+    let (json, path) = json_input(p)?;
+    let eat = |p: &mut Parser, w: &str| {
+        let there = word(p, w);
+        if there {
+            p.next_token();
+        }
+        there
+    };
+    let mut wrapper = "WITHOUT";
+    let mut behaviours = ["NULL", "NULL"];
+    loop {
+        if eat(p, "RETURNING") {
+            if !(eat(p, "STRING") || eat(p, "VARCHAR")) {
+                return p.expected("STRING after RETURNING (ARRAY<STRING> is not supported yet)", p.peek_token());
+            }
+        } else if eat(p, "WITHOUT") {
+            eat(p, "ARRAY");
+            if !eat(p, "WRAPPER") {
+                return p.expected("WRAPPER", p.peek_token());
+            }
+            wrapper = "WITHOUT";
+        } else if eat(p, "WITH") {
+            wrapper = if eat(p, "CONDITIONAL") {
+                "CONDITIONAL"
+            } else {
+                eat(p, "UNCONDITIONAL");
+                "UNCONDITIONAL"
+            };
+            eat(p, "ARRAY");
+            if !eat(p, "WRAPPER") {
+                return p.expected("WRAPPER", p.peek_token());
+            }
+        } else if word(p, "NULL") || word(p, "ERROR") || word(p, "EMPTY") {
+            let kind = if eat(p, "NULL") {
+                "NULL"
+            } else if eat(p, "ERROR") {
+                "ERROR"
+            } else {
+                p.next_token(); // EMPTY
+                if eat(p, "ARRAY") {
+                    "EMPTY ARRAY"
+                } else if eat(p, "OBJECT") {
+                    "EMPTY OBJECT"
+                } else {
+                    return p.expected("ARRAY or OBJECT after EMPTY", p.peek_token());
+                }
+            };
+            if !eat(p, "ON") {
+                return p.expected("ON EMPTY or ON ERROR", p.peek_token());
+            }
+            let slot = if eat(p, "EMPTY") {
+                0
+            } else if eat(p, "ERROR") {
+                1
+            } else {
+                return p.expected("EMPTY or ERROR after ON", p.peek_token());
+            };
+            behaviours[slot] = kind;
+        } else {
+            break;
+        }
+    }
+    p.expect_token(&Token::RParen)?;
+    Ok(call(JSON_QUERY_CALL, vec![json, path, text(wrapper), text(behaviours[0]), text(behaviours[1])]))
+}
+
+/// The start of a JSON function's call: its name, `(`, the JSON text and `,` the path.
+fn json_input(p: &mut Parser) -> Result<(Expr, Expr), ParserError> {
+    p.next_token(); // the function's name
+    p.expect_token(&Token::LParen)?;
+    let json = p.parse_expr()?;
+    p.expect_token(&Token::Comma)?;
+    Ok((json, p.parse_expr()?))
+}
+
+/// A quoted string literal.
+fn text(s: &str) -> Expr {
+    Expr::value(Value::SingleQuotedString(s.to_owned()))
+}
+
+/// Whether the next token is the word `w` (any case).
+fn word(p: &Parser, w: &str) -> bool {
+    matches!(&p.peek_token().token, Token::Word(x) if x.value.eq_ignore_ascii_case(w))
+}
+
+/// A call of `name` with `args`.
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    let args = args.into_iter().map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e))).collect();
+    Expr::Function(Function {
+        name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(name))]),
         uses_odbc_syntax: false,
         parameters: FunctionArguments::None,
         args: FunctionArguments::List(FunctionArgumentList { duplicate_treatment: None, args, clauses: Vec::new() }),
@@ -118,5 +215,5 @@ fn json_value(p: &mut Parser) -> Result<Expr, ParserError> {
         null_treatment: None,
         over: None,
         within_group: Vec::new(),
-    }))
+    })
 }

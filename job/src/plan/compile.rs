@@ -59,7 +59,8 @@ impl Typed {
 pub const FUNCTIONS: &str = "UPPER, LOWER, INITCAP, TRIM, LTRIM, RTRIM, REPLACE, SUBSTRING, SUBSTR, CHAR_LENGTH, \
      CONCAT, CONCAT_WS, POSITION, SPLIT_INDEX, REGEXP_EXTRACT, REGEXP_REPLACE, LPAD, RPAD, MD5, SHA256, COALESCE, \
      NULLIF, IF, IFNULL, ABS, ROUND, FLOOR, CEIL, MOD, POWER, TO_TIMESTAMP, TO_DATE, DATE_FORMAT, UNIX_TIMESTAMP, \
-     FROM_UNIXTIME, NOW, CURRENT_TIMESTAMP, LOCALTIMESTAMP, JSON_VALUE, and etl-rs's EPOCH_MILLIS, TO_EVENT_TIME";
+     FROM_UNIXTIME, NOW, CURRENT_TIMESTAMP, LOCALTIMESTAMP, JSON_VALUE, JSON_QUERY, and etl-rs's EPOCH_MILLIS, \
+     TO_EVENT_TIME";
 
 /// Aggregate and window functions, refused by name (one row in, one row out here).
 const AGGREGATES: [&str; 12] = [
@@ -596,6 +597,9 @@ impl Builder<'_> {
         if name == super::JSON_VALUE_CALL {
             return self.json_value(e, &args, scope);
         }
+        if name == super::JSON_QUERY_CALL {
+            return self.json_query(e, &args, scope);
+        }
         self.call(&name, e, &args, scope)
     }
 
@@ -864,6 +868,7 @@ impl Builder<'_> {
                 (Func::ToEventTime, Type::Timestamp(3), true)
             }
             "JSON_VALUE" => return self.json_value(e, args, scope),
+            "JSON_QUERY" => return self.json_query(e, args, scope),
             _ => {
                 return Err(Problem::at(at, format!("unknown function {name}")).hint(format!("supported: {FUNCTIONS}")))
             }
@@ -871,12 +876,18 @@ impl Builder<'_> {
         Ok(Typed::new(Expr::Call(func, exprs(typed), site), ty, nullable))
     }
 
-    /// JSON_VALUE: either a plain call `(json, path)`, or what the dialect's hook made of the full syntax:
-    /// `(json, path, 'TYPE', 'NULL'|'ERROR'|'DEFAULT', default, 'NULL'|'ERROR'|'DEFAULT', default)`.
-    fn json_value(&mut self, e: &ast::Expr, args: &[&ast::Expr], scope: &mut Scope) -> Result<Typed, Problem> {
-        let at = pos(e);
-        if args.len() != 2 && args.len() != 7 {
-            return Err(Problem::at(at, format!("JSON_VALUE takes a value and a path, not {} arguments", args.len())));
+    /// The JSON text and the path of a JSON function `name` called with `(json, path)` or with the `full` number of
+    /// arguments the dialect's hook gives it: the compiled text, the path's steps, and whether it is strict.
+    fn json_input(
+        &mut self,
+        name: &str,
+        e: &ast::Expr,
+        args: &[&ast::Expr],
+        full: usize,
+        scope: &mut Scope,
+    ) -> Result<(Typed, Vec<func::json::Step>, bool), Problem> {
+        if args.len() != 2 && args.len() != full {
+            return Err(Problem::at(pos(e), format!("{name} takes a value and a path, not {} arguments", args.len())));
         }
         let json = self.compile(args[0], scope)?;
         self.string(&json, args[0])?;
@@ -885,13 +896,15 @@ impl Builder<'_> {
             None => return Err(Problem::at(pos(args[1]), "the JSON path must be a constant string")),
         };
         let (path, strict) = func::json::parse_path(&path_text).map_err(|m| Problem::at(pos(args[1]), m))?;
-        let text = |a: &ast::Expr| match a {
-            ast::Expr::Value(v) => match &v.value {
-                ast::Value::SingleQuotedString(s) => s.clone(),
-                _ => String::new(),
-            },
-            _ => String::new(),
-        };
+        Ok((json, path, strict))
+    }
+
+    /// JSON_VALUE: either a plain call `(json, path)`, or what the dialect's hook made of the full syntax:
+    /// `(json, path, 'TYPE', 'NULL'|'ERROR'|'DEFAULT', default, 'NULL'|'ERROR'|'DEFAULT', default)`.
+    fn json_value(&mut self, e: &ast::Expr, args: &[&ast::Expr], scope: &mut Scope) -> Result<Typed, Problem> {
+        let at = pos(e);
+        let (json, path, strict) = self.json_input("JSON_VALUE", e, args, 7, scope)?;
+        let text = quoted;
         let mut spec =
             JsonValue { path, strict, returning: Type::String, on_empty: Behaviour::Null, on_error: Behaviour::Null };
         if args.len() == 7 {
@@ -937,6 +950,39 @@ impl Builder<'_> {
         let site = self.site(e);
         let ty = spec.returning;
         Ok(Typed::new(Expr::Call(Func::JsonValue(Box::new(spec)), vec![json.expr], site), ty, true))
+    }
+
+    /// JSON_QUERY: a plain call `(json, path)`, or what the dialect's hook made of the full syntax:
+    /// `(json, path, 'WITHOUT'|'CONDITIONAL'|'UNCONDITIONAL', empty, error)`.
+    fn json_query(&mut self, e: &ast::Expr, args: &[&ast::Expr], scope: &mut Scope) -> Result<Typed, Problem> {
+        use func::json::{JsonQuery, QueryBehaviour, Wrapper};
+        let (json, path, strict) = self.json_input("JSON_QUERY", e, args, 5, scope)?;
+        let text = |i: usize| args.get(i).map_or_else(String::new, |a| quoted(a));
+        let behaviour = |i: usize| match text(i).as_str() {
+            "ERROR" => QueryBehaviour::Error,
+            "EMPTY ARRAY" => QueryBehaviour::EmptyArray,
+            "EMPTY OBJECT" => QueryBehaviour::EmptyObject,
+            _ => QueryBehaviour::Null,
+        };
+        let wrapper = match text(2).as_str() {
+            "CONDITIONAL" => Wrapper::Conditional,
+            "UNCONDITIONAL" => Wrapper::Unconditional,
+            _ => Wrapper::Without,
+        };
+        let spec = JsonQuery { path, strict, wrapper, on_empty: behaviour(3), on_error: behaviour(4) };
+        let site = self.site(e);
+        Ok(Typed::new(Expr::Call(Func::JsonQuery(Box::new(spec)), vec![json.expr], site), Type::String, true))
+    }
+}
+
+/// The text of a quoted string literal (what the dialect's hooks pass), else empty.
+fn quoted(a: &ast::Expr) -> String {
+    match a {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) => s.clone(),
+            _ => String::new(),
+        },
+        _ => String::new(),
     }
 }
 
