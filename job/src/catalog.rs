@@ -316,11 +316,14 @@ impl Table {
                 .hint("supported: 'earliest-offset', 'latest-offset', 'group-offsets'"))
             }
         };
-        if self.options.contains_key("scan.topic-partition-discovery.interval") {
-            self.warnings.push(
-                "'scan.topic-partition-discovery.interval' is ignored: partitions are found at start and on rebalance"
-                    .into(),
-            );
+        if let Some(v) = self.options.get("scan.topic-partition-discovery.interval") {
+            if duration_ms(v).is_none() {
+                return Err(Problem::at(
+                    self.pos_of("scan.topic-partition-discovery.interval"),
+                    format!("'scan.topic-partition-discovery.interval' = '{v}' is not a duration"),
+                )
+                .hint("a number and a unit: '30 s', '5 min'; '0' turns discovery off"));
+            }
         }
         Ok((topics, mode))
     }

@@ -101,6 +101,11 @@ pub trait OffsetStore: Send + Sync + 'static {
     ) -> impl std::future::Future<Output = Result<Option<Adopted>, CheckpointError>> + Send;
     /// Stores `cp` durably; returns once it is acknowledged.
     fn commit(&self, cp: &Checkpoint) -> impl std::future::Future<Output = Result<(), CheckpointError>> + Send;
+    /// New input partitions were found (`topics`: what to read now): a group member rejoins, so the group deals
+    /// them out; a static store has nothing to do.
+    fn rediscovered(&mut self, topics: &[String]) {
+        let _ = topics;
+    }
     /// Whether the partitions this instance owns are about to change (a consumer group rebalances).
     fn rebalance_due(&self) -> bool {
         false

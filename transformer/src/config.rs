@@ -253,6 +253,11 @@ pub struct Config {
     /// clickhouse (straight into the tables, exactly once; then `transformer schema` prints only those tables).
     #[arg(long, env = "SINK", value_enum, default_value_t = SinkKind::Kafka, global = true)]
     pub sink: SinkKind,
+    /// How often the input topics are looked at for new partitions (and, for a job's 'topic-pattern', new
+    /// topics), in milliseconds; 0: never (only at start and on a rebalance). New partitions are read from their
+    /// first record. Wins over the job's 'scan.topic-partition-discovery.interval'; default 5 minutes, as Flink's.
+    #[arg(long, env = "PARTITION_DISCOVERY_INTERVAL_MS")]
+    pub partition_discovery_interval_ms: Option<u64>,
     /// How long a round goes on gathering records before it writes them, in milliseconds (0: one fetch per round,
     /// written at once). Fewer, larger INSERTs on a slow stream; offsets still move only after the write. Wins over
     /// the job's `sink.flush-interval`.
@@ -698,6 +703,39 @@ impl Config {
             max_records: self.sink_batch_size.or_else(|| tables().filter_map(|t| t.batch_rows).min()),
         }
     }
+    /// How often to look for new input partitions ([`Config::partition_discovery_interval_ms`]): the flag, else the
+    /// smallest 'scan.topic-partition-discovery.interval' of the job's sources, else 5 minutes; `None`: never.
+    pub fn discovery_interval(&self) -> Option<Duration> {
+        let from_job = || {
+            self.plan.iter().flat_map(|p| p.sources.iter()).filter_map(|s| {
+                s.options.get("scan.topic-partition-discovery.interval").and_then(|v| job::catalog::duration_ms(v))
+            })
+        };
+        let ms = self.partition_discovery_interval_ms.or_else(|| from_job().min()).unwrap_or(300_000);
+        (ms > 0).then(|| Duration::from_millis(ms))
+    }
+
+    /// The topics to read now: `--input-topics` (or the job's 'topic'), or those on the broker that match the
+    /// job's 'topic-pattern' when the job reads by pattern and no `--input-topics` were given.
+    pub async fn topics_now(
+        &self,
+        client: &rskafka::client::Client,
+    ) -> Result<Vec<String>, runtime::kafka::KafkaError> {
+        let plan = self.plan();
+        let by_pattern = !self.given.contains("input_topics")
+            && plan.sources.iter().all(|s| matches!(s.topics, job::catalog::Topics::Pattern(_)));
+        if !by_pattern {
+            return Ok(self.input_topics.clone());
+        }
+        let mut topics: Vec<String> = runtime::kafka::topic_names(client)
+            .await?
+            .into_iter()
+            .filter(|t| !plan.sources_reading(t).is_empty())
+            .collect();
+        topics.sort();
+        Ok(topics)
+    }
+
     /// How many failed rounds in a row the loop retries before it stops (exit 1): the smallest `sink.max-retries`
     /// among the job's ClickHouse sinks (Flink's connectors fail the job then). `None`: retried for good, with
     /// backoff, as a server that went away usually comes back.

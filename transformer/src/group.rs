@@ -56,6 +56,8 @@ pub struct GroupStore {
     heartbeat: JoinHandle<()>,
     /// A member writes only while its last answered heartbeat is younger than the session timeout minus this.
     margin: Duration,
+    /// New partitions were found: rejoin at the next rebalance check.
+    rejoin_asked: bool,
 }
 
 impl Drop for GroupStore {
@@ -99,6 +101,7 @@ impl GroupStore {
             metrics,
             heartbeat,
             margin,
+            rejoin_asked: false,
         }
     }
 
@@ -132,6 +135,7 @@ impl GroupStore {
         });
         self.metrics.group_rebalances.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.generation = g;
+        self.rejoin_asked = false;
         Ok(())
     }
 
@@ -288,9 +292,16 @@ impl OffsetStore for GroupStore {
         self.append_marks(cp).await
     }
 
+    fn rediscovered(&mut self, topics: &[String]) {
+        self.topics = topics.to_vec();
+        self.rejoin_asked = true;
+    }
+
     fn rebalance_due(&self) -> bool {
         let s = *self.signal.lock().expect("signal lock poisoned");
-        (s.generation == self.generation.id && s.beat != Beat::Ok) || !self.member.lease_ok(Duration::ZERO)
+        self.rejoin_asked
+            || (s.generation == self.generation.id && s.beat != Beat::Ok)
+            || !self.member.lease_ok(Duration::ZERO)
     }
 
     async fn rebalance(&mut self) -> Result<Option<Vec<Tp>>, CheckpointError> {

@@ -97,13 +97,10 @@ pub async fn run_with_metrics(
         return Ok(());
     }
     if cfg.input_topics.is_empty() {
-        // The job reads by 'topic-pattern': the topics that match, now (no discovery of new ones yet).
+        // The job reads by 'topic-pattern': the topics that match, now (new ones are found while running:
+        // --partition-discovery-interval-ms).
         let client = connect(&cfg).await?;
-        cfg.input_topics = runtime::kafka::topic_names(&client)
-            .await?
-            .into_iter()
-            .filter(|t| !plan.sources_reading(t).is_empty())
-            .collect();
+        cfg.input_topics = cfg.topics_now(&client).await?;
         if cfg.input_topics.is_empty() {
             return Err(Error::Config(config::ConfigError::Invalid(format!(
                 "no topic on {} matches the job's 'topic-pattern': create the topics first (or give --input-topics)",

@@ -37,6 +37,11 @@ impl OffsetStore for Positions {
             Self::Group(s) => s.commit(cp).await,
         }
     }
+    fn rediscovered(&mut self, topics: &[String]) {
+        if let Self::Group(s) = self {
+            s.rediscovered(topics);
+        }
+    }
     fn rebalance_due(&self) -> bool {
         matches!(self, Self::Group(s) if s.rebalance_due())
     }

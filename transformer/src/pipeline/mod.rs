@@ -34,6 +34,7 @@ use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 mod budget;
+mod discover;
 mod gather;
 mod invalid;
 mod recover;
@@ -78,6 +79,10 @@ pub struct Pipeline<S, O = Positions> {
     ahead: Option<Ahead>,
     /// Turns true when the loop is to stop (set by [`Pipeline::run`]): a round gathering records ends then.
     stop: Option<watch::Receiver<bool>>,
+    /// Looking for new input partitions now and then (see `discover.rs`); `None`: never.
+    discovery: Option<discover::Discovery>,
+    /// Input partitions found while running: read from their first record when they have no position.
+    new_partitions: std::collections::BTreeSet<String>,
     /// Rounds run, for taking partitions in turn when a round's budget cuts records off.
     rounds: usize,
     /// Per input partition: the last invalid position reported, and its kind (see [`Pipeline::found_invalid`]).
@@ -161,7 +166,15 @@ impl<S: Sink> Pipeline<S, Positions> {
             cfg.dead_letter_max_raw,
         );
         info!(sink = sink.name(), "writing to {}", sink.name());
+        let discovery = match cfg.discovery_interval() {
+            Some(every) => {
+                let known = runtime::kafka::topic_partitions(&client, &cfg.input_topics).await?;
+                Some(discover::Discovery::new(every, known))
+            }
+            None => None,
+        };
         let mut p = Self::assemble(cfg, Some(client), layout, inputs, sink, store, metrics);
+        p.discovery = discovery;
         // Join the group (if any) and recover. A server that fails meanwhile (a broker restarting while a group
         // settles, which takes seconds) is retried like a connect, for --connect-timeout-secs; what retrying cannot
         // fix (a checkpoint that does not decode, a ClickHouse table of another shape) stops the start at once.
@@ -205,6 +218,8 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             unreadable: Vec::new(),
             ahead: None,
             stop: None,
+            discovery: None,
+            new_partitions: Default::default(),
             rounds: 0,
             reported: BTreeMap::new(),
             metrics,
@@ -222,6 +237,12 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         let mut failures = 0u32;
         self.stop = Some(stop.clone());
         while !*stop.borrow() {
+            if let Err(e) = self.discover().await {
+                if e.stops() {
+                    return Err(e);
+                }
+                warn!(error = %format!("{e:#}"), "looking for new input partitions failed; trying again later");
+            }
             let result = match self.follow_rebalance().await {
                 Ok(_) => self.round().await,
                 Err(e) => Err(e),

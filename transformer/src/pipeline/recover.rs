@@ -30,6 +30,12 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             return Ok(false);
         }
         let Some(parts) = self.store.rebalance().await? else { return Ok(false) };
+        self.take_partitions(parts).await?;
+        Ok(true)
+    }
+
+    /// Reads `parts` from now on (after a rebalance, or new partitions found): opens them and recovers.
+    pub(super) async fn take_partitions(&mut self, parts: Vec<(String, i32)>) -> Result<()> {
         let client = self.client.as_ref().ok_or_else(|| Error::Fatal("a rebalance without a Kafka client".into()))?;
         self.inputs = open_partitions(client, &parts).await?;
         self.layout.set_inputs(self.inputs.iter().map(Input::id).collect());
@@ -38,8 +44,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         self.skips.clear();
         let owned: std::collections::BTreeSet<_> = self.layout.inputs.iter().cloned().collect();
         self.metrics.partitions.lock().expect("metrics lock poisoned").retain(|k, _| owned.contains(k));
-        self.recover().await?;
-        Ok(true)
+        self.recover().await
     }
 
     /// Loads the newest checkpoint (or, with none of ours, the group's positions under other keys), sets every
@@ -88,9 +93,13 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         };
         let committed = cp.clone().unwrap_or_default();
         for input in &mut self.inputs {
-            input.next_offset = match committed.next_offsets.get(&input.key()) {
+            let key = input.key();
+            // A partition found while running (discover.rs) is read from its first record, as Flink reads it.
+            let start_at =
+                if self.new_partitions.contains(&key) { source::StartAt::Earliest } else { self.cfg.start_at };
+            input.next_offset = match committed.next_offsets.get(&key) {
                 Some(&o) => o,
-                None => source::offset_at(&input.client, self.cfg.start_at).await?,
+                None => source::offset_at(&input.client, start_at).await?,
             };
         }
         self.pending = vec![None; self.inputs.len()];
