@@ -31,7 +31,6 @@ pub mod endpoints;
 pub mod error;
 pub mod group;
 pub mod limits;
-pub mod lost_checkpoints;
 pub mod metrics;
 pub mod offsets;
 pub mod pipeline;

@@ -31,25 +31,27 @@ use std::time::{Duration, Instant};
 use futures::future::{join_all, select, Either};
 use rskafka::client::Client;
 use tokio::sync::watch;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 mod budget;
+mod commit;
 mod discover;
 mod gather;
 mod invalid;
 mod recover;
+mod start;
 #[cfg(test)]
 mod tests;
 
-use crate::batch::{prepare, Batch, Layout};
-use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore, OffsetStore};
-use crate::config::{Assignment, Config};
+use crate::batch::{prepare, Layout};
+use crate::checkpoint::{Checkpoint, CheckpointError, OffsetStore};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::positions::Positions;
 use crate::ranges::Written;
 use crate::sink::Sink;
-use crate::source::{self, open_inputs, Answer, Fetched, Input, PositionProblem};
+use crate::source::{self, Answer, Fetched, Input, PositionProblem};
 use budget::{within_budget, within_count};
 use invalid::Unreadable;
 
@@ -90,108 +92,6 @@ pub struct Pipeline<S, O = Positions> {
     metrics: Arc<Metrics>,
     /// Recent rounds as (records in, dead letters), oldest first, covering about `--dead-letter-window` records.
     recent: VecDeque<(u64, u64)>,
-}
-
-impl<S: Sink> Pipeline<S, Positions> {
-    /// Connects, creates topics if asked, opens the owned partitions and recovers from the last checkpoint.
-    /// Returns `None` with `--init`, once the topics exist.
-    pub async fn start(cfg: Config, metrics: Arc<Metrics>) -> Result<Option<Self>> {
-        // The TLS and SASL settings, read once for both clients.
-        let security = cfg.security()?;
-        let client =
-            runtime::kafka::connect(&cfg.brokers, &security, cfg.connect_timeout(), cfg.request_timeout()).await?;
-        if cfg.create_topics {
-            let outputs = cfg.output_topics();
-            // The outputs take the batches --output-max-message-bytes sizes (the broker's default may be smaller).
-            let max_message_bytes = cfg.output_max_message_bytes.to_string();
-            let sized: &[(&str, &str)] = &[("max.message.bytes", &max_message_bytes)];
-            // The input topics only on request (`--init`): a misspelt one must not appear on the user's cluster.
-            let mut topics: Vec<runtime::kafka::NewTopic> = if cfg.init {
-                cfg.input_topics.iter().map(|t| (t.as_str(), cfg.topic_partitions, &[][..])).collect()
-            } else {
-                Vec::new()
-            };
-            if cfg.sink == crate::config::SinkKind::Kafka {
-                topics.extend(outputs.iter().map(|t| (t.as_str(), cfg.topic_partitions, sized)));
-                topics.push((&cfg.dead_letter_topic, cfg.topic_partitions, sized));
-            }
-            topics.push((&cfg.checkpoint_topic, 1, &[]));
-            runtime::kafka::ensure_topics_configured(&client, &topics).await?;
-        }
-        if cfg.init {
-            info!("topics ready (--init): exiting");
-            return Ok(None);
-        }
-        let there = runtime::kafka::topic_names(&client).await?;
-        let missing: Vec<&String> = cfg.input_topics.iter().filter(|t| !there.contains(t)).collect();
-        if !missing.is_empty() {
-            let mut existing: Vec<&String> = there.iter().filter(|t| !t.starts_with("__")).collect();
-            existing.sort();
-            return Err(Error::Fatal(format!(
-                "the input topic{} {} do{} not exist on {}. Topics there: {}. Fix --input-topics (or the job's \
-                 'topic'), or create {} (`transformer --init` creates the input topics too)",
-                if missing.len() > 1 { "s" } else { "" },
-                missing.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", "),
-                if missing.len() > 1 { "" } else { "es" },
-                cfg.brokers.join(","),
-                if existing.is_empty() {
-                    "none".to_owned()
-                } else {
-                    existing.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
-                },
-                if missing.len() > 1 { "them" } else { "it" },
-            )));
-        }
-        let client = Arc::new(client);
-        let sink = S::open(&cfg, &security).await?;
-        let log = runtime::kafka::partition_client(&client, &cfg.checkpoint_topic, 0).await?;
-        let (store, inputs) = match cfg.assignment() {
-            Assignment::Static => (
-                Positions::Topic(CheckpointStore::new(log, cfg.checkpoint_key())),
-                open_inputs(&client, &cfg.input_topics, cfg.instance, cfg.instances).await?,
-            ),
-            Assignment::Group => {
-                let log = CheckpointStore::new(log, format!("{}/group", cfg.group));
-                // The partitions come with the first join, below.
-                let group =
-                    crate::group::GroupStore::new(&cfg, &security, Arc::clone(&client), log, Arc::clone(&metrics));
-                (Positions::Group(Box::new(group)), Vec::new())
-            }
-        };
-        let layout = Layout::new(
-            cfg.plan(),
-            inputs.iter().map(Input::id).collect(),
-            cfg.given.contains("input_topics"),
-            cfg.max_record_bytes,
-            cfg.dead_letter_max_raw,
-        );
-        info!(sink = sink.name(), "writing to {}", sink.name());
-        let discovery = match cfg.discovery_interval() {
-            Some(every) => {
-                let known = runtime::kafka::topic_partitions(&client, &cfg.input_topics).await?;
-                Some(discover::Discovery::new(every, known))
-            }
-            None => None,
-        };
-        let mut p = Self::assemble(cfg, Some(client), layout, inputs, sink, store, metrics);
-        p.discovery = discovery;
-        // Join the group (if any) and recover. A server that fails meanwhile (a broker restarting while a group
-        // settles, which takes seconds) is retried like a connect, for --connect-timeout-secs; what retrying cannot
-        // fix (a checkpoint that does not decode, a ClickHouse table of another shape) stops the start at once.
-        let (started, wait) = (Instant::now(), p.cfg.connect_timeout());
-        let mut backoff = runtime::retry::Backoff::default();
-        loop {
-            let Err(e) = p.resync().await else { break };
-            let bad = matches!(&e, Error::Store(s) if matches!(**s, CheckpointError::Bad { .. }));
-            if bad || e.stops() || (!wait.is_zero() && started.elapsed() >= wait) {
-                return Err(e);
-            }
-            p.metrics.error(format!("starting: {e:#}"));
-            warn!(error = %format!("{e:#}"), "starting: recovery failed; retrying with backoff");
-            tokio::time::sleep(backoff.next_delay()).await;
-        }
-        Ok(Some(p))
-    }
 }
 
 impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
@@ -482,79 +382,6 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         committed?;
         self.ahead = Some(ahead);
         Ok(())
-    }
-
-    /// Writes a round's output, waits for every acknowledgement, then commits the positions after it, and only
-    /// then moves them ([`Pipeline::committed`]).
-    async fn write_and_commit(&mut self, out: S::Round, batch: Batch<()>) -> Result<()> {
-        let produce_started = Instant::now();
-        let (name, timeout) = (self.sink.name(), self.cfg.request_timeout());
-        within(timeout, name, "the write", self.sink.write(out)).await??;
-        self.metrics.produce_latency.observe(produce_started.elapsed());
-        #[cfg(feature = "failpoints")]
-        if self.cfg.crash_before_commit == Some(self.metrics.commits.load(Relaxed)) {
-            error!("--crash-before-commit: aborting between produce and commit");
-            std::process::abort();
-        }
-        #[cfg(feature = "failpoints")]
-        if let Some(ms) = self.cfg.delay_before_commit_ms {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-        }
-        let mut cp = self.checkpoint_at(self.checkpoint.next_offsets.clone());
-        for (input, n) in self.inputs.iter().zip(&batch.next) {
-            if let Some(n) = n {
-                cp.next_offsets.insert(input.key(), *n);
-            }
-        }
-        let commit_started = Instant::now();
-        match within(self.cfg.request_timeout(), "Kafka", "the checkpoint commit", self.store.commit(&cp)).await? {
-            Ok(()) => {}
-            Err(e @ (CheckpointError::Fenced(_) | CheckpointError::Replaced(_))) => {
-                let written = batch.records_out + batch.reasons.len() as u64;
-                self.metrics.group_fenced_records.fetch_add(written, Relaxed);
-                warn!(
-                    written,
-                    error = %e,
-                    "fenced: this round was written but its commit refused; the partitions' new owners may write \
-                     these records again (rejoining)"
-                );
-                return Err(e.into());
-            }
-            Err(e) => return Err(e.into()),
-        }
-        self.metrics.commit_latency.observe(commit_started.elapsed());
-        self.committed(batch, cp);
-        Ok(())
-    }
-
-    /// Books a committed round: only now do the offsets move; counters count.
-    fn committed(&mut self, batch: Batch<()>, cp: Checkpoint) {
-        for (input, n) in self.inputs.iter_mut().zip(&batch.next) {
-            if let Some(n) = n {
-                input.next_offset = *n;
-            }
-        }
-        self.checkpoint = cp;
-        let m = &self.metrics;
-        m.records_in.fetch_add(batch.records_in, Relaxed);
-        m.records_out.fetch_add(batch.records_out, Relaxed);
-        m.records_skipped.fetch_add(batch.records_skipped, Relaxed);
-        m.records_dropped.fetch_add(batch.records_dropped, Relaxed);
-        m.bytes_in.fetch_add(batch.bytes_in, Relaxed);
-        m.bytes_out.fetch_add(batch.bytes_out, Relaxed);
-        m.commits.fetch_add(1, Relaxed);
-        self.recent.push_back((batch.records_in, batch.reasons.len() as u64));
-        {
-            let mut parts = m.partitions.lock().expect("metrics lock poisoned");
-            for (input, n) in self.inputs.iter().zip(&batch.handled) {
-                parts.entry(input.id()).or_default().records += n;
-            }
-        }
-        for r in &batch.reasons {
-            m.dead_letter(r);
-        }
-        self.publish_gauges();
-        debug!(records = batch.records_in, written = batch.records_out, skipped = batch.records_skipped, "committed");
     }
 
     /// The dead-letter share of the recent window, when the cap is on, the window full, and the share over the cap.

@@ -379,7 +379,7 @@ impl Sink for JobSink {
         }
         let marked: Vec<Arc<PartitionClient>> =
             sinks.iter().flat_map(|t| t.iter()).chain(&self.dead.partitions).cloned().collect();
-        let rebuilt = crate::lost_checkpoints::rebuild(&sinks, &marked, inputs).await?;
+        let rebuilt = super::lost_checkpoints::rebuild(&sinks, &marked, inputs).await?;
         Ok(rebuilt.map(|r| Checkpoint {
             next_offsets: r.next_offsets,
             output_marks: r.output_marks,

@@ -14,6 +14,7 @@
 pub mod clickhouse;
 pub mod job_sink;
 pub mod kafka;
+pub mod lost_checkpoints;
 #[cfg(test)]
 pub mod memory;
 pub mod rowbinary;
@@ -82,7 +83,7 @@ pub trait Sink: Send + Sized + 'static {
     ) -> impl Future<Output = Result<Recovered>> + Send;
 
     /// With no checkpoint at all (lost ones), the checkpoint the sink's outputs say the last round would have
-    /// committed for `inputs`, to recover from as if it had been ([`crate::lost_checkpoints`]); `None` when they
+    /// committed for `inputs`, to recover from as if it had been ([`lost_checkpoints`]); `None` when they
     /// say nothing, and for sinks that find their positions otherwise.
     fn lost_checkpoint(&mut self, inputs: &[Input]) -> impl Future<Output = Result<Option<Checkpoint>>> + Send {
         let _ = inputs;

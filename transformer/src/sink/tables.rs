@@ -20,10 +20,10 @@ use job::ddl::{self, ChColumn};
 use job::plan::Sink as JobSinkDecl;
 use job::{MapError, Row};
 
+use super::lost_checkpoints::held_as_written;
 use super::rowbinary;
 use crate::config::{ClickHouseArgs, Config};
 use crate::error::{Error, Result};
-use crate::lost_checkpoints::held_as_written;
 use crate::ranges::Written;
 use crate::recovery::owner;
 use crate::source::{Input, Source};

@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 use rskafka::client::partition::{OffsetAt, PartitionClient};
 use tracing::{info, warn};
 
+use super::kafka::route;
 use crate::error::Error;
 use crate::recovery::{coordinates, owner};
-use crate::sink::kafka::route;
 use crate::source::{bounds, scan, tp_key, Input};
 
 /// How much later than the round that wrote it a record may say it was made (producer and transformer clocks
