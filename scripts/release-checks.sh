@@ -92,12 +92,18 @@ out=$( (CLICKHOUSE_DATABASE=etl KAFKA_BROKERS=kafka:9092 CLICKHOUSE_VERSION=curr
 rm -rf "$bodies"
 pass "$out"
 
-# 4c. A job's own tables (`transformer --job FILE schema`) on a current ClickHouse: the example job and a job with a
-# sink of every type, rows through each Kafka path value by value (see the script).
+# 4c. A job's own tables (`transformer --job FILE schema`) on a current ClickHouse: the example job, a job with a
+# sink of every type and a job of nested values, rows through each Kafka path and the direct sink's RowBinary for
+# each ClickHouse sink, value by value (see the script).
 for pair in "schema/jobs/shop.sql:transformer/tests/data/shop-records.jsonl" \
-  "transformer/tests/data/typed-job.sql:transformer/tests/data/typed-records.jsonl"; do
-  out=$(python3 "$ROOT/scripts/job-schema-check.py" "$BIN_DIR/transformer" "$ROOT/${pair%%:*}" "$ROOT/${pair#*:}" 2>&1) \
-    || fail "${pair%%:*}'s DDL on a current ClickHouse: $out"
+  "transformer/tests/data/typed-job.sql:transformer/tests/data/typed-records.jsonl" \
+  "transformer/tests/data/nested-job.sql:transformer/tests/data/nested-records.jsonl"; do
+  bodies=$(mktemp -d)
+  cargo run -q -p transformer --example job_insert_bodies -- "$ROOT/${pair%%:*}" "$ROOT/${pair#*:}" "$bodies" \
+    || fail "cargo run --example job_insert_bodies ${pair%%:*}"
+  out=$(python3 "$ROOT/scripts/job-schema-check.py" "$BIN_DIR/transformer" "$ROOT/${pair%%:*}" "$ROOT/${pair#*:}" \
+    "$bodies" 2>&1) || fail "${pair%%:*}'s DDL on a current ClickHouse: $out"
+  rm -rf "$bodies"
   pass "${pair%%:*}: $out"
 done
 

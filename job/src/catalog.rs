@@ -29,6 +29,8 @@ pub enum Meta {
     EventId,
     /// `etl.raw` STRING: the record's value as text
     Raw,
+    /// `headers` MAP<STRING, BYTES>: the record's headers (`MAP<STRING, STRING>` reads them as UTF-8 text)
+    Headers,
 }
 
 impl Meta {
@@ -43,13 +45,14 @@ impl Meta {
             "key" => (Meta::Key, Type::Bytes),
             "etl.event-id" => (Meta::EventId, Type::String),
             "etl.raw" => (Meta::Raw, Type::String),
+            "headers" => (Meta::Headers, Type::map(Type::Bytes, false)),
             _ => return None,
         })
     }
 
     /// The metadata keys, for messages.
     pub const KEYS: &'static str =
-        "topic, partition, offset, timestamp, timestamp-type, leader-epoch, key, etl.event-id, etl.raw";
+        "topic, partition, offset, timestamp, timestamp-type, leader-epoch, key, headers, etl.event-id, etl.raw";
 }
 
 /// A column of a declared table, checked.
@@ -216,7 +219,8 @@ impl Table {
                     let fits = *ty == natural
                         || natural.assignable_to(*ty)
                         || (natural.is_timestamp() && ty.is_timestamp())
-                        || (natural == Type::Bytes && *ty == Type::String);
+                        || (natural == Type::Bytes && *ty == Type::String)
+                        || (meta == Meta::Headers && matches!(ty, Type::Map(v) if v.ty == Type::String));
                     if !fits {
                         return Err(Problem::at(
                             c.name.pos,

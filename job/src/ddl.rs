@@ -38,10 +38,14 @@ pub struct DdlParams {
 pub enum Part {
     /// The value itself.
     Value,
-    /// A timestamp's whole seconds (18.16's DateTime).
+    /// A timestamp's whole seconds (18.16's DateTime); in a nested value, every timestamp's.
     Seconds,
     /// A timestamp's milliseconds within its second (18.16's `<name>_ms` UInt16).
     Millis,
+    /// On 18.16, field k of every element of an array of rows, or of every entry of a map (0 the key, 1 the
+    /// value): 18.16 splits a column of `Array(Tuple(…))` into one array per field (`items.sku`, `attrs.key`,
+    /// as its `Nested` columns are), so such a column is written as those arrays.
+    Sub(u16),
 }
 
 /// A column of a sink's ClickHouse table.
@@ -73,9 +77,30 @@ pub fn positions_view(table: &str) -> String {
     format!("_etl_positions_{table}")
 }
 
-/// The ClickHouse type of a value of `ty` (not Nullable).
+/// The ClickHouse type of a value of `ty` (not Nullable). Nested types: ARRAY is `Array`, ROW a `Tuple` (named on a
+/// current ClickHouse), MAP a `Map(String, …)`, on 18.16 (which has no Map) `Array(Tuple(String, …))`, the same
+/// bytes in RowBinary (a top-level column of it is split into arrays: [`Part::Sub`]). Their parts are `Nullable`
+/// where they may be NULL; a timestamp inside one is a
+/// `DateTime64(p)`, on 18.16 a `DateTime` of whole seconds.
 fn base_type(ty: Type, version: ClickHouseVersion) -> String {
     match ty {
+        Type::Array(e) => format!("Array({})", part_type(e.ty, e.nullable, version)),
+        Type::Map(e) => match version {
+            ClickHouseVersion::Current => format!("Map(String, {})", part_type(e.ty, e.nullable, version)),
+            ClickHouseVersion::V18 => format!("Array(Tuple(String, {}))", part_type(e.ty, e.nullable, version)),
+        },
+        Type::Row(fields) => {
+            let parts: Vec<String> = fields
+                .iter()
+                .map(|f| match version {
+                    ClickHouseVersion::Current => {
+                        format!("{} {}", quote(&f.name), part_type(f.ty, f.nullable, version))
+                    }
+                    ClickHouseVersion::V18 => part_type(f.ty, f.nullable, version),
+                })
+                .collect();
+            format!("Tuple({})", parts.join(", "))
+        }
         Type::String | Type::Bytes | Type::Null => "String".into(),
         Type::Boolean if version == ClickHouseVersion::V18 => "UInt8".into(),
         Type::Boolean => "Bool".into(),
@@ -91,6 +116,36 @@ fn base_type(ty: Type, version: ClickHouseVersion) -> String {
             ClickHouseVersion::V18 => "DateTime('UTC')".into(),
             ClickHouseVersion::Current => format!("DateTime64({}, 'UTC')", p.min(9)),
         },
+    }
+}
+
+/// The fields of a column 18.16 splits into one array per field ([`Part::Sub`]): a MAP's `key` and `value`, an
+/// array of rows' fields; `None` for any other type.
+fn split_on_v18(ty: Type) -> Option<Vec<(String, Type, bool)>> {
+    match ty {
+        Type::Map(value) => Some(vec![("key".into(), Type::String, false), ("value".into(), value.ty, value.nullable)]),
+        Type::Array(elem) => match elem.ty {
+            Type::Row(fields) => Some(fields.iter().map(|f| (f.name.clone(), f.ty, f.nullable)).collect()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The type of a part of a nested value.
+fn part_type(ty: Type, nullable: bool, version: ClickHouseVersion) -> String {
+    column_type(ty, nullable, version)
+}
+
+/// The type of a column (or a nested part) of `ty`: `Nullable` where it may be NULL, except for nested types,
+/// which ClickHouse does not allow inside `Nullable`: a NULL ARRAY or MAP is stored empty, a NULL ROW as a tuple of
+/// NULLs (its NOT NULL fields as their type's default).
+pub fn column_type(ty: Type, nullable: bool, version: ClickHouseVersion) -> String {
+    let base = base_type(ty, version);
+    if nullable && !ty.is_nested() {
+        format!("Nullable({base})")
+    } else {
+        base
     }
 }
 
@@ -111,8 +166,28 @@ pub fn columns(sink: &Sink, version: ClickHouseVersion) -> Vec<ChColumn> {
     let mut out = Vec::new();
     let kafka = matches!(sink.target, Target::Kafka { .. });
     for (i, c) in sink.columns.iter().enumerate() {
-        let ty = nullable(base_type(c.ty, version), c.nullable);
+        let ty = column_type(c.ty, c.nullable, version);
         let split = c.ty.is_timestamp() && version == ClickHouseVersion::V18 && !kafka;
+        if c.ty.is_nested() {
+            if version == ClickHouseVersion::V18 {
+                if let Some(fields) = split_on_v18(c.ty) {
+                    for (k, (field, ty, nullable)) in fields.into_iter().enumerate() {
+                        let ty = format!("Array({})", part_type(ty, nullable, version));
+                        out.push(ChColumn {
+                            name: format!("{}.{field}", c.name),
+                            ty,
+                            from: i,
+                            part: Part::Sub(k as u16),
+                        });
+                    }
+                    continue;
+                }
+            }
+            // Timestamps inside are whole seconds on 18.16 (its DateTime), in place.
+            let part = if version == ClickHouseVersion::V18 { Part::Seconds } else { Part::Value };
+            out.push(ChColumn { name: c.name.clone(), ty, from: i, part });
+            continue;
+        }
         out.push(ChColumn { name: c.name.clone(), ty, from: i, part: if split { Part::Seconds } else { Part::Value } });
         if split {
             let ty = nullable("UInt16".into(), c.nullable);
@@ -176,7 +251,7 @@ pub fn render_sink(sink: &Sink, p: &DdlParams) -> Result<Vec<String>, DdlError> 
         Target::Kafka { topic } => {
             stmts.push(create_table(sink, database, table, &cols, false, p.version)?);
             let topic = p.kafka_topic.as_deref().unwrap_or(topic);
-            stmts.extend(kafka_path(sink, topic, database, table, &cols, p));
+            stmts.extend(kafka_path(sink, topic, database, table, &cols, p)?);
         }
         Target::ClickHouse(_) => {
             stmts.push(create_table(sink, database, table, &cols, true, p.version)?);
@@ -285,13 +360,47 @@ fn order_by(sink: &Sink, columns: &[SinkColumn], version: ClickHouseVersion) -> 
 
 /// A Kafka sink's Kafka-engine table and materialized view: ClickHouse reads the topic's JSON (as Flink's format
 /// writes it) and moves each row into the stored table.
-fn kafka_path(sink: &Sink, topic: &str, database: &str, table: &str, cols: &[ChColumn], p: &DdlParams) -> Vec<String> {
+fn kafka_path(
+    sink: &Sink,
+    topic: &str,
+    database: &str,
+    table: &str,
+    cols: &[ChColumn],
+    p: &DdlParams,
+) -> Result<Vec<String>, DdlError> {
+    let version = match p.version {
+        ClickHouseVersion::V18 => "ClickHouse 18.16",
+        ClickHouseVersion::Current => "a current ClickHouse",
+    };
+    let direct =
+        "or write this sink to ClickHouse directly ('connector' = 'clickhouse'), which takes every nested type";
+    if let Some(c) = sink.columns.iter().find(|c| c.ty.is_nested() && !reads_nested(c.ty, p.version)) {
+        return Err(DdlError(format!(
+            "the Kafka sink {}'s column {} ({}) has no ClickHouse Kafka-engine reading on {version}: the Kafka table \
+             reads arrays of numbers, strings, booleans, decimals and dates (and, on a current ClickHouse, maps and \
+             rows of them) as Flink's JSON writes them. Change the column's type, {direct}",
+            sink.name, c.name, c.ty,
+        )));
+    }
+    // A current ClickHouse reads a JSON null into an Array as an empty one; 18.16 stops at it.
+    if let Some(c) = sink.columns.iter().find(|c| c.ty.is_nested() && c.nullable && p.version == ClickHouseVersion::V18)
+    {
+        return Err(DdlError(format!(
+            "the Kafka sink {}'s column {} ({}) may be NULL, and the Kafka table of ClickHouse 18.16 cannot read a \
+             JSON null as an array (its ingestion would stop there): declare it NOT NULL (a NULL is then that sink's \
+             dead letter), {direct}",
+            sink.name, c.name, c.ty,
+        )));
+    }
     let queue = format!("{table}_queue");
     let view = format!("{table}_mv");
     let queue_cols: Vec<String> = sink
         .columns
         .iter()
-        .map(|c| format!("    {} {}", quote(&c.name), nullable(queue_type(c.ty, p.version), c.nullable)))
+        .map(|c| {
+            let ty = nullable(queue_type(c.ty, p.version), c.nullable && !c.ty.is_nested());
+            format!("    {} {}", quote(&c.name), ty)
+        })
         .collect();
     let mut settings = vec![
         format!("kafka_broker_list = {}", literal(&p.kafka_broker)),
@@ -332,7 +441,21 @@ fn kafka_path(sink: &Sink, topic: &str, database: &str, table: &str, cols: &[ChC
         table = quote(table),
         queue = quote(&queue),
     );
-    vec![create_queue, create_view]
+    Ok(vec![create_queue, create_view])
+}
+
+/// Whether the Kafka table reads a nested value of `ty` from Flink's JSON as it is (JSONEachRow): parts that are
+/// JSON numbers, strings, booleans or dates; objects (ROW, MAP) on a current ClickHouse only.
+fn reads_nested(ty: Type, version: ClickHouseVersion) -> bool {
+    match ty {
+        Type::Array(e) => reads_nested(e.ty, version),
+        Type::Map(e) => version == ClickHouseVersion::Current && reads_nested(e.ty, version),
+        Type::Row(fields) => {
+            version == ClickHouseVersion::Current && fields.iter().all(|f| reads_nested(f.ty, version))
+        }
+        Type::Timestamp(_) | Type::TimestampLtz(_) | Type::Bytes | Type::Null => false,
+        _ => true,
+    }
 }
 
 /// The Kafka table's column type for a value as Flink's JSON format writes it: numbers, booleans (UInt8 reads

@@ -77,6 +77,20 @@ pub enum Expr {
     },
     /// A built-in function.
     Call(Func, Vec<Expr>, u32),
+    /// `array[i]`: the element at 1-based position i, NULL outside the array (as in Flink).
+    Item(Box<Expr>, Box<Expr>),
+    /// `map[key]`: the key's value, NULL for a key the map does not have.
+    Lookup(Box<Expr>, Box<Expr>),
+    /// `row.field`: the row's field at this index.
+    Field(Box<Expr>, u16),
+    /// `ARRAY[a, b, …]`.
+    MakeArray(Vec<Expr>),
+    /// `MAP[k1, v1, k2, v2, …]` (a repeated key keeps its last value).
+    MakeMap(Vec<Expr>),
+    /// `ROW(a, b, …)`.
+    MakeRow(Vec<Expr>),
+    /// `CARDINALITY(x)`: the number of elements of an array or entries of a map.
+    Cardinality(Box<Expr>),
 }
 
 /// A LIKE pattern.
@@ -243,8 +257,82 @@ impl Expr {
                 }
             }
             Expr::Call(f, args, site) => call(f, args, ctx, *site)?,
+            Expr::Item(..) | Expr::Lookup(..) | Expr::Field(..) => match self.part(ctx)? {
+                Part::In(v) => borrow(v),
+                Part::Own(v) => v,
+            },
+            Expr::MakeArray(items) => Val::Array(items.iter().map(|x| x.eval(ctx)).collect::<Result<_, _>>()?),
+            Expr::MakeRow(fields) => Val::Row(fields.iter().map(|x| x.eval(ctx)).collect::<Result<_, _>>()?),
+            Expr::MakeMap(args) => {
+                let mut entries: Vec<(Val<'r>, Val<'r>)> = Vec::with_capacity(args.len() / 2);
+                for pair in args.chunks(2) {
+                    let (k, v) = (pair[0].eval(ctx)?, pair[1].eval(ctx)?);
+                    match entries.iter_mut().find(|(key, _)| compare(key, &k) == Some(Ordering::Equal)) {
+                        Some(entry) => entry.1 = v,
+                        None => entries.push((k, v)),
+                    }
+                }
+                Val::Map(entries)
+            }
+            Expr::Cardinality(x) => match x.part(ctx)? {
+                Part::In(Val::Array(items)) => Val::Int(items.len() as i64),
+                Part::In(Val::Map(entries)) => Val::Int(entries.len() as i64),
+                Part::Own(Val::Array(items)) => Val::Int(items.len() as i64),
+                Part::Own(Val::Map(entries)) => Val::Int(entries.len() as i64),
+                _ => NULL,
+            },
         })
     }
+
+    /// The value of an access path (`col[1].name`, `m['k']`) found in place in the row where it is rooted at a
+    /// column, so that reading one element does not copy the whole array; anything else is evaluated.
+    fn part<'r>(&'r self, ctx: Ctx<'r>) -> Result<Part<'r>, Fail> {
+        let inside = |x: &'r Expr| -> Result<Part<'r>, Fail> { x.part(ctx) };
+        Ok(match self {
+            Expr::Col(i) => Part::In(&ctx.row[*i as usize]),
+            Expr::Field(x, k) => match inside(x)? {
+                Part::In(Val::Row(fields)) => Part::In(&fields[*k as usize]),
+                Part::Own(Val::Row(mut fields)) => Part::Own(fields.swap_remove(*k as usize)),
+                _ => Part::Own(NULL),
+            },
+            Expr::Item(x, index) => {
+                let Val::Int(i) = index.eval(ctx)? else { return Ok(Part::Own(NULL)) };
+                let at = usize::try_from(i).ok().and_then(|i| i.checked_sub(1));
+                match (inside(x)?, at) {
+                    (Part::In(Val::Array(items)), Some(at)) if at < items.len() => Part::In(&items[at]),
+                    (Part::Own(Val::Array(mut items)), Some(at)) if at < items.len() => {
+                        Part::Own(items.swap_remove(at))
+                    }
+                    _ => Part::Own(NULL),
+                }
+            }
+            Expr::Lookup(x, key) => {
+                let key = key.eval(ctx)?;
+                if key.is_null() {
+                    return Ok(Part::Own(NULL));
+                }
+                let same = |k: &Val<'_>| compare(k, &key) == Some(Ordering::Equal);
+                match inside(x)? {
+                    Part::In(Val::Map(entries)) => match entries.iter().find(|(k, _)| same(k)) {
+                        Some((_, v)) => Part::In(v),
+                        None => Part::Own(NULL),
+                    },
+                    Part::Own(Val::Map(entries)) => match entries.into_iter().find(|(k, _)| same(k)) {
+                        Some((_, v)) => Part::Own(v),
+                        None => Part::Own(NULL),
+                    },
+                    _ => Part::Own(NULL),
+                }
+            }
+            other => Part::Own(other.eval(ctx)?),
+        })
+    }
+}
+
+/// A value found in the row (borrowed as it is) or computed.
+enum Part<'r> {
+    In(&'r Val<'r>),
+    Own(Val<'r>),
 }
 
 /// A slot's value for an expression: strings and bytes borrowed from the row, never copied.
@@ -263,6 +351,10 @@ fn borrow<'r>(v: &'r Val<'r>) -> Val<'r> {
         Val::Dec(v, s) => Val::Dec(*v, *s),
         Val::Date(d) => Val::Date(*d),
         Val::Ts(ms) => Val::Ts(*ms),
+        // Nested values are copied with their strings borrowed (only jobs that read them pay for it).
+        Val::Array(items) => Val::Array(items.iter().map(borrow).collect()),
+        Val::Map(entries) => Val::Map(entries.iter().map(|(k, v)| (borrow(k), borrow(v))).collect()),
+        Val::Row(fields) => Val::Row(fields.iter().map(borrow).collect()),
     }
 }
 

@@ -23,6 +23,9 @@ use std::borrow::Cow;
 
 use serde_json::value::RawValue;
 
+use crate::types::Type;
+use crate::value::Val;
+
 /// Why a value could not be read as the declared type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -34,6 +37,31 @@ pub enum Refusal {
     LoneSurrogate,
     /// A string that is not in the form the type needs (what it needs, and the text cut to 64 characters).
     Text(&'static str, String),
+    /// A ROW's field absent under `json.fail-on-missing-field` (inside an [`Refusal::Inside`]).
+    Missing,
+    /// A part of a nested value (`[2]`, `['key']`, `.field`, as a path from its parent), of this type, refused
+    /// for this reason.
+    Inside(String, Type, Box<Refusal>),
+}
+
+/// `raw` as a value of the scalar type `ty`: `None` for null. (Nested types: [`crate::nested::read`].)
+pub(crate) fn scalar(raw: &RawValue, ty: Type) -> Result<Option<Val<'_>>, Refusal> {
+    match ty {
+        Type::String => string(raw).map(|v| v.map(Val::Str)),
+        Type::BigInt => bigint(raw).map(|v| v.map(Val::Int)),
+        Type::Int => int(raw, 32).map(|v| v.map(Val::Int)),
+        Type::SmallInt => int(raw, 16).map(|v| v.map(Val::Int)),
+        Type::TinyInt => int(raw, 8).map(|v| v.map(Val::Int)),
+        Type::Double => double(raw).map(|v| v.map(Val::Double)),
+        Type::Float => double(raw).map(|v| v.map(|x| Val::Double(f64::from(x as f32)))),
+        Type::Boolean => boolean(raw).map(|v| v.map(Val::Bool)),
+        Type::Decimal(p, s) => decimal(raw, p, s).map(|v| v.map(|x| Val::Dec(x, s))),
+        Type::Timestamp(_) | Type::TimestampLtz(_) => timestamp(raw).map(|v| v.map(Val::Ts)),
+        Type::Date => date(raw).map(|v| v.map(Val::Date)),
+        Type::Bytes => bytes(raw).map(|v| v.map(|b| Val::Bytes(Cow::Owned(b)))),
+        Type::Null => Ok(None),
+        Type::Array(_) | Type::Map(_) | Type::Row(_) => unreachable!("nested types are read by crate::nested"),
+    }
 }
 
 /// One raw JSON value, by kind.

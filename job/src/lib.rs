@@ -21,6 +21,7 @@ pub mod expr;
 pub mod flink_json;
 pub mod func;
 pub mod map;
+pub(crate) mod nested;
 pub mod parse;
 pub mod plan;
 pub mod read;

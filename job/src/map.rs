@@ -11,7 +11,8 @@ use serde_json::value::RawValue;
 use crate::catalog::Meta;
 use crate::error::MapError;
 use crate::expr::{Ctx, Fail, Res};
-use crate::flink_json::{self, Refusal};
+use crate::flink_json::Refusal;
+use crate::nested::Rules;
 use crate::plan::{Field, Plan, Sink, Slot, Source};
 use crate::read::read_fields;
 use crate::types::Type;
@@ -32,7 +33,12 @@ pub struct Record<'a> {
     pub key: Option<&'a [u8]>,
     /// Its value (`None`: a tombstone).
     pub value: Option<&'a [u8]>,
+    /// Its headers, if the caller has them (read only by a job that declares the `headers` metadata).
+    pub headers: Option<&'a Headers>,
 }
+
+/// A record's headers, as the Kafka client gives them.
+pub type Headers = std::collections::BTreeMap<String, Vec<u8>>;
 
 /// A row for a sink.
 #[derive(Debug, Clone, Copy)]
@@ -185,7 +191,7 @@ impl Plan {
         raw.resize(src.fields.len(), None);
         if let Err(err) = read_fields(text, &src.fields, &mut raw) {
             // Flink reads with ALLOW_UNESCAPED_CONTROL_CHARS: retry with raw control characters escaped.
-            match flink_json::escape_raw_control_chars(text) {
+            match crate::flink_json::escape_raw_control_chars(text) {
                 Some(e) => {
                     escaped = e;
                     raw.fill(None);
@@ -352,6 +358,14 @@ fn metadata<'a>(meta: Meta, ty: Type, rec: &Record<'a>, text: &'a str, event_id:
             Some(k) => Val::Bytes(Cow::Borrowed(k)),
         },
         Meta::EventId => Val::Str(Cow::Borrowed(event_id)),
+        Meta::Headers => {
+            let text = matches!(ty, Type::Map(v) if v.ty == Type::String);
+            let entries = rec.headers.into_iter().flatten().map(|(k, v)| {
+                let v = if text { Val::Str(String::from_utf8_lossy(v)) } else { Val::Bytes(Cow::Borrowed(v)) };
+                (Val::Str(Cow::Borrowed(k.as_str())), v)
+            });
+            Val::Map(entries.collect())
+        }
         Meta::Raw => Val::Str(Cow::Borrowed(text)),
     }
 }
@@ -366,21 +380,8 @@ fn field<'a>(f: &Field, raw: Option<&'a RawValue>, src: &Source) -> Result<Val<'
             Ok(missing)
         };
     };
-    let read = match f.ty {
-        Type::String => flink_json::string(raw).map(|v| v.map(Val::Str)),
-        Type::BigInt => flink_json::bigint(raw).map(|v| v.map(Val::Int)),
-        Type::Int => flink_json::int(raw, 32).map(|v| v.map(Val::Int)),
-        Type::SmallInt => flink_json::int(raw, 16).map(|v| v.map(Val::Int)),
-        Type::TinyInt => flink_json::int(raw, 8).map(|v| v.map(Val::Int)),
-        Type::Double => flink_json::double(raw).map(|v| v.map(Val::Double)),
-        Type::Float => flink_json::double(raw).map(|v| v.map(|x| Val::Double(f64::from(x as f32)))),
-        Type::Boolean => flink_json::boolean(raw).map(|v| v.map(Val::Bool)),
-        Type::Decimal(p, s) => flink_json::decimal(raw, p, s).map(|v| v.map(|x| Val::Dec(x, s))),
-        Type::Timestamp(_) | Type::TimestampLtz(_) => flink_json::timestamp(raw).map(|v| v.map(Val::Ts)),
-        Type::Date => flink_json::date(raw).map(|v| v.map(Val::Date)),
-        Type::Bytes => flink_json::bytes(raw).map(|v| v.map(|b| Val::Bytes(Cow::Owned(b)))),
-        Type::Null => Ok(None),
-    };
+    let rules = Rules { ignore_parse_errors: src.ignore_parse_errors, fail_on_missing: src.fail_on_missing };
+    let read = crate::nested::read(raw, f.ty, rules);
     match read {
         Ok(Some(v)) => Ok(v),
         Ok(None) if f.not_null => Err(MapError::MissingField(f.name.clone())),
@@ -390,11 +391,17 @@ fn field<'a>(f: &Field, raw: Option<&'a RawValue>, src: &Source) -> Result<Val<'
     }
 }
 
-/// A refusal as the dead letter's error, naming the field.
+/// A refusal as the dead letter's error, naming the field (and the part of it, in a nested value).
 fn refusal_error(f: &Field, refusal: Refusal) -> MapError {
-    let field = f.name.clone();
+    refusal_at(f.name.clone(), f.ty, refusal)
+}
+
+/// [`refusal_error`] for the field or part `field` of type `ty`.
+fn refusal_at(field: String, ty: Type, refusal: Refusal) -> MapError {
     match refusal {
-        Refusal::Kind(got) => MapError::WrongType { field, expected: expected(f.ty), got },
+        Refusal::Inside(path, part, why) => refusal_at(format!("{field}{path}"), part, *why),
+        Refusal::Missing => MapError::MissingField(field),
+        Refusal::Kind(got) => MapError::WrongType { field, expected: expected(ty), got },
         Refusal::Number(text) => MapError::BadNumber { field, text },
         Refusal::LoneSurrogate => MapError::InvalidJson(format!("field {field} has a lone UTF-16 surrogate escape")),
         Refusal::Text(expected, text) => MapError::BadText { field, expected, text },
@@ -413,6 +420,8 @@ fn expected(ty: Type) -> &'static str {
         Type::Date => "a date string",
         Type::Bytes => "a base64 string",
         Type::Null => "null",
+        Type::Array(_) => "an array",
+        Type::Map(_) | Type::Row(_) => "an object",
     }
 }
 

@@ -1,8 +1,13 @@
 //! The SQL types a job can declare and compute with, as Flink names them, and which of them convert into which.
 
+use std::any::Any;
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 
 /// A logical type. Nullability is tracked beside it ([`Column::nullable`](crate::plan::Column)), as in Flink.
+///
+/// The nested types (ARRAY, MAP, ROW) point at their parts, interned for the life of the process ([`intern`]): a
+/// job declares a handful of them, once, and the type stays `Copy` like the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Type {
     /// `STRING`, `VARCHAR(n)`, `CHAR(n)` (lengths are accepted and not enforced).
@@ -33,9 +38,83 @@ pub enum Type {
     Bytes,
     /// The type of a bare `NULL` literal, before it meets the type it is used as.
     Null,
+    /// `ARRAY<T>`: its element.
+    Array(&'static Elem),
+    /// `MAP<STRING, T>`: its value (the JSON format's keys are strings, never NULL).
+    Map(&'static Elem),
+    /// `ROW<name T, …>`: its fields, in order.
+    Row(&'static [RowField]),
+}
+
+/// The element type of an ARRAY, or the value type of a MAP.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Elem {
+    /// Its type.
+    pub ty: Type,
+    /// Whether it may be NULL (unless declared NOT NULL).
+    pub nullable: bool,
+}
+
+/// A field of a ROW.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct RowField {
+    /// Its name (the JSON key it is read from and written as).
+    pub name: String,
+    /// Its type.
+    pub ty: Type,
+    /// Whether it may be NULL (unless declared NOT NULL).
+    pub nullable: bool,
+}
+
+/// `v`, kept for the life of the process; an equal value interned before is given back instead (types are
+/// declared once per job, so this holds a few entries).
+fn intern<T: PartialEq + Send + Sync + 'static>(v: T) -> &'static T {
+    static TABLE: Mutex<Vec<&'static (dyn Any + Send + Sync)>> = Mutex::new(Vec::new());
+    let mut table = TABLE.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(found) = table.iter().find_map(|t| t.downcast_ref::<T>().filter(|t| **t == v)) {
+        return found;
+    }
+    let kept: &'static T = Box::leak(Box::new(v));
+    table.push(kept);
+    kept
 }
 
 impl Type {
+    /// `ARRAY<ty>` (`ty NOT NULL` when `nullable` is false).
+    pub fn array(ty: Type, nullable: bool) -> Type {
+        Type::Array(intern(Elem { ty, nullable }))
+    }
+
+    /// `MAP<STRING, ty>`.
+    pub fn map(ty: Type, nullable: bool) -> Type {
+        Type::Map(intern(Elem { ty, nullable }))
+    }
+
+    /// `ROW<fields>`.
+    pub fn row(fields: Vec<RowField>) -> Type {
+        Type::Row(intern(fields).as_slice())
+    }
+
+    /// Whether the type is ARRAY, MAP or ROW.
+    pub fn is_nested(self) -> bool {
+        matches!(self, Type::Array(_) | Type::Map(_) | Type::Row(_))
+    }
+
+    /// Whether values of the two types have the same representation, nested types part by part: integers of any
+    /// width, timestamps of any precision, decimals of one scale. An INSERT takes such a value as it is.
+    pub fn same_repr(self, other: Type) -> bool {
+        use Type::*;
+        match (self, other) {
+            (a, b) if a == b => true,
+            (a, b) if a.is_integer() && b.is_integer() => true,
+            (a, b) if a.is_timestamp() && b.is_timestamp() => true,
+            (Decimal(_, s), Decimal(_, t)) => s == t,
+            (Array(a), Array(b)) | (Map(a), Map(b)) => a.ty.same_repr(b.ty),
+            (Row(a), Row(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.ty.same_repr(y.ty)),
+            _ => false,
+        }
+    }
+
     /// Whether the type is an exact or approximate number.
     pub fn is_numeric(self) -> bool {
         self.is_integer() || matches!(self, Type::Float | Type::Double | Type::Decimal(..))
@@ -113,6 +192,17 @@ impl Type {
             (x, Decimal(..)) if x.is_integer() || matches!(x, Decimal(..)) => true,
             (Timestamp(_), Timestamp(_)) | (TimestampLtz(_), TimestampLtz(_)) => true,
             (Timestamp(_), TimestampLtz(_)) | (TimestampLtz(_), Timestamp(_)) => true,
+            // A nested value is taken part by part as it is: its parts must convert without a CAST.
+            (Array(_) | Map(_) | Row(_), _) => self.same_repr(to) && self.parts_assignable_to(to),
+            _ => false,
+        }
+    }
+
+    /// Whether each part of a nested type is assignable to the other's part (widening integers, say).
+    fn parts_assignable_to(self, to: Type) -> bool {
+        match (self, to) {
+            (Type::Array(a), Type::Array(b)) | (Type::Map(a), Type::Map(b)) => a.ty.assignable_to(b.ty),
+            (Type::Row(a), Type::Row(b)) => a.iter().zip(b).all(|(x, y)| x.ty.assignable_to(y.ty)),
             _ => false,
         }
     }
@@ -124,6 +214,7 @@ impl Type {
             return true;
         }
         match (self, to) {
+            (x, y) if x.is_nested() || y.is_nested() => false,
             (_, String) | (String, _) => true,
             (x, y) if x.is_numeric() && y.is_numeric() => true,
             (Boolean, y) | (y, Boolean) if y.is_numeric() => true,
@@ -151,7 +242,25 @@ impl fmt::Display for Type {
             Type::TimestampLtz(p) => write!(f, "TIMESTAMP_LTZ({p})"),
             Type::Bytes => f.write_str("BYTES"),
             Type::Null => f.write_str("NULL"),
+            Type::Array(e) => write!(f, "ARRAY<{}{}>", e.ty, not_null(e.nullable)),
+            Type::Map(e) => write!(f, "MAP<STRING, {}{}>", e.ty, not_null(e.nullable)),
+            Type::Row(fields) => {
+                f.write_str("ROW<")?;
+                for (i, field) in fields.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}`{}` {}{}", field.name.replace('`', "``"), field.ty, not_null(field.nullable))?;
+                }
+                f.write_str(">")
+            }
         }
+    }
+}
+
+fn not_null(nullable: bool) -> &'static str {
+    if nullable {
+        ""
+    } else {
+        " NOT NULL"
     }
 }
 
@@ -171,5 +280,22 @@ mod tests {
         assert!(!Type::String.assignable_to(Type::Int));
         assert!(Type::String.castable_to(Type::Timestamp(3)));
         assert!(!Type::Date.castable_to(Type::Int));
+    }
+
+    #[test]
+    fn nested_types_are_interned_and_printed_as_flink_writes_them() {
+        let a = Type::array(Type::Int, true);
+        assert_eq!(a, Type::array(Type::Int, true));
+        assert!(matches!((a, Type::array(Type::Int, true)), (Type::Array(x), Type::Array(y)) if std::ptr::eq(x, y)));
+        assert_ne!(a, Type::array(Type::Int, false));
+        let row = Type::row(vec![
+            RowField { name: "id".into(), ty: Type::BigInt, nullable: false },
+            RowField { name: "tags".into(), ty: Type::map(a, true), nullable: true },
+        ]);
+        assert_eq!(row.to_string(), "ROW<`id` BIGINT NOT NULL, `tags` MAP<STRING, ARRAY<INT>>>");
+        assert!(a.assignable_to(Type::array(Type::BigInt, true)));
+        assert!(!Type::array(Type::BigInt, true).assignable_to(a));
+        assert!(!a.assignable_to(Type::array(Type::String, true)));
+        assert!(!a.castable_to(Type::String) && a.castable_to(a));
     }
 }

@@ -26,6 +26,12 @@ pub enum Val<'r> {
     Str(Cow<'r, str>),
     /// BYTES.
     Bytes(Cow<'r, [u8]>),
+    /// ARRAY: the elements, in order.
+    Array(Vec<Val<'r>>),
+    /// MAP: the entries, in the order they were read (a key once, with its last value); keys are STRING.
+    Map(Vec<(Val<'r>, Val<'r>)>),
+    /// ROW: one value per declared field, in order.
+    Row(Vec<Val<'r>>),
 }
 
 /// Why a value is NULL.
@@ -88,6 +94,9 @@ impl<'r> Val<'r> {
             Val::Ts(t) => Val::Ts(t),
             Val::Str(s) => Val::Str(Cow::Owned(s.into_owned())),
             Val::Bytes(b) => Val::Bytes(Cow::Owned(b.into_owned())),
+            Val::Array(items) => Val::Array(items.into_iter().map(Val::into_owned).collect()),
+            Val::Map(entries) => Val::Map(entries.into_iter().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()),
+            Val::Row(fields) => Val::Row(fields.into_iter().map(Val::into_owned).collect()),
         }
     }
 }
@@ -386,6 +395,12 @@ mod tests {
         assert_eq!(rescale(-1235, 2, 1), Some(-124));
         assert_eq!(rescale(12, 1, 3), Some(1200));
         assert!(fits(99_999, 5) && !fits(100_000, 5));
+    }
+
+    /// Nested values did not make every value larger: the row's slots stay 32 bytes.
+    #[test]
+    fn a_value_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<Val<'_>>(), 32);
     }
 
     #[test]

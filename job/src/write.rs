@@ -6,7 +6,7 @@
 
 use crate::catalog::SinkColumn;
 use crate::func::time;
-use crate::types::Type;
+use crate::types::{RowField, Type};
 use crate::value::{decimal_java, push_java_double, Val};
 
 /// Appends the row `values` of a sink's `columns` as one JSON object; `keys` are [`json_keys`] of the columns.
@@ -85,6 +85,56 @@ pub fn write_value(ty: Type, v: &Val<'_>, out: &mut Vec<u8>) {
             out.push(b'"');
             out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(b).as_bytes());
             out.push(b'"');
+        }
+        Val::Array(items) => {
+            let elem = match ty {
+                Type::Array(e) => e.ty,
+                _ => Type::Null,
+            };
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(elem, item, out);
+            }
+            out.push(b']');
+        }
+        Val::Map(entries) => {
+            let value = match ty {
+                Type::Map(e) => e.ty,
+                _ => Type::Null,
+            };
+            out.push(b'{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                // Keys are STRING; written as text whatever they hold.
+                match k {
+                    Val::Str(s) => push_json_string(out, s),
+                    other => push_json_string(out, &crate::func::cast::to_string(other.clone(), Type::String)),
+                }
+                out.push(b':');
+                write_value(value, v, out);
+            }
+            out.push(b'}');
+        }
+        Val::Row(values) => {
+            let fields: &[RowField] = match ty {
+                Type::Row(f) => f,
+                _ => &[],
+            };
+            out.push(b'{');
+            for (i, (f, v)) in fields.iter().zip(values).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_json_string(out, &f.name);
+                out.push(b':');
+                write_value(f.ty, v, out);
+            }
+            out.push(b'}');
         }
     }
 }

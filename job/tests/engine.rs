@@ -16,6 +16,7 @@ fn run(plan: &Plan, topic: &str, value: &str) -> Vec<Outcome> {
         timestamp_ms: 1_623_760_245_123,
         key: Some(b"k-1"),
         value: Some(value.as_bytes()),
+        headers: None,
     };
     plan.map_owned(&rec, 1 << 20, 0)
 }
@@ -209,8 +210,15 @@ fn expressions_over_the_topic_alone_follow_the_topic() {
     ];
     let mut shared = Vec::new();
     for (i, (topic, value)) in records.iter().enumerate() {
-        let rec =
-            Record { topic, partition: 0, offset: i as i64, timestamp_ms: 0, key: None, value: Some(value.as_bytes()) };
+        let rec = Record {
+            topic,
+            partition: 0,
+            offset: i as i64,
+            timestamp_ms: 0,
+            key: None,
+            value: Some(value.as_bytes()),
+            headers: None,
+        };
         let mut rows = Rows(Vec::new(), names.clone());
         p.map_with(&mut scratch, 0, &rec, 1 << 20, 1_000 * i as i64, &mut rows);
         assert_eq!(rows.0, p.map_owned(&rec, 1 << 20, 1_000 * i as i64), "record {i}");
@@ -274,4 +282,127 @@ fn json_query_in_a_job_with_wrappers_and_behaviours() {
     )
     .expect_err("RETURNING ARRAY is not there yet");
     assert!(e.to_string().contains("not supported yet"), "{e}");
+}
+
+/// ROW, ARRAY and MAP columns: read from nested JSON as Flink's format reads them, taken apart with `row.field`,
+/// `array[i]`, `map['key']` and CARDINALITY, built with ARRAY[…], MAP[…] and ROW(…), and written back as Flink's
+/// JSON writes them; a part that does not convert is a dead letter naming it.
+#[test]
+fn nested_rows_arrays_and_maps_are_read_taken_apart_built_and_written() {
+    let p = plan(
+        "CREATE TABLE src (
+           id BIGINT,
+           items ARRAY<ROW<sku STRING, qty INT NOT NULL, price DECIMAL(10, 2)>>,
+           attrs MAP<STRING, STRING>,
+           customer ROW(name STRING, address ROW<city STRING, zip STRING>),
+           tags ARRAY<STRING>,
+           seen ARRAY<TIMESTAMP(3)>
+         ) WITH ('connector' = 'kafka', 'topic' = 'orders', 'format' = 'json');
+         CREATE TABLE out (
+           id BIGINT, first_sku STRING, n INT, city STRING, color STRING, missing STRING, beyond STRING,
+           tags ARRAY<STRING>, customer ROW<name STRING, address ROW<city STRING, zip STRING>>,
+           attrs MAP<STRING, STRING>, made ARRAY<BIGINT>, pair ROW<a INT, b STRING>, m MAP<STRING, INT>,
+           seen ARRAY<TIMESTAMP(3)>
+         ) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');
+         INSERT INTO out SELECT id, items[1].sku, CARDINALITY(items), customer.address.city, attrs['color'],
+           attrs['size'], tags[3], tags, customer, attrs, ARRAY[1, id], ROW(1, 'x'), MAP['a', 1, 'b', 2, 'a', 3], seen
+         FROM src;",
+    );
+    let value = r#"{"id": 7, "items": [{"sku": "A-1", "qty": "2", "price": 9.999}, {"qty": 1}],
+        "attrs": {"color": "red", "n": 5}, "customer": {"address": {"zip": "10115", "city": "Berlin"}, "name": "Ada"},
+        "tags": ["x", null], "seen": ["2024-05-01 10:00:00.250", null]}"#;
+    let out = run(&p, "orders", value);
+    assert_eq!(
+        rows(&out),
+        [(
+            "out".to_string(),
+            concat!(
+                r#"{"id":7,"first_sku":"A-1","n":2,"city":"Berlin","color":"red","missing":null,"beyond":null,"#,
+                r#""tags":["x",null],"customer":{"name":"Ada","address":{"city":"Berlin","zip":"10115"}},"#,
+                r#""attrs":{"color":"red","n":"5"},"made":[1,7],"pair":{"a":1,"b":"x"},"m":{"a":3,"b":2},"#,
+                r#""seen":["2024-05-01 10:00:00.25",null]}"#
+            )
+            .to_string()
+        )]
+    );
+    // A part that does not convert: the record is a dead letter naming the part.
+    let out = run(&p, "orders", r#"{"id": 1, "items": [{"qty": 1}, {"qty": "many"}]}"#);
+    let [Outcome::Dead { error, .. }] = &out[..] else { panic!("{out:?}") };
+    assert!(error.to_string().contains("items[2].qty"), "{error}");
+    // The wrong kind of JSON for a nested column.
+    let out = run(&p, "orders", r#"{"id": 1, "customer": [1]}"#);
+    let [Outcome::Dead { error, .. }] = &out[..] else { panic!("{out:?}") };
+    assert!(error.to_string().contains("customer") && error.to_string().contains("an object"), "{error}");
+    // What the planner refuses, with its position.
+    for (sql, says) in [
+        ("SELECT id[1] FROM src", "[ ] reads an ARRAY or a MAP"),
+        ("SELECT tags['a'] FROM src", "an integer is needed"),
+        ("SELECT customer.nope FROM src", "has no field nope"),
+        ("SELECT tags = tags FROM src", "is not supported"),
+        ("SELECT CARDINALITY(id) FROM src", "CARDINALITY counts"),
+        ("SELECT CAST(tags AS STRING) FROM src", "cannot cast ARRAY<STRING> to STRING"),
+    ] {
+        let e = Plan::new(
+            "job.sql",
+            &format!(
+                "CREATE TABLE src (id BIGINT, tags ARRAY<STRING>, customer ROW<name STRING>)
+                   WITH ('connector' = 'kafka', 'topic' = 'orders', 'format' = 'json');
+                 CREATE TABLE out (x STRING) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');
+                 INSERT INTO out {sql};"
+            ),
+        )
+        .expect_err(sql);
+        assert!(e.to_string().contains(says), "{sql}: {e}");
+    }
+    let e = Plan::new(
+        "job.sql",
+        "CREATE TABLE src (m MAP<INT, STRING>) WITH ('connector' = 'kafka', 'topic' = 'orders', 'format' = 'json');",
+    )
+    .expect_err("map keys");
+    assert!(e.to_string().contains("keys are strings"), "{e}");
+}
+
+/// The `headers` metadata: a MAP<STRING, BYTES> of the record's headers (or MAP<STRING, STRING>, read as UTF-8), an
+/// empty map for a record without headers; read with `headers['name']`.
+#[test]
+fn the_headers_metadata_is_a_map_of_the_records_headers() {
+    let p = plan(
+        "CREATE TABLE src (id BIGINT, h MAP<STRING, STRING> METADATA FROM 'headers' VIRTUAL,
+           `headers` MAP<STRING, BYTES> METADATA)
+         WITH ('connector' = 'kafka', 'topic' = 'orders', 'format' = 'json');
+         CREATE TABLE out (id BIGINT, trace STRING, raw BYTES, n INT, h MAP<STRING, STRING>)
+         WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');
+         INSERT INTO out SELECT id, h['trace-id'], `headers`['bin'], CARDINALITY(`headers`), h FROM src;",
+    );
+    let headers: job::map::Headers =
+        [("trace-id".to_string(), b"abc".to_vec()), ("bin".to_string(), vec![0xff, 0x00])].into_iter().collect();
+    let rec = |headers| Record {
+        topic: "orders",
+        partition: 0,
+        offset: 1,
+        timestamp_ms: 0,
+        key: None,
+        value: Some(br#"{"id": 5}"#),
+        headers,
+    };
+    assert_eq!(
+        rows(&p.map_owned(&rec(Some(&headers)), 1 << 20, 0)),
+        [(
+            "out".to_string(),
+            // A header that is not UTF-8, read as STRING: U+FFFD for the byte that is not (Jackson writes it as is).
+            "{\"id\":5,\"trace\":\"abc\",\"raw\":\"/wA=\",\"n\":2,\"h\":{\"bin\":\"\u{FFFD}\\u0000\",\"trace-id\":\"abc\"}}"
+                .to_string()
+        )]
+    );
+    assert_eq!(
+        rows(&p.map_owned(&rec(None), 1 << 20, 0)),
+        [("out".to_string(), r#"{"id":5,"trace":null,"raw":null,"n":0,"h":{}}"#.to_string())]
+    );
+    let e = Plan::new(
+        "job.sql",
+        "CREATE TABLE src (h MAP<STRING, INT> METADATA FROM 'headers')
+         WITH ('connector' = 'kafka', 'topic' = 'orders', 'format' = 'json');",
+    )
+    .expect_err("headers of INT");
+    assert!(e.to_string().contains("metadata 'headers' is MAP<STRING, BYTES NOT NULL>"), "{e}");
 }

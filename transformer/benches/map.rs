@@ -53,7 +53,8 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("map");
     group.throughput(Throughput::Elements(1));
     for (topic, value) in samples() {
-        let rec = Record { topic, partition: 0, offset: 42, timestamp_ms: 0, key: None, value: Some(&value) };
+        let rec =
+            Record { topic, partition: 0, offset: 42, timestamp_ms: 0, key: None, value: Some(&value), headers: None };
         let mut json = Json { out: Vec::with_capacity(1024), write: true };
         group.bench_function(format!("{topic}/map_and_write_json"), |b| {
             b.iter(|| {

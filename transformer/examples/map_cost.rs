@@ -60,6 +60,7 @@ fn main() {
             timestamp_ms: 0,
             key: None,
             value: Some(value),
+            headers: None,
         };
         plan.map_with(&mut scratch, 0, &rec, 1 << 20, 0, &mut json);
     }

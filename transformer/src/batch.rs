@@ -172,6 +172,7 @@ pub fn prepare<R: Collect>(
                 timestamp_ms: r.record.timestamp.timestamp_millis(),
                 key: r.record.key.as_deref(),
                 value,
+                headers: Some(&r.record.headers),
             };
             let mut emit = Emitter { batch: &mut b, layout, src, value, now_ms, held: held.as_deref() };
             for &source in &layout.sources[idx] {

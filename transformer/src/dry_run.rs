@@ -1,6 +1,6 @@
 //! `transformer run-job`: the job over records read from a file, with no broker, printing what a pipeline would
 //! write. Each input line is one record, `{"topic", "partition", "offset", "value"}` (`value` the raw text, null for
-//! a tombstone; `timestamp` in epoch milliseconds and `key` optional); each output line is a row
+//! a tombstone; `timestamp` in epoch milliseconds, `key` and `headers` (an object of text values) optional); each output line is a row
 //! (`{"sink", "source", "target", "value"}`, `target` where a pipeline with these flags writes it,
 //! `kafka:<topic>` or `clickhouse:<database>.<table>`, `value` the exact text a Kafka sink writes), a dead letter
 //! (`{"dead_letter": {…}}`) or a row dropped by the NOT NULL enforcer (`{"dropped": {…}}`).
@@ -29,6 +29,8 @@ struct Line {
     timestamp: Option<i64>,
     #[serde(default)]
     key: Option<String>,
+    #[serde(default)]
+    headers: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// Maps every record of `input` (`-`: standard input) through `plan`, writing the outcomes to `out`; `targets`
@@ -60,6 +62,8 @@ pub fn run(
                 n + 1
             ))
         })?;
+        let headers: Option<job::map::Headers> =
+            rec.headers.as_ref().map(|h| h.iter().map(|(k, v)| (k.clone(), v.clone().into_bytes())).collect());
         let record = Record {
             topic: &rec.topic,
             partition: rec.partition,
@@ -67,6 +71,7 @@ pub fn run(
             timestamp_ms: rec.timestamp.unwrap_or(now_ms),
             key: rec.key.as_deref().map(str::as_bytes),
             value: rec.value.as_deref().map(str::as_bytes),
+            headers: headers.as_ref(),
         };
         let source = format!("{}/{}/{}", rec.topic, rec.partition, rec.offset);
         for outcome in plan.map_owned(&record, max_record_bytes, now_ms) {

@@ -1,6 +1,7 @@
 //! Every Kafka codec, both ways, against the client most producers use: librdkafka 2.16 (the confluent-kafka wheel)
 //! writes batches compressed with none, gzip, snappy, lz4 and zstd, and the transformer reads them all; the
-//! transformer writes each codec (`--compression`) and librdkafka reads them back.
+//! transformer writes each codec (`--compression`) and librdkafka reads them back. The headers librdkafka writes are
+//! a job's `headers` metadata.
 
 mod common;
 
@@ -70,4 +71,40 @@ async fn librdkafka_reads_every_codec_we_write() {
             .collect();
         assert_eq!(got, want, "librdkafka reads our {codec} batches");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_headers_librdkafka_writes_are_the_jobs_headers_metadata() {
+    let s = servers();
+    let names = Names::new("codecs_headers");
+    names.init_topics(&s).await;
+    let clicks = names.raw()[0].clone();
+    rdkafka(&["produce", &s.brokers, &clicks, "lz4", "50"]);
+    let job = std::env::temp_dir().join(format!("{}job.sql", names.prefix));
+    std::fs::write(
+        &job,
+        format!(
+            "CREATE TABLE src (user_id STRING, h MAP<STRING, STRING> METADATA FROM 'headers' VIRTUAL)
+               WITH ('connector' = 'kafka', 'topic' = '{clicks}', 'format' = 'json');
+             CREATE TABLE out (user_id STRING, trace STRING, n INT)
+               WITH ('connector' = 'kafka', 'topic' = '{out}', 'format' = 'json');
+             INSERT INTO out SELECT user_id, h['trace-id'], CARDINALITY(h) FROM src;",
+            out = names.output()
+        ),
+    )
+    .unwrap();
+    let job_flag = format!("--job={}", job.display());
+    let input_flag = format!("--input-topics={clicks}");
+    let run = transformer::run(names.transformer(&s, &["--drain", &job_flag, &input_flag]), std::future::pending());
+    tokio::time::timeout(LIMIT, run).await.expect("--drain exits by itself").unwrap();
+    let out: Vec<serde_json::Value> = read_topic(&s, &names.output()).await;
+    let got: BTreeSet<String> = out.iter().map(|v| v.to_string()).collect();
+    let want: BTreeSet<String> = (0..50)
+        .map(|i| {
+            serde_json::json!({"user_id": format!("u-lz4-{i}"), "trace": format!("t-lz4-{i}"), "n": 2}).to_string()
+        })
+        .collect();
+    assert_eq!(out.len(), 50, "each record once");
+    assert_eq!(got, want, "each record's headers");
+    std::fs::remove_file(&job).unwrap();
 }

@@ -28,6 +28,7 @@ fn the_default_job_writes_the_bytes_of_the_mapping_it_replaced() {
             timestamp_ms: 0,
             key: None,
             value: Some(&e.value),
+            headers: None,
         };
         for o in plan.map_owned(&rec, 1 << 20, 0) {
             let line = match o {

@@ -126,6 +126,34 @@ fn base64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
+/// Starts a transformer running `job` (which reads `input` and writes to Kafka sinks and ClickHouse sinks) in
+/// process, after creating its topics (`--init`: a Kafka table reads one) and its tables (`schema --create-tables`:
+/// the transformer checks its tables at start).
+fn start_with_its_tables(s: &Servers, names: &Names, job: &std::path::Path, input: &str) -> InProcess {
+    let job_flag = format!("--job={}", job.display());
+    // The names' flags would win over the job's topics: give the job's (and no --output-topic: several sinks).
+    let input_flag = format!("--input-topics={input}");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a = names.transformer_args(
+            s,
+            &[&[job_flag.as_str(), input_flag.as_str(), &format!("--clickhouse-url={}", clickhouse_url())], extra]
+                .concat(),
+        );
+        a.retain(|f| !f.starts_with("--output-topic="));
+        a
+    };
+    let (code, log) = run_binary(&args(&["--init"]));
+    assert_eq!(code, 0, "{log}");
+    let (code, log) = run_binary(&args(&[
+        "schema",
+        &format!("--database={}", names.db),
+        &format!("--group={}", names.db),
+        "--create-tables",
+    ]));
+    assert_eq!(code, 0, "{log}");
+    InProcess::start(transformer::Config::from_args(std::iter::once("transformer".to_string()).chain(args(&[]))))
+}
+
 #[tokio::test]
 async fn a_sink_of_every_type_lands_in_its_generated_tables_by_both_paths() {
     // The same row to a Kafka sink (through the generated Kafka table and view) and to a ClickHouse sink (RowBinary):
@@ -155,30 +183,7 @@ async fn a_sink_of_every_type_lands_in_its_generated_tables_by_both_paths() {
             db = names.db
         ),
     );
-    let job_flag = format!("--job={}", job.display());
-    // The names' flags would win over the job's topics: give the job's (and no --output-topic: two sinks).
-    let input_flag = format!("--input-topics={input}");
-    let args = |extra: &[&str]| -> Vec<String> {
-        let mut a = names.transformer_args(
-            &s,
-            &[&[job_flag.as_str(), input_flag.as_str(), &format!("--clickhouse-url={}", clickhouse_url())], extra]
-                .concat(),
-        );
-        a.retain(|f| !f.starts_with("--output-topic="));
-        a
-    };
-    // The topics first (the Kafka table reads one), then the tables (the transformer checks its table at start).
-    let (code, log) = run_binary(&args(&["--init"]));
-    assert_eq!(code, 0, "{log}");
-    let (code, log) = run_binary(&args(&[
-        "schema",
-        &format!("--database={}", names.db),
-        &format!("--group={}", names.db),
-        "--create-tables",
-    ]));
-    assert_eq!(code, 0, "{log}");
-    let transformer =
-        InProcess::start(transformer::Config::from_args(std::iter::once("transformer".to_string()).chain(args(&[]))));
+    let transformer = start_with_its_tables(&s, &names, &job, &input);
 
     let n = 60;
     let (raw, want): (Vec<String>, Vec<String>) = (0..n).map(typed).unzip();
@@ -219,6 +224,105 @@ async fn a_sink_of_every_type_lands_in_its_generated_tables_by_both_paths() {
             n as u64,
             "{table}: each row once"
         );
+    }
+    transformer.stop().await;
+    names.drop_clickhouse_tables(&s).await;
+    std::fs::remove_file(&job).unwrap();
+}
+
+#[tokio::test]
+async fn nested_values_land_in_their_generated_tables_by_both_paths() {
+    // ARRAY, MAP and ROW columns (nested in each other too) through a ClickHouse sink (RowBinary into Array and
+    // Tuple; 18.16 keeps a MAP and an array of rows as one array per field: `attrs.key`, `items.sku`), and arrays
+    // through a Kafka sink (the Kafka table reads JSON arrays): each row's values as ClickHouse prints them, once
+    // per table.
+    let s = servers();
+    let names = Names::new("jobnested");
+    names.init_topics(&s).await;
+    let [input, _, _] = names.raw();
+    let output = format!("{}nested", names.prefix);
+    let job = job_file(
+        &names,
+        &format!(
+            "CREATE TABLE src (id BIGINT, tags ARRAY<STRING>, attrs MAP<STRING, INT>,
+                 items ARRAY<ROW<sku STRING, qty INT NOT NULL>>, customer ROW<name STRING, seen ARRAY<TIMESTAMP(3)>>)
+               WITH ('connector' = 'kafka', 'topic' = '{input}', 'format' = 'json');
+             CREATE TABLE arrays (id BIGINT NOT NULL, tags ARRAY<STRING> NOT NULL, qtys ARRAY<INT> NOT NULL)
+               WITH ('connector' = 'kafka', 'topic' = '{output}', 'format' = 'json', 'sink.order-by' = 'id');
+             CREATE TABLE nested (id BIGINT NOT NULL, tags ARRAY<STRING>, attrs MAP<STRING, INT>,
+                 items ARRAY<ROW<sku STRING, qty INT NOT NULL>>, customer ROW<name STRING, seen ARRAY<TIMESTAMP(3)>>,
+                 first_sku STRING, n INT)
+               WITH ('connector' = 'clickhouse', 'database-name' = '{db}', 'sink.order-by' = 'id');
+             EXECUTE STATEMENT SET BEGIN
+               INSERT INTO arrays SELECT id, tags, ARRAY[CARDINALITY(items), items[1].qty] FROM src
+                 WHERE tags IS NOT NULL;
+               INSERT INTO nested SELECT id, tags, attrs, items, customer, items[1].sku, attrs['n'] FROM src;
+             END;",
+            db = names.db
+        ),
+    );
+    let transformer = start_with_its_tables(&s, &names, &job, &input);
+    let n = 30i64;
+    let raw: Vec<String> = (0..n)
+        .map(|k| match k % 3 {
+            0 => format!(
+                r#"{{"id": {k}, "tags": ["a{k}", null], "attrs": {{"n": {k}, "m": "7"}},
+                    "items": [{{"sku": "s{k}", "qty": 2}}, {{"qty": "3"}}],
+                    "customer": {{"name": "c{k}", "seen": ["2024-05-01 10:00:0{}.25"]}}}}"#,
+                k % 10
+            ),
+            1 => format!(r#"{{"id": {k}, "tags": [], "attrs": {{}}, "items": [], "customer": {{"seen": null}}}}"#),
+            _ => format!(r#"{{"id": {k}}}"#),
+        })
+        .collect();
+    produce(&s, &input, 0, &raw).await;
+    let db = &names.db;
+    // The Kafka sink takes the rows with tags (two of every three).
+    let with_tags = (0..n).filter(|k| k % 3 != 2).count() as u64;
+    for (table, rows) in [("arrays", with_tags), ("nested", n as u64)] {
+        eventually(LIMIT, "every row in ClickHouse", || async {
+            let c = ch_count(&s, &format!("SELECT count() FROM `{db}`.{table}")).await;
+            (c >= rows).then_some(()).ok_or(format!("{table}: {c} of {rows} rows"))
+        })
+        .await;
+    }
+    let got = ch_strings(
+        &s,
+        &format!(
+            "SELECT concat(toString(id), ' ', toString(tags), ' ', toString(qtys)) FROM `{db}`.arrays ORDER BY id"
+        ),
+    )
+    .await;
+    let want: Vec<String> = (0..n)
+        .filter_map(|k| match k % 3 {
+            0 => Some(format!("{k} ['a{k}',NULL] [2,2]")),
+            1 => Some(format!("{k} [] [0,NULL]")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got, want, "the Kafka path");
+    let got = ch_strings(
+        &s,
+        &format!(
+            "SELECT concat(toString(id), ' ', toString(tags), ' ', toString(`attrs.key`), ' ', \
+             toString(`attrs.value`), ' ', toString(`items.sku`), ' ', toString(`items.qty`), ' ', \
+             toString(customer), ' ', ifNull(first_sku, '\\\\N'), ' ', ifNull(toString(n), '\\\\N')) \
+             FROM `{db}`.nested ORDER BY id"
+        ),
+    )
+    .await;
+    let want: Vec<String> = (0..n)
+        .map(|k| match k % 3 {
+            0 => format!(
+                "{k} ['a{k}',NULL] ['n','m'] [{k},7] ['s{k}',NULL] [2,3] ('c{k}',['2024-05-01 10:00:0{}']) s{k} {k}",
+                k % 10
+            ),
+            _ => format!("{k} [] [] [] [] [] (NULL,[]) \\N \\N"),
+        })
+        .collect();
+    assert_eq!(got, want, "the direct sink");
+    for (table, rows) in [("arrays", with_tags), ("nested", n as u64)] {
+        assert_eq!(ch_count(&s, &format!("SELECT count() FROM `{db}`.{table}")).await, rows, "{table}: each row once");
     }
     transformer.stop().await;
     names.drop_clickhouse_tables(&s).await;
@@ -268,6 +372,7 @@ async fn rows_per_sink(s: &Servers, names: &Names, plan: &job::Plan) -> std::col
                     timestamp_ms: 0,
                     key: None,
                     value: r.record.value.as_deref(),
+                    headers: None,
                 };
                 for out in plan.map_owned(&rec, 1 << 20, 0) {
                     if let job::Outcome::Row { sink, .. } = out {

@@ -101,6 +101,7 @@ pub fn cast<'r>(v: Val<'r>, from: Type, to: Type) -> Result<Val<'r>, String> {
             other => return Err(format!("cannot cast {other:?} to BYTES")),
         },
         Type::Null => NULL,
+        Type::Array(_) | Type::Map(_) | Type::Row(_) => return Err(format!("cannot cast a {from} to {to}")),
     })
 }
 
@@ -129,6 +130,12 @@ pub fn to_string<'r>(v: Val<'r>, from: Type) -> Cow<'r, str> {
         }
         Val::Bytes(b) => Cow::Owned(String::from_utf8_lossy(&b).into_owned()),
         Val::Null(_) => Cow::Borrowed(""),
+        // The planner refuses CAST of a nested value; its JSON text, should a caller ask.
+        nested @ (Val::Array(_) | Val::Map(_) | Val::Row(_)) => {
+            let mut out = Vec::new();
+            crate::write::write_value(from, &nested, &mut out);
+            Cow::Owned(String::from_utf8(out).expect("the JSON writer writes UTF-8"))
+        }
     }
 }
 

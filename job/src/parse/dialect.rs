@@ -18,6 +18,9 @@ pub const JSON_VALUE_CALL: &str = "JSON_VALUE#";
 /// The name the hook gives a JSON_QUERY call (the planner reads its five arguments).
 pub const JSON_QUERY_CALL: &str = "JSON_QUERY#";
 
+/// The name the hook gives `MAP[k1, v1, …]` (sqlparser reads `MAP` as DuckDB's `MAP {…}`): a call of its pairs.
+pub const MAP_CALL: &str = "MAP#";
+
 /// Flink SQL, as far as the statement layer ([`super`]) leaves it to sqlparser.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Flink;
@@ -53,7 +56,12 @@ impl Dialect for Flink {
                 && w.value.eq_ignore_ascii_case(name))
                 && p.peek_nth_token(1).token == Token::LParen
         };
-        if call("JSON_VALUE") {
+        let map_constructor = matches!(&p.peek_token().token, Token::Word(w) if w.quote_style.is_none()
+                && w.value.eq_ignore_ascii_case("MAP"))
+            && p.peek_nth_token(1).token == Token::LBracket;
+        if map_constructor {
+            Some(map(p))
+        } else if call("JSON_VALUE") {
             Some(json_value(p))
         } else if call("JSON_QUERY") {
             Some(json_query(p))
@@ -61,6 +69,18 @@ impl Dialect for Flink {
             None
         }
     }
+}
+
+/// `MAP[k1, v1, …]` as a call of [`MAP_CALL`] with the keys and values in turn.
+fn map(p: &mut Parser) -> Result<Expr, ParserError> {
+    p.next_token();
+    p.expect_token(&Token::LBracket)?;
+    let mut args = vec![p.parse_expr()?];
+    while p.consume_token(&Token::Comma) {
+        args.push(p.parse_expr()?);
+    }
+    p.expect_token(&Token::RBracket)?;
+    Ok(call(MAP_CALL, args))
 }
 
 /// `JSON_VALUE(json, path [RETURNING t] [b ON EMPTY] [b ON ERROR])` as a call of [`JSON_VALUE_CALL`] with seven

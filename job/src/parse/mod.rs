@@ -10,7 +10,7 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use crate::error::{Pos, Problem};
-use crate::types::Type;
+use crate::types::{RowField, Type};
 
 /// A name as written (Flink names are case-sensitive), and where.
 #[derive(Debug, Clone, PartialEq)]
@@ -336,8 +336,19 @@ fn column(p: &mut Parser<'_>) -> Result<ColumnDef, Problem> {
     Ok(ColumnDef { name, kind })
 }
 
-/// A Flink type name: `STRING`, `VARCHAR(n)`, `DECIMAL(p, s)`, `TIMESTAMP(3)`, `TIMESTAMP_LTZ(3)`, …
+/// A Flink type name: `STRING`, `VARCHAR(n)`, `DECIMAL(p, s)`, `TIMESTAMP(3)`, `TIMESTAMP_LTZ(3)`,
+/// `ARRAY<T>`, `MAP<STRING, T>`, `ROW<name T, …>`, …
 pub fn data_type(p: &mut Parser<'_>) -> Result<Type, Problem> {
+    let mut pending = 0;
+    let ty = type_in(p, &mut pending)?;
+    if pending > 0 {
+        return Err(Problem::at(here(p), format!("{ty} is followed by an unmatched >")));
+    }
+    Ok(ty)
+}
+
+/// [`data_type`]; `pending` counts the `>` of a `>>` token still to be taken by an enclosing type.
+fn type_in(p: &mut Parser<'_>, pending: &mut u8) -> Result<Type, Problem> {
     let tok = p.next_token();
     let at = pos_of(&tok);
     let word = match &tok.token {
@@ -392,7 +403,56 @@ pub fn data_type(p: &mut Parser<'_>) -> Result<Type, Problem> {
             optional_args(p)?;
             Type::Bytes
         }
-        "ROW" | "ARRAY" | "MAP" | "MULTISET" | "TIME" | "INTERVAL" | "RAW" => {
+        "ARRAY" => {
+            open_angle(p)?;
+            let (ty, nullable) = part_type(p, pending)?;
+            close_angle(p, pending)?;
+            Type::array(ty, nullable)
+        }
+        "MAP" => {
+            open_angle(p)?;
+            let key_at = here(p);
+            let (key, _) = part_type(p, pending)?;
+            if key != Type::String {
+                return Err(Problem::at(key_at, format!("a MAP with {key} keys cannot be read from JSON"))
+                    .hint("the JSON format's map keys are strings: declare MAP<STRING, T>"));
+            }
+            p.expect_token(&Token::Comma).map_err(|e| parser_problem(e, here(p)))?;
+            let (value, nullable) = part_type(p, pending)?;
+            close_angle(p, pending)?;
+            Type::map(value, nullable)
+        }
+        "ROW" => {
+            // `ROW<name T, …>` or `ROW(name T, …)`, each field `name T [NOT NULL] [COMMENT '…']`.
+            let close = if p.consume_token(&Token::LParen) {
+                Token::RParen
+            } else {
+                open_angle(p)?;
+                Token::Gt
+            };
+            let mut fields: Vec<RowField> = Vec::new();
+            loop {
+                let field = name(p)?;
+                if fields.iter().any(|f| f.name == field.value) {
+                    return Err(Problem::at(field.pos, format!("the ROW has two fields named {}", field.value)));
+                }
+                let (ty, nullable) = part_type(p, pending)?;
+                if *pending == 0 && eat(p, "COMMENT") {
+                    string(p)?;
+                }
+                fields.push(RowField { name: field.value, ty, nullable });
+                if *pending > 0 || !p.consume_token(&Token::Comma) {
+                    break;
+                }
+            }
+            if close == Token::Gt {
+                close_angle(p, pending)?;
+            } else {
+                p.expect_token(&Token::RParen).map_err(|e| parser_problem(e, here(p)))?;
+            }
+            Type::row(fields)
+        }
+        "MULTISET" | "TIME" | "INTERVAL" | "RAW" => {
             return Err(Problem::at(at, format!("the type {word} is not supported yet")).hint(SUPPORTED_TYPES))
         }
         other => return Err(Problem::at(at, format!("unknown type {other}")).hint(SUPPORTED_TYPES)),
@@ -403,7 +463,43 @@ pub fn data_type(p: &mut Parser<'_>) -> Result<Type, Problem> {
 /// What `data_type` takes, for hints.
 pub const SUPPORTED_TYPES: &str =
     "supported types: STRING, VARCHAR(n), CHAR(n), BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, \
-     FLOAT, DOUBLE, DECIMAL(p, s), DATE, TIMESTAMP(p), TIMESTAMP_LTZ(p), BYTES";
+     FLOAT, DOUBLE, DECIMAL(p, s), DATE, TIMESTAMP(p), TIMESTAMP_LTZ(p), BYTES, ARRAY<T>, MAP<STRING, T>, \
+     ROW<name T, …>";
+
+/// A nested type's part: `T [NOT NULL] [NULL]`, and whether it may be NULL.
+fn part_type(p: &mut Parser<'_>, pending: &mut u8) -> Result<(Type, bool), Problem> {
+    let ty = type_in(p, pending)?;
+    let mut nullable = true;
+    if *pending > 0 {
+        // `ARRAY<ARRAY<INT>>`: the inner type ended with the outer one's `>`.
+        return Ok((ty, nullable));
+    }
+    if eat(p, "NOT") {
+        expect(p, "NULL")?;
+        nullable = false;
+    } else {
+        eat(p, "NULL");
+    }
+    Ok((ty, nullable))
+}
+
+fn open_angle(p: &mut Parser<'_>) -> Result<(), Problem> {
+    p.expect_token(&Token::Lt).map(drop).map_err(|e| parser_problem(e, here(p)))
+}
+
+/// The `>` closing a nested type. The tokenizer reads `>>` as one token (`ARRAY<ARRAY<INT>>`): its second `>` is
+/// left in `pending` for the enclosing type.
+fn close_angle(p: &mut Parser<'_>, pending: &mut u8) -> Result<(), Problem> {
+    if *pending > 0 {
+        *pending -= 1;
+        return Ok(());
+    }
+    if p.consume_token(&Token::ShiftRight) {
+        *pending += 1;
+        return Ok(());
+    }
+    p.expect_token(&Token::Gt).map(drop).map_err(|e| parser_problem(e, here(p)))
+}
 
 fn precision(p: &mut Parser<'_>, at: Pos) -> Result<u8, Problem> {
     let args = optional_args(p)?;

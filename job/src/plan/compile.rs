@@ -8,6 +8,8 @@ use sqlparser::ast::{
     self, BinaryOperator, CastKind, FunctionArg, FunctionArgExpr, FunctionArguments, Spanned, UnaryOperator,
 };
 
+mod nested;
+
 use super::{Binding, Builder, Scope};
 use crate::error::{Pos, Problem};
 use crate::expr::{Arith, Cmp, Expr, Like};
@@ -59,8 +61,8 @@ impl Typed {
 pub const FUNCTIONS: &str = "UPPER, LOWER, INITCAP, TRIM, LTRIM, RTRIM, REPLACE, SUBSTRING, SUBSTR, CHAR_LENGTH, \
      CONCAT, CONCAT_WS, POSITION, SPLIT_INDEX, REGEXP_EXTRACT, REGEXP_REPLACE, LPAD, RPAD, MD5, SHA256, COALESCE, \
      NULLIF, IF, IFNULL, ABS, ROUND, FLOOR, CEIL, MOD, POWER, TO_TIMESTAMP, TO_DATE, DATE_FORMAT, UNIX_TIMESTAMP, \
-     FROM_UNIXTIME, NOW, CURRENT_TIMESTAMP, LOCALTIMESTAMP, JSON_VALUE, JSON_QUERY, and etl-rs's EPOCH_MILLIS, \
-     TO_EVENT_TIME";
+     FROM_UNIXTIME, NOW, CURRENT_TIMESTAMP, LOCALTIMESTAMP, JSON_VALUE, JSON_QUERY, CARDINALITY, ARRAY[…], MAP[…], \
+     ROW(…), and etl-rs's EPOCH_MILLIS, TO_EVENT_TIME";
 
 /// Aggregate and window functions, refused by name (one row in, one row out here).
 const AGGREGATES: [&str; 12] = [
@@ -89,13 +91,9 @@ impl Builder<'_> {
         let at = pos(e);
         Ok(match e {
             ast::Expr::Identifier(id) => self.column(&id.value, None, at, scope)?,
-            ast::Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
-                self.column(&parts[1].value, Some(&parts[0].value), at, scope)?
-            }
-            ast::Expr::CompoundIdentifier(parts) => {
-                return Err(Problem::at(at, format!("unknown column {}", e))
-                    .hint(format!("name a column as column or table.column ({} parts given)", parts.len())))
-            }
+            ast::Expr::CompoundIdentifier(parts) => self.compound(e, parts, scope)?,
+            ast::Expr::CompoundFieldAccess { root, access_chain } => self.access(e, root, access_chain, scope)?,
+            ast::Expr::Array(array) => self.array(e, &array.elem, scope)?,
             ast::Expr::Nested(x) => self.compile(x, scope)?,
             ast::Expr::Value(v) => literal(&v.value, at)?,
             ast::Expr::TypedString(ts) => {
@@ -484,6 +482,10 @@ impl Builder<'_> {
         // A string constant against a time: the constant is read as that type (ts > '2021-01-01 00:00:00').
         let (aty, bty) = (a.ty, b.ty);
         let (a, b) = (self.literal_as(a, bty, left)?, self.literal_as(b, aty, right)?);
+        if a.ty.is_nested() || b.ty.is_nested() {
+            return Err(Problem::at(pos(right), format!("comparing {} with {} is not supported", a.ty, b.ty))
+                .hint("compare their parts: array[1], map['key'], row.field, CARDINALITY(array)"));
+        }
         let ty = self.common(a.ty, b.ty, right)?;
         Ok((Typed { expr: coerce(a.clone(), ty), ..a }, Typed { expr: coerce(b.clone(), ty), ..b }))
     }
@@ -599,6 +601,9 @@ impl Builder<'_> {
         }
         if name == super::JSON_QUERY_CALL {
             return self.json_query(e, &args, scope);
+        }
+        if let Some(t) = self.nested_call(&name, e, &args, scope)? {
+            return Ok(t);
         }
         self.call(&name, e, &args, scope)
     }
@@ -1098,6 +1103,7 @@ pub fn sql_type(t: &ast::DataType, at: Pos) -> Result<Type, Problem> {
 pub fn coerce(t: Typed, to: Type) -> Expr {
     let same = t.ty == to
         || t.ty == Type::Null
+        || (t.ty.is_nested() && t.ty.same_repr(to))
         || (t.ty.is_integer() && to.is_integer())
         || (t.ty.is_timestamp() && to.is_timestamp())
         || (matches!(t.ty, Type::Decimal(_, s) if matches!(to, Type::Decimal(_, s2) if s == s2)))

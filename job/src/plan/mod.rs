@@ -17,7 +17,7 @@ use crate::parse::{self, InsertDef, Stmt, ViewDef};
 use crate::types::Type;
 use compile::{coerce, Typed};
 
-pub use crate::parse::dialect::{JSON_QUERY_CALL, JSON_VALUE_CALL};
+pub use crate::parse::dialect::{JSON_QUERY_CALL, JSON_VALUE_CALL, MAP_CALL};
 
 /// A planned job.
 #[derive(Debug)]

@@ -85,7 +85,11 @@ fn children_mut(e: &mut Expr) -> Vec<&mut Expr> {
         Expr::Case(whens, otherwise) => {
             whens.iter_mut().flat_map(|(c, v)| [c, v]).chain(once(&mut **otherwise)).collect()
         }
-        Expr::Call(_, args, _) => args.iter_mut().collect(),
+        Expr::Call(_, args, _) | Expr::MakeArray(args) | Expr::MakeMap(args) | Expr::MakeRow(args) => {
+            args.iter_mut().collect()
+        }
+        Expr::Item(a, b) | Expr::Lookup(a, b) => vec![&mut **a, &mut **b],
+        Expr::Field(x, _) | Expr::Cardinality(x) => vec![&mut **x],
     }
 }
 

@@ -341,7 +341,7 @@ fn refused_certificate(e: &clickhouse::error::Error) -> bool {
 /// Whether ClickHouse's `found` type takes values written as `want` in RowBinary (`LowCardinality` is transparent
 /// there).
 pub(crate) fn same_type(found: &str, want: &str) -> bool {
-    let plain = |t: &str| t.replace("LowCardinality(", "").replace(')', "").replace(['\'', '"', ' '], "");
+    let plain = |t: &str| t.replace("LowCardinality(", "").replace(')', "").replace(['\'', '"', '`', ' '], "");
     found == want || plain(found) == plain(want) || (want == "DateTime('UTC')" && found == "DateTime")
 }
 

@@ -13,6 +13,8 @@ use contract::processed::DeadLetter;
 use contract::record::Record;
 
 use job::ddl::{ChColumn, Part};
+use job::types::Type;
+use job::value::Val;
 use job::{MapError, Row};
 
 /// The columns of `record`'s stored table, in order, with their ClickHouse types: what [`write_event`] (for
@@ -127,12 +129,7 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
 
 /// A `String` of any bytes.
 fn bytes(out: &mut Vec<u8>, b: &[u8]) {
-    let mut n = b.len() as u64;
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
+    varuint(out, b.len());
     out.extend_from_slice(b);
 }
 
@@ -141,8 +138,6 @@ fn bytes(out: &mut Vec<u8>, b: &[u8]) {
 /// the type cannot hold it: a time outside DateTime's or Date's range, an integer wider than the column. On error
 /// `out` may hold part of the row: the caller cuts it off.
 pub fn write_job_row(out: &mut Vec<u8>, columns: &[ChColumn], row: &Row<'_>) -> Result<(), MapError> {
-    use job::types::Type;
-    use job::value::Val;
     for c in columns {
         let declared = &row.sink.columns[c.from];
         let v = &row.values[c.from];
@@ -151,6 +146,14 @@ pub fn write_job_row(out: &mut Vec<u8>, columns: &[ChColumn], row: &Row<'_>) -> 
             line: 0,
             message: why,
         };
+        if let Part::Sub(k) = c.part {
+            split(out, declared.ty, v, usize::from(k)).map_err(refuse)?;
+            continue;
+        }
+        if declared.ty.is_nested() {
+            nested(out, declared.ty, v, c.part == Part::Seconds).map_err(refuse)?;
+            continue;
+        }
         if declared.nullable {
             if v.is_null() {
                 out.push(1);
@@ -160,61 +163,180 @@ pub fn write_job_row(out: &mut Vec<u8>, columns: &[ChColumn], row: &Row<'_>) -> 
         } else if v.is_null() {
             return Err(refuse("NULL in a NOT NULL column".into()));
         }
-        match (declared.ty, v) {
-            (_, Val::Str(s)) => string(out, s),
-            (_, Val::Bytes(b)) => bytes(out, b),
-            (_, Val::Bool(b)) => out.push(u8::from(*b)),
-            (Type::TinyInt, Val::Int(n)) => out
-                .extend_from_slice(&i8::try_from(*n).map_err(|_| refuse(format!("{n} is no TINYINT")))?.to_le_bytes()),
-            (Type::SmallInt, Val::Int(n)) => out.extend_from_slice(
-                &i16::try_from(*n).map_err(|_| refuse(format!("{n} is no SMALLINT")))?.to_le_bytes(),
-            ),
-            (Type::Int, Val::Int(n)) => {
-                out.extend_from_slice(&i32::try_from(*n).map_err(|_| refuse(format!("{n} is no INT")))?.to_le_bytes())
-            }
-            (_, Val::Int(n)) => out.extend_from_slice(&n.to_le_bytes()),
-            (Type::Float, Val::Double(x)) => out.extend_from_slice(&(*x as f32).to_le_bytes()),
-            (_, Val::Double(x)) => out.extend_from_slice(&x.to_le_bytes()),
-            (Type::Decimal(p, s), Val::Dec(v, scale)) => {
-                let v = job::value::rescale(*v, *scale, s)
-                    .filter(|v| job::value::fits(*v, p))
-                    .ok_or_else(|| refuse(format!("does not fit DECIMAL({p}, {s})")))?;
-                match p {
-                    0..=9 => out.extend_from_slice(&(v as i32).to_le_bytes()),
-                    10..=18 => out.extend_from_slice(&(v as i64).to_le_bytes()),
-                    _ => out.extend_from_slice(&v.to_le_bytes()),
-                }
-            }
-            (_, Val::Date(d)) => {
-                let days = u16::try_from(*d)
-                    .map_err(|_| refuse("outside 1970-01-01..2149-06-06 (ClickHouse's Date)".into()))?;
-                out.extend_from_slice(&days.to_le_bytes());
-            }
-            (ty, Val::Ts(ms)) => match c.part {
-                Part::Seconds => {
-                    let secs = u32::try_from(ms.div_euclid(1000))
-                        .map_err(|_| refuse("outside 1970..2106 (ClickHouse's DateTime)".into()))?;
-                    out.extend_from_slice(&secs.to_le_bytes());
-                }
-                Part::Millis => out.extend_from_slice(&(ms.rem_euclid(1000) as u16).to_le_bytes()),
-                Part::Value => {
-                    if !(DATETIME64_MIN_MS..=DATETIME64_MAX_MS).contains(ms) {
-                        return Err(refuse("outside 1900..2299 (ClickHouse's DateTime64)".into()));
-                    }
-                    let p = match ty {
-                        Type::Timestamp(p) | Type::TimestampLtz(p) => u32::from(p.min(9)),
-                        _ => 3,
-                    };
-                    let ticks =
-                        if p >= 3 { ms.checked_mul(10i64.pow(p - 3)) } else { Some(ms.div_euclid(10i64.pow(3 - p))) };
-                    let ticks = ticks.ok_or_else(|| refuse(format!("outside what DateTime64({p}) holds")))?;
-                    out.extend_from_slice(&ticks.to_le_bytes());
-                }
-            },
-            (ty, other) => return Err(refuse(format!("a {other:?} where the sink declares {ty}"))),
-        }
+        scalar(out, declared.ty, v, c.part).map_err(refuse)?;
     }
     Ok(())
+}
+
+/// A non-NULL value of a scalar type, as `part` of it says.
+fn scalar(out: &mut Vec<u8>, ty: Type, v: &Val<'_>, part: Part) -> Result<(), String> {
+    match (ty, v) {
+        (_, Val::Str(s)) => string(out, s),
+        (_, Val::Bytes(b)) => bytes(out, b),
+        (_, Val::Bool(b)) => out.push(u8::from(*b)),
+        (Type::TinyInt, Val::Int(n)) => {
+            out.extend_from_slice(&i8::try_from(*n).map_err(|_| format!("{n} is no TINYINT"))?.to_le_bytes())
+        }
+        (Type::SmallInt, Val::Int(n)) => {
+            out.extend_from_slice(&i16::try_from(*n).map_err(|_| format!("{n} is no SMALLINT"))?.to_le_bytes())
+        }
+        (Type::Int, Val::Int(n)) => {
+            out.extend_from_slice(&i32::try_from(*n).map_err(|_| format!("{n} is no INT"))?.to_le_bytes())
+        }
+        (_, Val::Int(n)) => out.extend_from_slice(&n.to_le_bytes()),
+        (Type::Float, Val::Double(x)) => out.extend_from_slice(&(*x as f32).to_le_bytes()),
+        (_, Val::Double(x)) => out.extend_from_slice(&x.to_le_bytes()),
+        (Type::Decimal(p, s), Val::Dec(v, scale)) => {
+            let v = job::value::rescale(*v, *scale, s)
+                .filter(|v| job::value::fits(*v, p))
+                .ok_or_else(|| format!("does not fit DECIMAL({p}, {s})"))?;
+            match p {
+                0..=9 => out.extend_from_slice(&(v as i32).to_le_bytes()),
+                10..=18 => out.extend_from_slice(&(v as i64).to_le_bytes()),
+                _ => out.extend_from_slice(&v.to_le_bytes()),
+            }
+        }
+        (_, Val::Date(d)) => {
+            let days =
+                u16::try_from(*d).map_err(|_| "outside 1970-01-01..2149-06-06 (ClickHouse's Date)".to_string())?;
+            out.extend_from_slice(&days.to_le_bytes());
+        }
+        (ty, Val::Ts(ms)) => match part {
+            Part::Seconds | Part::Sub(_) => {
+                let secs = u32::try_from(ms.div_euclid(1000))
+                    .map_err(|_| "outside 1970..2106 (ClickHouse's DateTime)".to_string())?;
+                out.extend_from_slice(&secs.to_le_bytes());
+            }
+            Part::Millis => out.extend_from_slice(&(ms.rem_euclid(1000) as u16).to_le_bytes()),
+            Part::Value => {
+                if !(DATETIME64_MIN_MS..=DATETIME64_MAX_MS).contains(ms) {
+                    return Err("outside 1900..2299 (ClickHouse's DateTime64)".into());
+                }
+                let p = match ty {
+                    Type::Timestamp(p) | Type::TimestampLtz(p) => u32::from(p.min(9)),
+                    _ => 3,
+                };
+                let ticks =
+                    if p >= 3 { ms.checked_mul(10i64.pow(p - 3)) } else { Some(ms.div_euclid(10i64.pow(3 - p))) };
+                let ticks = ticks.ok_or_else(|| format!("outside what DateTime64({p}) holds"))?;
+                out.extend_from_slice(&ticks.to_le_bytes());
+            }
+        },
+        (ty, other) => return Err(format!("a {other:?} where the sink declares {ty}")),
+    }
+    Ok(())
+}
+
+/// A value of a nested type (`job::ddl`'s Array, Map or Array(Tuple) on 18.16, and Tuple; never Nullable): a NULL
+/// array or map is written empty, a NULL row as a tuple of NULLs (its NOT NULL fields as their type's zero).
+/// `seconds`: timestamps inside are whole seconds (18.16's DateTime). A refusal names the part (`[2].qty`).
+fn nested(out: &mut Vec<u8>, ty: Type, v: &Val<'_>, seconds: bool) -> Result<(), String> {
+    match (ty, v) {
+        (Type::Array(_) | Type::Map(_), Val::Null(_)) => varuint(out, 0),
+        (Type::Array(elem), Val::Array(items)) => {
+            varuint(out, items.len());
+            for (i, item) in items.iter().enumerate() {
+                part(out, elem.ty, elem.nullable, item, seconds).map_err(|e| format!("[{}]{e}", i + 1))?;
+            }
+        }
+        (Type::Map(value), Val::Map(entries)) => {
+            varuint(out, entries.len());
+            for (k, v) in entries {
+                let key = k.as_str().unwrap_or_default();
+                string(out, key);
+                part(out, value.ty, value.nullable, v, seconds).map_err(|e| format!("['{key}']{e}"))?;
+            }
+        }
+        (Type::Row(fields), Val::Row(values)) => {
+            for (f, v) in fields.iter().zip(values) {
+                part(out, f.ty, f.nullable, v, seconds).map_err(|e| format!(".{}{e}", f.name))?;
+            }
+        }
+        (Type::Row(fields), Val::Null(_)) => {
+            for f in fields {
+                let v = if f.nullable { job::value::NULL } else { zero(f.ty) };
+                part(out, f.ty, f.nullable, &v, seconds).map_err(|e| format!(".{}{e}", f.name))?;
+            }
+        }
+        (ty, other) => return Err(format!(": a {other:?} where the sink declares {ty}")),
+    }
+    Ok(())
+}
+
+/// Field `k` of every entry of a map (0 the key, 1 the value) or of every element of an array of rows, as one
+/// array: 18.16's split of an `Array(Tuple(…))` column ([`Part::Sub`]; timestamps are whole seconds there).
+fn split(out: &mut Vec<u8>, ty: Type, v: &Val<'_>, k: usize) -> Result<(), String> {
+    match (ty, v) {
+        (Type::Map(_) | Type::Array(_), Val::Null(_)) => varuint(out, 0),
+        (Type::Map(value), Val::Map(entries)) => {
+            varuint(out, entries.len());
+            for (key, v) in entries {
+                let key = key.as_str().unwrap_or_default();
+                if k == 0 {
+                    string(out, key);
+                } else {
+                    part(out, value.ty, value.nullable, v, true).map_err(|e| format!("['{key}']{e}"))?;
+                }
+            }
+        }
+        (Type::Array(elem), Val::Array(items)) => {
+            let Type::Row(fields) = elem.ty else { return Err(format!(": a {ty} is not split")) };
+            let f = &fields[k];
+            varuint(out, items.len());
+            for (i, item) in items.iter().enumerate() {
+                let v = match item {
+                    Val::Row(values) => values[k].clone(),
+                    _ if f.nullable => job::value::NULL,
+                    _ => zero(f.ty),
+                };
+                part(out, f.ty, f.nullable, &v, true).map_err(|e| format!("[{}].{}{e}", i + 1, f.name))?;
+            }
+        }
+        (ty, other) => return Err(format!(": a {other:?} where the sink declares {ty}")),
+    }
+    Ok(())
+}
+
+/// One part of a nested value: `Nullable` unless declared NOT NULL (or nested itself).
+fn part(out: &mut Vec<u8>, ty: Type, nullable: bool, v: &Val<'_>, seconds: bool) -> Result<(), String> {
+    if ty.is_nested() {
+        return nested(out, ty, v, seconds);
+    }
+    if nullable {
+        if v.is_null() {
+            out.push(1);
+            return Ok(());
+        }
+        out.push(0);
+    } else if v.is_null() {
+        return Err(": NULL in a NOT NULL part".into());
+    }
+    let how = if seconds { Part::Seconds } else { Part::Value };
+    scalar(out, ty, v, how).map_err(|e| format!(": {e}"))
+}
+
+/// The zero of a scalar type, as ClickHouse's default for a column of it.
+fn zero(ty: Type) -> Val<'static> {
+    match ty {
+        Type::String => Val::Str("".into()),
+        Type::Bytes => Val::Bytes(Vec::new().into()),
+        Type::Boolean => Val::Bool(false),
+        Type::Float | Type::Double => Val::Double(0.0),
+        Type::Decimal(_, s) => Val::Dec(0, s),
+        Type::Date => Val::Date(0),
+        Type::Timestamp(_) | Type::TimestampLtz(_) => Val::Ts(0),
+        t if t.is_integer() => Val::Int(0),
+        _ => job::value::NULL,
+    }
+}
+
+/// An unsigned LEB128 number (RowBinary's lengths).
+fn varuint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
 }
 
 /// DateTime64's range, 1900-01-01 to 2299-12-31 (UTC), in epoch milliseconds.
@@ -316,8 +438,15 @@ mod tests {
         }
         let plan = job::Plan::new(job::DEFAULT_JOB_NAME, job::DEFAULT_JOB).unwrap();
         check_job(&plan).expect("the default job is what the direct sink stores");
-        let rec =
-            job::Record { topic: "orders", partition: 2, offset: 9, timestamp_ms: 0, key: None, value: Some(raw) };
+        let rec = job::Record {
+            topic: "orders",
+            partition: 2,
+            offset: 9,
+            timestamp_ms: 0,
+            key: None,
+            value: Some(raw),
+            headers: None,
+        };
         let mut rows = Rows(Vec::new(), 7);
         plan.map(0, &rec, 1 << 20, 0, &mut rows);
         rows.1 = 8;
@@ -398,7 +527,15 @@ mod tests {
             }
         }
         let body = |raw: &[u8], version| {
-            let rec = job::Record { topic: "t", partition: 0, offset: 0, timestamp_ms: 0, key: None, value: Some(raw) };
+            let rec = job::Record {
+                topic: "t",
+                partition: 0,
+                offset: 0,
+                timestamp_ms: 0,
+                key: None,
+                value: Some(raw),
+                headers: None,
+            };
             let mut b = Body(Vec::new(), version);
             plan.map(0, &rec, 1 << 20, 0, &mut b);
             b.0
@@ -429,6 +566,115 @@ mod tests {
         let old = body(br#"{"s":"ab","dt":"1969-12-31","ts":"2024-05-01 10:00:00"}"#, V18);
         let text = String::from_utf8_lossy(&old);
         assert!(text.contains("the column dt of out") && text.contains("ClickHouse's Date"), "{text}");
+    }
+
+    /// Nested values as RowBinary, byte by byte: Array, Map (18.16: Array(Tuple), the same bytes), Tuple; NULLs
+    /// inside as Nullable parts, a NULL array empty and a NULL row as its fields' NULLs and zeros; a part that does
+    /// not fit is refused naming the column and the part.
+    #[test]
+    fn nested_values_are_clickhouses_rowbinary() {
+        use contract::sql::ClickHouseVersion::{Current, V18};
+        let plan = job::Plan::new(
+            "t.sql",
+            "CREATE TABLE src (tags ARRAY<STRING>, m MAP<STRING, INT>, r ROW<a INT NOT NULL, s STRING>,
+                 seen ARRAY<TIMESTAMP(3)>, days ARRAY<DATE>)
+               WITH ('connector' = 'kafka', 'topic' = 't', 'format' = 'json');
+             CREATE TABLE out (tags ARRAY<STRING>, m MAP<STRING, INT>, r ROW<a INT NOT NULL, s STRING>,
+                 seen ARRAY<TIMESTAMP(3)>, days ARRAY<DATE>)
+               WITH ('connector' = 'clickhouse');
+             INSERT INTO out SELECT * FROM src;",
+        )
+        .unwrap();
+        let sink = &plan.sinks[0];
+        let types: Vec<String> = job::ddl::columns(sink, Current).into_iter().map(|c| c.ty).collect();
+        assert_eq!(
+            types,
+            [
+                "Array(Nullable(String))",
+                "Map(String, Nullable(Int32))",
+                "Tuple(`a` Int32, `s` Nullable(String))",
+                "Array(Nullable(DateTime64(3, 'UTC')))",
+                "Array(Nullable(Date))"
+            ]
+        );
+        let types: Vec<String> = job::ddl::columns(sink, V18).into_iter().map(|c| c.ty).collect();
+        assert_eq!(
+            types,
+            [
+                "Array(Nullable(String))",
+                "Array(String)",          // m.key
+                "Array(Nullable(Int32))", // m.value
+                "Tuple(Int32, Nullable(String))",
+                "Array(Nullable(DateTime('UTC')))",
+                "Array(Nullable(Date))"
+            ]
+        );
+        struct Body(Vec<u8>, contract::sql::ClickHouseVersion);
+        impl job::Emit for Body {
+            fn row(&mut self, _sink: usize, row: Row<'_>) -> Result<u64, MapError> {
+                let columns = job::ddl::columns(row.sink, self.1);
+                write_job_row(&mut self.0, &columns, &row).map(|()| 0)
+            }
+            fn dead_letter(&mut self, _sink: Option<usize>, err: MapError) {
+                self.0.extend_from_slice(err.to_string().as_bytes());
+            }
+            fn dropped(&mut self, _sink: usize) {
+                panic!("dropped")
+            }
+        }
+        let body = |raw: &str, version| {
+            let rec = job::Record {
+                topic: "t",
+                partition: 0,
+                offset: 0,
+                timestamp_ms: 0,
+                key: None,
+                value: Some(raw.as_bytes()),
+                headers: None,
+            };
+            let mut b = Body(Vec::new(), version);
+            plan.map(0, &rec, 1 << 20, 0, &mut b);
+            b.0
+        };
+        let raw = r#"{"tags": ["ab", null], "m": {"k": 5}, "r": {"a": 1, "s": "x"},
+            "seen": ["2024-05-01 10:00:00.25"], "days": ["2024-05-01"]}"#;
+        let ms: i64 = 1_714_557_600_250;
+        let head = |v: &mut Vec<u8>, version| {
+            v.extend_from_slice(&[2, 0, 2, b'a', b'b', 1]); // two elements: "ab", NULL
+            if version == Current {
+                v.extend_from_slice(&[1, 1, b'k', 0]); // one entry: "k" => 5
+            } else {
+                v.extend_from_slice(&[1, 1, b'k', 1, 0]); // 18.16: the keys ["k"], then the values [5]
+            }
+            v.extend_from_slice(&5i32.to_le_bytes());
+            v.extend_from_slice(&1i32.to_le_bytes()); // (1, "x")
+            v.extend_from_slice(&[0, 1, b'x']);
+            v.extend_from_slice(&[1, 0]); // one timestamp, not NULL
+        };
+        let tail = |v: &mut Vec<u8>| {
+            v.extend_from_slice(&[1, 0]);
+            v.extend_from_slice(&19_844u16.to_le_bytes());
+        };
+        let mut current = Vec::new();
+        head(&mut current, Current);
+        current.extend_from_slice(&ms.to_le_bytes());
+        tail(&mut current);
+        assert_eq!(body(raw, Current), current);
+        let mut v18 = Vec::new();
+        head(&mut v18, V18);
+        v18.extend_from_slice(&1_714_557_600u32.to_le_bytes()); // whole seconds in 18.16's DateTime
+        tail(&mut v18);
+        assert_eq!(body(raw, V18), v18);
+        // NULLs: an empty array and map, a row of NULL and zero.
+        let mut nulls = vec![0, 0];
+        nulls.extend_from_slice(&0i32.to_le_bytes());
+        nulls.extend_from_slice(&[1, 0, 0]);
+        assert_eq!(body("{}", Current), nulls);
+        // A part that does not fit: the row is refused, naming the column and the part.
+        let old = String::from_utf8_lossy(&body(r#"{"days": ["2024-05-01", "1969-12-31"]}"#, Current)).into_owned();
+        assert!(old.contains("the column days of out") && old.contains("[2]: outside 1970-01-01"), "{old}");
+        let null_a = String::from_utf8_lossy(&body(r#"{"r": {"s": "x"}}"#, Current)).into_owned();
+        assert!(null_a.contains(".a: NULL in a NOT NULL part"), "{null_a}");
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub fn one(plan: &Plan, topic: &str, value: Option<&[u8]>) -> Result<String, Map
 
 /// [`one`] for the record at `topic/partition/offset`.
 pub fn one_at(plan: &Plan, topic: &str, partition: i32, offset: i64, value: Option<&[u8]>) -> Result<String, MapError> {
-    let rec = Record { topic, partition, offset, timestamp_ms: 0, key: None, value };
+    let rec = Record { topic, partition, offset, timestamp_ms: 0, key: None, value, headers: None };
     // As the pipeline reads topics named by --input-topics: through the job's one source, whatever their names.
     let out = plan.map_owned_from(0, &rec, MAX, 0);
     match out.as_slice() {

@@ -1,7 +1,8 @@
 """librdkafka (the confluent-kafka wheel) as a foreign client for the integration tests.
 
   produce BROKERS TOPIC CODEC COUNT   writes COUNT seed-shaped JSON records to partition 0 of TOPIC, batched and
-                                      compressed with CODEC (none, gzip, snappy, lz4, zstd); prints nothing
+                                      compressed with CODEC (none, gzip, snappy, lz4, zstd), each with the headers
+                                      `trace-id` = `t-<codec>-<i>` and `codec` = CODEC; prints nothing
   consume BROKERS TOPIC COUNT         reads COUNT records from the start of every partition of TOPIC and prints each
                                       value on its own line
   group BROKERS GROUP TOPIC,...       what Kafka's admin API says of consumer group GROUP: one line per partition
@@ -38,7 +39,8 @@ def produce(brokers, topic, codec, count):
             "timestamp": "2026-01-01 00:00:%02d" % (i % 60),
             "ip_address": "10.0.0.%d" % (i % 250),
         }
-        p.produce(topic, json.dumps(value).encode(), partition=0, on_delivery=report)
+        headers = [("trace-id", ("t-%s-%d" % (codec, i)).encode()), ("codec", codec.encode())]
+        p.produce(topic, json.dumps(value).encode(), partition=0, headers=headers, on_delivery=report)
         p.poll(0)
     left = p.flush(60)
     if left or errors:
