@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 pub use crate::func::math::Arith;
 use crate::func::{self, Func};
 use crate::types::Type;
-use crate::value::{compare, Val, Why, NULL};
+use crate::value::{compare, pairs, Parts, Val, Why, NULL};
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,8 +261,8 @@ impl Expr {
                 Part::In(v) => borrow(v),
                 Part::Own(v) => v,
             },
-            Expr::MakeArray(items) => Val::Array(items.iter().map(|x| x.eval(ctx)).collect::<Result<_, _>>()?),
-            Expr::MakeRow(fields) => Val::Row(fields.iter().map(|x| x.eval(ctx)).collect::<Result<_, _>>()?),
+            Expr::MakeArray(items) => Val::array(items.iter().map(|x| x.eval(ctx)).collect::<Result<_, _>>()?),
+            Expr::MakeRow(fields) => Val::row(fields.iter().map(|x| x.eval(ctx)).collect::<Result<_, _>>()?),
             Expr::MakeMap(args) => {
                 let mut entries: Vec<(Val<'r>, Val<'r>)> = Vec::with_capacity(args.len() / 2);
                 for pair in args.chunks(2) {
@@ -272,13 +272,13 @@ impl Expr {
                         None => entries.push((k, v)),
                     }
                 }
-                Val::Map(entries)
+                Val::map(entries)
             }
             Expr::Cardinality(x) => match x.part(ctx)? {
                 Part::In(Val::Array(items)) => Val::Int(items.len() as i64),
-                Part::In(Val::Map(entries)) => Val::Int(entries.len() as i64),
+                Part::In(Val::Map(flat)) => Val::Int(flat.len() as i64 / 2),
                 Part::Own(Val::Array(items)) => Val::Int(items.len() as i64),
-                Part::Own(Val::Map(entries)) => Val::Int(entries.len() as i64),
+                Part::Own(Val::Map(flat)) => Val::Int(flat.len() as i64 / 2),
                 _ => NULL,
             },
         })
@@ -313,14 +313,17 @@ impl Expr {
                 }
                 let same = |k: &Val<'_>| compare(k, &key) == Some(Ordering::Equal);
                 match inside(x)? {
-                    Part::In(Val::Map(entries)) => match entries.iter().find(|(k, _)| same(k)) {
+                    Part::In(Val::Map(flat)) => match pairs(flat).find(|(k, _)| same(k)) {
                         Some((_, v)) => Part::In(v),
                         None => Part::Own(NULL),
                     },
-                    Part::Own(Val::Map(entries)) => match entries.into_iter().find(|(k, _)| same(k)) {
-                        Some((_, v)) => Part::Own(v),
-                        None => Part::Own(NULL),
-                    },
+                    Part::Own(Val::Map(mut flat)) => {
+                        let found = pairs(&flat).position(|(k, _)| same(k));
+                        match found {
+                            Some(i) => Part::Own(flat.swap_remove(2 * i + 1)),
+                            None => Part::Own(NULL),
+                        }
+                    }
                     _ => Part::Own(NULL),
                 }
             }
@@ -351,10 +354,19 @@ fn borrow<'r>(v: &'r Val<'r>) -> Val<'r> {
         Val::Dec(v, s) => Val::Dec(*v, *s),
         Val::Date(d) => Val::Date(*d),
         Val::Ts(ms) => Val::Ts(*ms),
-        // Nested values are copied with their strings borrowed (only jobs that read them pay for it).
-        Val::Array(items) => Val::Array(items.iter().map(borrow).collect()),
-        Val::Map(entries) => Val::Map(entries.iter().map(|(k, v)| (borrow(k), borrow(v))).collect()),
-        Val::Row(fields) => Val::Row(fields.iter().map(borrow).collect()),
+        nested => borrow_nested(nested),
+    }
+}
+
+/// [`borrow`] of a nested value: copied with its strings borrowed (only jobs that read nested values pay for it).
+/// Out of line: it recurses, and [`borrow`] is on every column's path.
+#[inline(never)]
+fn borrow_nested<'r>(v: &'r Val<'r>) -> Val<'r> {
+    match v {
+        Val::Array(items) => Val::array(items.iter().map(borrow).collect()),
+        Val::Map(flat) => Val::Map(Parts::new(flat.iter().map(borrow).collect())),
+        Val::Row(fields) => Val::row(fields.iter().map(borrow).collect()),
+        scalar => scalar.clone(),
     }
 }
 

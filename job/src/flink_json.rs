@@ -44,7 +44,9 @@ pub enum Refusal {
     Inside(String, Type, Box<Refusal>),
 }
 
-/// `raw` as a value of the scalar type `ty`: `None` for null. (Nested types: [`crate::nested::read`].)
+/// `raw` as a value of the scalar type `ty`: `None` for null. (Nested types: [`crate::nested::read`].) Inlined
+/// into the mapping's field reader, as it was written there before nested types.
+#[inline(always)]
 pub(crate) fn scalar(raw: &RawValue, ty: Type) -> Result<Option<Val<'_>>, Refusal> {
     match ty {
         Type::String => string(raw).map(|v| v.map(Val::Str)),

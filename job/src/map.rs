@@ -236,8 +236,9 @@ impl Plan {
         for (i, slot) in src.slots.iter().enumerate() {
             if let Slot::Computed(k) = slot {
                 // Owned: the row it is computed from is the row it goes into.
-                let v = match src.computed[*k as usize].eval(Ctx { row: &row, topical, now_ms }) {
-                    Ok(v) => v.into_owned(),
+                let computed = src.computed[*k as usize].eval(Ctx { row: &row, topical, now_ms }).map(Val::into_owned);
+                let v = match computed {
+                    Ok(v) => v,
                     Err(fail) => {
                         emit.dead_letter(None, self.failure(fail));
                         scratch.row = recycle(row);
@@ -364,7 +365,7 @@ fn metadata<'a>(meta: Meta, ty: Type, rec: &Record<'a>, text: &'a str, event_id:
                 let v = if text { Val::Str(String::from_utf8_lossy(v)) } else { Val::Bytes(Cow::Borrowed(v)) };
                 (Val::Str(Cow::Borrowed(k.as_str())), v)
             });
-            Val::Map(entries.collect())
+            Val::map(entries.collect())
         }
         Meta::Raw => Val::Str(Cow::Borrowed(text)),
     }
@@ -380,8 +381,12 @@ fn field<'a>(f: &Field, raw: Option<&'a RawValue>, src: &Source) -> Result<Val<'
             Ok(missing)
         };
     };
-    let rules = Rules { ignore_parse_errors: src.ignore_parse_errors, fail_on_missing: src.fail_on_missing };
-    let read = crate::nested::read(raw, f.ty, rules);
+    let read = if f.ty.is_nested() {
+        let rules = Rules { ignore_parse_errors: src.ignore_parse_errors, fail_on_missing: src.fail_on_missing };
+        crate::nested::read(raw, f.ty, rules)
+    } else {
+        crate::flink_json::scalar(raw, f.ty)
+    };
     match read {
         Ok(Some(v)) => Ok(v),
         Ok(None) if f.not_null => Err(MapError::MissingField(f.name.clone())),

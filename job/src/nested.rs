@@ -41,7 +41,7 @@ pub(crate) fn read<'a>(raw: &'a RawValue, ty: Type, rules: Rules) -> Result<Opti
             for (i, item) in items.into_iter().enumerate() {
                 out.push(part(item, elem.ty, rules, || format!("[{}]", i + 1))?);
             }
-            Ok(Some(Val::Array(out)))
+            Ok(Some(Val::array(out)))
         }
         Type::Map(value) => {
             let Some(entries) = object(raw)? else { return Ok(None) };
@@ -53,7 +53,7 @@ pub(crate) fn read<'a>(raw: &'a RawValue, ty: Type, rules: Rules) -> Result<Opti
                     None => out.push((Val::Str(key), v)),
                 }
             }
-            Ok(Some(Val::Map(out)))
+            Ok(Some(Val::map(out)))
         }
         Type::Row(fields) => {
             let Some(entries) = object(raw)? else { return Ok(None) };
@@ -68,7 +68,7 @@ pub(crate) fn read<'a>(raw: &'a RawValue, ty: Type, rules: Rules) -> Result<Opti
                     None => out.push(crate::value::NULL),
                 }
             }
-            Ok(Some(Val::Row(out)))
+            Ok(Some(Val::row(out)))
         }
         scalar => flink_json::scalar(raw, scalar),
     }
@@ -161,20 +161,20 @@ mod tests {
         let ints = Type::array(Type::Int, true);
         assert_eq!(
             read(raw("[1, \"2\", null, 4.7]"), ints, STRICT),
-            Ok(Some(Val::Array(vec![Val::Int(1), Val::Int(2), crate::value::NULL, Val::Int(4)])))
+            Ok(Some(Val::array(vec![Val::Int(1), Val::Int(2), crate::value::NULL, Val::Int(4)])))
         );
         assert_eq!(read(raw("null"), ints, STRICT), Ok(None));
         assert_eq!(read(raw("{}"), ints, STRICT), Err(Refusal::Kind("an object")));
         let bad = read(raw("[1, \"x\"]"), ints, STRICT).unwrap_err();
         assert_eq!(bad, Refusal::Inside("[2]".into(), Type::Int, Box::new(Refusal::Number("x".into()))));
         let lenient = Rules { ignore_parse_errors: true, ..STRICT };
-        assert_eq!(read(raw("[1, \"x\"]"), ints, lenient), Ok(Some(Val::Array(vec![Val::Int(1), crate::value::NULL]))));
+        assert_eq!(read(raw("[1, \"x\"]"), ints, lenient), Ok(Some(Val::array(vec![Val::Int(1), crate::value::NULL]))));
 
         let m = Type::map(Type::String, true);
         let got = read(raw(r#"{"b": 1, "a\u0041": {"x":1}, "b": true}"#), m, STRICT).unwrap().unwrap();
         assert_eq!(
             got,
-            Val::Map(vec![
+            Val::map(vec![
                 (Val::Str("b".into()), Val::Str("true".into())),
                 (Val::Str("aA".into()), Val::Str("{\"x\":1}".into())),
             ])
@@ -187,7 +187,7 @@ mod tests {
         ]);
         assert_eq!(
             read(raw(r#"{"price": "1.005", "id": 7, "extra": [1], "id": 8}"#), row, STRICT),
-            Ok(Some(Val::Row(vec![Val::Int(8), Val::Dec(101, 2), crate::value::NULL])))
+            Ok(Some(Val::row(vec![Val::Int(8), Val::Dec(101, 2), crate::value::NULL])))
         );
         let strict_missing = Rules { fail_on_missing: true, ..STRICT };
         assert_eq!(
@@ -198,7 +198,7 @@ mod tests {
         let Val::Row(fields) = deep else { panic!() };
         assert_eq!(
             fields[2],
-            Val::Array(vec![Val::Str("a".into()), Val::Str("{\"b\":2}".into()), Val::Str("3".into())])
+            Val::array(vec![Val::Str("a".into()), Val::Str("{\"b\":2}".into()), Val::Str("3".into())])
         );
         let nested_bad = read(raw(r#"{"id": 1, "tags": [[1]], "price": "x"}"#), row, STRICT).unwrap_err();
         assert_eq!(

@@ -4,6 +4,9 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
 
 /// One value. Every integer type is an `i64`, FLOAT and DOUBLE an `f64`; the plan knows the declared type.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,11 +30,82 @@ pub enum Val<'r> {
     /// BYTES.
     Bytes(Cow<'r, [u8]>),
     /// ARRAY: the elements, in order.
-    Array(Vec<Val<'r>>),
-    /// MAP: the entries, in the order they were read (a key once, with its last value); keys are STRING.
-    Map(Vec<(Val<'r>, Val<'r>)>),
+    Array(Parts<Vec<Val<'r>>>),
+    /// MAP: the keys and values in turn (see [`pairs`]), in the order they were read (a key once, with its last
+    /// value); keys are STRING. (Flat, so that all three nested variants hold one type, and `Val`'s drop, which
+    /// handles each variant, stays small enough to be inlined: measured, BENCHMARKS.md.)
+    Map(Parts<Vec<Val<'r>>>),
     /// ROW: one value per declared field, in order.
-    Row(Vec<Val<'r>>),
+    Row(Parts<Vec<Val<'r>>>),
+}
+
+/// The parts of a nested value, on the heap, dropped by a function of their own. A value that holds values makes
+/// `Val`'s drop recursive, and a large recursive drop is not inlined: every value dropped anywhere (most are numbers
+/// and borrowed strings) would pay a call to it (measured: ~1,000 instructions per record of the default job).
+/// With the parts dropped out of line, `Val`'s own drop stays small and inlined, and only a nested value calls out.
+pub struct Parts<T>(Option<ManuallyDrop<Box<T>>>);
+
+impl<T> Parts<T> {
+    /// `parts`, boxed.
+    pub fn new(parts: T) -> Self {
+        Parts(Some(ManuallyDrop::new(Box::new(parts))))
+    }
+}
+
+impl<T> Drop for Parts<T> {
+    #[inline(never)]
+    fn drop(&mut self) {
+        if let Some(parts) = self.0.take() {
+            // Through a function pointer the optimizer does not follow: a direct call would make `Val`'s drop
+            // recursive again in the call graph, and the compiler keeps a recursive drop out of line.
+            let free: fn(Box<T>) = std::hint::black_box(free_parts::<T>);
+            free(ManuallyDrop::into_inner(parts));
+        }
+    }
+}
+
+/// Drops the parts of a nested value (see [`Parts`]).
+fn free_parts<T>(parts: Box<T>) {
+    drop(parts);
+}
+
+impl<T> Deref for Parts<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.0.as_ref().expect("the parts are there until dropped")
+    }
+}
+
+impl<T> DerefMut for Parts<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.0.as_mut().expect("the parts are there until dropped")
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Parts<Vec<T>> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T: Clone> Clone for Parts<T> {
+    fn clone(&self) -> Self {
+        Parts::new((**self).clone())
+    }
+}
+
+impl<T: PartialEq> PartialEq for Parts<T> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Parts<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
 }
 
 /// Why a value is NULL.
@@ -51,6 +125,21 @@ pub enum Why<'r> {
 pub const NULL: Val<'static> = Val::Null(Why::Plain);
 
 impl<'r> Val<'r> {
+    /// An ARRAY of `items`.
+    pub fn array(items: Vec<Val<'r>>) -> Val<'r> {
+        Val::Array(Parts::new(items))
+    }
+
+    /// A MAP of `entries` (STRING keys, each once).
+    pub fn map(entries: Vec<(Val<'r>, Val<'r>)>) -> Val<'r> {
+        Val::Map(Parts::new(entries.into_iter().flat_map(|(k, v)| [k, v]).collect()))
+    }
+
+    /// A ROW of `fields`, one per declared field.
+    pub fn row(fields: Vec<Val<'r>>) -> Val<'r> {
+        Val::Row(Parts::new(fields))
+    }
+
     /// Whether the value is NULL.
     pub fn is_null(&self) -> bool {
         matches!(self, Val::Null(_))
@@ -94,10 +183,25 @@ impl<'r> Val<'r> {
             Val::Ts(t) => Val::Ts(t),
             Val::Str(s) => Val::Str(Cow::Owned(s.into_owned())),
             Val::Bytes(b) => Val::Bytes(Cow::Owned(b.into_owned())),
-            Val::Array(items) => Val::Array(items.into_iter().map(Val::into_owned).collect()),
-            Val::Map(entries) => Val::Map(entries.into_iter().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()),
-            Val::Row(fields) => Val::Row(fields.into_iter().map(Val::into_owned).collect()),
+            nested => nested_into_owned(nested),
         }
+    }
+}
+
+/// A MAP's entries, from its keys and values in turn ([`Val::Map`]).
+pub fn pairs<'a, 'r>(flat: &'a [Val<'r>]) -> impl Iterator<Item = (&'a Val<'r>, &'a Val<'r>)> {
+    flat.chunks_exact(2).map(|kv| (&kv[0], &kv[1]))
+}
+
+/// [`Val::into_owned`] of a nested value (out of line: it recurses).
+#[inline(never)]
+fn nested_into_owned(v: Val<'_>) -> Val<'static> {
+    let owned = |items: &Vec<Val<'_>>| items.iter().map(|x| x.clone().into_owned()).collect();
+    match v {
+        Val::Array(items) => Val::array(owned(&items)),
+        Val::Map(flat) => Val::Map(Parts::new(owned(&flat))),
+        Val::Row(fields) => Val::row(owned(&fields)),
+        other => other.into_owned(),
     }
 }
 

@@ -13,7 +13,7 @@ use crate::value::{decimal_java, push_java_double, Val};
 pub fn write_json(keys: &[Vec<u8>], columns: &[SinkColumn], values: &[Val<'_>], out: &mut Vec<u8>) {
     for ((key, col), v) in keys.iter().zip(columns).zip(values) {
         out.extend_from_slice(key);
-        write_value(col.ty, v, out);
+        write_scalar(col.ty, v, out);
     }
     if values.is_empty() {
         out.push(b'{');
@@ -38,6 +38,16 @@ pub fn json_keys(columns: &[SinkColumn]) -> Vec<Vec<u8>> {
 
 /// One value as JSON.
 pub fn write_value(ty: Type, v: &Val<'_>, out: &mut Vec<u8>) {
+    match v {
+        Val::Array(_) | Val::Map(_) | Val::Row(_) => write_nested(ty, v, out),
+        scalar => write_scalar(ty, scalar, out),
+    }
+}
+
+/// [`write_value`] of a value that is not nested: on every column's path, inlined there (as it was before nested
+/// values; the writer's cost per record depends on it, BENCHMARKS.md).
+#[inline(always)]
+fn write_scalar(ty: Type, v: &Val<'_>, out: &mut Vec<u8>) {
     match v {
         Val::Null(_) => out.extend_from_slice(b"null"),
         Val::Str(s) => push_json_string(out, s),
@@ -86,6 +96,17 @@ pub fn write_value(ty: Type, v: &Val<'_>, out: &mut Vec<u8>) {
             out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(b).as_bytes());
             out.push(b'"');
         }
+        // Nested values are written by write_nested.
+        Val::Array(_) | Val::Map(_) | Val::Row(_) => write_nested(ty, v, out),
+    }
+}
+
+/// [`write_value`] of a nested value: an ARRAY as a JSON array, a MAP as an object of its entries, a ROW as an
+/// object of its declared fields. Out of line: it recurses (through [`write_value`]), and the scalars' writer on
+/// every column's path must stay free of recursion to be inlined.
+#[inline(never)]
+fn write_nested(ty: Type, v: &Val<'_>, out: &mut Vec<u8>) {
+    match v {
         Val::Array(items) => {
             let elem = match ty {
                 Type::Array(e) => e.ty,
@@ -100,13 +121,13 @@ pub fn write_value(ty: Type, v: &Val<'_>, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        Val::Map(entries) => {
+        Val::Map(flat) => {
             let value = match ty {
                 Type::Map(e) => e.ty,
                 _ => Type::Null,
             };
             out.push(b'{');
-            for (i, (k, v)) in entries.iter().enumerate() {
+            for (i, (k, v)) in crate::value::pairs(flat).enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
@@ -126,7 +147,7 @@ pub fn write_value(ty: Type, v: &Val<'_>, out: &mut Vec<u8>) {
                 _ => &[],
             };
             out.push(b'{');
-            for (i, (f, v)) in fields.iter().zip(values).enumerate() {
+            for (i, (f, v)) in fields.iter().zip(values.iter()).enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
@@ -136,6 +157,7 @@ pub fn write_value(ty: Type, v: &Val<'_>, out: &mut Vec<u8>) {
             }
             out.push(b'}');
         }
+        scalar => write_scalar(ty, scalar, out),
     }
 }
 
