@@ -272,16 +272,25 @@ fn json_query_in_a_job_with_wrappers_and_behaviours() {
     ));
     let out = run(&strict, "orders", r#"{"attrs":"{\"a\":7}"}"#);
     assert!(matches!(&out[..], [Outcome::Dead { error, .. }] if error.reason() == "eval_error"), "{out:?}");
+    // RETURNING ARRAY<STRING>: an ARRAY column, each element as text.
+    let array = plan(&format!(
+        "{SOURCE}
+        CREATE TABLE out (items ARRAY<STRING>, n INT) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');
+        INSERT INTO out SELECT JSON_QUERY(attrs, '$.list[*].c' RETURNING ARRAY<STRING>),
+          CARDINALITY(JSON_QUERY(attrs, '$.list' RETURNING ARRAY<STRING>)) FROM src;"
+    ));
+    let out = run(&array, "orders", &format!(r#"{{"attrs":"{attrs}"}}"#));
+    assert_eq!(rows(&out)[0].1, r#"{"items":["1","2"],"n":2}"#);
     let e = Plan::new(
         "job.sql",
         &format!(
             "{SOURCE}
-        CREATE TABLE out (s STRING) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');
-        INSERT INTO out SELECT JSON_QUERY(attrs, '$.a' RETURNING ARRAY<STRING>) FROM src;"
+        CREATE TABLE out (s ARRAY<STRING>) WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');
+        INSERT INTO out SELECT JSON_QUERY(attrs, '$.a' RETURNING ARRAY<STRING> EMPTY OBJECT ON EMPTY) FROM src;"
         ),
     )
-    .expect_err("RETURNING ARRAY is not there yet");
-    assert!(e.to_string().contains("not supported yet"), "{e}");
+    .expect_err("EMPTY OBJECT is no array");
+    assert!(e.to_string().contains("EMPTY OBJECT is not an ARRAY<STRING>"), "{e}");
 }
 
 /// ROW, ARRAY and MAP columns: read from nested JSON as Flink's format reads them, taken apart with `row.field`,

@@ -230,6 +230,10 @@ pub struct JsonQuery {
     pub on_empty: QueryBehaviour,
     /// ON ERROR.
     pub on_error: QueryBehaviour,
+    /// `RETURNING ARRAY<STRING>`: the array found, each element as text (a string as it is, another scalar as
+    /// Java prints it, an object or array as compact JSON, a null as NULL); anything but an array is the ON ERROR
+    /// case (Flink's `SqlJsonUtils.jsonQuery`).
+    pub returning_array: bool,
 }
 
 /// What a path found in a document, as raw JSON: nothing, one value, or (a path with `[*]`) a list.
@@ -270,14 +274,43 @@ pub fn json_query<'r>(s: &str, spec: &JsonQuery) -> Result<Val<'r>, String> {
     let behave = |b: QueryBehaviour, why: &str| match b {
         QueryBehaviour::Null => Ok(NULL),
         QueryBehaviour::Error => Err(format!("JSON_QUERY: {why}")),
+        QueryBehaviour::EmptyArray if spec.returning_array => Ok(Val::array(Vec::new())),
         QueryBehaviour::EmptyArray => Ok(Val::Str(Cow::Borrowed("[]"))),
         QueryBehaviour::EmptyObject => Ok(Val::Str(Cow::Borrowed("{}"))),
     };
     match outcome {
+        Ok(Some(text)) if spec.returning_array => match elements_as_text(&text) {
+            Ok(items) => Ok(Val::array(items)),
+            Err(e) => behave(spec.on_error, &e),
+        },
         Ok(Some(text)) => Ok(Val::Str(Cow::Owned(text))),
         Ok(None) => behave(spec.on_empty, "the path finds nothing"),
         Err(e) => behave(spec.on_error, &e),
     }
+}
+
+/// The elements of the JSON array `text` (what JSON_QUERY found, wrapped), each as RETURNING ARRAY<STRING> gives
+/// it: a string as it is, another scalar as Java's `String.valueOf` of what Jackson read (`1.50` is `1.5`), an
+/// object or array as compact JSON, a null as NULL. Not an array: an error.
+fn elements_as_text<'r>(text: &str) -> Result<Vec<Val<'r>>, String> {
+    if !text.starts_with('[') {
+        return Err(format!(
+            "RETURNING ARRAY<STRING> needs an array, not {}",
+            text.chars().take(64).collect::<String>()
+        ));
+    }
+    let items: Vec<&RawValue> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    items
+        .into_iter()
+        .map(|v| {
+            Ok(match v.get().as_bytes().first() {
+                Some(b'n') => NULL,
+                Some(b'"') => Val::Str(Cow::Owned(serde_json::from_str::<String>(v.get()).map_err(|e| e.to_string())?)),
+                // Numbers as Jackson's types print them, objects and arrays as compact JSON: what jsonize writes.
+                _ => Val::Str(Cow::Owned(jsonize(v)?)),
+            })
+        })
+        .collect()
 }
 
 /// Follows `path` from `doc`. Lax: a step that does not apply finds nothing; strict: it is an error.
@@ -440,7 +473,14 @@ mod tests {
 
     fn query(path: &str, wrapper: Wrapper) -> JsonQuery {
         let (path, strict) = parse_path(path).unwrap();
-        JsonQuery { path, strict, wrapper, on_empty: QueryBehaviour::Null, on_error: QueryBehaviour::Null }
+        JsonQuery {
+            path,
+            strict,
+            wrapper,
+            on_empty: QueryBehaviour::Null,
+            on_error: QueryBehaviour::Null,
+            returning_array: false,
+        }
     }
 
     /// Flink's documented examples, and Calcite's rules for wrappers, scalars, and the two behaviours.
@@ -477,5 +517,42 @@ mod tests {
         s.on_error = QueryBehaviour::Error;
         assert!(json_query(r#"{"a":1}"#, &s).is_err(), "a scalar in strict mode is an error");
         assert_eq!(json_query("not json", &query("$", Wrapper::Without)).unwrap(), NULL);
+    }
+
+    /// RETURNING ARRAY<STRING>, as Flink's SqlJsonUtils.jsonQuery gives it (FLINK-35687: nested values as JSON).
+    #[test]
+    fn json_query_returning_an_array_of_strings() {
+        let array = |path: &str, wrapper, doc: &str| {
+            let spec = JsonQuery { returning_array: true, ..query(path, wrapper) };
+            json_query(doc, &spec)
+        };
+        let s = |t: &str| Val::Str(Cow::Owned(t.to_owned()));
+        let doc = r#"{"a": ["x", 1, 1.50, 1e3, true, null, {"k": [2]}, [3, "y"]], "o": {"k": 1}, "n": 7}"#;
+        assert_eq!(
+            array("$.a", Wrapper::Without, doc),
+            Ok(Val::array(vec![
+                s("x"),
+                s("1"),
+                s("1.5"),
+                s("1000.0"),
+                s("true"),
+                NULL,
+                s("{\"k\":[2]}"),
+                s("[3,\"y\"]")
+            ]))
+        );
+        // An object is no array: the ON ERROR case (NULL by default); wrapped, it is one element.
+        assert_eq!(array("$.o", Wrapper::Without, doc), Ok(NULL));
+        assert_eq!(array("$.o", Wrapper::Unconditional, doc), Ok(Val::array(vec![s("{\"k\":1}")])));
+        // A scalar without a wrapper is the ON EMPTY case in lax mode; wrapped, an array of its text.
+        assert_eq!(array("$.n", Wrapper::Without, doc), Ok(NULL));
+        assert_eq!(array("$.n", Wrapper::Conditional, doc), Ok(Val::array(vec![s("7")])));
+        let empty = JsonQuery {
+            returning_array: true,
+            on_empty: QueryBehaviour::EmptyArray,
+            ..query("$.nope", Wrapper::Without)
+        };
+        assert_eq!(json_query(doc, &empty), Ok(Val::array(Vec::new())));
+        assert_eq!(array("$.a[*]", Wrapper::Without, doc).map(|v| matches!(v, Val::Array(_))), Ok(true));
     }
 }

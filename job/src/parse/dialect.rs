@@ -147,11 +147,21 @@ fn json_query(p: &mut Parser) -> Result<Expr, ParserError> {
         there
     };
     let mut wrapper = "WITHOUT";
+    let mut returning = "STRING";
     let mut behaviours = ["NULL", "NULL"];
     loop {
         if eat(p, "RETURNING") {
-            if !(eat(p, "STRING") || eat(p, "VARCHAR")) {
-                return p.expected("STRING after RETURNING (ARRAY<STRING> is not supported yet)", p.peek_token());
+            if eat(p, "ARRAY") {
+                p.expect_token(&Token::Lt)?;
+                if !(eat(p, "STRING") || eat(p, "VARCHAR")) {
+                    return p.expected("STRING in RETURNING ARRAY<STRING>", p.peek_token());
+                }
+                p.expect_token(&Token::Gt)?;
+                returning = "ARRAY";
+            } else if eat(p, "STRING") || eat(p, "VARCHAR") {
+                returning = "STRING";
+            } else {
+                return p.expected("STRING or ARRAY<STRING> after RETURNING", p.peek_token());
             }
         } else if eat(p, "WITHOUT") {
             eat(p, "ARRAY");
@@ -201,7 +211,8 @@ fn json_query(p: &mut Parser) -> Result<Expr, ParserError> {
         }
     }
     p.expect_token(&Token::RParen)?;
-    Ok(call(JSON_QUERY_CALL, vec![json, path, text(wrapper), text(behaviours[0]), text(behaviours[1])]))
+    let args = vec![json, path, text(wrapper), text(behaviours[0]), text(behaviours[1]), text(returning)];
+    Ok(call(JSON_QUERY_CALL, args))
 }
 
 /// The start of a JSON function's call: its name, `(`, the JSON text and `,` the path.

@@ -961,7 +961,7 @@ impl Builder<'_> {
     /// `(json, path, 'WITHOUT'|'CONDITIONAL'|'UNCONDITIONAL', empty, error)`.
     fn json_query(&mut self, e: &ast::Expr, args: &[&ast::Expr], scope: &mut Scope) -> Result<Typed, Problem> {
         use func::json::{JsonQuery, QueryBehaviour, Wrapper};
-        let (json, path, strict) = self.json_input("JSON_QUERY", e, args, 5, scope)?;
+        let (json, path, strict) = self.json_input("JSON_QUERY", e, args, 6, scope)?;
         let text = |i: usize| args.get(i).map_or_else(String::new, |a| quoted(a));
         let behaviour = |i: usize| match text(i).as_str() {
             "ERROR" => QueryBehaviour::Error,
@@ -974,9 +974,17 @@ impl Builder<'_> {
             "UNCONDITIONAL" => Wrapper::Unconditional,
             _ => Wrapper::Without,
         };
-        let spec = JsonQuery { path, strict, wrapper, on_empty: behaviour(3), on_error: behaviour(4) };
+        let returning_array = text(5) == "ARRAY";
+        let spec = JsonQuery { path, strict, wrapper, on_empty: behaviour(3), on_error: behaviour(4), returning_array };
+        if returning_array
+            && (spec.on_empty == QueryBehaviour::EmptyObject || spec.on_error == QueryBehaviour::EmptyObject)
+        {
+            return Err(Problem::at(pos(e), "EMPTY OBJECT is not an ARRAY<STRING>")
+                .hint("RETURNING ARRAY<STRING> takes NULL, ERROR or EMPTY ARRAY ON EMPTY and ON ERROR"));
+        }
+        let ty = if returning_array { Type::array(Type::String, true) } else { Type::String };
         let site = self.site(e);
-        Ok(Typed::new(Expr::Call(Func::JsonQuery(Box::new(spec)), vec![json.expr], site), Type::String, true))
+        Ok(Typed::new(Expr::Call(Func::JsonQuery(Box::new(spec)), vec![json.expr], site), ty, true))
     }
 }
 
