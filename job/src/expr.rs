@@ -274,11 +274,9 @@ impl Expr {
                 }
                 Val::map(entries)
             }
-            Expr::Cardinality(x) => match x.part(ctx)? {
-                Part::In(Val::Array(items)) => Val::Int(items.len() as i64),
-                Part::In(Val::Map(flat)) => Val::Int(flat.len() as i64 / 2),
-                Part::Own(Val::Array(items)) => Val::Int(items.len() as i64),
-                Part::Own(Val::Map(flat)) => Val::Int(flat.len() as i64 / 2),
+            Expr::Cardinality(x) => match x.part(ctx)?.value() {
+                Val::Array(items) => Val::Int(items.len() as i64),
+                Val::Map(flat) => Val::Int(flat.len() as i64 / 2),
                 _ => NULL,
             },
         })
@@ -336,6 +334,16 @@ impl Expr {
 enum Part<'r> {
     In(&'r Val<'r>),
     Own(Val<'r>),
+}
+
+impl<'r> Part<'r> {
+    /// The value, wherever it is.
+    fn value(&self) -> &Val<'r> {
+        match self {
+            Part::In(v) => v,
+            Part::Own(v) => v,
+        }
+    }
 }
 
 /// A slot's value for an expression: strings and bytes borrowed from the row, never copied.

@@ -10,6 +10,7 @@
 //! JSON does not give a meaning to.)
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -45,12 +46,18 @@ pub(crate) fn read<'a>(raw: &'a RawValue, ty: Type, rules: Rules) -> Result<Opti
         }
         Type::Map(value) => {
             let Some(entries) = object(raw)? else { return Ok(None) };
+            // Each key once, at its first place, with its last value: found by a hash of the keys, so that a large
+            // map is read in linear time.
             let mut out: Vec<(Val<'a>, Val<'a>)> = Vec::with_capacity(entries.len());
+            let mut at: HashMap<Cow<'a, str>, usize> = HashMap::with_capacity(entries.len());
             for (key, raw) in entries {
                 let v = part(raw, value.ty, rules, || format!("['{key}']"))?;
-                match out.iter_mut().find(|(k, _)| k.as_str() == Some(&key)) {
-                    Some(entry) => entry.1 = v,
-                    None => out.push((Val::Str(key), v)),
+                match at.get(&key) {
+                    Some(&i) => out[i].1 = v,
+                    None => {
+                        at.insert(key.clone(), out.len());
+                        out.push((Val::Str(key), v));
+                    }
                 }
             }
             Ok(Some(Val::map(out)))
