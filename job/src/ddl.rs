@@ -84,19 +84,19 @@ pub fn positions_view(table: &str) -> String {
 /// `DateTime64(p)`, on 18.16 a `DateTime` of whole seconds.
 fn base_type(ty: Type, version: ClickHouseVersion) -> String {
     match ty {
-        Type::Array(e) => format!("Array({})", part_type(e.ty, e.nullable, version)),
+        Type::Array(e) => format!("Array({})", column_type(e.ty, e.nullable, version)),
         Type::Map(e) => match version {
-            ClickHouseVersion::Current => format!("Map(String, {})", part_type(e.ty, e.nullable, version)),
-            ClickHouseVersion::V18 => format!("Array(Tuple(String, {}))", part_type(e.ty, e.nullable, version)),
+            ClickHouseVersion::Current => format!("Map(String, {})", column_type(e.ty, e.nullable, version)),
+            ClickHouseVersion::V18 => format!("Array(Tuple(String, {}))", column_type(e.ty, e.nullable, version)),
         },
         Type::Row(fields) => {
             let parts: Vec<String> = fields
                 .iter()
                 .map(|f| match version {
                     ClickHouseVersion::Current => {
-                        format!("{} {}", quote(&f.name), part_type(f.ty, f.nullable, version))
+                        format!("{} {}", quote(&f.name), column_type(f.ty, f.nullable, version))
                     }
-                    ClickHouseVersion::V18 => part_type(f.ty, f.nullable, version),
+                    ClickHouseVersion::V18 => column_type(f.ty, f.nullable, version),
                 })
                 .collect();
             format!("Tuple({})", parts.join(", "))
@@ -130,11 +130,6 @@ fn split_on_v18(ty: Type) -> Option<Vec<(String, Type, bool)>> {
         },
         _ => None,
     }
-}
-
-/// The type of a part of a nested value.
-fn part_type(ty: Type, nullable: bool, version: ClickHouseVersion) -> String {
-    column_type(ty, nullable, version)
 }
 
 /// The type of a column (or a nested part) of `ty`: `Nullable` where it may be NULL, except for nested types,
@@ -172,7 +167,7 @@ pub fn columns(sink: &Sink, version: ClickHouseVersion) -> Vec<ChColumn> {
             if version == ClickHouseVersion::V18 {
                 if let Some(fields) = split_on_v18(c.ty) {
                     for (k, (field, ty, nullable)) in fields.into_iter().enumerate() {
-                        let ty = format!("Array({})", part_type(ty, nullable, version));
+                        let ty = format!("Array({})", column_type(ty, nullable, version));
                         out.push(ChColumn {
                             name: format!("{}.{field}", c.name),
                             ty,

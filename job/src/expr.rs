@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 pub use crate::func::math::Arith;
 use crate::func::{self, Func};
 use crate::types::Type;
-use crate::value::{compare, pairs, Parts, Val, Why, NULL};
+use crate::value::{compare, Val, Why, NULL};
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,7 +276,7 @@ impl Expr {
             }
             Expr::Cardinality(x) => match x.part(ctx)?.value() {
                 Val::Array(items) => Val::Int(items.len() as i64),
-                Val::Map(flat) => Val::Int(flat.len() as i64 / 2),
+                Val::Map(entries) => Val::Int(entries.len() as i64),
                 _ => NULL,
             },
         })
@@ -311,14 +311,13 @@ impl Expr {
                 }
                 let same = |k: &Val<'_>| compare(k, &key) == Some(Ordering::Equal);
                 match inside(x)? {
-                    Part::In(Val::Map(flat)) => match pairs(flat).find(|(k, _)| same(k)) {
+                    Part::In(Val::Map(entries)) => match entries.iter().find(|(k, _)| same(k)) {
                         Some((_, v)) => Part::In(v),
                         None => Part::Own(NULL),
                     },
-                    Part::Own(Val::Map(mut flat)) => {
-                        let found = pairs(&flat).position(|(k, _)| same(k));
-                        match found {
-                            Some(i) => Part::Own(flat.swap_remove(2 * i + 1)),
+                    Part::Own(Val::Map(mut entries)) => {
+                        match std::mem::take(&mut *entries).into_iter().find(|(k, _)| same(k)) {
+                            Some((_, v)) => Part::Own(v),
                             None => Part::Own(NULL),
                         }
                     }
@@ -372,7 +371,7 @@ fn borrow<'r>(v: &'r Val<'r>) -> Val<'r> {
 fn borrow_nested<'r>(v: &'r Val<'r>) -> Val<'r> {
     match v {
         Val::Array(items) => Val::array(items.iter().map(borrow).collect()),
-        Val::Map(flat) => Val::Map(Parts::new(flat.iter().map(borrow).collect())),
+        Val::Map(entries) => Val::map(entries.iter().map(|(k, v)| (borrow(k), borrow(v))).collect()),
         Val::Row(fields) => Val::row(fields.iter().map(borrow).collect()),
         scalar => scalar.clone(),
     }

@@ -31,18 +31,16 @@ pub enum Val<'r> {
     Bytes(Cow<'r, [u8]>),
     /// ARRAY: the elements, in order.
     Array(Parts<Vec<Val<'r>>>),
-    /// MAP: the keys and values in turn (see [`pairs`]), in the order they were read (a key once, with its last
-    /// value); keys are STRING. (Flat, so that all three nested variants hold one type, and `Val`'s drop, which
-    /// handles each variant, stays small enough to be inlined: measured, BENCHMARKS.md.)
-    Map(Parts<Vec<Val<'r>>>),
+    /// MAP: the entries, in the order they were read (a key once, with its last value); keys are STRING.
+    Map(Parts<Vec<(Val<'r>, Val<'r>)>>),
     /// ROW: one value per declared field, in order.
     Row(Parts<Vec<Val<'r>>>),
 }
 
 /// The parts of a nested value, on the heap, dropped by a function of their own. A value that holds values makes
-/// `Val`'s drop recursive, and a large recursive drop is not inlined: every value dropped anywhere (most are numbers
-/// and borrowed strings) would pay a call to it (measured: ~1,000 instructions per record of the default job).
-/// With the parts dropped out of line, `Val`'s own drop stays small and inlined, and only a nested value calls out.
+/// `Val`'s drop recursive and larger; with the parts in a `Vec` inside `Val`, that drop cost the default job ~1,000
+/// instructions per record (measured, BENCHMARKS.md). Here the parts are freed out of line, so `Val`'s drop only
+/// calls out for a nested value (it is still called out of line itself: ~13 instructions a value).
 pub struct Parts<T>(Option<ManuallyDrop<Box<T>>>);
 
 impl<T> Parts<T> {
@@ -56,17 +54,9 @@ impl<T> Drop for Parts<T> {
     #[inline(never)]
     fn drop(&mut self) {
         if let Some(parts) = self.0.take() {
-            // Through a function pointer the optimizer does not follow: a direct call would make `Val`'s drop
-            // recursive again in the call graph, and the compiler keeps a recursive drop out of line.
-            let free: fn(Box<T>) = std::hint::black_box(free_parts::<T>);
-            free(ManuallyDrop::into_inner(parts));
+            drop(ManuallyDrop::into_inner(parts));
         }
     }
-}
-
-/// Drops the parts of a nested value (see [`Parts`]).
-fn free_parts<T>(parts: Box<T>) {
-    drop(parts);
 }
 
 impl<T> Deref for Parts<T> {
@@ -132,7 +122,7 @@ impl<'r> Val<'r> {
 
     /// A MAP of `entries` (STRING keys, each once).
     pub fn map(entries: Vec<(Val<'r>, Val<'r>)>) -> Val<'r> {
-        Val::Map(Parts::new(entries.into_iter().flat_map(|(k, v)| [k, v]).collect()))
+        Val::Map(Parts::new(entries))
     }
 
     /// A ROW of `fields`, one per declared field.
@@ -188,19 +178,16 @@ impl<'r> Val<'r> {
     }
 }
 
-/// A MAP's entries, from its keys and values in turn ([`Val::Map`]).
-pub fn pairs<'a, 'r>(flat: &'a [Val<'r>]) -> impl Iterator<Item = (&'a Val<'r>, &'a Val<'r>)> {
-    flat.chunks_exact(2).map(|kv| (&kv[0], &kv[1]))
-}
-
 /// [`Val::into_owned`] of a nested value (out of line: it recurses).
 #[inline(never)]
 fn nested_into_owned(v: Val<'_>) -> Val<'static> {
-    let owned = |items: &Vec<Val<'_>>| items.iter().map(|x| x.clone().into_owned()).collect();
+    let owned = |items: &mut Vec<Val<'_>>| std::mem::take(items).into_iter().map(Val::into_owned).collect();
     match v {
-        Val::Array(items) => Val::array(owned(&items)),
-        Val::Map(flat) => Val::Map(Parts::new(owned(&flat))),
-        Val::Row(fields) => Val::row(owned(&fields)),
+        Val::Array(mut items) => Val::array(owned(&mut items)),
+        Val::Map(mut entries) => {
+            Val::map(std::mem::take(&mut *entries).into_iter().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        }
+        Val::Row(mut fields) => Val::row(owned(&mut fields)),
         other => other.into_owned(),
     }
 }

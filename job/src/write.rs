@@ -121,13 +121,13 @@ fn write_nested(ty: Type, v: &Val<'_>, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        Val::Map(flat) => {
+        Val::Map(entries) => {
             let value = match ty {
                 Type::Map(e) => e.ty,
                 _ => Type::Null,
             };
             out.push(b'{');
-            for (i, (k, v)) in crate::value::pairs(flat).enumerate() {
+            for (i, (k, v)) in entries.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }

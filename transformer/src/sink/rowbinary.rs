@@ -239,9 +239,9 @@ fn nested(out: &mut Vec<u8>, ty: Type, v: &Val<'_>, seconds: bool) -> Result<(),
                 part(out, elem.ty, elem.nullable, item, seconds).map_err(|e| format!("[{}]{e}", i + 1))?;
             }
         }
-        (Type::Map(value), Val::Map(flat)) => {
-            varuint(out, flat.len() / 2);
-            for (k, v) in job::value::pairs(flat) {
+        (Type::Map(value), Val::Map(entries)) => {
+            varuint(out, entries.len());
+            for (k, v) in entries {
                 let key = k.as_str().unwrap_or_default();
                 string(out, key);
                 part(out, value.ty, value.nullable, v, seconds).map_err(|e| format!("['{key}']{e}"))?;
@@ -268,9 +268,9 @@ fn nested(out: &mut Vec<u8>, ty: Type, v: &Val<'_>, seconds: bool) -> Result<(),
 fn split(out: &mut Vec<u8>, ty: Type, v: &Val<'_>, k: usize) -> Result<(), String> {
     match (ty, v) {
         (Type::Map(_) | Type::Array(_), Val::Null(_)) => varuint(out, 0),
-        (Type::Map(value), Val::Map(flat)) => {
-            varuint(out, flat.len() / 2);
-            for (key, v) in job::value::pairs(flat) {
+        (Type::Map(value), Val::Map(entries)) => {
+            varuint(out, entries.len());
+            for (key, v) in entries {
                 let key = key.as_str().unwrap_or_default();
                 if k == 0 {
                     string(out, key);
