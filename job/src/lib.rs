@@ -25,6 +25,7 @@ pub(crate) mod nested;
 pub mod parse;
 pub mod plan;
 pub mod read;
+pub mod scan;
 pub mod types;
 pub mod value;
 pub mod write;

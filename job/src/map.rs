@@ -6,7 +6,6 @@
 use std::borrow::Cow;
 
 use contract::time::TimeError;
-use serde_json::value::RawValue;
 
 use crate::catalog::Meta;
 use crate::error::MapError;
@@ -15,6 +14,7 @@ use crate::flink_json::Refusal;
 use crate::nested::Rules;
 use crate::plan::{Field, Plan, Sink, Slot, Source};
 use crate::read::read_fields;
+use crate::scan::Raw;
 use crate::types::Type;
 use crate::value::{Val, Why, NULL};
 
@@ -70,7 +70,7 @@ pub trait Emit {
 /// Buffers one record's mapping needs, kept for the next record (see [`Plan::map_with`]).
 #[derive(Debug, Default)]
 pub struct Scratch {
-    raw: Vec<Option<&'static RawValue>>,
+    raw: Vec<Option<Raw<'static>>>,
     row: Vec<Val<'static>>,
     values: Vec<Val<'static>>,
     /// Per source: its per-topic expressions' results, and the topic they are for.
@@ -94,8 +94,8 @@ impl<'a, 'b> Recycle<'a, 'b> for Val<'a> {
     type As = Val<'b>;
 }
 
-impl<'a, 'b> Recycle<'a, 'b> for Option<&'a RawValue> {
-    type As = Option<&'b RawValue>;
+impl<'a, 'b> Recycle<'a, 'b> for Option<Raw<'a>> {
+    type As = Option<Raw<'b>>;
 }
 
 /// What one record gave, owned: for tools (`transformer run-job`) and tests.
@@ -187,7 +187,7 @@ impl Plan {
             Err(e) => return emit.dead_letter(None, e),
         };
         let escaped;
-        let mut raw: Vec<Option<&RawValue>> = recycle(std::mem::take(&mut scratch.raw));
+        let mut raw: Vec<Option<Raw<'_>>> = recycle(std::mem::take(&mut scratch.raw));
         raw.resize(src.fields.len(), None);
         if let Err(err) = read_fields(text, &src.fields, &mut raw) {
             // Flink reads with ALLOW_UNESCAPED_CONTROL_CHARS: retry with raw control characters escaped.
@@ -209,12 +209,29 @@ impl Plan {
         } else {
             ""
         };
+        // The row in one pass, slot by slot: each field read as its type (the fields are in slot order), the
+        // metadata, and a place for each computed column (they read the row, so they come after it).
         let mut row: Vec<Val<'_>> = recycle(std::mem::take(&mut scratch.row));
+        let mut fields = src.fields.iter().zip(&raw);
         for slot in &src.slots {
-            row.push(match slot {
-                Slot::Field | Slot::Computed(_) => NULL,
+            let v = match slot {
+                Slot::Field => {
+                    let (f, r) = fields.next().expect("a field for each field slot");
+                    debug_assert_eq!(f.slot as usize, row.len());
+                    match field(f, *r, src) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            drop(fields);
+                            scratch.row = recycle(row);
+                            scratch.raw = recycle(raw);
+                            return emit.dead_letter(None, e);
+                        }
+                    }
+                }
+                Slot::Computed(_) => NULL,
                 Slot::Meta(meta, ty) => metadata(*meta, *ty, rec, text, event_id),
-            });
+            };
+            row.push(v);
         }
         if scratch.topical.len() <= source {
             scratch.topical.resize_with(source + 1, || None);
@@ -227,12 +244,6 @@ impl Plan {
             *cached = Some((rec.topic.to_owned(), values));
         }
         let topical: &[Res<'static>] = cached.as_ref().map_or(&[], |(_, v)| v);
-        for (f, r) in src.fields.iter().zip(&raw) {
-            match field(f, *r, src) {
-                Ok(v) => row[f.slot as usize] = v,
-                Err(e) => return emit.dead_letter(None, e),
-            }
-        }
         for (i, slot) in src.slots.iter().enumerate() {
             if let Slot::Computed(k) = slot {
                 // Owned: the row it is computed from is the row it goes into.
@@ -372,13 +383,13 @@ fn metadata<'a>(meta: Meta, ty: Type, rec: &Record<'a>, text: &'a str, event_id:
 }
 
 /// One field, read as its declared type.
-fn field<'a>(f: &Field, raw: Option<&'a RawValue>, src: &Source) -> Result<Val<'a>, MapError> {
-    let missing = Val::Null(Why::Missing(f.slot));
+fn field<'a>(f: &Field, raw: Option<Raw<'a>>, src: &Source) -> Result<Val<'a>, MapError> {
+    let missing = || Val::Null(Why::Missing(f.slot));
     let Some(raw) = raw else {
         return if src.fail_on_missing || f.not_null {
             Err(MapError::MissingField(f.name.clone()))
         } else {
-            Ok(missing)
+            Ok(missing())
         };
     };
     let read = if f.ty.is_nested() {
@@ -390,7 +401,7 @@ fn field<'a>(f: &Field, raw: Option<&'a RawValue>, src: &Source) -> Result<Val<'
     match read {
         Ok(Some(v)) => Ok(v),
         Ok(None) if f.not_null => Err(MapError::MissingField(f.name.clone())),
-        Ok(None) => Ok(missing),
+        Ok(None) => Ok(missing()),
         Err(_) if src.ignore_parse_errors => Ok(NULL),
         Err(refusal) => Err(refusal_error(f, refusal)),
     }

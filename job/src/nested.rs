@@ -17,6 +17,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::flink_json::{self, Refusal};
+use crate::scan::Raw;
 use crate::types::Type;
 use crate::value::Val;
 
@@ -30,7 +31,7 @@ pub(crate) struct Rules {
 }
 
 /// `raw` as a value of `ty`: `None` for a JSON null.
-pub(crate) fn read<'a>(raw: &'a RawValue, ty: Type, rules: Rules) -> Result<Option<Val<'a>>, Refusal> {
+pub(crate) fn read<'a>(raw: Raw<'a>, ty: Type, rules: Rules) -> Result<Option<Val<'a>>, Refusal> {
     match ty {
         Type::Array(elem) => {
             let items: Vec<&'a RawValue> = match first(raw) {
@@ -40,7 +41,7 @@ pub(crate) fn read<'a>(raw: &'a RawValue, ty: Type, rules: Rules) -> Result<Opti
             };
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.into_iter().enumerate() {
-                out.push(part(item, elem.ty, rules, || format!("[{}]", i + 1))?);
+                out.push(part(Raw::new(item.get()), elem.ty, rules, || format!("[{}]", i + 1))?);
             }
             Ok(Some(Val::array(out)))
         }
@@ -51,7 +52,7 @@ pub(crate) fn read<'a>(raw: &'a RawValue, ty: Type, rules: Rules) -> Result<Opti
             let mut out: Vec<(Val<'a>, Val<'a>)> = Vec::with_capacity(entries.len());
             let mut at: HashMap<Cow<'a, str>, usize> = HashMap::with_capacity(entries.len());
             for (key, raw) in entries {
-                let v = part(raw, value.ty, rules, || format!("['{key}']"))?;
+                let v = part(Raw::new(raw.get()), value.ty, rules, || format!("['{key}']"))?;
                 match at.get(&key) {
                     Some(&i) => out[i].1 = v,
                     None => {
@@ -68,7 +69,7 @@ pub(crate) fn read<'a>(raw: &'a RawValue, ty: Type, rules: Rules) -> Result<Opti
             for f in fields {
                 // The last of a repeated key, as Jackson's tree keeps it.
                 match entries.iter().rev().find(|(k, _)| *k == f.name) {
-                    Some((_, raw)) => out.push(part(raw, f.ty, rules, || format!(".{}", f.name))?),
+                    Some((_, raw)) => out.push(part(Raw::new(raw.get()), f.ty, rules, || format!(".{}", f.name))?),
                     None if rules.fail_on_missing => {
                         return Err(Refusal::Inside(format!(".{}", f.name), f.ty, Box::new(Refusal::Missing)))
                     }
@@ -83,7 +84,7 @@ pub(crate) fn read<'a>(raw: &'a RawValue, ty: Type, rules: Rules) -> Result<Opti
 
 /// One part of a nested value: NULL for a JSON null, and for a value that does not convert under
 /// `json.ignore-parse-errors`; else a refusal says where (`path`) it is.
-fn part<'a>(raw: &'a RawValue, ty: Type, rules: Rules, path: impl FnOnce() -> String) -> Result<Val<'a>, Refusal> {
+fn part<'a>(raw: Raw<'a>, ty: Type, rules: Rules, path: impl FnOnce() -> String) -> Result<Val<'a>, Refusal> {
     match read(raw, ty, rules) {
         Ok(Some(v)) => Ok(v),
         Ok(None) => Ok(crate::value::NULL),
@@ -92,7 +93,7 @@ fn part<'a>(raw: &'a RawValue, ty: Type, rules: Rules, path: impl FnOnce() -> St
     }
 }
 
-fn first(raw: &RawValue) -> u8 {
+fn first(raw: Raw<'_>) -> u8 {
     raw.get().as_bytes()[0]
 }
 
@@ -100,7 +101,7 @@ fn first(raw: &RawValue) -> u8 {
 type Entries<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
 
 /// The entries of an object (`None` for null), in order, repeats kept.
-fn object(raw: &RawValue) -> Result<Option<Entries<'_>>, Refusal> {
+fn object(raw: Raw<'_>) -> Result<Option<Entries<'_>>, Refusal> {
     match first(raw) {
         b'n' => Ok(None),
         b'{' => {
@@ -157,8 +158,8 @@ mod tests {
     use super::*;
     use crate::types::RowField;
 
-    fn raw(s: &str) -> &RawValue {
-        serde_json::from_str(s).unwrap()
+    fn raw(s: &str) -> Raw<'_> {
+        Raw::new(s)
     }
 
     const STRICT: Rules = Rules { ignore_parse_errors: false, fail_on_missing: false };

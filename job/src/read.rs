@@ -10,14 +10,26 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use crate::scan::Raw;
+
 use crate::error::MapError;
 use crate::plan::Field;
 
-/// Finds `fields` in the record `text`: `out[i]` is field i's raw value, if present.
-pub(crate) fn read_fields<'a>(
+/// Finds `fields` in the record `text`: `out[i]` is field i's raw value, if present. `out` starts empty.
+pub(crate) fn read_fields<'a>(text: &'a str, fields: &[Field], out: &mut [Option<Raw<'a>>]) -> Result<(), MapError> {
+    if crate::scan::scan_fields(text, fields, out) {
+        return Ok(());
+    }
+    // serde_json decides what the fast path could not: it gives the error, or the fields of an unusual record.
+    out.fill(None);
+    read_fields_slowly(text, fields, out)
+}
+
+/// [`read_fields`] by serde_json alone.
+pub(crate) fn read_fields_slowly<'a>(
     text: &'a str,
     fields: &[Field],
-    out: &mut [Option<&'a RawValue>],
+    out: &mut [Option<Raw<'a>>],
 ) -> Result<(), MapError> {
     let mut de = serde_json::Deserializer::from_str(text);
     // No `de.end()`: Flink's reader stops at the end of the object and never looks at what follows.
@@ -31,7 +43,7 @@ pub(crate) fn read_fields<'a>(
 /// The top level: fills `out` for an object; for anything else, its kind.
 struct Top<'f, 'o, 'a> {
     fields: &'f [Field],
-    out: &'o mut [Option<&'a RawValue>],
+    out: &'o mut [Option<Raw<'a>>],
 }
 
 impl<'de: 'a, 'a> DeserializeSeed<'de> for Top<'_, '_, 'a> {
@@ -55,7 +67,7 @@ impl<'de: 'a, 'a> Visitor<'de> for Top<'_, '_, 'a> {
         while let Some(key) = map.next_key_seed(Key(self.fields))? {
             match key {
                 Some(i) if read < limit => {
-                    self.out[i] = Some(map.next_value::<&'de RawValue>()?);
+                    self.out[i] = Some(Raw::new(map.next_value::<&'de RawValue>()?.get()));
                     read += 1;
                 }
                 _ => {

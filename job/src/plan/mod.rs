@@ -96,12 +96,21 @@ pub(crate) enum Slot {
 pub(crate) struct Field {
     /// The JSON field name.
     pub name: String,
+    /// Its first eight bytes, as the reader's fast path compares keys ([`crate::scan::prefix`]).
+    pub prefix: u64,
     /// The declared type.
     pub ty: Type,
     /// Declared NOT NULL.
     pub not_null: bool,
     /// Its slot in the row.
     pub slot: u16,
+}
+
+impl Field {
+    /// A physical column `name` of type `ty` read into row slot `slot`.
+    pub(crate) fn new(name: &str, ty: Type, not_null: bool, slot: u16) -> Field {
+        Field { name: name.to_owned(), prefix: crate::scan::prefix(name.as_bytes()), ty, not_null, slot }
+    }
 }
 
 /// A table written by the job: a Kafka topic of JSON records, or a ClickHouse table.
@@ -406,7 +415,7 @@ impl<'a> Builder<'a> {
                 match kind {
                     Kind::Physical => {
                         s.slots.push(Slot::Field);
-                        s.fields.push(Field { name: c.name.clone(), ty: c.ty, not_null: !c.nullable, slot });
+                        s.fields.push(Field::new(&c.name, c.ty, !c.nullable, slot));
                     }
                     Kind::Metadata(meta, _) => s.slots.push(Slot::Meta(*meta, c.ty)),
                     Kind::Computed(_) => unreachable!("handled above"),
