@@ -12,7 +12,7 @@ use crate::error::MapError;
 use crate::expr::{Ctx, Fail, Res};
 use crate::flink_json::Refusal;
 use crate::nested::Rules;
-use crate::plan::{Field, Plan, Sink, Slot, Source};
+use crate::plan::{At, Field, Plan, Sink, Slot, Source};
 use crate::read::read_fields;
 use crate::scan::Raw;
 use crate::types::Type;
@@ -40,19 +40,53 @@ pub struct Record<'a> {
 /// A record's headers, as the Kafka client gives them.
 pub type Headers = std::collections::BTreeMap<String, Vec<u8>>;
 
-/// A row for a sink.
+/// A row for a sink: one value per sink column, each read where it is (a column that passes a source column
+/// through is read in the source row, the others among the values the branch computed).
 #[derive(Debug, Clone, Copy)]
 pub struct Row<'a> {
     /// The sink.
     pub sink: &'a Sink,
-    /// One value per sink column.
-    pub values: &'a [Val<'a>],
+    /// The source row.
+    slots: &'a [Val<'a>],
+    /// The computed values.
+    computed: &'a [Val<'a>],
+    /// Where each column's value is.
+    at: &'a [At],
 }
 
-impl Row<'_> {
+impl<'a> Row<'a> {
+    /// The value of column `column`.
+    #[inline(always)]
+    pub fn value(&self, column: usize) -> &'a Val<'a> {
+        self.at(self.at[column])
+    }
+
+    #[inline(always)]
+    fn at(&self, at: At) -> &'a Val<'a> {
+        match at {
+            At::Slot(i) => &self.slots[i as usize],
+            At::Computed(i) => &self.computed[i as usize],
+        }
+    }
+
+    /// The number of columns.
+    pub fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    /// Whether the row has no columns.
+    pub fn is_empty(&self) -> bool {
+        self.at.is_empty()
+    }
+
+    /// The values, in column order.
+    pub fn values(&self) -> impl Iterator<Item = &'a Val<'a>> + '_ {
+        self.at.iter().map(|&at| self.at(at))
+    }
+
     /// Appends the row in Flink's JSON format.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        crate::write::write_json(&self.sink.json_keys, &self.sink.columns, self.values, out);
+        crate::write::write_json(&self.sink.json_keys, &self.sink.columns, self.values(), out);
     }
 }
 
@@ -279,7 +313,15 @@ impl Plan {
             let mut error = None;
             let mut dropped = false;
             for (i, e) in br.exprs.iter().enumerate() {
-                match e.eval(ctx) {
+                let v = match br.at[i] {
+                    // Passed through: the writer reads it in the row; only a NULL in a NOT NULL column matters here.
+                    At::Slot(slot) => match &row[slot as usize] {
+                        Val::Null(why) if !sink.columns[i].nullable => Ok(Val::Null(why.clone())),
+                        _ => continue,
+                    },
+                    At::Computed(_) => e.eval(ctx),
+                };
+                match v {
                     Ok(Val::Null(_)) if !sink.columns[i].nullable && self.drop_not_null => {
                         dropped = true;
                         break;
@@ -288,7 +330,10 @@ impl Plan {
                         error = Some(self.not_null(src, sink, i, br.sites[i], why));
                         break;
                     }
-                    Ok(v) => values.push(v),
+                    Ok(v) => {
+                        debug_assert!(matches!(br.at[i], At::Computed(k) if k as usize == values.len()));
+                        values.push(v)
+                    }
                     Err(fail) => {
                         error = Some(self.failure(fail));
                         break;
@@ -299,7 +344,7 @@ impl Plan {
                 _ if dropped => emit.dropped(br.sink),
                 Some(e) => emit.dead_letter(Some(br.sink), e),
                 None => {
-                    if let Err(e) = emit.row(br.sink, Row { sink, values: &values }) {
+                    if let Err(e) = emit.row(br.sink, Row { sink, slots: &row, computed: &values, at: &br.at }) {
                         emit.dead_letter(Some(br.sink), e);
                     }
                 }

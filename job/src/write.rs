@@ -10,12 +10,17 @@ use crate::types::{RowField, Type};
 use crate::value::{decimal_java, push_java_double, Val};
 
 /// Appends the row `values` of a sink's `columns` as one JSON object; `keys` are [`json_keys`] of the columns.
-pub fn write_json(keys: &[Vec<u8>], columns: &[SinkColumn], values: &[Val<'_>], out: &mut Vec<u8>) {
+pub fn write_json<'v>(
+    keys: &[Vec<u8>],
+    columns: &[SinkColumn],
+    values: impl IntoIterator<Item = &'v Val<'v>>,
+    out: &mut Vec<u8>,
+) {
     for ((key, col), v) in keys.iter().zip(columns).zip(values) {
         out.extend_from_slice(key);
         write_scalar(col.ty, v, out);
     }
-    if values.is_empty() {
+    if columns.is_empty() {
         out.push(b'{');
     }
     out.push(b'}');

@@ -101,6 +101,25 @@ fn a_failure_in_one_sink_is_a_dead_letter_for_that_sink_only() {
         INSERT INTO strict SELECT UPPER(user_id) FROM src;"
     ));
     assert!(matches!(&run(&dropping, "orders", r#"{"x":1}"#)[..], [Outcome::Dropped { sink }] if sink == "strict"));
+    // The same for a column that passes a source column through (read in place, not computed).
+    let passing = |enforcer: &str| {
+        plan(&format!(
+            "SET 'table.exec.sink.not-null-enforcer' = '{enforcer}';
+            {SOURCE}
+            CREATE TABLE strict (n INT, user_id STRING NOT NULL, k STRING) WITH ('connector' = 'kafka', 'topic' = 'a', 'format' = 'json');
+            INSERT INTO strict SELECT 1, user_id, k FROM src;"
+        ))
+    };
+    assert!(
+        matches!(&run(&passing("DROP"), "orders", r#"{"x":1}"#)[..], [Outcome::Dropped { sink }] if sink == "strict")
+    );
+    let out = run(&passing("ERROR"), "orders", r#"{"x":1}"#);
+    assert!(
+        matches!(&out[..], [Outcome::Dead { sink: Some(s), error }] if s == "strict" && error.to_string().contains("user_id")),
+        "{out:?}"
+    );
+    let out = run(&passing("ERROR"), "orders", r#"{"user_id":"u"}"#);
+    assert_eq!(rows(&out), [("strict".to_owned(), r#"{"n":1,"user_id":"u","k":"k-1"}"#.to_owned())]);
 }
 
 #[test]

@@ -20,7 +20,7 @@ struct Json {
 impl Emit for Json {
     fn row(&mut self, _sink: usize, row: Row<'_>) -> Result<u64, MapError> {
         if self.map_only {
-            self.bytes += row.values.len();
+            self.bytes += row.len();
             return Ok(0);
         }
         self.out.clear();

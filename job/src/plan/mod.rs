@@ -147,6 +147,36 @@ pub(crate) struct Branch {
     pub exprs: Vec<Expr>,
     /// The site of each, for a NOT NULL message.
     pub sites: Vec<u32>,
+    /// Where each column's value is when a row is written ([`At::of`]).
+    pub at: Vec<At>,
+}
+
+/// Where a sink column's value is when its row is written: a slot of the source row that the column passes through
+/// unchanged (`SELECT url`: read in place by the writers, with no copy into the row's values and no drop of one),
+/// or the value the branch computed for it, at this index among the computed ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum At {
+    /// The source row's slot.
+    Slot(u16),
+    /// The computed values' index.
+    Computed(u16),
+}
+
+impl At {
+    /// Where the value of each of `exprs` is.
+    fn of(exprs: &[Expr]) -> Vec<At> {
+        let mut computed = 0;
+        exprs
+            .iter()
+            .map(|e| match e {
+                Expr::Col(slot) => At::Slot(*slot),
+                _ => {
+                    computed += 1;
+                    At::Computed(computed - 1)
+                }
+            })
+            .collect()
+    }
 }
 
 /// How a name in a SELECT resolves.
@@ -342,6 +372,9 @@ impl Plan {
         }
         for (i, src) in sources.iter_mut().enumerate() {
             topical::hoist(src, branches.iter_mut().filter(|br| br.source == i));
+        }
+        for br in &mut branches {
+            br.at = At::of(&br.exprs);
         }
         let drop_not_null =
             settings.get("table.exec.sink.not-null-enforcer").is_some_and(|v| v.eq_ignore_ascii_case("DROP"));
@@ -690,7 +723,7 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        Ok(Branch { sink: sink_idx, source: s.source, filter: s.filter, exprs: out, sites })
+        Ok(Branch { sink: sink_idx, source: s.source, filter: s.filter, exprs: out, sites, at: Vec::new() })
     }
 }
 

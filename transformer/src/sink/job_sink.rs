@@ -136,8 +136,9 @@ pub struct JobRound {
     /// Dead letters, one vector per dead-letter partition.
     pub dead: Vec<Vec<Record>>,
     max_output_bytes: usize,
-    /// The largest JSON row so far, to size the next one's buffer.
-    size_hint: usize,
+    /// Where a JSON row is written before it is copied out at its exact size: a round holds its rows until they
+    /// are acknowledged, and a buffer per row sized for the largest row so far held a third more than the rows.
+    scratch: Vec<u8>,
     now: DateTime<Utc>,
     /// The round's stamp in the tables (epoch milliseconds).
     stamp: u64,
@@ -166,7 +167,7 @@ impl JobRound {
         stamp_ms: i64,
     ) -> Self {
         let stamp = stamp_ms.max(0) as u64;
-        Self { out, dead: vec![Vec::new(); dead_letter_partitions], max_output_bytes, size_hint: 256, now, stamp }
+        Self { out, dead: vec![Vec::new(); dead_letter_partitions], max_output_bytes, scratch: Vec::new(), now, stamp }
     }
 
     /// The records of sink `sink` (a topic), per partition.
@@ -192,13 +193,13 @@ impl Collect for JobRound {
             OutputRound::Table { body, columns } => return tables::write_row(body, columns, &row, src, self.stamp),
             OutputRound::Topic { partitions, header } => (partitions, *header),
         };
-        let mut json = Vec::with_capacity(self.size_hint);
-        row.write_json(&mut json);
+        self.scratch.clear();
+        row.write_json(&mut self.scratch);
         // The broker would refuse a record over the topic's limit forever and stall the partition.
-        if json.len() > self.max_output_bytes {
-            return Err(MapError::OutputTooLarge { size: json.len(), max: self.max_output_bytes });
+        if self.scratch.len() > self.max_output_bytes {
+            return Err(MapError::OutputTooLarge { size: self.scratch.len(), max: self.max_output_bytes });
         }
-        self.size_hint = self.size_hint.max(json.len() + 16);
+        let json = self.scratch.clone(); // allocated at its length, not the scratch's capacity
         let size = json.len() as u64;
         let mut headers = BTreeMap::new();
         if header {

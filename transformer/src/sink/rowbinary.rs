@@ -61,8 +61,8 @@ pub fn check_job(plan: &job::Plan) -> Result<(), String> {
 /// Kafka path stores (its materialized view makes the same columns from the JSON). A value the table cannot hold
 /// (an event id that is not a UUID, a time outside DateTime's range) is refused, and the record dead-lettered.
 pub fn write_event(out: &mut Vec<u8>, row: &Row<'_>, inserted_at: u32) -> Result<(), MapError> {
-    let v = row.values;
-    let text = |i: usize| v[i].as_str();
+    let v = |i: usize| row.value(i);
+    let text = |i: usize| v(i).as_str();
     let refuse = |column: &str, why: &str| MapError::Eval {
         expr: format!("the column {column} of {}", row.sink.name),
         line: 0,
@@ -72,7 +72,7 @@ pub fn write_event(out: &mut Vec<u8>, row: &Row<'_>, inserted_at: u32) -> Result
         text(0).filter(|s| is_uuid(s)).ok_or_else(|| refuse("event_id", "not a UUID (the table stores a UUID)"))?;
     uuid(out, id.as_bytes().try_into().expect("is_uuid checked the length"));
     string(out, text(1).unwrap_or_default());
-    let ms = v[3].as_i64().unwrap_or_default();
+    let ms = v(3).as_i64().unwrap_or_default();
     if !(0..=contract::time::MAX_MS).contains(&ms) {
         return Err(refuse("event_time_ms", "outside 1970-01-01..2105-12-31 (ClickHouse's DateTime)"));
     }
@@ -82,13 +82,13 @@ pub fn write_event(out: &mut Vec<u8>, row: &Row<'_>, inserted_at: u32) -> Result
     string(out, text(5).unwrap_or_default());
     nullable_string(out, text(6));
     nullable_string(out, text(7));
-    nullable(out, v[8].as_i64().map(i64::to_le_bytes));
+    nullable(out, v(8).as_i64().map(i64::to_le_bytes));
     nullable_string(out, text(9));
-    nullable(out, v[10].as_f64().map(f64::to_le_bytes));
+    nullable(out, v(10).as_f64().map(f64::to_le_bytes));
     nullable_string(out, text(11));
     string(out, text(12).unwrap_or_default());
-    out.extend_from_slice(&(v[13].as_i64().unwrap_or_default() as i32).to_le_bytes());
-    out.extend_from_slice(&v[14].as_i64().unwrap_or_default().to_le_bytes());
+    out.extend_from_slice(&(v(13).as_i64().unwrap_or_default() as i32).to_le_bytes());
+    out.extend_from_slice(&v(14).as_i64().unwrap_or_default().to_le_bytes());
     out.extend_from_slice(&inserted_at.to_le_bytes());
     Ok(())
 }
@@ -140,7 +140,7 @@ fn bytes(out: &mut Vec<u8>, b: &[u8]) {
 pub fn write_job_row(out: &mut Vec<u8>, columns: &[ChColumn], row: &Row<'_>) -> Result<(), MapError> {
     for c in columns {
         let declared = &row.sink.columns[c.from];
-        let v = &row.values[c.from];
+        let v = row.value(c.from);
         let refuse = |why: String| MapError::Eval {
             expr: format!("the column {} of {}", c.name, row.sink.name),
             line: 0,
