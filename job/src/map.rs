@@ -48,6 +48,8 @@ pub struct Row<'a> {
     pub sink: &'a Sink,
     /// The source row.
     slots: &'a [Val<'a>],
+    /// Bit i: slot i of the source row holds a string that needs no escapes in JSON (slots from 64 on: unknown).
+    verbatim: u64,
     /// The computed values.
     computed: &'a [Val<'a>],
     /// Where each column's value is.
@@ -86,7 +88,11 @@ impl<'a> Row<'a> {
 
     /// Appends the row in Flink's JSON format.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        crate::write::write_json(&self.sink.json_keys, &self.sink.columns, self.values(), out);
+        let entries = self.at.iter().map(|&at| match at {
+            At::Slot(i) => (&self.slots[i as usize], i < 64 && self.verbatim & (1 << i) != 0),
+            At::Computed(i) => (&self.computed[i as usize], false),
+        });
+        crate::write::write_json(&self.sink.json_keys, &self.sink.columns, entries, out);
     }
 }
 
@@ -246,12 +252,17 @@ impl Plan {
         // The row in one pass, slot by slot: each field read as its type (the fields are in slot order), the
         // metadata, and a place for each computed column (they read the row, so they come after it).
         let mut row: Vec<Val<'_>> = recycle(std::mem::take(&mut scratch.row));
+        // Bit i: slot i holds a string that needs no escapes in JSON (a field read as it was written, the event id).
+        let mut verbatim = 0u64;
         let mut fields = src.fields.iter().zip(&raw);
         for slot in &src.slots {
             let v = match slot {
                 Slot::Field => {
                     let (f, r) = fields.next().expect("a field for each field slot");
                     debug_assert_eq!(f.slot as usize, row.len());
+                    if f.ty == Type::String && r.is_some_and(Raw::verbatim) {
+                        verbatim |= 1u64.checked_shl(u32::from(f.slot)).unwrap_or(0);
+                    }
                     match field(f, *r, src) {
                         Ok(v) => v,
                         Err(e) => {
@@ -263,7 +274,13 @@ impl Plan {
                     }
                 }
                 Slot::Computed(_) => NULL,
-                Slot::Meta(meta, ty) => metadata(*meta, *ty, rec, text, event_id),
+                Slot::Meta(meta, ty) => {
+                    if *meta == Meta::EventId {
+                        verbatim |= 1u64.checked_shl(row.len() as u32).unwrap_or(0);
+                        // hexadecimal digits and hyphens
+                    }
+                    metadata(*meta, *ty, rec, text, event_id)
+                }
             };
             row.push(v);
         }
@@ -344,7 +361,9 @@ impl Plan {
                 _ if dropped => emit.dropped(br.sink),
                 Some(e) => emit.dead_letter(Some(br.sink), e),
                 None => {
-                    if let Err(e) = emit.row(br.sink, Row { sink, slots: &row, computed: &values, at: &br.at }) {
+                    if let Err(e) =
+                        emit.row(br.sink, Row { sink, slots: &row, verbatim, computed: &values, at: &br.at })
+                    {
                         emit.dead_letter(Some(br.sink), e);
                     }
                 }

@@ -1,6 +1,6 @@
 //! The JSON format reader's fast path: one pass over a record's text that finds the fields a source reads, checks
 //! the syntax of everything else, and notes which strings have escapes (so the field reader does not look for
-//! them again).
+//! them again) and which values a JSON writer can copy as they are (so it does not look for what to escape).
 //!
 //! It accepts a record only where serde_json (the reader's slow path, [`crate::read`]) accepts it with the same
 //! fields, and says "not sure" for everything else: any syntax error (so the dead letter carries serde_json's
@@ -13,14 +13,21 @@ use crate::plan::Field;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Raw<'a> {
     text: &'a str,
-    /// Whether the value may hold a backslash escape (false: a string's contents are its text between the quotes).
-    escapes: bool,
+    /// What the scanner saw in it: [`ESCAPES`], [`NOT_VERBATIM`].
+    seen: u8,
 }
 
+/// The value may hold a backslash escape (without: a string's contents are its text between the quotes).
+const ESCAPES: u8 = 1;
+/// The value read as a STRING may hold a character a JSON writer escapes (a quote, a backslash, a control
+/// character, one outside the BMP: any string that is not all ASCII counts), or is a container (read as a STRING,
+/// it is rewritten).
+const NOT_VERBATIM: u8 = 2;
+
 impl<'a> Raw<'a> {
-    /// A raw value whose text is `text` (valid JSON); where it came from is not known, so escapes are looked for.
+    /// A raw value whose text is `text` (valid JSON); where it came from is not known, so nothing is assumed.
     pub fn new(text: &'a str) -> Raw<'a> {
-        Raw { text, escapes: true }
+        Raw { text, seen: ESCAPES | NOT_VERBATIM }
     }
 
     /// The value's JSON text.
@@ -30,7 +37,13 @@ impl<'a> Raw<'a> {
 
     /// Whether the text may hold a backslash escape.
     pub fn may_have_escapes(self) -> bool {
-        self.escapes
+        self.seen & ESCAPES != 0
+    }
+
+    /// Whether the value, read as a STRING (a string's contents, a number's or a boolean's text), is written in
+    /// Flink's JSON format as it is, between quotes: nothing in it needs an escape.
+    pub fn verbatim(self) -> bool {
+        self.seen & NOT_VERBATIM == 0
     }
 }
 
@@ -66,10 +79,10 @@ pub(crate) fn scan_fields<'a>(text: &'a str, fields: &[Field], out: &mut [Option
             return false;
         }
         let start = s.i;
-        let Some(escapes) = s.value() else { return false };
+        let Some(seen) = s.value() else { return false };
         if read < limit {
             if let Some(k) = find(fields, key, &s.b[key_at..]) {
-                out[k] = Some(Raw { text: &text[start..s.i], escapes });
+                out[k] = Some(Raw { text: &text[start..s.i], seen });
                 read += 1;
             }
         }
@@ -135,7 +148,7 @@ impl<'a> Scanner<'a> {
     /// A key without escapes, after its opening quote; the position is left after its closing quote.
     fn plain_key(&mut self) -> Option<&'a [u8]> {
         let start = self.i;
-        let end = self.to_special(start);
+        let end = self.to_special(start, &mut 0);
         if self.b.get(end) != Some(&b'"') {
             return None; // an escape, a control character or the end: serde_json decides
         }
@@ -143,9 +156,10 @@ impl<'a> Scanner<'a> {
         Some(&self.b[start..end])
     }
 
-    /// The first index from `i` on that holds a quote, a backslash or a control character (or the end).
+    /// The first index from `i` on that holds a quote, a backslash or a control character (or the end). The bytes
+    /// looked at (up to seven past that index) are ORed into `seen`: its high bits say whether any was not ASCII.
     #[inline(always)]
-    fn to_special(&self, mut i: usize) -> usize {
+    fn to_special(&self, mut i: usize, seen: &mut u64) -> usize {
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGH: u64 = 0x8080_8080_8080_8080;
         while let Some(chunk) = self.b.get(i..i + 8) {
@@ -155,6 +169,7 @@ impl<'a> Scanner<'a> {
             let control = w.wrapping_sub(ONES * 0x20) & !w;
             let quote = (w ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES) & !(w ^ (ONES * u64::from(b'"')));
             let slash = (w ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES) & !(w ^ (ONES * u64::from(b'\\')));
+            *seen |= w;
             let found = (control | quote | slash) & HIGH;
             if found != 0 {
                 return i + (found.trailing_zeros() / 8) as usize;
@@ -162,6 +177,7 @@ impl<'a> Scanner<'a> {
             i += 8;
         }
         while let Some(&c) = self.b.get(i) {
+            *seen |= u64::from(c);
             if c == b'"' || c == b'\\' || c < 0x20 {
                 return i;
             }
@@ -171,20 +187,26 @@ impl<'a> Scanner<'a> {
     }
 
     /// The rest of a string after its opening quote, escapes checked as serde_json checks them when it skips a
-    /// string; whether it had any. The position is left after the closing quote.
+    /// string; what was seen ([`ESCAPES`], [`NOT_VERBATIM`]). The position is left after the closing quote.
     #[inline(always)]
-    fn string(&mut self) -> Option<bool> {
-        let mut escapes = false;
+    fn string(&mut self) -> Option<u8> {
+        let mut seen = 0;
+        let mut bytes = 0;
         let mut i = self.i;
         loop {
-            i = self.to_special(i);
+            i = self.to_special(i, &mut bytes);
             match *self.b.get(i)? {
                 b'"' => {
                     self.i = i + 1;
-                    return Some(escapes);
+                    // Not ASCII (or bytes after the string that are not: the test may look past its end): a
+                    // character outside the BMP, which Jackson writes as a surrogate pair of escapes, may be there.
+                    if bytes & 0x8080_8080_8080_8080 != 0 {
+                        seen |= NOT_VERBATIM;
+                    }
+                    return Some(seen);
                 }
                 b'\\' => {
-                    escapes = true;
+                    seen = ESCAPES | NOT_VERBATIM;
                     match *self.b.get(i + 1)? {
                         b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
                         b'u' => {
@@ -202,9 +224,9 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// One value at the position (not whitespace); whether it may hold escapes. The position is left after it.
+    /// One value at the position (not whitespace); what was seen in it. The position is left after it.
     #[inline(always)]
-    fn value(&mut self) -> Option<bool> {
+    fn value(&mut self) -> Option<u8> {
         match self.b[self.i] {
             b'"' => {
                 self.i += 1;
@@ -219,16 +241,16 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn word(&mut self, w: &[u8]) -> Option<bool> {
+    fn word(&mut self, w: &[u8]) -> Option<u8> {
         if self.b.get(self.i..self.i + w.len())? != w {
             return None;
         }
         self.i += w.len();
-        Some(false)
+        Some(0)
     }
 
     /// A number in JSON's grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
-    fn number(&mut self) -> Option<bool> {
+    fn number(&mut self) -> Option<u8> {
         let b = self.b;
         let mut i = self.i;
         if b[i] == b'-' {
@@ -260,15 +282,15 @@ impl<'a> Scanner<'a> {
         // serde_json refuses a leading zero followed by a digit (`01`); here that digit ends the number, and
         // whatever reads next refuses it, so no check is needed for the value itself.
         self.i = i;
-        Some(false)
+        Some(0)
     }
 
     /// An object or an array, skipped with its syntax checked as serde_json skips one; nested at most
-    /// [`MAX_DEPTH`] deep. Whether it may hold escapes. The position is left after its closing bracket.
-    fn container(&mut self) -> Option<bool> {
+    /// [`MAX_DEPTH`] deep. What was seen in it (never verbatim). The position is left after its closing bracket.
+    fn container(&mut self) -> Option<u8> {
         let mut open = [0u8; MAX_DEPTH];
         let mut depth = 0;
-        let mut escapes = false;
+        let mut seen = NOT_VERBATIM;
         'value: loop {
             // At the first byte of a value inside the container (or of the container itself).
             let c = self.b[self.i];
@@ -282,14 +304,14 @@ impl<'a> Scanner<'a> {
                 let first = self.ws()?;
                 if first != close_of(c) {
                     if c == b'{' {
-                        escapes |= self.member_key()?;
+                        seen |= self.member_key()?;
                     }
                     continue 'value;
                 }
                 self.i += 1; // an empty container
                 depth -= 1;
             } else {
-                escapes |= self.value()?;
+                seen |= self.value()?;
             }
             // After a value: a comma and the next member, or the brackets it closes.
             while depth > 0 {
@@ -298,7 +320,7 @@ impl<'a> Scanner<'a> {
                     self.i += 1;
                     if open[depth - 1] == b'{' {
                         self.ws()?;
-                        escapes |= self.member_key()?;
+                        seen |= self.member_key()?;
                     } else {
                         self.ws()?;
                     }
@@ -310,24 +332,24 @@ impl<'a> Scanner<'a> {
                 self.i += 1;
                 depth -= 1;
             }
-            return Some(escapes);
+            return Some(seen);
         }
     }
 
-    /// A member's `"key":` inside a skipped object, at the key's opening quote; whether the key has escapes. The
+    /// A member's `"key":` inside a skipped object, at the key's opening quote; what was seen in the key. The
     /// position is left at the first byte of the member's value.
-    fn member_key(&mut self) -> Option<bool> {
+    fn member_key(&mut self) -> Option<u8> {
         if self.b[self.i] != b'"' {
             return None;
         }
         self.i += 1;
-        let escapes = self.string()?;
+        let seen = self.string()?;
         if self.ws()? != b':' {
             return None;
         }
         self.i += 1;
         self.ws()?;
-        Some(escapes)
+        Some(seen)
     }
 }
 
@@ -371,7 +393,7 @@ mod tests {
             Just("true".to_string()),
             Just("false".to_string()),
             "-?(0|[1-9][0-9]{0,3})(\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,2})?",
-            "\"([a-zé ]|\\\\[\"\\\\/bfnrt]|\\\\u[0-9a-fA-F]{4}|\\\\ud800){0,8}\"",
+            "\"([a-zé😀 ]|\\\\[\"\\\\/bfnrt]|\\\\u[0-9a-fA-F]{4}|\\\\ud800){0,8}\"",
         ]
     }
 
@@ -443,7 +465,8 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(3000))]
 
         /// What the fast path accepts, serde_json accepts with the same fields; it accepts every valid record whose
-        /// top-level keys have no escapes; a string it says has no escapes has no backslash.
+        /// top-level keys have no escapes; a string it says has no escapes has no backslash, and a value it says is
+        /// verbatim is written as JSON as it is.
         #[test]
         fn the_fast_path_agrees_with_serde_json((text, escaped_key) in record(), edits in edits()) {
             let fields = fields();
@@ -457,6 +480,13 @@ mod tests {
                 prop_assert_eq!(texts(&fast), texts(&slow), "{:?}", text);
                 for r in fast.iter().flatten() {
                     prop_assert!(r.may_have_escapes() || !r.get().contains('\\'), "{:?}", r);
+                    // Read as a STRING (null aside) and written as JSON, a verbatim value is written as it is.
+                    let read = || crate::flink_json::string(*r).expect("a verbatim value reads");
+                    if let Some(s) = r.verbatim().then(read).flatten() {
+                        let mut written = Vec::new();
+                        crate::write::push_json_string(&mut written, &s);
+                        prop_assert_eq!(written, format!("\"{s}\"").into_bytes(), "{:?}", r);
+                    }
                 }
             } else if edits.is_empty() && !escaped_key {
                 prop_assert!(by_serde.is_err(), "refused the valid {text:?}");
@@ -483,5 +513,20 @@ mod tests {
         assert_eq!(out[1].map(Raw::get), Some(r#"{"x": [1, {"y": "\n"}]}"#));
         assert!(out[1].unwrap().may_have_escapes());
         assert!(!out[0].unwrap().may_have_escapes());
+        for (text, verbatim) in [
+            (r#""plain""#, true),
+            (r#""é""#, false),
+            ("12.5e3", true),
+            ("true", true),
+            (r#""x😀""#, false),
+            (r#""a\/b""#, false),
+            (r#"{"b": 1}"#, false),
+            ("[]", false),
+        ] {
+            let record = format!("{{\"a\": {text}}}");
+            let mut one = vec![None; fields.len()];
+            assert!(scan_fields(&record, &fields, &mut one));
+            assert_eq!(one[0].map(Raw::verbatim), Some(verbatim), "{text}");
+        }
     }
 }

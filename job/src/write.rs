@@ -10,15 +10,24 @@ use crate::types::{RowField, Type};
 use crate::value::{decimal_java, push_java_double, Val};
 
 /// Appends the row `values` of a sink's `columns` as one JSON object; `keys` are [`json_keys`] of the columns.
+/// Each value comes with whether it is verbatim: a string known to need no escapes (see
+/// [`crate::scan::Raw::verbatim`]), copied without looking for any.
 pub fn write_json<'v>(
     keys: &[Vec<u8>],
     columns: &[SinkColumn],
-    values: impl IntoIterator<Item = &'v Val<'v>>,
+    values: impl IntoIterator<Item = (&'v Val<'v>, bool)>,
     out: &mut Vec<u8>,
 ) {
-    for ((key, col), v) in keys.iter().zip(columns).zip(values) {
+    for ((key, col), (v, verbatim)) in keys.iter().zip(columns).zip(values) {
         out.extend_from_slice(key);
-        write_scalar(col.ty, v, out);
+        match v {
+            Val::Str(s) if verbatim => {
+                out.push(b'"');
+                out.extend_from_slice(s.as_bytes());
+                out.push(b'"');
+            }
+            v => write_scalar(col.ty, v, out),
+        }
     }
     if columns.is_empty() {
         out.push(b'{');
