@@ -42,16 +42,13 @@ pub fn format_uuid(b: &[u8; 16]) -> String {
 
 /// [`format_uuid`] as 36 ASCII bytes.
 pub fn uuid_ascii(b: &[u8; 16]) -> [u8; 36] {
+    /// Where each byte's two digits go: the groups are 4-2-2-2-6 bytes, with a hyphen between.
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = [b'-'; 36];
-    let mut at = 0;
-    for (i, byte) in b.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            at += 1; // keep the hyphen
-        }
-        s[at] = HEX[(byte >> 4) as usize];
-        s[at + 1] = HEX[(byte & 0xf) as usize];
-        at += 2;
+    for (&at, &byte) in AT.iter().zip(b) {
+        s[at] = HEX[usize::from(byte >> 4)];
+        s[at + 1] = HEX[usize::from(byte & 0xf)];
     }
     s
 }
@@ -63,6 +60,12 @@ fn ascii_string(b: [u8; 36]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uuids_are_hyphenated_lower_case_hex() {
+        let b: [u8; 16] = std::array::from_fn(|i| (i as u8) * 0x11);
+        assert_eq!(format_uuid(&b), "00112233-4455-6677-8899-aabbccddeeff");
+    }
 
     #[test]
     fn same_input_same_id_and_uuid_shape() {
