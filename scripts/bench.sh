@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput, latency and memory, each against a baseline measured in the same run (these machines are noisy:
 # absolute figures drift, ratios hold). Appends a table to BENCHMARKS.md; the last line printed is
-#   bench: baseline_rps=B transformer_rps=T ratio=R p99_ms=P direct_p99_ms=D engine_drain_rps=K direct_drain_rps=Q direct_recovery_ms=C rss_mb=M recovery_rss_mb=S rss_1k_batches_mb=A rss_50k_batches_mb=Z … sized_copy_rps=Y ratio_sized=X instr_drain=I …
+#   bench: baseline_rps=B transformer_rps=T ratio=R p99_ms=P direct_p99_ms=D direct_flush100_p99_ms=F engine_drain_rps=K direct_drain_rps=Q direct_recovery_ms=C rss_mb=M recovery_rss_mb=S rss_1k_batches_mb=A rss_50k_batches_mb=Z … sized_copy_rps=Y ratio_sized=X instr_drain=I …
 # Steps (own servers: nisshi on 39092 (in memory) and 39093 (sqlite), ClickHouse on 38123/39000, state in .state/bench):
 #  1. criterion: the pure mapping, ns per record per raw type (and the JSON shares);
 #  2. pre-load N raw records (default 1,000,000; 3 partitions per topic) into an in-memory broker;
@@ -15,7 +15,8 @@
 #  3c. peak RSS draining N records written in 1,000- and in 50,000-record producer batches;
 #  4. the same on the durable sqlite broker that scripts/up.sh runs, with N/5 records (it is ~30x slower);
 #  5. latency: the emitter at RATE events/s (default 10,000) for SECS s (default 60) through the whole pipeline,
-#     once with each sink (Kafka + Kafka engine, and --sink clickhouse); a probe polls ClickHouse every 50 ms and
+#     once with each sink (Kafka + Kafka engine, and --sink clickhouse), and once more with the direct sink's inserts
+#     gathered for 100 ms (--sink-flush-interval-ms 100, a job's 'sink.flush-interval'); a probe polls ClickHouse every 50 ms and
 #     reports p50/p99/max of emit -> queryable (a row counts as seen when the query that first returned it was sent);
 #  6. the N-record backlog of step 2 drained into queryable ClickHouse rows with each sink: rows/s; and the direct
 #     sink's recovery lookup over those N stored rows (positions reset to the start): time and peak RSS.
@@ -31,6 +32,7 @@
 # BENCH_ONLY=drain: steps 2 and 3 only (no criterion, no table), ending with a shorter `bench:` line.
 # BENCH_ONLY=split: steps 2 and 3d only, ending with `bench: instr_drain=… instr_fetch=… instr_produce=…
 #   instr_evaluate=… instr_encode=… instr_rest=…` (instructions per record).
+# BENCH_ONLY=latency: step 5 only, ending with `bench: p99_ms=… direct_p99_ms=… direct_flush100_p99_ms=… p50_ms=… …`.
 # BENCH_ONLY=recovery: step 7 only, ending with `bench: recovery_ms_1m=… recovery_ms_10m=… scan_ms_1m=… scan_ms_10m=…`.
 # BENCH_COMPARE=PATH: another build of the transformer (an older commit: `git worktree add ../old COMMIT`, then
 # `cargo build --release --target x86_64-unknown-linux-musl -p transformer` there) drained in the same runs of step 3,
@@ -147,6 +149,48 @@ split() {
   fi
 }
 
+# latency SINK TAG [ARGS...] : the emitter at RATE/s for SECS s through transformer (with ARGS) and ClickHouse with
+#   that sink (topics, group and database of its own, named by TAG); sets lat_p50 lat_p99 lat_max lat_samples, and for
+#   the kafka run the peak RSS of both programs.
+latency() {
+  local sink=$1 p=lat_$2_
+  shift 2
+  export SINK=$sink OUTPUT_TOPIC=${p}processed_events DEAD_LETTER_TOPIC=${p}dead_letters CLICKHOUSE_GROUP=${p}ch \
+    CLICKHOUSE_DATABASE=${p}db
+  local targs=(--input-topics "${p}user_clicks,${p}page_views,${p}orders" --checkpoint-topic ${p}checkpoints
+    --http-addr 127.0.0.1:39464 --fetch-max-wait-ms 20 "$@")
+  "$BIN_DIR/transformer" "${targs[@]}" --init >>"$STATE_DIR/logs/transformer.log" 2>&1
+  apply_schema
+  start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" "${targs[@]}"
+  start_bg emitter "$STATE_DIR" "$BIN_DIR/emitter" --topic-prefix "$p" --messages-per-second "$RATE" --timestamp-format rfc3339 \
+    --http-addr off --total $(( RATE * (SECS + 20) ))
+  [ "$sink" = kafka ] && sleep 5 # past the Kafka engine's start
+  "$tools/latency-probe" --clickhouse-url "$CLICKHOUSE_URL" --database "$CLICKHOUSE_DATABASE" --seconds "$SECS" \
+    >"$STATE_DIR/latency-$p.txt" || die "latency probe failed ($sink sink, $p)"
+  if [ "$sink" = kafka ]; then
+    rss_run_kb=$(awk '/VmHWM/ {print $2}' "/proc/$(pid_of transformer)/status")
+    emit_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$(pid_of emitter)/status")
+    actual_rate=$(grep -o 'actual_rate_per_s=[0-9.]*' "$STATE_DIR/logs/emitter.log" | tail -n 1 | cut -d= -f2)
+  fi
+  stop_bg emitter >/dev/null; stop_bg transformer >/dev/null
+  log "   $sink sink${*:+ ($*)}: $(cat "$STATE_DIR/latency-$p.txt")"
+  kv() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$STATE_DIR/latency-$p.txt"; }
+  lat_p50=$(kv p50_ms); lat_p99=$(kv p99_ms); lat_max=$(kv max_ms); lat_samples=$(kv samples)
+}
+# step5 : latency with each sink, and with the direct sink's inserts gathered for 100 ms (the insert cadence of a
+#   job's 'sink.flush-interval'); sets p50 p99 pmax samples (Kafka engine), d_* (direct), f_* (direct, 100 ms)
+step5() {
+  log "5/6 latency: emitter at $RATE/s for $SECS s through the pipeline into ClickHouse, with each sink"
+  start_clickhouse
+  export CLICKHOUSE_URL # the direct sink's server
+  latency kafka kafka
+  p50=$lat_p50 p99=$lat_p99 pmax=$lat_max samples=$lat_samples
+  latency clickhouse clickhouse
+  d_p50=$lat_p50 d_p99=$lat_p99 d_max=$lat_max d_samples=$lat_samples
+  latency clickhouse flush100 --sink-flush-interval-ms 100
+  f_p50=$lat_p50 f_p99=$lat_p99 f_max=$lat_max f_samples=$lat_samples
+}
+
 if [ "${BENCH_ONLY:-}" = recovery ]; then
   build_binaries
   start_clickhouse
@@ -179,6 +223,12 @@ build_binaries
 bench_build=$(cargo build --release --locked --target "$MUSL_TARGET" -p bench 2>&1) ||
   { grep -E '^error' -A5 <<<"$bench_build" >&2; echo "bench.sh: the bench tools do not build" >&2; exit 1; }
 tools=$BIN_DIR
+
+if [ "${BENCH_ONLY:-}" = latency ]; then
+  step5
+  echo "bench: p99_ms=$p99 direct_p99_ms=$d_p99 direct_flush100_p99_ms=$f_p99 p50_ms=$p50 direct_p50_ms=$d_p50 direct_flush100_p50_ms=$f_p50"
+  exit 0
+fi
 
 preload() { # preload BROKERS N : N raw records of a fixed stream; prints records/s
   local t0; t0=$(date +%s.%N)
@@ -318,40 +368,7 @@ sq_b_bcpu_m=$(per_m "$b_bcpu" "$NS"); sq_t_bcpu_m=$(per_m "$t_bcpu" "$NS"); sq_s
 log "   baseline $sq_b_rps rec/s, transformer $sq_t_rps rec/s: ratio $sq_ratio"
 stop_bg broker-sqlite >/dev/null
 
-log "5/6 latency: emitter at $RATE/s for $SECS s through the pipeline into ClickHouse, with each sink"
-start_clickhouse
-export CLICKHOUSE_URL # the direct sink's server
-# latency SINK : the emitter at RATE/s for SECS s through transformer and ClickHouse with that sink (topics, group and
-#   database of its own); sets lat_p50 lat_p99 lat_max lat_samples, and for the kafka run the peak RSS of both programs.
-latency() {
-  local p=lat_$1_
-  export SINK=$1 OUTPUT_TOPIC=${p}processed_events DEAD_LETTER_TOPIC=${p}dead_letters CLICKHOUSE_GROUP=${p}ch \
-    CLICKHOUSE_DATABASE=${p}db
-  local targs=(--input-topics "${p}user_clicks,${p}page_views,${p}orders" --checkpoint-topic ${p}checkpoints
-    --http-addr 127.0.0.1:39464 --fetch-max-wait-ms 20)
-  "$BIN_DIR/transformer" "${targs[@]}" --init >>"$STATE_DIR/logs/transformer.log" 2>&1
-  apply_schema
-  start_bg transformer "$STATE_DIR" "$BIN_DIR/transformer" "${targs[@]}"
-  start_bg emitter "$STATE_DIR" "$BIN_DIR/emitter" --topic-prefix "$p" --messages-per-second "$RATE" --timestamp-format rfc3339 \
-    --http-addr off --total $(( RATE * (SECS + 20) ))
-  [ "$1" = kafka ] && sleep 5 # past the Kafka engine's start
-  "$tools/latency-probe" --clickhouse-url "$CLICKHOUSE_URL" --database "$CLICKHOUSE_DATABASE" --seconds "$SECS" \
-    >"$STATE_DIR/latency-$1.txt" || die "latency probe failed ($1 sink)"
-  if [ "$1" = kafka ]; then
-    rss_run_kb=$(awk '/VmHWM/ {print $2}' "/proc/$(pid_of transformer)/status")
-    emit_rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$(pid_of emitter)/status")
-    actual_rate=$(grep -o 'actual_rate_per_s=[0-9.]*' "$STATE_DIR/logs/emitter.log" | tail -n 1 | cut -d= -f2)
-  fi
-  stop_bg emitter >/dev/null; stop_bg transformer >/dev/null
-  log "   $1 sink: $(cat "$STATE_DIR/latency-$1.txt")"
-  kv() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$STATE_DIR/latency-$sink.txt"; }
-  local sink=$1
-  lat_p50=$(kv p50_ms); lat_p99=$(kv p99_ms); lat_max=$(kv max_ms); lat_samples=$(kv samples)
-}
-latency kafka
-p50=$lat_p50 p99=$lat_p99 pmax=$lat_max samples=$lat_samples
-latency clickhouse
-d_p50=$lat_p50 d_p99=$lat_p99 d_max=$lat_max d_samples=$lat_samples
+step5
 
 # The backlog of step 2 (N raw records) drained into rows that can be queried, by a fresh transformer group each
 # way: through processed_events and the Kafka engine (done when ClickHouse counts N rows), and straight in (done when
@@ -420,6 +437,7 @@ step7
   echo "| peak RSS at $RATE events/s (emitter actual ${actual_rate:-?}/s), MB | | $(echo "scale=1; $rss_run_kb / 1024" | bc) (emitter: $(echo "scale=1; $emit_rss_kb / 1024" | bc)) | | | |"
   echo "| emit → queryable in ClickHouse, ms ($samples sampled rows), Kafka sink + Kafka engine | | p50 $p50 · p99 **$p99** · max $pmax | | | |"
   echo "| emit → queryable in ClickHouse, ms ($d_samples sampled rows), direct sink (\`--sink clickhouse\`) | | p50 $d_p50 · p99 **$d_p99** · max $d_max | | | |"
+  echo "| … the same, the direct sink's inserts gathered for 100 ms (\`--sink-flush-interval-ms 100\`), $f_samples sampled rows | | p50 $f_p50 · p99 **$f_p99** · max $f_max | | | |"
   echo "| $N-record backlog drained into queryable rows, rows/s: Kafka sink + Kafka engine · direct sink | | $qk_rps · $qd_rps | $(ratio "$qd_rps" "$qk_rps") (direct / Kafka) | | |"
   echo "| direct sink recovery over $N stored rows (positions reset to the start): lookup ms · peak RSS of the run, MB | | $rd_ms · $rd_rss_mb | | | |"
   [ -z "$COMPARE" ] || echo "| the same drain by BENCH_COMPARE ($COMPARE), records/s · peak RSS, MB | $b_rps | $c_rps · $c_rss_mb | $(ratio "$c_rps" "$b_rps") (this build / it: **$(ratio "$t_rps" "$c_rps")**) | | |"
@@ -433,4 +451,4 @@ step7
   echo "orders ${write_ns[orders]}; the owned record + serde_json path it replaced: clicks ${old_ns[user_clicks]}, views ${old_ns[page_views]}, orders ${old_ns[orders]}."
 } >>"$ROOT/BENCHMARKS.md"
 log "appended to BENCHMARKS.md"
-echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 engine_drain_rps=$qk_rps direct_drain_rps=$qd_rps direct_recovery_ms=$rd_ms rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]} recovery_ms_1m=$recovery_1m recovery_ms_10m=$recovery_10m sized_copy_rps=$s_rps ratio_sized=$ratio_sized$split_line$compared"
+echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 direct_flush100_p99_ms=$f_p99 engine_drain_rps=$qk_rps direct_drain_rps=$qd_rps direct_recovery_ms=$rd_ms rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]} recovery_ms_1m=$recovery_1m recovery_ms_10m=$recovery_10m sized_copy_rps=$s_rps ratio_sized=$ratio_sized$split_line$compared"

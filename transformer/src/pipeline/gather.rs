@@ -1,6 +1,7 @@
 //! A round's cadence (`sink.flush-interval`, `sink.batch-size`, see [`crate::config::Cadence`]): after its first
 //! fetch, a round goes on fetching each partition from where its records end, until the flush interval has passed
-//! since the round began, or the round holds `sink.batch-size` records or its memory budget, or the loop has
+//! since the round's first fetch went out (during the last round's write, when it was sent ahead: what a write takes
+//! is not added to the interval), or the round holds `sink.batch-size` records or its memory budget, or the loop has
 //! something else to do (a stop, a rebalance, `--drain` at the end). The round is then written and committed as
 //! one: one INSERT per table, however many fetches it took. A slow stream makes a part per interval, not per fetch.
 //!
@@ -21,7 +22,8 @@ use crate::source;
 
 impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
     /// Fetches more into `fetched` (records per input, as the round's first fetch left them) while the cadence
-    /// asks for it; `open` says which inputs may be fetched from (their first fetch read records, or nothing yet).
+    /// asks for it; `open` says which inputs may be fetched from (their first fetch read records, or nothing yet);
+    /// `began` is when the round's first fetch went out.
     pub(super) async fn gather(&mut self, fetched: &mut [Vec<RecordAndOffset>], mut open: Vec<bool>, began: Instant) {
         let cadence = self.cfg.cadence();
         if cadence.gather.is_zero() {
