@@ -98,6 +98,9 @@ SQL
 }
 step7() { # sets recovery_1m, recovery_10m, scan_1m, scan_10m
   log "7 a job's ClickHouse sink: recovery at a restart with 1M and with 10M rows in its table"
+  # What the earlier steps exported is for the default job (step 6 left SINK=clickhouse, which a job with its own
+  # tables refuses): the job here names its own outputs.
+  unset SINK OUTPUT_TOPIC DEAD_LETTER_TOPIC CLICKHOUSE_GROUP CLICKHOUSE_DATABASE
   "$BIN_DIR/emitter" --brokers "$KAFKA_BROKERS" --topic-prefix jr_ --total 3000 --messages-per-second 0 --malformed-ratio 0 \
     --http-addr off --progress-topic jr_progress >>"$STATE_DIR/logs/emitter.log" 2>&1 || die "the jr_ records failed"
   job_recovery 1000000; recovery_1m=$jr_ms; scan_1m=$jr_scan_ms
