@@ -21,7 +21,7 @@
 
 use std::borrow::Cow;
 
-use crate::scan::Raw;
+use crate::raw::Raw;
 
 use crate::types::Type;
 use crate::value::Val;

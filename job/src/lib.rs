@@ -24,6 +24,7 @@ pub mod map;
 pub(crate) mod nested;
 pub mod parse;
 pub mod plan;
+pub mod raw;
 pub mod read;
 pub mod scan;
 pub mod types;

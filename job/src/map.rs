@@ -13,8 +13,8 @@ use crate::expr::{Ctx, Fail, Res};
 use crate::flink_json::Refusal;
 use crate::nested::Rules;
 use crate::plan::{At, Field, Plan, Sink, Slot, Source};
+use crate::raw::Raw;
 use crate::read::read_fields;
-use crate::scan::Raw;
 use crate::types::Type;
 use crate::value::{Val, Why, NULL};
 
@@ -229,13 +229,13 @@ impl Plan {
         let escaped;
         let mut raw: Vec<Option<Raw<'_>>> = recycle(std::mem::take(&mut scratch.raw));
         raw.resize(src.fields.len(), None);
-        if let Err(err) = read_fields(text, &src.fields, &mut raw) {
+        if let Err(err) = read_fields(text, &src.names, &mut raw) {
             // Flink reads with ALLOW_UNESCAPED_CONTROL_CHARS: retry with raw control characters escaped.
             match crate::flink_json::escape_raw_control_chars(text) {
                 Some(e) => {
                     escaped = e;
                     raw.fill(None);
-                    if let Err(err) = read_fields(&escaped, &src.fields, &mut raw) {
+                    if let Err(err) = read_fields(&escaped, &src.names, &mut raw) {
                         return emit.dead_letter(None, err);
                     }
                 }

@@ -17,7 +17,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::flink_json::{self, Refusal};
-use crate::scan::Raw;
+use crate::raw::Raw;
 use crate::types::Type;
 use crate::value::Val;
 

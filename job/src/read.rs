@@ -10,13 +10,13 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::scan::Raw;
+use crate::raw::Raw;
 
 use crate::error::MapError;
-use crate::plan::Field;
+use crate::scan::Name;
 
 /// Finds `fields` in the record `text`: `out[i]` is field i's raw value, if present. `out` starts empty.
-pub(crate) fn read_fields<'a>(text: &'a str, fields: &[Field], out: &mut [Option<Raw<'a>>]) -> Result<(), MapError> {
+pub(crate) fn read_fields<'a>(text: &'a str, fields: &[Name], out: &mut [Option<Raw<'a>>]) -> Result<(), MapError> {
     if crate::scan::scan_fields(text, fields, out) {
         return Ok(());
     }
@@ -28,7 +28,7 @@ pub(crate) fn read_fields<'a>(text: &'a str, fields: &[Field], out: &mut [Option
 /// [`read_fields`] by serde_json alone.
 pub(crate) fn read_fields_slowly<'a>(
     text: &'a str,
-    fields: &[Field],
+    fields: &[Name],
     out: &mut [Option<Raw<'a>>],
 ) -> Result<(), MapError> {
     let mut de = serde_json::Deserializer::from_str(text);
@@ -42,7 +42,7 @@ pub(crate) fn read_fields_slowly<'a>(
 
 /// The top level: fills `out` for an object; for anything else, its kind.
 struct Top<'f, 'o, 'a> {
-    fields: &'f [Field],
+    fields: &'f [Name],
     out: &'o mut [Option<Raw<'a>>],
 }
 
@@ -109,7 +109,7 @@ impl<'de: 'a, 'a> Visitor<'de> for Top<'_, '_, 'a> {
 }
 
 /// A key: the index of the field it names, if the job reads it.
-struct Key<'f>(&'f [Field]);
+struct Key<'f>(&'f [Name]);
 
 impl<'de> DeserializeSeed<'de> for Key<'_> {
     type Value = Option<usize>;

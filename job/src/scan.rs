@@ -7,53 +7,16 @@
 //! message), a key with an escape, containers nested deeper than [`MAX_DEPTH`], a top level that is not an object.
 //! A property test holds it to serde_json on random and mutated records (`tests` below).
 
-use crate::plan::Field;
-
-/// One field's raw JSON value, as written in the record (syntax checked).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Raw<'a> {
-    text: &'a str,
-    /// What the scanner saw in it: [`ESCAPES`], [`NOT_VERBATIM`].
-    seen: u8,
-}
-
-/// The value may hold a backslash escape (without: a string's contents are its text between the quotes).
-const ESCAPES: u8 = 1;
-/// The value read as a STRING may hold a character a JSON writer escapes (a quote, a backslash, a control
-/// character, one outside the BMP: any string that is not all ASCII counts), or is a container (read as a STRING,
-/// it is rewritten).
-const NOT_VERBATIM: u8 = 2;
-
-impl<'a> Raw<'a> {
-    /// A raw value whose text is `text` (valid JSON); where it came from is not known, so nothing is assumed.
-    pub fn new(text: &'a str) -> Raw<'a> {
-        Raw { text, seen: ESCAPES | NOT_VERBATIM }
-    }
-
-    /// The value's JSON text.
-    pub fn get(self) -> &'a str {
-        self.text
-    }
-
-    /// Whether the text may hold a backslash escape.
-    pub fn may_have_escapes(self) -> bool {
-        self.seen & ESCAPES != 0
-    }
-
-    /// Whether the value, read as a STRING (a string's contents, a number's or a boolean's text), is written in
-    /// Flink's JSON format as it is, between quotes: nothing in it needs an escape.
-    pub fn verbatim(self) -> bool {
-        self.seen & NOT_VERBATIM == 0
-    }
-}
+use crate::raw::{Raw, ESCAPES, NOT_VERBATIM};
 
 /// Containers nested deeper than this inside a field's value are left to serde_json.
 pub const MAX_DEPTH: usize = 64;
 
-/// Finds `fields` in the record `text`, as [`crate::read::read_fields`] does: `out[i]` is field i's raw value.
+/// Finds the fields named `fields` in the record `text`, as [`crate::read::read_fields`] does: `out[i]` is field
+/// i's raw value.
 /// `false` when the fast path cannot vouch for the record: the caller then reads it with serde_json (`out` may
 /// hold partial results and must be cleared).
-pub(crate) fn scan_fields<'a>(text: &'a str, fields: &[Field], out: &mut [Option<Raw<'a>>]) -> bool {
+pub(crate) fn scan_fields<'a>(text: &'a str, fields: &[Name], out: &mut [Option<Raw<'a>>]) -> bool {
     let mut s = Scanner { b: text.as_bytes(), i: 0 };
     if s.ws() != Some(b'{') {
         return false;
@@ -82,7 +45,7 @@ pub(crate) fn scan_fields<'a>(text: &'a str, fields: &[Field], out: &mut [Option
         let Some(seen) = s.value() else { return false };
         if read < limit {
             if let Some(k) = find(fields, key, &s.b[key_at..]) {
-                out[k] = Some(Raw { text: &text[start..s.i], seen });
+                out[k] = Some(Raw::scanned(&text[start..s.i], seen));
                 read += 1;
             }
         }
@@ -100,8 +63,24 @@ pub(crate) fn scan_fields<'a>(text: &'a str, fields: &[Field], out: &mut [Option
     }
 }
 
-/// The first eight bytes of a key (fewer, padded with zeros, when it is shorter), as a number.
-pub(crate) fn prefix(key: &[u8]) -> u64 {
+/// A field's name as the fast path matches keys: the name, and its first eight bytes (fewer, padded with zeros, when
+/// it is shorter) as a number.
+#[derive(Debug, Clone)]
+pub(crate) struct Name {
+    /// The name.
+    pub name: String,
+    prefix: u64,
+}
+
+impl Name {
+    /// The name `name`.
+    pub(crate) fn new(name: &str) -> Name {
+        Name { name: name.to_owned(), prefix: prefix(name.as_bytes()) }
+    }
+}
+
+/// The first eight bytes of a key (fewer, padded with zeros), as a number.
+fn prefix(key: &[u8]) -> u64 {
     let mut b = [0u8; 8];
     let n = key.len().min(8);
     b[..n].copy_from_slice(&key[..n]);
@@ -111,7 +90,7 @@ pub(crate) fn prefix(key: &[u8]) -> u64 {
 /// The field named `key`, if the source reads it; `from` is the text from the key on (so its first eight bytes
 /// are read at once): the prefixes and lengths are compared first, the rest of a longer name only when they match.
 #[inline(always)]
-fn find(fields: &[Field], key: &[u8], from: &[u8]) -> Option<usize> {
+fn find(fields: &[Name], key: &[u8], from: &[u8]) -> Option<usize> {
     let p = match from.get(..8) {
         Some(eight) if key.len() < 8 => {
             u64::from_le_bytes(eight.try_into().expect("eight bytes")) & ((1u64 << (8 * key.len())) - 1)
@@ -375,10 +354,9 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::types::Type;
 
-    fn fields() -> Vec<Field> {
-        ["a", "b", "url", "é"].iter().enumerate().map(|(i, n)| Field::new(n, Type::String, false, i as u16)).collect()
+    fn fields() -> Vec<Name> {
+        ["a", "b", "url", "é"].iter().map(|n| Name::new(n)).collect()
     }
 
     /// Whitespace as JSON allows it, often none.

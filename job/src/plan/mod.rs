@@ -65,6 +65,8 @@ pub struct Source {
     pub(crate) slots: Vec<Slot>,
     /// The physical columns the job reads (the JSON format reads only these), in slot order.
     pub(crate) fields: Vec<Field>,
+    /// Their names, as the JSON format's reader matches keys.
+    pub(crate) names: Vec<crate::scan::Name>,
     /// The computed columns the job reads.
     pub(crate) computed: Vec<Expr>,
     /// The expressions over the topic alone, computed once per topic ([`topical`]).
@@ -96,21 +98,12 @@ pub(crate) enum Slot {
 pub(crate) struct Field {
     /// The JSON field name.
     pub name: String,
-    /// Its first eight bytes, as the reader's fast path compares keys ([`crate::scan::prefix`]).
-    pub prefix: u64,
     /// The declared type.
     pub ty: Type,
     /// Declared NOT NULL.
     pub not_null: bool,
     /// Its slot in the row.
     pub slot: u16,
-}
-
-impl Field {
-    /// A physical column `name` of type `ty` read into row slot `slot`.
-    pub(crate) fn new(name: &str, ty: Type, not_null: bool, slot: u16) -> Field {
-        Field { name: name.to_owned(), prefix: crate::scan::prefix(name.as_bytes()), ty, not_null, slot }
-    }
 }
 
 /// A table written by the job: a Kafka topic of JSON records, or a ClickHouse table.
@@ -361,6 +354,7 @@ impl Plan {
                 startup_mode,
                 options: t.options.clone(),
                 slots: s.slots,
+                names: s.fields.iter().map(|f| crate::scan::Name::new(&f.name)).collect(),
                 fields: s.fields,
                 computed: s.computed,
                 per_topic: Vec::new(),
@@ -448,7 +442,7 @@ impl<'a> Builder<'a> {
                 match kind {
                     Kind::Physical => {
                         s.slots.push(Slot::Field);
-                        s.fields.push(Field::new(&c.name, c.ty, !c.nullable, slot));
+                        s.fields.push(Field { name: c.name.clone(), ty: c.ty, not_null: !c.nullable, slot });
                     }
                     Kind::Metadata(meta, _) => s.slots.push(Slot::Meta(*meta, c.ty)),
                     Kind::Computed(_) => unreachable!("handled above"),
