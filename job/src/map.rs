@@ -81,19 +81,26 @@ impl<'a> Row<'a> {
         self.at.is_empty()
     }
 
-    /// The values, in column order.
-    pub fn values(&self) -> impl Iterator<Item = &'a Val<'a>> + '_ {
-        self.at.iter().map(|&at| self.at(at))
-    }
-
     /// Appends the row in Flink's JSON format.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        let entries = self.at.iter().map(|&at| match at {
-            At::Slot(i) => (&self.slots[i as usize], i < 64 && self.verbatim & (1 << i) != 0),
-            At::Computed(i) => (&self.computed[i as usize], false),
-        });
+        let verbatim = |at| matches!(at, At::Slot(i) if is_verbatim(self.verbatim, i.into()));
+        let entries = self.at.iter().map(|&at| (self.at(at), verbatim(at)));
         crate::write::write_json(&self.sink.json_keys, &self.sink.columns, entries, out);
     }
+}
+
+/// Slot `slot`'s bit in a row's verbatim bits; none for slots from 64 on (their strings are checked as written).
+fn slot_bit(slot: usize) -> u64 {
+    if slot < 64 {
+        1 << slot
+    } else {
+        0
+    }
+}
+
+/// Whether `bits` (see [`slot_bit`]) say slot `slot` holds a verbatim string.
+fn is_verbatim(bits: u64, slot: usize) -> bool {
+    slot < 64 && bits & (1 << slot) != 0
 }
 
 /// Where a record's results go.
@@ -261,7 +268,7 @@ impl Plan {
                     let (f, r) = fields.next().expect("a field for each field slot");
                     debug_assert_eq!(f.slot as usize, row.len());
                     if f.ty == Type::String && r.is_some_and(Raw::verbatim) {
-                        verbatim |= 1u64.checked_shl(u32::from(f.slot)).unwrap_or(0);
+                        verbatim |= slot_bit(f.slot.into());
                     }
                     match field(f, *r, src) {
                         Ok(v) => v,
@@ -276,8 +283,7 @@ impl Plan {
                 Slot::Computed(_) => NULL,
                 Slot::Meta(meta, ty) => {
                     if *meta == Meta::EventId {
-                        verbatim |= 1u64.checked_shl(row.len() as u32).unwrap_or(0);
-                        // hexadecimal digits and hyphens
+                        verbatim |= slot_bit(row.len()); // hexadecimal digits and hyphens
                     }
                     metadata(*meta, *ty, rec, text, event_id)
                 }

@@ -13,9 +13,8 @@ use crate::raw::{Raw, ESCAPES, NOT_VERBATIM};
 pub const MAX_DEPTH: usize = 64;
 
 /// Finds the fields named `fields` in the record `text`, as [`crate::read::read_fields`] does: `out[i]` is field
-/// i's raw value.
-/// `false` when the fast path cannot vouch for the record: the caller then reads it with serde_json (`out` may
-/// hold partial results and must be cleared).
+/// i's raw value. `false` when the fast path cannot vouch for the record: the caller then reads it with serde_json
+/// (`out` may hold partial results and must be cleared).
 pub(crate) fn scan_fields<'a>(text: &'a str, fields: &[Name], out: &mut [Option<Raw<'a>>]) -> bool {
     let mut s = Scanner { b: text.as_bytes(), i: 0 };
     if s.ws() != Some(b'{') {
@@ -297,11 +296,9 @@ impl<'a> Scanner<'a> {
                 let c = self.ws()?;
                 if c == b',' {
                     self.i += 1;
+                    self.ws()?;
                     if open[depth - 1] == b'{' {
-                        self.ws()?;
                         seen |= self.member_key()?;
-                    } else {
-                        self.ws()?;
                     }
                     continue 'value;
                 }

@@ -11,7 +11,7 @@ use crate::value::{decimal_java, push_java_double, Val};
 
 /// Appends the row `values` of a sink's `columns` as one JSON object; `keys` are [`json_keys`] of the columns.
 /// Each value comes with whether it is verbatim: a string known to need no escapes (see
-/// [`crate::scan::Raw::verbatim`]), copied without looking for any.
+/// [`crate::raw::Raw::verbatim`]), copied without looking for any.
 pub fn write_json<'v>(
     keys: &[Vec<u8>],
     columns: &[SinkColumn],
