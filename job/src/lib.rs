@@ -10,10 +10,11 @@
 //! - [`flink_json`] and [`read`]: Flink's JSON format, reading; [`write`]: writing.
 //! - [`map`]: one record through the plan.
 //! - [`ddl`]: the ClickHouse tables of the job's sinks.
-//! - [`value`], [`types`], [`error`]: values, types, and what can go wrong.
+//! - [`value`], [`types`], [`error`]: values, types, and what can go wrong; [`bytes`]: short copies and compares.
 //!
 //! The product's own job ([`DEFAULT_JOB`], `schema/jobs/unified.sql`) runs when no job file is given.
 
+pub mod bytes;
 pub mod catalog;
 pub mod ddl;
 pub mod error;

@@ -7,6 +7,7 @@
 //! message), a key with an escape, containers nested deeper than [`MAX_DEPTH`], a top level that is not an object.
 //! A property test holds it to serde_json on random and mutated records (`tests` below).
 
+use crate::bytes::word;
 use crate::raw::{Raw, ESCAPES, NOT_VERBATIM};
 
 /// Containers nested deeper than this inside a field's value are left to serde_json.
@@ -62,27 +63,46 @@ pub(crate) fn scan_fields<'a>(text: &'a str, fields: &[Name], out: &mut [Option<
     }
 }
 
-/// A field's name as the fast path matches keys: the name, and its first eight bytes (fewer, padded with zeros, when
-/// it is shorter) as a number.
+/// A field's name as the fast path matches keys: the name, its first eight bytes (fewer, padded with zeros, when it
+/// is shorter) as a number, and its last eight bytes as a number (for a name longer than eight bytes).
 #[derive(Debug, Clone)]
 pub(crate) struct Name {
     /// The name.
     pub name: String,
     prefix: u64,
+    suffix: u64,
 }
 
 impl Name {
     /// The name `name`.
     pub(crate) fn new(name: &str) -> Name {
-        Name { name: name.to_owned(), prefix: prefix(name.as_bytes()) }
+        let b = name.as_bytes();
+        let suffix = if b.len() > 8 { word(&b[b.len() - 8..]) } else { 0 };
+        Name { name: name.to_owned(), prefix: prefix(b), suffix }
+    }
+
+    /// Whether the key `key`, whose [`prefix`] is `p`, is this name. Names of up to sixteen bytes are compared as
+    /// two numbers (no call to the C library's `memcmp`, which musl's static build runs byte by byte).
+    #[inline(always)]
+    fn is(&self, p: u64, key: &[u8]) -> bool {
+        let n = key.len();
+        self.prefix == p
+            && self.name.len() == n
+            && match n {
+                0..=8 => true,
+                9..=16 => self.suffix == word(&key[n - 8..]),
+                _ => self.name.as_bytes()[8..] == key[8..],
+            }
     }
 }
 
 /// The first eight bytes of a key (fewer, padded with zeros), as a number.
 fn prefix(key: &[u8]) -> u64 {
+    if key.len() >= 8 {
+        return word(&key[..8]);
+    }
     let mut b = [0u8; 8];
-    let n = key.len().min(8);
-    b[..n].copy_from_slice(&key[..n]);
+    b[..key.len()].copy_from_slice(key);
     u64::from_le_bytes(b)
 }
 
@@ -91,13 +111,12 @@ fn prefix(key: &[u8]) -> u64 {
 #[inline(always)]
 fn find(fields: &[Name], key: &[u8], from: &[u8]) -> Option<usize> {
     let p = match from.get(..8) {
-        Some(eight) if key.len() < 8 => {
-            u64::from_le_bytes(eight.try_into().expect("eight bytes")) & ((1u64 << (8 * key.len())) - 1)
-        }
-        _ => prefix(key),
+        _ if key.len() >= 8 => word(&key[..8]),
+        Some(eight) => word(eight) & ((1u64 << (8 * key.len())) - 1),
+        None => prefix(key),
     };
     for (i, f) in fields.iter().enumerate() {
-        if f.prefix == p && f.name.len() == key.len() && (key.len() <= 8 || f.name.as_bytes()[8..] == key[8..]) {
+        if f.is(p, key) {
             return Some(i);
         }
     }

@@ -4,6 +4,7 @@
 //! `Double.toString`, DECIMAL as `BigDecimal.toString`, TIMESTAMP as `yyyy-MM-dd HH:mm:ss[.fraction]` with the
 //! fraction's trailing zeros cut, TIMESTAMP_LTZ the same with a `Z`, DATE as `yyyy-MM-dd`, BYTES as base64.
 
+use crate::bytes::push_bytes;
 use crate::catalog::SinkColumn;
 use crate::func::time;
 use crate::types::{RowField, Type};
@@ -19,11 +20,11 @@ pub fn write_json<'v>(
     out: &mut Vec<u8>,
 ) {
     for ((key, col), (v, verbatim)) in keys.iter().zip(columns).zip(values) {
-        out.extend_from_slice(key);
+        push_bytes(out, key);
         match v {
             Val::Str(s) if verbatim => {
                 out.push(b'"');
-                out.extend_from_slice(s.as_bytes());
+                push_bytes(out, s.as_bytes());
                 out.push(b'"');
             }
             v => write_scalar(col.ty, v, out),
@@ -66,7 +67,7 @@ fn write_scalar(ty: Type, v: &Val<'_>, out: &mut Vec<u8>) {
         Val::Null(_) => out.extend_from_slice(b"null"),
         Val::Str(s) => push_json_string(out, s),
         Val::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Val::Int(n) => out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+        Val::Int(n) => push_bytes(out, itoa::Buffer::new().format(*n).as_bytes()),
         Val::Double(x) => {
             let mut s = String::with_capacity(24);
             if ty == Type::Float {
@@ -86,7 +87,7 @@ fn write_scalar(ty: Type, v: &Val<'_>, out: &mut Vec<u8>) {
             out.push(b'"');
             if (YEAR_1..=YEAR_9999_END).contains(ms) {
                 let (text, len) = contract::time::format_flink_ascii(*ms);
-                out.extend_from_slice(&text[..len]);
+                push_bytes(out, &text[..len]);
             } else {
                 let mut s = String::new();
                 time::format_timestamp(*ms, 3, true, &mut s);
@@ -189,7 +190,7 @@ pub fn push_json_string(out: &mut Vec<u8>, s: &str) {
 /// The inside of [`push_json_string`]: copied in one piece when nothing needs escaping (nearly always).
 pub fn push_json_contents(out: &mut Vec<u8>, s: &str) {
     if !needs_escape(s.as_bytes()) {
-        out.extend_from_slice(s.as_bytes());
+        push_bytes(out, s.as_bytes());
         return;
     }
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -227,25 +228,31 @@ pub fn push_json_contents(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Whether a byte of `s` needs more than a copy: a control character, `"`, `\\`, or 0xF0.. (the first byte of a
-/// character outside the BMP, written as a surrogate pair). Sixteen bytes at a time, in blocks of a fixed size the
-/// compiler turns into vector compares without a loop; the last block overlaps the one before it (a string
-/// shorter than a block is copied into one, padded with spaces), so no byte is ever checked on its own.
+/// character outside the BMP, written as a surrogate pair). In blocks of a fixed size the compiler turns into vector
+/// compares without a loop: sixteen bytes at a time, the last block overlapping the one before it; a string shorter
+/// than that in two overlapping blocks of eight, or byte by byte under eight.
 fn needs_escape(s: &[u8]) -> bool {
-    fn block(b: &[u8; 16]) -> bool {
-        b.iter().fold(false, |acc, &b| acc | (b < 0x20) | (b == b'"') | (b == b'\\') | (b >= 0xF0))
+    fn special(b: u8) -> bool {
+        (b < 0x20) | (b == b'"') | (b == b'\\') | (b >= 0xF0)
     }
-    if s.len() < 16 {
-        let mut padded = [b' '; 16];
-        padded[..s.len()].copy_from_slice(s);
-        return block(&padded);
+    fn block<const N: usize>(b: &[u8; N]) -> bool {
+        b.iter().fold(false, |acc, &b| acc | special(b))
+    }
+    let n = s.len();
+    if n < 8 {
+        return s.iter().any(|&b| special(b));
+    }
+    if n < 16 {
+        return block::<8>(s[..8].try_into().expect("eight bytes"))
+            | block::<8>(s[n - 8..].try_into().expect("eight bytes"));
     }
     let mut found = false;
     let mut chunks = s.chunks_exact(16);
     for chunk in &mut chunks {
-        found |= block(chunk.try_into().expect("sixteen bytes"));
+        found |= block::<16>(chunk.try_into().expect("sixteen bytes"));
     }
     if !chunks.remainder().is_empty() {
-        found |= block(s[s.len() - 16..].try_into().expect("sixteen bytes"));
+        found |= block::<16>(s[n - 16..].try_into().expect("sixteen bytes"));
     }
     found
 }
