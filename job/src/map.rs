@@ -10,7 +10,7 @@ use contract::time::TimeError;
 use crate::bytes::same_bytes;
 use crate::catalog::Meta;
 use crate::error::MapError;
-use crate::expr::{Ctx, Fail, Res};
+use crate::expr::{Ctx, Fail, Res, Spare};
 use crate::flink_json::Refusal;
 use crate::nested::Rules;
 use crate::plan::{At, Field, Plan, Sink, Slot, Source};
@@ -125,18 +125,21 @@ pub struct Scratch {
     topical: Vec<Option<(String, Vec<Res<'static>>)>>,
     /// The event id's hash input.
     id_input: Vec<u8>,
+    /// Strings of the last records' computed values, for the next ones.
+    spare: Spare,
 }
 
 /// `v` emptied, as a vector of another lifetime with the same allocation: collecting an emptied vector's
 /// iterator into a vector of a type of the same size reuses its buffer (std's in-place collection), so the
 /// buffers live on from record to record while what they hold borrows from one record only. A value that owns
 /// nothing (nearly every one: they borrow from the record) is forgotten rather than dropped: `Val`'s drop is a call
-/// out of line, ~25 instructions a value on the static build, 16 values a record in the default job.
-fn recycle<'a, 'b, T: Recycle<'a, 'b>>(v: Vec<T>) -> Vec<T::As> {
+/// out of line, ~25 instructions a value on the static build, 16 values a record in the default job. A string the
+/// record computed goes back to `spare` for the next record's.
+fn recycle<'a, 'b, T: Recycle<'a, 'b>>(v: Vec<T>, spare: &Spare) -> Vec<T::As> {
     v.into_iter()
         .filter_map(|x| {
             if x.owns_memory() {
-                drop(x);
+                x.give_back(spare);
             } else {
                 std::mem::forget(x);
             }
@@ -150,6 +153,8 @@ trait Recycle<'a, 'b> {
     type As;
     /// Whether dropping the value frees memory.
     fn owns_memory(&self) -> bool;
+    /// Drops the value, its strings kept in `spare`.
+    fn give_back(self, spare: &Spare);
 }
 
 impl<'a, 'b> Recycle<'a, 'b> for Val<'a> {
@@ -166,6 +171,11 @@ impl<'a, 'b> Recycle<'a, 'b> for Val<'a> {
             Val::Array(_) | Val::Map(_) | Val::Row(_) => true,
         }
     }
+    fn give_back(self, spare: &Spare) {
+        if let Val::Str(Cow::Owned(s)) = self {
+            spare.put(s);
+        }
+    }
 }
 
 impl<'a, 'b> Recycle<'a, 'b> for Option<Raw<'a>> {
@@ -173,6 +183,7 @@ impl<'a, 'b> Recycle<'a, 'b> for Option<Raw<'a>> {
     fn owns_memory(&self) -> bool {
         false
     }
+    fn give_back(self, _spare: &Spare) {}
 }
 
 /// What one record gave, owned: for tools (`transformer run-job`) and tests.
@@ -264,7 +275,7 @@ impl Plan {
             Err(e) => return emit.dead_letter(None, e),
         };
         let escaped;
-        let mut raw: Vec<Option<Raw<'_>>> = recycle(std::mem::take(&mut scratch.raw));
+        let mut raw: Vec<Option<Raw<'_>>> = recycle(std::mem::take(&mut scratch.raw), &scratch.spare);
         raw.resize(src.fields.len(), None);
         if let Err(err) = read_fields(text, &src.names, &mut raw) {
             // Flink reads with ALLOW_UNESCAPED_CONTROL_CHARS: retry with raw control characters escaped.
@@ -288,7 +299,7 @@ impl Plan {
         };
         // The row in one pass, slot by slot: each field read as its type (the fields are in slot order), the
         // metadata, and a place for each computed column (they read the row, so they come after it).
-        let mut row: Vec<Val<'_>> = recycle(std::mem::take(&mut scratch.row));
+        let mut row: Vec<Val<'_>> = recycle(std::mem::take(&mut scratch.row), &scratch.spare);
         // Bit i: slot i holds a string that needs no escapes in JSON (a field read as it was written, the event id).
         let mut verbatim = 0u64;
         let mut fields = src.fields.iter().zip(&raw);
@@ -304,8 +315,8 @@ impl Plan {
                         Ok(v) => v,
                         Err(e) => {
                             drop(fields);
-                            scratch.row = recycle(row);
-                            scratch.raw = recycle(raw);
+                            scratch.row = recycle(row, &scratch.spare);
+                            scratch.raw = recycle(raw, &scratch.spare);
                             return emit.dead_letter(None, e);
                         }
                     }
@@ -328,7 +339,7 @@ impl Plan {
             && cached.as_ref().is_none_or(|(topic, _)| !same_bytes(topic.as_bytes(), rec.topic.as_bytes()))
         {
             // The metadata are in the row: all a per-topic expression reads.
-            let ctx = Ctx { row: &row, topical: &[], now_ms };
+            let ctx = Ctx { row: &row, topical: &[], now_ms, spare: &scratch.spare };
             let values = src.per_topic.iter().map(|e| e.eval(ctx).map(Val::into_owned)).collect();
             *cached = Some((rec.topic.to_owned(), values));
         }
@@ -336,21 +347,23 @@ impl Plan {
         for (i, slot) in src.slots.iter().enumerate() {
             if let Slot::Computed(k) = slot {
                 // Owned: the row it is computed from is the row it goes into.
-                let computed = src.computed[*k as usize].eval(Ctx { row: &row, topical, now_ms }).map(Val::into_owned);
+                let computed = src.computed[*k as usize]
+                    .eval(Ctx { row: &row, topical, now_ms, spare: &scratch.spare })
+                    .map(Val::into_owned);
                 let v = match computed {
                     Ok(v) => v,
                     Err(fail) => {
                         emit.dead_letter(None, self.failure(fail));
-                        scratch.row = recycle(row);
-                        scratch.raw = recycle(raw);
+                        scratch.row = recycle(row, &scratch.spare);
+                        scratch.raw = recycle(raw, &scratch.spare);
                         return;
                     }
                 };
                 row[i] = v;
             }
         }
-        let ctx = Ctx { row: &row, topical, now_ms };
-        let mut values: Vec<Val<'_>> = recycle(std::mem::take(&mut scratch.values));
+        let ctx = Ctx { row: &row, topical, now_ms, spare: &scratch.spare };
+        let mut values: Vec<Val<'_>> = recycle(std::mem::take(&mut scratch.values), &scratch.spare);
         for &b in &src.branches {
             let br = &self.branches[b];
             let sink = &self.sinks[br.sink];
@@ -407,9 +420,9 @@ impl Plan {
                 }
             }
         }
-        scratch.values = recycle(values);
-        scratch.row = recycle(row);
-        scratch.raw = recycle(raw);
+        scratch.values = recycle(values, &scratch.spare);
+        scratch.row = recycle(row, &scratch.spare);
+        scratch.raw = recycle(raw, &scratch.spare);
     }
 
     /// A failure as the dead letter's error, naming the expression.
@@ -552,7 +565,7 @@ mod tests {
         let mut v: Vec<Val<'static>> = Vec::with_capacity(16);
         v.push(Val::Int(1));
         let ptr = v.as_ptr() as usize;
-        let w: Vec<Val<'_>> = recycle(v);
+        let w: Vec<Val<'_>> = recycle(v, &Spare::default());
         assert_eq!((w.as_ptr() as usize, w.capacity(), w.len()), (ptr, 16, 0));
     }
 }

@@ -21,6 +21,19 @@ fn run(plan: &Plan, topic: &str, value: &str) -> Vec<Outcome> {
     plan.map_owned(&rec, 1 << 20, 0)
 }
 
+/// A record at `offset` of partition 0 of `topic`, without key or timestamp.
+fn record<'a>(topic: &'a str, offset: usize, value: &'a str) -> Record<'a> {
+    Record {
+        topic,
+        partition: 0,
+        offset: offset as i64,
+        timestamp_ms: 0,
+        key: None,
+        value: Some(value.as_bytes()),
+        headers: None,
+    }
+}
+
 fn rows(out: &[Outcome]) -> Vec<(String, String)> {
     out.iter()
         .filter_map(|o| match o {
@@ -229,15 +242,7 @@ fn expressions_over_the_topic_alone_follow_the_topic() {
     ];
     let mut shared = Vec::new();
     for (i, (topic, value)) in records.iter().enumerate() {
-        let rec = Record {
-            topic,
-            partition: 0,
-            offset: i as i64,
-            timestamp_ms: 0,
-            key: None,
-            value: Some(value.as_bytes()),
-            headers: None,
-        };
+        let rec = record(topic, i, value);
         let mut rows = Rows(Vec::new(), names.clone());
         p.map_with(&mut scratch, 0, &rec, 1 << 20, 1_000 * i as i64, &mut rows);
         assert_eq!(rows.0, p.map_owned(&rec, 1 << 20, 1_000 * i as i64), "record {i}");
@@ -259,6 +264,50 @@ fn expressions_over_the_topic_alone_follow_the_topic() {
             r#"{"kind":"ORDERS","tagged":"orders:d","n":-1,"is_order":true,"at":0}"#,
             "cast_error",
             r#"{"kind":"CLICKS","tagged":"user_clicks:f","n":null,"is_order":false,"at":0}"#,
+        ]
+    );
+}
+
+/// A string a record computes (CONCAT_WS builds it in a buffer the last record's value gave back, see
+/// `expr::Spare`) holds that record's text only: long, short, empty and NULL parts in turn through one scratch give
+/// what a fresh mapping of each record gives.
+#[test]
+fn computed_strings_do_not_carry_over_from_record_to_record() {
+    let p = plan(&format!(
+        "{SOURCE}
+        CREATE TABLE out (joined STRING, again STRING)
+          WITH ('connector' = 'kafka', 'topic' = 'o', 'format' = 'json');
+        INSERT INTO out SELECT CONCAT_WS(' | ', user_id, CAST(qty AS STRING)), CONCAT_WS('-', `topic`, user_id) FROM src;"
+    ));
+    let names = vec!["out".to_owned()];
+    let mut scratch = job::Scratch::default();
+    let long = "x".repeat(300);
+    let records = [
+        format!(r#"{{"user_id":"{long}","qty":12}}"#),
+        r#"{"user_id":"b"}"#.to_owned(),
+        r#"{"qty":3}"#.to_owned(),
+        r#"{}"#.to_owned(),
+        r#"{"user_id":"","qty":0}"#.to_owned(),
+    ];
+    let mut joined = Vec::new();
+    for (i, value) in records.iter().enumerate() {
+        let rec = record("orders", i, value);
+        let mut rows = Rows(Vec::new(), names.clone());
+        p.map_with(&mut scratch, 0, &rec, 1 << 20, 0, &mut rows);
+        assert_eq!(rows.0, p.map_owned(&rec, 1 << 20, 0), "record {i}");
+        joined.extend(rows.0.into_iter().map(|o| match o {
+            Outcome::Row { json, .. } => json,
+            other => panic!("{other:?}"),
+        }));
+    }
+    assert_eq!(joined[0], format!(r#"{{"joined":"{long} | 12","again":"orders-{long}"}}"#));
+    assert_eq!(
+        joined[1..],
+        [
+            r#"{"joined":"b","again":"orders-b"}"#,
+            r#"{"joined":"3","again":"orders"}"#,
+            r#"{"joined":"","again":"orders"}"#,
+            r#"{"joined":" | 0","again":"orders-"}"#,
         ]
     );
 }
