@@ -13,7 +13,7 @@ use crate::error::MapError;
 use crate::expr::{Ctx, Fail, Res, Spare};
 use crate::flink_json::Refusal;
 use crate::nested::Rules;
-use crate::plan::{At, Field, Plan, Sink, Slot, Source};
+use crate::plan::{At, Field, Plan, Sink, Slot, Source, Step};
 use crate::raw::Raw;
 use crate::read::read_fields;
 use crate::types::Type;
@@ -380,14 +380,14 @@ impl Plan {
             values.clear();
             let mut error = None;
             let mut dropped = false;
-            for (i, e) in br.exprs.iter().enumerate() {
-                let v = match br.at[i] {
-                    // Passed through: the writer reads it in the row; only a NULL in a NOT NULL column matters here.
-                    At::Slot(slot) => match &row[slot as usize] {
-                        Val::Null(why) if !sink.columns[i].nullable => Ok(Val::Null(why.clone())),
+            for step in &br.steps {
+                let (i, v) = match *step {
+                    // Passed through: the writer reads it in the row; only a NULL matters here.
+                    Step::Check { col, slot } => match &row[slot as usize] {
+                        Val::Null(why) => (col as usize, Ok(Val::Null(why.clone()))),
                         _ => continue,
                     },
-                    At::Computed(_) => e.eval(ctx),
+                    Step::Compute { col } => (col as usize, br.exprs[col as usize].eval(ctx)),
                 };
                 match v {
                     Ok(Val::Null(_)) if !sink.columns[i].nullable && self.drop_not_null => {

@@ -142,6 +142,42 @@ pub(crate) struct Branch {
     pub sites: Vec<u32>,
     /// Where each column's value is when a row is written ([`At::of`]).
     pub at: Vec<At>,
+    /// What the row needs before it is written, in column order ([`Step::of`]).
+    pub steps: Vec<Step>,
+}
+
+/// What one column of a row needs before the row is written: a computed column is evaluated, a column passing a
+/// source column through into a NOT NULL column is checked for NULL. A nullable column passed through needs nothing
+/// (the writers read it in the source row), so it has no step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Check that source slot `slot`, passed through into column `col`, is not NULL.
+    Check {
+        /// The sink column.
+        col: u16,
+        /// The source row's slot.
+        slot: u16,
+    },
+    /// Evaluate column `col`'s expression.
+    Compute {
+        /// The sink column.
+        col: u16,
+    },
+}
+
+impl Step {
+    /// The steps of a branch whose columns are at `at` in a sink with `columns`.
+    fn of(at: &[At], columns: &[SinkColumn]) -> Vec<Step> {
+        let col = |i: usize| u16::try_from(i).expect("a sink has fewer than 65,536 columns");
+        at.iter()
+            .zip(columns)
+            .enumerate()
+            .filter_map(|(i, (at, c))| match *at {
+                At::Slot(slot) => (!c.nullable).then_some(Step::Check { col: col(i), slot }),
+                At::Computed(_) => Some(Step::Compute { col: col(i) }),
+            })
+            .collect()
+    }
 }
 
 /// Where a sink column's value is when its row is written: a slot of the source row that the column passes through
@@ -369,6 +405,7 @@ impl Plan {
         }
         for br in &mut branches {
             br.at = At::of(&br.exprs);
+            br.steps = Step::of(&br.at, &sinks[br.sink].columns);
         }
         let drop_not_null =
             settings.get("table.exec.sink.not-null-enforcer").is_some_and(|v| v.eq_ignore_ascii_case("DROP"));
@@ -717,7 +754,15 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        Ok(Branch { sink: sink_idx, source: s.source, filter: s.filter, exprs: out, sites, at: Vec::new() })
+        Ok(Branch {
+            sink: sink_idx,
+            source: s.source,
+            filter: s.filter,
+            exprs: out,
+            sites,
+            at: Vec::new(),
+            steps: Vec::new(),
+        })
     }
 }
 
