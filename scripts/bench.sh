@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Throughput, latency and memory, each against a baseline measured in the same run (these machines are noisy:
 # absolute figures drift, ratios hold). Appends a table to BENCHMARKS.md; the last line printed is
-#   bench: baseline_rps=B transformer_rps=T ratio=R p99_ms=P direct_p99_ms=D direct_flush100_p99_ms=F engine_drain_rps=K direct_drain_rps=Q direct_recovery_ms=C rss_mb=M recovery_rss_mb=S rss_1k_batches_mb=A rss_50k_batches_mb=Z … sized_copy_rps=Y ratio_sized=X instr_drain=I …
+#   bench: baseline_rps=B transformer_rps=T ratio=R p99_ms=P direct_p99_ms=D direct_flush100_p99_ms=F engine_drain_rps=K direct_drain_rps=Q direct_recovery_ms=C rss_mb=M recovery_rss_mb=S rss_1k_batches_mb=A rss_50k_batches_mb=Z … sized_copy_rps=Y ratio_sized=X group_vs_static=G instr_drain=I …
 # Steps (own servers: nisshi on 39092 (in memory) and 39093 (sqlite), ClickHouse on 38123/39000, state in .state/bench):
 #  1. criterion: the pure mapping, ns per record per raw type (and the JSON shares);
 #  2. pre-load N raw records (default 1,000,000; 3 partitions per topic) into an in-memory broker;
@@ -25,6 +25,9 @@
 #     plain copy writing records of the transformer's output size, minus fetching), reading and evaluating the job
 #     and encoding its rows (transformer/examples/map_cost.rs: with and without writing the JSON), and the rest
 #     (the loop, batching, the allocator). Needs valgrind; skipped, and said, without it;
+#  3e. a consumer group of one against the static assignment: N records drained BENCH_RUNS times each way,
+#     alternating, a fresh group each run; the drain is timed from the log's "recovered from the last checkpoint" to
+#     "drained every input partition", so a group's one-time join (the broker's initial rebalance delay) is apart;
 #  7. a job's ClickHouse sink: its recovery at a restart with 1M and with 10M rows already in its table (it reads the
 #     positions of the INSERTs since the committed mark, never the table), beside what one scan of the table's
 #     source columns costs at each size (the `--sink clickhouse` recovery's way).
@@ -32,6 +35,7 @@
 # BENCH_ONLY=drain: steps 2 and 3 only (no criterion, no table), ending with a shorter `bench:` line.
 # BENCH_ONLY=split: steps 2 and 3d only, ending with `bench: instr_drain=… instr_fetch=… instr_produce=…
 #   instr_evaluate=… instr_encode=… instr_rest=…` (instructions per record).
+# BENCH_ONLY=group: steps 2 and 3e only, ending with `bench: group_drain_s=… static_drain_s=… group_vs_static=…`.
 # BENCH_ONLY=latency: step 5 only, ending with `bench: p99_ms=… direct_p99_ms=… direct_flush100_p99_ms=… p50_ms=… …`.
 # BENCH_ONLY=recovery: step 7 only, ending with `bench: recovery_ms_1m=… recovery_ms_10m=… scan_ms_1m=… scan_ms_10m=…`.
 # BENCH_COMPARE=PATH: another build of the transformer (an older commit: `git worktree add ../old COMMIT`, then
@@ -152,6 +156,40 @@ split() {
   fi
 }
 
+# group_vs_static BROKERS N : step 3e; sets gs_static, gs_group (the best drains, seconds) and gs_ratio (static /
+#   group: above 1 when the group is faster)
+group_vs_static() {
+  local brokers=$1 n=$2 r a tag log drained secs
+  log "3e a consumer group of one against the static assignment: $n records, $RUNS runs each, alternating"
+  # span LOG : seconds from the recovery line to the drained line (tracing's RFC 3339 timestamps)
+  span() {
+    local from to
+    from=$(grep -m1 'recovered from the last checkpoint' "$1" | cut -d' ' -f1)
+    to=$(grep 'drained every input partition' "$1" | tail -n 1 | cut -d' ' -f1)
+    echo "scale=3; ($(date -d "$to" +%s.%N) - $(date -d "$from" +%s.%N)) / 1" | bc
+  }
+  gs_static=""; gs_group=""
+  for r in $(seq "$RUNS"); do
+    for a in static group; do
+      tag=gs_${a}_$r log=$STATE_DIR/logs/assignment-$a.log
+      ASSIGNMENT=$a "$BIN_DIR/transformer" --brokers "$brokers" --drain --http-addr off --stats-interval-secs 5 \
+        --group "$tag" --output-topic "${tag}_processed" --dead-letter-topic "${tag}_dead" \
+        --checkpoint-topic "${tag}_checkpoints" >"$log" 2>&1 || die "the $a drain failed (log: $log)"
+      drained=$(grep 'drained every input partition' "$log" | tail -n 1)
+      [ "$(summary_field records_in "$drained")" -eq "$n" ] || die "the $a drain handled $(summary_field records_in "$drained") of $n"
+      secs=$(span "$log")
+      log "   run $r: $a: drained in $secs s"
+      if [ "$a" = static ]; then
+        [ -n "$gs_static" ] && [ "$(echo "$secs >= $gs_static" | bc)" -eq 1 ] || gs_static=$secs
+      else
+        [ -n "$gs_group" ] && [ "$(echo "$secs >= $gs_group" | bc)" -eq 1 ] || gs_group=$secs
+      fi
+    done
+  done
+  gs_ratio=$(ratio "$gs_static" "$gs_group")
+  log "   best drains: static $gs_static s, group of one $gs_group s: the group at $gs_ratio of the static speed (goal ≥ 0.95)"
+}
+
 # latency SINK TAG [ARGS...] : the emitter at RATE/s for SECS s through transformer (with ARGS) and ClickHouse with
 #   that sink (topics, group and database of its own, named by TAG); sets lat_p50 lat_p99 lat_max lat_samples, and for
 #   the kafka run the peak RSS of both programs.
@@ -202,7 +240,7 @@ if [ "${BENCH_ONLY:-}" = recovery ]; then
   exit 0
 fi
 
-if [ "${BENCH_ONLY:-}" = drain ] || [ "${BENCH_ONLY:-}" = split ]; then
+if [ "${BENCH_ONLY:-}" = drain ] || [ "${BENCH_ONLY:-}" = split ] || [ "${BENCH_ONLY:-}" = group ]; then
   log "1/6 criterion: skipped (BENCH_ONLY=${BENCH_ONLY})"
 else
   log "1/6 criterion: the mapping"
@@ -307,6 +345,11 @@ if [ "${BENCH_ONLY:-}" = split ]; then
   echo "bench:${split_line:- split skipped: no valgrind}"
   exit 0
 fi
+if [ "${BENCH_ONLY:-}" = group ]; then
+  group_vs_static "$KAFKA_BROKERS" "$N"
+  echo "bench: group_drain_s=$gs_group static_drain_s=$gs_static group_vs_static=$gs_ratio"
+  exit 0
+fi
 log "3/6 draining the backlog: baseline (plain rskafka copy), transformer, sized copy; $RUNS runs each"
 drain broker "$KAFKA_BROKERS" "$N" memory
 b_rps=$(echo "$N / $b_wall" | bc); t_rps=$(echo "$N / $t_wall" | bc); s_rps=$(echo "$N / $s_wall" | bc)
@@ -347,6 +390,7 @@ log "   found all $N written (nothing written again); scan ${rec_scan_ms} ms, pe
 # Memory whatever the producer's batches: the same N records written in 1,000- and in 50,000-record produce batches
 # (the broker returns a producer's batch whole, however small the fetch), each drained once under /usr/bin/time.
 split "$KAFKA_BROKERS" "$N" "$mem_out_avg"
+group_vs_static "$KAFKA_BROKERS" "$N"
 
 log "3c/6 peak RSS draining $N records written in 1,000- and 50,000-record producer batches"
 declare -A batch_rss_mb
@@ -445,6 +489,7 @@ step7
   echo "| direct sink recovery over $N stored rows (positions reset to the start): lookup ms · peak RSS of the run, MB | | $rd_ms · $rd_rss_mb | | | |"
   [ -z "$COMPARE" ] || echo "| the same drain by BENCH_COMPARE ($COMPARE), records/s · peak RSS, MB | $b_rps | $c_rps · $c_rss_mb | $(ratio "$c_rps" "$b_rps") (this build / it: **$(ratio "$t_rps" "$c_rps")**) | | |"
   [ -z "$split_line" ] || echo "| instructions per record (callgrind): the drain = fetching + producing + reading and evaluating + encoding + the rest | $(sed 's/ instr_drain=\([0-9]*\) instr_fetch=\([0-9]*\) instr_produce=\([0-9]*\) instr_evaluate=\([0-9]*\) instr_encode=\([0-9]*\) instr_rest=\([0-9-]*\)/| \1 = \2 + \3 + \4 + \5 + \6/' <<<"$split_line") | | | |"
+  echo "| drain $N records through a consumer group of one · with \`--assignment static\`, seconds (best of $RUNS, the group's join apart) | | $gs_group · $gs_static | $gs_ratio (static / group) | | |"
   echo "| pre-load by the emitter, records/s | | $load_rps | | | |"
   echo "| recovery over $N already-written records: scan ms · peak RSS after the scan, MB · the whole run (re-reading and skipping all), MB | | $rec_scan_ms · **$rec_scan_mb** · $rec_rss_mb | | | |"
   echo "| a job's ClickHouse sink, recovery at a restart, ms, with 1M · 10M rows in its table (one scan of its source columns, ms: $scan_1m · $scan_10m) | | $recovery_1m · $recovery_10m | $(ratio "$recovery_10m" "$recovery_1m") (10M / 1M; the median of 5 restarts each) | | |"
@@ -454,4 +499,4 @@ step7
   echo "orders ${write_ns[orders]}; the owned record + serde_json path it replaced: clicks ${old_ns[user_clicks]}, views ${old_ns[page_views]}, orders ${old_ns[orders]}."
 } >>"$ROOT/BENCHMARKS.md"
 log "appended to BENCHMARKS.md"
-echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 direct_flush100_p99_ms=$f_p99 engine_drain_rps=$qk_rps direct_drain_rps=$qd_rps direct_recovery_ms=$rd_ms rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]} recovery_ms_1m=$recovery_1m recovery_ms_10m=$recovery_10m sized_copy_rps=$s_rps ratio_sized=$ratio_sized$split_line$compared"
+echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 direct_flush100_p99_ms=$f_p99 engine_drain_rps=$qk_rps direct_drain_rps=$qd_rps direct_recovery_ms=$rd_ms rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]} recovery_ms_1m=$recovery_1m recovery_ms_10m=$recovery_10m sized_copy_rps=$s_rps ratio_sized=$ratio_sized group_vs_static=$gs_ratio$split_line$compared"
