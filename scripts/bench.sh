@@ -168,7 +168,7 @@ group_vs_static() {
     to=$(grep 'drained every input partition' "$1" | tail -n 1 | cut -d' ' -f1)
     echo "scale=3; ($(date -d "$to" +%s.%N) - $(date -d "$from" +%s.%N)) / 1" | bc
   }
-  gs_static=""; gs_group=""
+  local -A best=([static]="" [group]="")
   for r in $(seq "$RUNS"); do
     for a in static group; do
       tag=gs_${a}_$r log=$STATE_DIR/logs/assignment-$a.log
@@ -179,13 +179,10 @@ group_vs_static() {
       [ "$(summary_field records_in "$drained")" -eq "$n" ] || die "the $a drain handled $(summary_field records_in "$drained") of $n"
       secs=$(span "$log")
       log "   run $r: $a: drained in $secs s"
-      if [ "$a" = static ]; then
-        [ -n "$gs_static" ] && [ "$(echo "$secs >= $gs_static" | bc)" -eq 1 ] || gs_static=$secs
-      else
-        [ -n "$gs_group" ] && [ "$(echo "$secs >= $gs_group" | bc)" -eq 1 ] || gs_group=$secs
-      fi
+      [ -n "${best[$a]}" ] && [ "$(echo "$secs >= ${best[$a]}" | bc)" -eq 1 ] || best[$a]=$secs
     done
   done
+  gs_static=${best[static]} gs_group=${best[group]}
   gs_ratio=$(ratio "$gs_static" "$gs_group")
   log "   best drains: static $gs_static s, group of one $gs_group s: the group at $gs_ratio of the static speed (goal ≥ 0.95)"
 }

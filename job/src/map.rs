@@ -138,11 +138,7 @@ pub struct Scratch {
 fn recycle<'a, 'b, T: Recycle<'a, 'b>>(v: Vec<T>, spare: &Spare) -> Vec<T::As> {
     v.into_iter()
         .filter_map(|x| {
-            if x.owns_memory() {
-                x.give_back(spare);
-            } else {
-                std::mem::forget(x);
-            }
+            x.retire(spare);
             None
         })
         .collect()
@@ -151,39 +147,37 @@ fn recycle<'a, 'b, T: Recycle<'a, 'b>>(v: Vec<T>, spare: &Spare) -> Vec<T::As> {
 /// A type whose values borrow for `'a`, and its twin borrowing for `'b`.
 trait Recycle<'a, 'b> {
     type As;
-    /// Whether dropping the value frees memory.
-    fn owns_memory(&self) -> bool;
-    /// Drops the value, its strings kept in `spare`.
-    fn give_back(self, spare: &Spare);
+    /// Ends the value: forgotten when it owns nothing, its string kept in `spare`, dropped otherwise.
+    fn retire(self, spare: &Spare);
 }
 
 impl<'a, 'b> Recycle<'a, 'b> for Val<'a> {
     type As = Val<'b>;
     #[inline(always)]
-    fn owns_memory(&self) -> bool {
+    fn retire(self, spare: &Spare) {
         match self {
-            Val::Null(Why::BadTimestamp(Cow::Owned(_))) => true,
-            Val::Null(_) | Val::Bool(_) | Val::Int(_) | Val::Double(_) | Val::Dec(..) | Val::Date(_) | Val::Ts(_) => {
-                false
-            }
-            Val::Str(s) => matches!(s, Cow::Owned(_)),
-            Val::Bytes(b) => matches!(b, Cow::Owned(_)),
-            Val::Array(_) | Val::Map(_) | Val::Row(_) => true,
-        }
-    }
-    fn give_back(self, spare: &Spare) {
-        if let Val::Str(Cow::Owned(s)) = self {
-            spare.put(s);
+            Val::Str(Cow::Owned(s)) => spare.put(s),
+            Val::Null(Why::BadTimestamp(Cow::Owned(_)))
+            | Val::Bytes(Cow::Owned(_))
+            | Val::Array(_)
+            | Val::Map(_)
+            | Val::Row(_) => drop(self),
+            Val::Null(_)
+            | Val::Bool(_)
+            | Val::Int(_)
+            | Val::Double(_)
+            | Val::Dec(..)
+            | Val::Date(_)
+            | Val::Ts(_)
+            | Val::Str(Cow::Borrowed(_))
+            | Val::Bytes(Cow::Borrowed(_)) => std::mem::forget(self),
         }
     }
 }
 
 impl<'a, 'b> Recycle<'a, 'b> for Option<Raw<'a>> {
     type As = Option<Raw<'b>>;
-    fn owns_memory(&self) -> bool {
-        false
-    }
-    fn give_back(self, _spare: &Spare) {}
+    fn retire(self, _spare: &Spare) {}
 }
 
 /// What one record gave, owned: for tools (`transformer run-job`) and tests.

@@ -77,11 +77,9 @@ pub struct Pipeline<S, O = Positions> {
     pending: Vec<Option<PositionProblem>>,
     /// Per input index: stopped at a record batch that cannot be read (see [`Unreadable`]).
     unreadable: Vec<Option<Unreadable>>,
-    /// The next round's fetch, sent while the last round was written (see [`Pipeline::round`]).
-    ahead: Option<Ahead>,
-    /// When that fetch went out: the next round's flush interval counts from there (a record it brings may have
-    /// waited since then).
-    ahead_sent: Instant,
+    /// The next round's fetch, sent while the last round was written (see [`Pipeline::round`]), and when it went
+    /// out: the next round's flush interval counts from there (a record it brings may have waited since then).
+    ahead: Option<(Ahead, Instant)>,
     /// Turns true when the loop is to stop (set by [`Pipeline::run`]): a round gathering records ends then.
     stop: Option<watch::Receiver<bool>>,
     /// Looking for new input partitions now and then (see `discover.rs`); `None`: never.
@@ -120,7 +118,6 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             pending: Vec::new(),
             unreadable: Vec::new(),
             ahead: None,
-            ahead_sent: Instant::now(),
             stop: None,
             discovery: None,
             new_partitions: Default::default(),
@@ -285,14 +282,13 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         let (max_bytes, max_wait) = (self.cfg.partition_fetch_bytes(self.inputs.len()), self.cfg.fetch_max_wait_ms);
         let mut fetched = Vec::with_capacity(self.inputs.len());
         let now = Instant::now();
-        // The round's first fetch went out now, or during the last round's write when it was sent ahead: a
-        // `sink.flush-interval` counts from there, so that what the write took is not added to the interval.
-        let began = if self.ahead.is_some() { self.ahead_sent } else { now };
         let drain = self.cfg.drain;
-        // The answers to the fetch sent during the last round, waited for here if they are still on their way.
-        let mut ahead = match self.ahead.take() {
-            Some(fetch) => fetch.await,
-            None => Vec::new(),
+        // The answers to the fetch sent during the last round, waited for here if they are still on their way. The
+        // round's first fetch went out then, or now: a `sink.flush-interval` counts from there, so that what the
+        // last round's write took is not added to the interval.
+        let (began, mut ahead) = match self.ahead.take() {
+            Some((fetch, sent)) => (sent, fetch.await),
+            None => (now, Vec::new()),
         };
         ahead.resize_with(self.inputs.len(), || None);
         // Per input: whether the round may fetch more of it (`sink.flush-interval`).
@@ -381,14 +377,14 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
         // Bounded as this round's fetch was: a broker that does not answer leaves it to the next round to fail.
         let next: Ahead =
             Box::pin(async move { tokio::time::timeout(deadline, join_all(next_fetches)).await.unwrap_or_default() });
-        self.ahead_sent = Instant::now();
+        let sent = Instant::now();
         // This round returns once its commit is acknowledged; a fetch still on its way is waited for by the next.
         let (committed, ahead) = match select(Box::pin(self.write_and_commit(out, batch)), next).await {
             Either::Left((committed, next)) => (committed, next),
             Either::Right((answers, write)) => (write.await, Box::pin(std::future::ready(answers)) as Ahead),
         };
         committed?;
-        self.ahead = Some(ahead);
+        self.ahead = Some((ahead, sent));
         Ok(())
     }
 

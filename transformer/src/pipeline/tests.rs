@@ -324,7 +324,7 @@ fn the_next_rounds_fetch_is_answered_while_this_round_is_written() {
     let mut p = process(&world, fetching);
     run_for(p.recover(), None).expect("ran").expect("recovered");
     run_for(p.round(), None).expect("ran").expect("a round");
-    let answers = run_for(p.ahead.take().expect("a fetch sent ahead"), Some(1)).expect("answered during the write");
+    let answers = run_for(p.ahead.take().expect("a fetch sent ahead").0, Some(1)).expect("answered during the write");
     let ahead: Vec<i64> = answers.iter().map(|a| a.as_ref().map_or(-1, |(at, _)| *at)).collect();
     let positions: Vec<i64> = p.inputs.iter().map(|i| i.next_offset).collect();
     assert!(positions.iter().all(|&n| n > 0), "the round read both partitions: {positions:?}");
