@@ -32,6 +32,7 @@ command -v openssl >/dev/null || apt_install openssl # the TLS tests make their 
 # The e2e features turn on the integration tests (and the transformer's crash injection, for them only).
 features=(--features transformer/e2e,emitter/e2e)
 cd "$ROOT"
+disk_check
 build_binaries
 if [ -z "$(nisshi_bin)" ]; then
   log "building the tests while the broker builds"
