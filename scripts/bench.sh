@@ -36,6 +36,7 @@
 # BENCH_ONLY=split: steps 2 and 3d only, ending with `bench: instr_drain=… instr_fetch=… instr_produce=…
 #   instr_evaluate=… instr_encode=… instr_rest=…` (instructions per record).
 # BENCH_ONLY=group: steps 2 and 3e only, ending with `bench: group_drain_s=… static_drain_s=… group_vs_static=…`.
+# BENCH_ONLY=sqlite: step 4 only, ending with `bench: sqlite_baseline_rps=… sqlite_ratio_sized=… sqlite_ratio_sized_mean=…`.
 # BENCH_ONLY=latency: step 5 only, ending with `bench: p99_ms=… direct_p99_ms=… direct_flush100_p99_ms=… p50_ms=… …`.
 # BENCH_ONLY=recovery: step 7 only, ending with `bench: recovery_ms_1m=… recovery_ms_10m=… scan_ms_1m=… scan_ms_10m=…`.
 # BENCH_COMPARE=PATH: another build of the transformer (an older commit: `git worktree add ../old COMMIT`, then
@@ -237,7 +238,7 @@ if [ "${BENCH_ONLY:-}" = recovery ]; then
   exit 0
 fi
 
-if [ "${BENCH_ONLY:-}" = drain ] || [ "${BENCH_ONLY:-}" = split ] || [ "${BENCH_ONLY:-}" = group ]; then
+if [ "${BENCH_ONLY:-}" = drain ] || [ "${BENCH_ONLY:-}" = split ] || [ "${BENCH_ONLY:-}" = group ] || [ "${BENCH_ONLY:-}" = sqlite ]; then
   log "1/6 criterion: skipped (BENCH_ONLY=${BENCH_ONLY})"
 else
   log "1/6 criterion: the mapping"
@@ -300,7 +301,7 @@ drain() {
     drained=$(grep 'drained every input partition' "$4" | tail -n 1)
     [ "$(field records_in)" -eq "$n" ] || die "the $2 handled $(field records_in) of $n"
   }
-  b_wall=""; t_wall=""; s_wall=""; c_wall=""; t_sum=0; c_sum=0
+  b_wall=""; t_wall=""; s_wall=""; c_wall=""; b_sum=0; t_sum=0; s_sum=0; c_sum=0
   for r in $(seq "$RUNS"); do
     keep_best b "$tag run $r: baseline" "$(timed "$name" "$STATE_DIR/logs/baseline-$tag.log" \
       "$tools/copy-baseline" --brokers "$brokers" --output-topic "baseline_copy_$r")"
@@ -329,6 +330,24 @@ keep_best() { # keep_best PREFIX LABEL "wall cpu rss bcpu" : logs a run; keeps i
 per_m() { printf '%.2f' "$(echo "scale=4; $1 * 1000000 / $2" | bc)"; } # per_m SECONDS N : seconds per million records
 ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
 
+# step4: the drain of step 3 on the durable sqlite broker, with N/5 records. Each drain writes its output into the
+#   same database, so later runs are slower: the programs alternate, and the means are given beside the best runs.
+step4() {
+  NS=$((N / 5))
+  log "4/6 the same on the durable sqlite broker, $NS records"
+  preload "$SQLITE_BROKERS" "$NS" >/dev/null
+  drain broker-sqlite "$SQLITE_BROKERS" "$NS" sqlite
+  sq_b_rps=$(echo "$NS / $b_wall" | bc); sq_t_rps=$(echo "$NS / $t_wall" | bc); sq_s_rps=$(echo "$NS / $s_wall" | bc)
+  sq_ratio=$(ratio "$sq_t_rps" "$sq_b_rps")
+  sq_sized=$(ratio "$sq_t_rps" "$sq_s_rps") sq_sized_mean=$(ratio "$s_sum" "$t_sum")
+  sq_b_bcpu_m=$(per_m "$b_bcpu" "$NS"); sq_t_bcpu_m=$(per_m "$t_bcpu" "$NS"); sq_s_bcpu_m=$(per_m "$s_bcpu" "$NS")
+  log "   baseline $sq_b_rps rec/s, transformer $sq_t_rps rec/s: ratio $sq_ratio; of the sized copy $sq_sized (means $sq_sized_mean)"
+}
+if [ "${BENCH_ONLY:-}" = sqlite ]; then
+  step4
+  echo "bench: sqlite_baseline_rps=$sq_b_rps sqlite_transformer_rps=$sq_t_rps sqlite_sized_copy_rps=$sq_s_rps sqlite_ratio=$sq_ratio sqlite_ratio_sized=$sq_sized sqlite_ratio_sized_mean=$sq_sized_mean sqlite_broker_cpu_s_per_m=$sq_t_bcpu_m sized_copy_broker_cpu_s_per_m=$sq_s_bcpu_m"
+  exit 0
+fi
 log "2/6 pre-loading $N raw records (in-memory broker)"
 load_rps=$(preload "$KAFKA_BROKERS" "$N")
 if [ "${BENCH_ONLY:-}" = split ]; then
@@ -402,14 +421,7 @@ for bs in 1000 50000; do
 done
 log "   peak RSS: ${batch_rss_mb[1000]} MB (1,000-record batches), ${batch_rss_mb[50000]} MB (50,000-record batches)"
 
-NS=$((N / 5))
-log "4/6 the same on the durable sqlite broker, $NS records"
-preload "$SQLITE_BROKERS" "$NS" >/dev/null
-drain broker-sqlite "$SQLITE_BROKERS" "$NS" sqlite
-sq_b_rps=$(echo "$NS / $b_wall" | bc); sq_t_rps=$(echo "$NS / $t_wall" | bc); sq_s_rps=$(echo "$NS / $s_wall" | bc)
-sq_ratio=$(ratio "$sq_t_rps" "$sq_b_rps")
-sq_b_bcpu_m=$(per_m "$b_bcpu" "$NS"); sq_t_bcpu_m=$(per_m "$t_bcpu" "$NS"); sq_s_bcpu_m=$(per_m "$s_bcpu" "$NS")
-log "   baseline $sq_b_rps rec/s, transformer $sq_t_rps rec/s: ratio $sq_ratio"
+step4
 stop_bg broker-sqlite >/dev/null
 
 step5
@@ -475,7 +487,7 @@ step7
   echo "| drain $N records, in-memory broker, records/s | $b_rps (plain rskafka copy) | $t_rps | **$ratio** | $s_rps ($(ratio "$s_rps" "$b_rps") of the baseline) | $(ratio "$t_rps" "$s_rps") |"
   echo "| client CPU seconds per million records | $b_cpu_m | $t_cpu_m | $(ratio "$t_cpu_m" "$b_cpu_m") | $s_cpu_m | |"
   echo "| broker CPU seconds per million records (it stores what the client writes) | $b_bcpu_m | $t_bcpu_m | $(ratio "$t_bcpu_m" "$b_bcpu_m") | $s_bcpu_m | |"
-  echo "| drain $NS records, durable sqlite broker (as scripts/up.sh runs it), records/s | $sq_b_rps | $sq_t_rps | **$sq_ratio** | $sq_s_rps | $(ratio "$sq_t_rps" "$sq_s_rps") |"
+  echo "| drain $NS records, durable sqlite broker (as scripts/up.sh runs it), records/s | $sq_b_rps | $sq_t_rps | **$sq_ratio** | $sq_s_rps | $sq_sized (means $sq_sized_mean) |"
   echo "| broker CPU seconds per million records, sqlite | $sq_b_bcpu_m | $sq_t_bcpu_m | $(ratio "$sq_t_bcpu_m" "$sq_b_bcpu_m") | $sq_s_bcpu_m | |"
   echo "| peak RSS while draining, MB | $b_rss_mb | $t_rss_mb | | | |"
   echo "| peak RSS at $RATE events/s (emitter actual ${actual_rate:-?}/s), MB | | $(echo "scale=1; $rss_run_kb / 1024" | bc) (emitter: $(echo "scale=1; $emit_rss_kb / 1024" | bc)) | | | |"
@@ -496,4 +508,4 @@ step7
   echo "orders ${write_ns[orders]}; the owned record + serde_json path it replaced: clicks ${old_ns[user_clicks]}, views ${old_ns[page_views]}, orders ${old_ns[orders]}."
 } >>"$ROOT/BENCHMARKS.md"
 log "appended to BENCHMARKS.md"
-echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 direct_flush100_p99_ms=$f_p99 engine_drain_rps=$qk_rps direct_drain_rps=$qd_rps direct_recovery_ms=$rd_ms rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]} recovery_ms_1m=$recovery_1m recovery_ms_10m=$recovery_10m sized_copy_rps=$s_rps ratio_sized=$ratio_sized group_vs_static=$gs_ratio$split_line$compared"
+echo "bench: baseline_rps=$b_rps transformer_rps=$t_rps ratio=$ratio p99_ms=$p99 direct_p99_ms=$d_p99 direct_flush100_p99_ms=$f_p99 engine_drain_rps=$qk_rps direct_drain_rps=$qd_rps direct_recovery_ms=$rd_ms rss_mb=$t_rss_mb recovery_rss_mb=$rec_scan_mb rss_1k_batches_mb=${batch_rss_mb[1000]} rss_50k_batches_mb=${batch_rss_mb[50000]} recovery_ms_1m=$recovery_1m recovery_ms_10m=$recovery_10m sized_copy_rps=$s_rps ratio_sized=$ratio_sized sqlite_ratio_sized=$sq_sized group_vs_static=$gs_ratio$split_line$compared"

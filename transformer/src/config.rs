@@ -321,7 +321,9 @@ pub struct Config {
     /// Memory budget of a round: the bytes fetched, mapped and not yet acknowledged, and the next round's fetched
     /// meanwhile. Each partition's fetch and the
     /// records one round takes are sized from it (a unified record is up to ~3 times its raw size), whatever the
-    /// producer's batch sizes. At least 1 MiB.
+    /// producer's batch sizes. A broker that answers with under half of what is asked while the partition has more
+    /// (nisshi's sqlite store) is asked for up to 4 times a partition's share, within --fetch-max-bytes; the round
+    /// still takes only its budget. At least 1 MiB.
     #[arg(long, env = "MAX_INFLIGHT_BYTES", default_value_t = 16 << 20, value_parser = clap::value_parser!(u64).range(1 << 20..))]
     pub max_inflight_bytes: u64,
     /// How long a fetch waits for new records, in milliseconds (at least 1).

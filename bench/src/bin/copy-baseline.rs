@@ -70,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
     let sink = Topic::open(&client, &args.output_topic, Compression::NoCompression).await?;
     let total: i64 = ends.iter().zip(&inputs).map(|(e, i)| e - i.next_offset).sum();
     let started = Instant::now();
-    let mut copied = 0i64;
+    let (mut copied, mut rounds) = (0i64, 0u64);
     while inputs.iter().zip(&ends).any(|(i, e)| i.next_offset < *e) {
         let fetched = join_all(inputs.iter_mut().map(|i| fetch(i, args.fetch_max_bytes, 100))).await;
         let mut batches = vec![Vec::new(); sink.partitions.len()];
@@ -103,8 +103,12 @@ async fn main() -> anyhow::Result<()> {
         if !args.fetch_only {
             sink.produce(batches).await?;
         }
+        rounds += 1;
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("copy-baseline: copied={copied} of {total} seconds={secs:.3} records_per_s={:.0}", copied as f64 / secs);
+    println!(
+        "copy-baseline: copied={copied} of {total} rounds={rounds} seconds={secs:.3} records_per_s={:.0}",
+        copied as f64 / secs
+    );
     Ok(())
 }

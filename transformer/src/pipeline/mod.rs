@@ -52,7 +52,7 @@ use crate::positions::Positions;
 use crate::ranges::Written;
 use crate::sink::Sink;
 use crate::source::{self, Answer, Fetched, Input, PositionProblem};
-use budget::{within_budget, within_count};
+use budget::{record_bytes, within_budget, within_count, FetchSize};
 use invalid::Unreadable;
 
 /// The next round's fetch: per input index, the answer and the position it asked at (`None`: not fetched ahead).
@@ -88,6 +88,8 @@ pub struct Pipeline<S, O = Positions> {
     new_partitions: std::collections::BTreeSet<String>,
     /// Rounds run, for taking partitions in turn when a round's budget cuts records off.
     rounds: usize,
+    /// How much each partition's fetch asks for, learnt from the broker's answers.
+    fetch_size: FetchSize,
     /// Per input partition: the last invalid position reported, and its kind (see [`Pipeline::found_invalid`]).
     reported: BTreeMap<(String, i32), (i64, &'static str)>,
     metrics: Arc<Metrics>,
@@ -122,6 +124,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             discovery: None,
             new_partitions: Default::default(),
             rounds: 0,
+            fetch_size: FetchSize::default(),
             reported: BTreeMap::new(),
             metrics,
             recent: VecDeque::new(),
@@ -213,6 +216,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                     records_out = m.records_out.load(Relaxed),
                     bytes_in = m.bytes_in.load(Relaxed),
                     bytes_out = m.bytes_out.load(Relaxed),
+                    commits = m.commits.load(Relaxed),
                     "drained every input partition (--drain)"
                 );
                 break;
@@ -279,7 +283,8 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             tokio::time::sleep(Duration::from_millis(self.cfg.fetch_max_wait_ms.max(1) as u64)).await;
             return Ok(());
         }
-        let (max_bytes, max_wait) = (self.cfg.partition_fetch_bytes(self.inputs.len()), self.cfg.fetch_max_wait_ms);
+        let share = self.cfg.partition_fetch_bytes(self.inputs.len());
+        let (max_bytes, max_wait) = (self.fetch_size.ask(share, self.cfg.fetch_max_bytes), self.cfg.fetch_max_wait_ms);
         let mut fetched = Vec::with_capacity(self.inputs.len());
         let now = Instant::now();
         let drain = self.cfg.drain;
@@ -316,12 +321,16 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
             },
         );
         let deadline = self.cfg.request_timeout() + Duration::from_millis(max_wait.max(0) as u64);
-        for (idx, f) in within(deadline, "Kafka", "the fetch", join_all(fetches)).await?.into_iter().enumerate() {
+        let results = within(deadline, "Kafka", "the fetch", join_all(fetches)).await?;
+        let mut answers = Vec::with_capacity(self.inputs.len());
+        for (idx, f) in results.into_iter().enumerate() {
             match f {
                 None => fetched.push(Vec::new()),
                 Some(Ok(Fetched::Records(records))) => {
                     self.readable_again(idx);
                     open[idx] = true;
+                    let more = records.last().is_some_and(|r| r.offset + 1 < self.inputs[idx].high_watermark);
+                    answers.push((records.iter().map(record_bytes).sum::<u64>(), more));
                     fetched.push(records)
                 }
                 Some(Ok(Fetched::Invalid(problem))) => {
@@ -335,6 +344,7 @@ impl<S: Sink, O: OffsetStore> Pipeline<S, O> {
                 Some(Err(e)) => return Err(e.into()),
             }
         }
+        self.fetch_size.learn(max_bytes, answers);
         self.gather(&mut fetched, open, began).await;
         self.rounds += 1;
         if let Some(max) = self.cfg.cadence().max_records {
