@@ -126,12 +126,12 @@ ensure_musl() {
 # A fresh scripts/test.sh writes about 2.3 GB of builds under target/ (1.8 GB of debug test binaries, 0.5 GB of the
 # static release build; measured on 4fd99aa with Cargo.toml's dev profile) and ~0.3 GB of server state.
 FRESH_RUN_MB=2800
-disk_check() { # says how much disk target/ has left; stops before building when a fresh run cannot fit
+disk_check() { # says how much disk target/ has left, and warns before building when a fresh run may not fit
   local free_mb; free_mb=$(df -Pm "$ROOT" | awk 'NR == 2 {print $4}')
-  if [ ! -d "$ROOT/target/debug/deps" ] && [ "$free_mb" -lt $FRESH_RUN_MB ]; then
-    die "only $free_mb MB free on $(df -P "$ROOT" | awk 'NR == 2 {print $6}'), and a first test run writes about $FRESH_RUN_MB MB (builds and server state): free some disk and run it again"
-  fi
   log "disk: $free_mb MB free for target/ and the state folder (a first run writes about $FRESH_RUN_MB MB)"
+  if [ ! -d "$ROOT/target/debug/deps" ] && [ "$free_mb" -lt $FRESH_RUN_MB ]; then
+    log "WARNING: that may not be enough: a build that fails with 'No space left on device' needs more free disk on $(df -P "$ROOT" | awk 'NR == 2 {print $6}')"
+  fi
 }
 
 build_binaries() { # static release binaries of emitter and transformer; cargo's own lines show what it compiles
